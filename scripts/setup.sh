@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Create (or reuse) .venv at the repository root and install Ophis into it with its test tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+find_python() {
+  for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
+    [ -n "$candidate" ] || continue
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      echo "$candidate"; return 0
+    fi
+  done
+  echo "Ophis needs Python 3.11 or newer; install it (Debian: apt-get install python3) or set PYTHON." >&2
+  return 1
+}
+
+if [ ! -x .venv/bin/python ]; then
+  python=$(find_python)
+  if ! "$python" -m venv .venv 2>/dev/null; then
+    echo "python venv module missing: installing python3-venv" >&2
+    if command -v apt-get >/dev/null 2>&1; then
+      apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+    fi
+    rm -rf .venv && "$python" -m venv .venv
+  fi
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e ".[test]"

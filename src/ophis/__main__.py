@@ -1,0 +1,5 @@
+"""``python -m ophis`` runs the ``ophis`` command."""
+
+from ophis.cli.main import main
+
+main()

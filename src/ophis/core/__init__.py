@@ -1,0 +1,1 @@
+"""The conda domain: pure values and rules. See README.md in this folder."""
