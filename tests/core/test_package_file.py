@@ -19,11 +19,11 @@ import zstandard
 
 from ophis.core import package_file
 from ophis.core.errors import InvalidPackageError
+from ophis.core.package_create import create_package
 from ophis.core.package_file import (
     DEFAULT_LIMITS,
     PACKAGE_EXTENSIONS,
     ExtractionLimits,
-    create_package,
     extract_package,
     read_package,
     split_package_filename,

@@ -7,12 +7,13 @@ file's size and modification time are unchanged.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 SCHEMA_VERSION = "1"
 _SCHEMA = """
@@ -73,7 +74,9 @@ class IndexCache:
             (subdir,),
         )
         return {
-            row[0]: CachedPackage(row[0], row[1], row[2], json.loads(row[3]), json.loads(row[4]))
+            row[0]: CachedPackage(
+                row[0], row[1], row[2], orjson.loads(row[3]), orjson.loads(row[4])
+            )
             for row in rows
         }
 
@@ -119,6 +122,6 @@ def _rows(subdir: str, packages: Iterable[CachedPackage]) -> Iterator[tuple]:
             p.filename,
             p.mtime_ns,
             p.size,
-            json.dumps(p.record, sort_keys=True),
-            json.dumps(p.facts, sort_keys=True),
+            orjson.dumps(p.record, option=orjson.OPT_SORT_KEYS),
+            orjson.dumps(p.facts, option=orjson.OPT_SORT_KEYS),
         )

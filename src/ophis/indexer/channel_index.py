@@ -14,7 +14,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,8 @@ ProgressCallback = Callable[[str, int, int], None]
 
 #: below this many files to read, a process pool costs more than it saves
 _POOL_THRESHOLD = 64
+#: threads compressing and writing a subdir's files
+_WRITERS = 4
 
 
 @dataclass(frozen=True)
@@ -112,15 +114,16 @@ def index_channel(
     summary = IndexSummary(channel=str(root))
     subdirs = _subdirs(root, options.subdirs)
     with IndexCache.for_channel(root) as cache:
-        stats = {subdir: _stat_packages(root / subdir) for subdir in subdirs}
-        _refresh_cache(root, cache, stats, options, summary, progress)
-        cached = {subdir: cache.packages(subdir) for subdir in subdirs}
-        patches = find_patch_source(root, cached["noarch"], options)
+        packages = _refresh_cache(root, cache, subdirs, options, summary, progress)
+        patches = find_patch_source(root, packages["noarch"], options)
         summary.patches = patches.description if patches else None
-        for subdir in subdirs:
-            _write_subdir(root, subdir, cache, cached[subdir], patches, options, summary)
+        with ThreadPoolExecutor(max_workers=_WRITERS) as writers:
+            for subdir in subdirs:
+                _write_subdir(
+                    root, subdir, cache, packages[subdir], patches, options, summary, writers
+                )
         if options.force or any(s.written for s in summary.subdirs) or _missing_channel_files(root):
-            _write_channel_files(root, options, cache)
+            _write_channel_files(root, options, cache, packages)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -178,42 +181,48 @@ def _stat_packages(subdir_path: Path) -> dict[str, _Stat]:
 def _refresh_cache(
     root: Path,
     cache: IndexCache,
-    stats: dict[str, dict[str, _Stat]],
+    subdirs: list[str],
     options: IndexOptions,
     summary: IndexSummary,
     progress: ProgressCallback | None,
-) -> None:
-    """Read new and changed files, forget deleted ones; one transaction per subdir."""
+) -> dict[str, dict[str, CachedPackage]]:
+    """Read new and changed files, forget deleted ones; return each subdir's packages."""
+    packages: dict[str, dict[str, CachedPackage]] = {}
     to_read: list[tuple[str, _Stat]] = []
-    for subdir, subdir_stats in stats.items():
+    for subdir in subdirs:
+        stats = _stat_packages(root / subdir)
         known = cache.packages(subdir)
-        fresh = [
-            s for s in subdir_stats.values() if options.force or _changed(known.get(s.filename), s)
-        ]
+        fresh = [s for s in stats.values() if options.force or _changed(known.get(s.filename), s)]
+        gone = [name for name in known if name not in stats]
+        for name in gone:
+            del known[name]
+        cache.replace(subdir, [], gone)
+        packages[subdir] = known
         to_read.extend((subdir, s) for s in fresh)
-        gone = [name for name in known if name not in subdir_stats]
         summary.subdirs.append(
             SubdirSummary(
-                subdir,
-                read=len(fresh),
-                reused=len(subdir_stats) - len(fresh),
-                removed=len(gone),
+                subdir, read=len(fresh), reused=len(stats) - len(fresh), removed=len(gone)
             )
         )
-        cache.replace(subdir, [], gone)
 
     results = _read_all(root, to_read, options.workers, progress)
-    by_subdir: dict[str, list[CachedPackage]] = {}
     for (subdir, stat), outcome in zip(to_read, results, strict=True):
         if isinstance(outcome, str):
             summary.rejected.append(RejectedPackage(subdir, stat.filename, outcome))
-            cache.replace(subdir, [], [stat.filename])
+            packages[subdir].pop(stat.filename, None)
         else:
-            by_subdir.setdefault(subdir, []).append(_to_cache_row(stat, outcome))
-    for subdir, rows in by_subdir.items():
-        cache.replace(subdir, rows, [])
+            packages[subdir][stat.filename] = _to_cache_row(stat, outcome)
     for subdir_summary in summary.subdirs:
-        subdir_summary.rejected = sum(r.subdir == subdir_summary.subdir for r in summary.rejected)
+        subdir = subdir_summary.subdir
+        fresh_names = {stat.filename for d, stat in to_read if d == subdir}
+        rejected = {r.filename for r in summary.rejected if r.subdir == subdir}
+        subdir_summary.rejected = len(rejected)
+        cache.replace(
+            subdir,
+            [packages[subdir][name] for name in fresh_names - rejected],
+            sorted(rejected),
+        )
+    return packages
 
 
 def _changed(known: CachedPackage | None, stat: _Stat) -> bool:
@@ -278,6 +287,7 @@ def _write_subdir(
     patches: PatchSource | None,
     options: IndexOptions,
     summary: IndexSummary,
+    writers: ThreadPoolExecutor,
 ) -> None:
     subdir_summary = next(s for s in summary.subdirs if s.subdir == subdir)
     subdir_summary.packages = len(packages)
@@ -294,31 +304,35 @@ def _write_subdir(
 
     raw = rd.build_repodata(subdir, {fn: p.record for fn, p in packages.items()})
     patched = rd.apply_patch_instructions(raw, instructions) if instructions else raw
+    # Compression releases the GIL: the files are compressed and written in parallel.
+    jobs = [
+        writers.submit(write_with_twins, path / "repodata_from_packages.json", rd.dumps(raw)),
+        writers.submit(
+            write_with_twins,
+            path / "repodata.json",
+            rd.dumps(patched),
+            zst=options.write_zst,
+            bz2_twin=options.write_bz2,
+        ),
+    ]
     if options.write_shards:
-        _write_shards(path, patched)
-    write_with_twins(
-        path / "repodata_from_packages.json", rd.dumps(raw), bz2_twin=options.write_bz2
-    )
-    write_with_twins(
-        path / "repodata.json",
-        rd.dumps(patched),
-        zst=options.write_zst,
-        bz2_twin=options.write_bz2,
-    )
+        jobs.append(writers.submit(_write_shards, path, patched))
     if options.write_current_repodata:
-        current = rd.build_current_repodata(patched)
-        write_with_twins(
-            path / "current_repodata.json", rd.dumps(current), bz2_twin=options.write_bz2
-        )
+        current = rd.dumps(rd.build_current_repodata(patched))
+        jobs.append(writers.submit(write_with_twins, path / "current_repodata.json", current))
     run_exports = {
         fn: p.facts["run_exports"] for fn, p in packages.items() if p.facts["run_exports"]
     }
-    write_with_twins(
-        path / "run_exports.json",
-        rd.dumps(rd.build_run_exports(subdir, run_exports)),
-        zst=options.write_zst,
+    run_exports_json = rd.dumps(rd.build_run_exports(subdir, run_exports))
+    jobs.append(
+        writers.submit(
+            write_with_twins, path / "run_exports.json", run_exports_json, zst=options.write_zst
+        )
     )
-    write_atomic(path / "index.html", render_subdir_index(_channel_name(root, options), patched))
+    page = render_subdir_index(_channel_name(root, options), patched)
+    jobs.append(writers.submit(write_atomic, path / "index.html", page))
+    for job in jobs:
+        job.result()  # re-raises a failed write
     cache.set_fingerprint(subdir, fingerprint)
     subdir_summary.written = True
 
@@ -344,7 +358,8 @@ def _fingerprint(
         p = packages[name]
         digest.update(f"{name}\0{p.mtime_ns}\0{p.size}\n".encode())
     digest.update(json.dumps(instructions, sort_keys=True).encode())
-    digest.update(repr(options).encode())
+    outputs = (options.write_zst, options.write_bz2, options.write_shards)
+    digest.update(repr((outputs, options.write_current_repodata, options.channel_name)).encode())
     return digest.hexdigest()
 
 
@@ -369,12 +384,17 @@ def _missing_channel_files(root: Path) -> bool:
     return not (root / "channeldata.json").exists() or not (root / "index.html").exists()
 
 
-def _write_channel_files(root: Path, options: IndexOptions, cache: IndexCache) -> None:
+def _write_channel_files(
+    root: Path,
+    options: IndexOptions,
+    cache: IndexCache,
+    packages: dict[str, dict[str, CachedPackage]],
+) -> None:
     subdirs = _subdirs_on_disk(root)
     entries = [
         ChanneldataEntry(subdir, package.record, package.facts)
         for subdir in subdirs
-        for package in cache.packages(subdir).values()
+        for package in (packages[subdir] if subdir in packages else cache.packages(subdir)).values()
     ]
     channeldata = build_channeldata(entries, subdirs)
     write_atomic(root / "channeldata.json", rd.dumps(channeldata))

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ophis.core.package_file import create_package
+from ophis.core.package_create import create_package
 
 #: a fixed index.json timestamp (ms) keeps made packages reproducible
 FIXED_TIMESTAMP = 1_700_000_000_000
