@@ -59,3 +59,75 @@ class ChannelIndexError(OphisError):
     """Indexing a channel directory failed as a whole (not one bad package)."""
 
     exception_name = "ChannelIndexError"
+
+
+# --- the package manager's errors, named as conda names them (``exception_name``) ---------
+
+
+class InvalidMatchSpecError(OphisError):
+    """A package spec the user typed cannot be parsed."""
+
+    exception_name = "InvalidMatchSpec"
+
+
+class PackagesNotFoundError(OphisError):
+    """Requested packages exist in none of the channels searched."""
+
+    exception_name = "PackagesNotFoundError"
+
+    def __init__(self, missing: list[str], channels: list[str], remedy: str = "") -> None:
+        listed = "\n".join(f"  - {spec}" for spec in missing)
+        searched = "\n".join(f"  - {url}" for url in channels)
+        super().__init__(
+            "The following packages are not available from current channels:\n\n"
+            f"{listed}\n\nCurrent channels:\n\n{searched}",
+            remedy
+            or "Search for the package with 'ophis search NAME', or add a channel that has it "
+            "with -c CHANNEL.",
+        )
+        self.missing = missing
+        self.channels = channels
+
+
+class ResolvePackageNotFound(OphisError):
+    """A dependency of a requested package exists in no channel."""
+
+    exception_name = "ResolvePackageNotFound"
+
+
+class UnsatisfiableError(OphisError):
+    """The requested specs conflict with each other or with the environment."""
+
+    exception_name = "UnsatisfiableError"
+
+
+class EnvironmentLocationNotFound(OphisError):
+    exception_name = "EnvironmentLocationNotFound"
+
+
+class PackageNotInstalledError(OphisError):
+    exception_name = "PackageNotInstalledError"
+
+
+class CondaValueError(OphisError):
+    """A bad combination or value of command-line options or configuration."""
+
+    exception_name = "CondaValueError"
+
+
+class ConfigurationError(OphisError):
+    """A .condarc file or CONDA_* variable cannot be understood."""
+
+    exception_name = "LoadError"
+
+
+class TransactionError(OphisError):
+    """Linking or unlinking packages failed; the environment was rolled back."""
+
+    exception_name = "CondaTransactionError"
+
+
+class LinkScriptError(TransactionError):
+    """A package's pre-link or post-link script failed."""
+
+    exception_name = "LinkError"

@@ -1,0 +1,1 @@
+"""Talking to channels over HTTP: transport, credentials, repodata fetching and caching."""

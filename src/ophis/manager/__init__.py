@@ -1,0 +1,1 @@
+"""Environments: configuration, solving, transactions, history. See README.md here."""
