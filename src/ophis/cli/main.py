@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from ophis import __version__
+from ophis.cli.commands import change, config, query
 from ophis.cli.commands import index as index_command
 
 app = typer.Typer(
@@ -31,7 +32,8 @@ def root(
     """Ophis: conda-compatible environments, channels, builds and mirrors."""
 
 
-index_command.register(app)
+for command in (change, query, config, index_command):
+    command.register(app)
 
 
 def main() -> None:

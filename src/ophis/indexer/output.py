@@ -8,25 +8,15 @@ the plain file, so a client that finds the new repodata.json also finds its new 
 from __future__ import annotations
 
 import bz2
-import os
-import tempfile
 from pathlib import Path
 
 import zstandard
 
+from ophis.core.atomic_file import write_atomic
+
 ZSTD_LEVEL = 10
 
-
-def write_atomic(path: Path, data: bytes) -> None:
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(temp_name, 0o644)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+__all__ = ["write_atomic", "write_with_twins"]
 
 
 def write_with_twins(path: Path, data: bytes, *, zst: bool = False, bz2_twin: bool = False) -> None:

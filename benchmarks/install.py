@@ -1,0 +1,117 @@
+"""Seconds to create a 40-package environment from a warm package cache.
+
+Builds a local channel of 40 packages (20 files each; ``app`` depends on the other 39),
+indexes it with ``ophis index``, warms the package cache once, then creates a fresh
+environment five times with ``ophis create`` (the full path: config, repodata, solve,
+link, scripts, history) and with py-rattler's bare ``solve_with_sparse_repodata`` +
+``install`` in the same process. Prints the medians and the ratio.
+Usage: python benchmarks/install.py [--packages 40] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import rattler
+
+from ophis.indexer.channel_index import index_channel
+from ophis.testing.packages import make_package
+
+
+def build_channel(root: Path, count: int) -> None:
+    for i in range(1, count):
+        files = {f"lib/pkg{i}/file{j}.txt": f"{i}:{j}\n".encode() * 50 for j in range(20)}
+        make_package(root / "noarch", f"pkg{i}", "1.0", "0", files=files)
+    make_package(root / "noarch", "app", "1.0", "0", depends=[f"pkg{i}" for i in range(1, count)])
+    index_channel(root)
+
+
+def ophis_create(channel: Path, prefix: Path, env: dict[str, str]) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ophis",
+            "create",
+            "-p",
+            str(prefix),
+            "--override-channels",
+            "-c",
+            channel.as_uri(),
+            "app",
+            "-y",
+            "--json",
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+
+
+def rattler_create(channel: Path, prefix: Path, cache: Path) -> None:
+    sparse = [
+        rattler.SparseRepoData(
+            rattler.Channel(channel.as_uri()), subdir, channel / subdir / "repodata.json"
+        )
+        for subdir in ("noarch",)
+    ]
+    records = rattler.solve_with_sparse_repodata(["app"], sparse, timestamp_policy="allow-missing")
+    records = asyncio.run(records) if asyncio.iscoroutine(records) else records
+    asyncio.run(rattler.install(records, prefix, cache_dir=cache, show_progress=False))
+
+
+def median_seconds(action, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--packages", type=int, default=40)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="ophis-bench-install-"))
+    try:
+        channel = work / "channel"
+        build_channel(channel, args.packages)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CONDA", "OPHIS"))}
+        env.update(
+            HOME=str(work / "home"),
+            OPHIS_ROOT_PREFIX=str(work / "root"),
+            CONDA_PKGS_DIRS=str(work / "pkgs"),
+            CONDARC=str(work / "condarc"),
+        )
+        counter = iter(range(10**6))
+
+        def fresh(name: str) -> Path:
+            return work / f"{name}-{next(counter)}"
+
+        ophis_create(channel, fresh("warm"), env)  # fills the package cache
+        rattler_create(channel, fresh("warm"), work / "rattler-pkgs")
+        ophis_s = median_seconds(lambda: ophis_create(channel, fresh("ophis"), env), args.runs)
+        bare_s = median_seconds(
+            lambda: rattler_create(channel, fresh("rattler"), work / "rattler-pkgs"), args.runs
+        )
+        print(f"create {args.packages}-package env, warm cache, median of {args.runs}:")
+        print(f"  ophis create (whole command, new process)   {ophis_s:7.3f} s")
+        print(f"  py-rattler solve + install (in process)     {bare_s:7.3f} s")
+        print(f"  ratio ophis/rattler: {ophis_s / bare_s:.2f}x (process start-up included)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

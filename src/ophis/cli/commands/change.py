@@ -1,0 +1,428 @@
+"""``ophis create|install|update|remove``: conda's verbs, flags and ``--json`` output."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from ophis.cli.output import emit_json, fail, progress_bar, stderr, stdout
+from ophis.core.errors import CondaValueError, OphisError
+from ophis.manager.config import Config, load_config_from_os
+from ophis.manager.operations import (
+    ChangeOutcome,
+    ChangeRequest,
+    apply_change,
+    plan_change,
+    resolve_prefix,
+)
+from ophis.manager.records import dist_fields, dist_str
+
+NAME = typer.Option(None, "--name", "-n", help="Name of the environment.")
+PREFIX = typer.Option(None, "--prefix", "-p", help="Full path to the environment.")
+CHANNEL = typer.Option(
+    [], "--channel", "-c", help="Channel to search (repeatable, highest priority first)."
+)
+OVERRIDE = typer.Option(False, "--override-channels", help="Ignore the configured channels.")
+STRICT = typer.Option(False, "--strict-channel-priority", help="Strict channel priority.")
+NO_PRIORITY = typer.Option(False, "--no-channel-priority", help="Disable channel priority.")
+DRY_RUN = typer.Option(False, "--dry-run", "-d", help="Only show what would be done.")
+JSON = typer.Option(False, "--json", help="Report as JSON, the shape conda uses.")
+YES = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
+QUIET = typer.Option(False, "--quiet", "-q", help="No progress bars.")
+NO_DEPS = typer.Option(False, "--no-deps", help="Do not install dependencies.")
+ONLY_DEPS = typer.Option(False, "--only-deps", help="Install only the dependencies.")
+FILE = typer.Option([], "--file", help="Read package specs from this file (repeatable).")
+OFFLINE = typer.Option(False, "--offline", help="Use only cached repodata and packages.")
+FORCE_REINSTALL = typer.Option(False, "--force-reinstall", help="Reinstall even if present.")
+FREEZE = typer.Option(False, "--freeze-installed", help="Do not change installed packages.")
+UPDATE_SPECS = typer.Option(False, "--update-specs", help="Update the named specs only.")
+UPDATE_DEPS = typer.Option(False, "--update-deps", help="Update dependencies too.")
+SPECS = typer.Argument(None, help="Package specs, e.g. 'numpy>=1.26' or 'conda-forge::scipy'.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("create")(create)
+    app.command("install")(install)
+    app.command("update")(update)
+    app.command("upgrade", hidden=True)(update)
+    app.command("remove")(remove)
+    app.command("uninstall", hidden=True)(remove)
+
+
+def create(
+    specs: list[str] = SPECS,
+    name: str = NAME,
+    prefix: str = PREFIX,
+    channel: list[str] = CHANNEL,
+    override_channels: bool = OVERRIDE,
+    strict_channel_priority: bool = STRICT,
+    no_channel_priority: bool = NO_PRIORITY,
+    file: list[Path] = FILE,
+    no_deps: bool = NO_DEPS,
+    only_deps: bool = ONLY_DEPS,
+    offline: bool = OFFLINE,
+    dry_run: bool = DRY_RUN,
+    yes: bool = YES,
+    quiet: bool = QUIET,
+    json_output: bool = JSON,
+) -> None:
+    """Create a new environment from package specs."""
+    _run(
+        "create",
+        specs,
+        name,
+        prefix,
+        channel,
+        override_channels,
+        strict_channel_priority,
+        no_channel_priority,
+        file,
+        no_deps,
+        only_deps,
+        offline,
+        dry_run,
+        yes,
+        quiet,
+        json_output,
+    )
+
+
+def install(
+    specs: list[str] = SPECS,
+    name: str = NAME,
+    prefix: str = PREFIX,
+    channel: list[str] = CHANNEL,
+    override_channels: bool = OVERRIDE,
+    strict_channel_priority: bool = STRICT,
+    no_channel_priority: bool = NO_PRIORITY,
+    file: list[Path] = FILE,
+    no_deps: bool = NO_DEPS,
+    only_deps: bool = ONLY_DEPS,
+    offline: bool = OFFLINE,
+    force_reinstall: bool = FORCE_REINSTALL,
+    freeze_installed: bool = FREEZE,
+    update_specs: bool = UPDATE_SPECS,
+    update_deps: bool = UPDATE_DEPS,
+    update_all: bool = typer.Option(False, "--update-all", "--all", help="Update everything."),
+    dry_run: bool = DRY_RUN,
+    yes: bool = YES,
+    quiet: bool = QUIET,
+    json_output: bool = JSON,
+) -> None:
+    """Install packages into an existing environment."""
+    _run(
+        "install",
+        specs,
+        name,
+        prefix,
+        channel,
+        override_channels,
+        strict_channel_priority,
+        no_channel_priority,
+        file,
+        no_deps,
+        only_deps,
+        offline,
+        dry_run,
+        yes,
+        quiet,
+        json_output,
+        force_reinstall=force_reinstall,
+        update_modifier=_modifier(freeze_installed, update_specs, update_deps, update_all),
+    )
+
+
+def update(
+    specs: list[str] = SPECS,
+    name: str = NAME,
+    prefix: str = PREFIX,
+    channel: list[str] = CHANNEL,
+    override_channels: bool = OVERRIDE,
+    strict_channel_priority: bool = STRICT,
+    no_channel_priority: bool = NO_PRIORITY,
+    file: list[Path] = FILE,
+    no_deps: bool = NO_DEPS,
+    only_deps: bool = ONLY_DEPS,
+    offline: bool = OFFLINE,
+    freeze_installed: bool = FREEZE,
+    update_specs: bool = UPDATE_SPECS,
+    update_deps: bool = UPDATE_DEPS,
+    update_all: bool = typer.Option(False, "--all", "--update-all", help="Update everything."),
+    dry_run: bool = DRY_RUN,
+    yes: bool = YES,
+    quiet: bool = QUIET,
+    json_output: bool = JSON,
+) -> None:
+    """Update packages to the newest versions the environment allows."""
+    if not specs and not file and not update_all:
+        fail(
+            CondaValueError(
+                "No package names supplied.",
+                "Name the packages to update, or use --all to update everything.",
+            ),
+            json_output,
+        )
+    _run(
+        "update",
+        specs,
+        name,
+        prefix,
+        channel,
+        override_channels,
+        strict_channel_priority,
+        no_channel_priority,
+        file,
+        no_deps,
+        only_deps,
+        offline,
+        dry_run,
+        yes,
+        quiet,
+        json_output,
+        update_modifier=_modifier(freeze_installed, update_specs, update_deps, update_all),
+    )
+
+
+def remove(
+    specs: list[str] = SPECS,
+    name: str = NAME,
+    prefix: str = PREFIX,
+    channel: list[str] = CHANNEL,
+    override_channels: bool = OVERRIDE,
+    all_packages: bool = typer.Option(False, "--all", help="Remove the whole environment."),
+    force: bool = typer.Option(
+        False, "--force", "--no-deps", help="Remove only the named packages, not dependents."
+    ),
+    offline: bool = OFFLINE,
+    dry_run: bool = DRY_RUN,
+    yes: bool = YES,
+    quiet: bool = QUIET,
+    json_output: bool = JSON,
+) -> None:
+    """Remove packages from an environment."""
+    if not specs and not all_packages:
+        fail(
+            CondaValueError(
+                "No package names supplied.",
+                "Name the packages to remove, or use --all to remove the environment.",
+            ),
+            json_output,
+        )
+    _run(
+        "remove",
+        specs,
+        name,
+        prefix,
+        channel,
+        override_channels,
+        False,
+        False,
+        [],
+        False,
+        False,
+        offline,
+        dry_run,
+        yes,
+        quiet,
+        json_output,
+        force=force,
+        remove_all=all_packages,
+    )
+
+
+def _modifier(freeze: bool, specs: bool, deps: bool, everything: bool) -> str | None:
+    chosen = [
+        m
+        for m, on in (
+            ("freeze_installed", freeze),
+            ("update_specs", specs),
+            ("update_deps", deps),
+            ("update_all", everything),
+        )
+        if on
+    ]
+    if len(chosen) > 1:
+        raise typer.BadParameter(f"choose one of {', '.join(chosen)}")
+    return chosen[0] if chosen else None
+
+
+def _run(
+    action: str,
+    specs: list[str] | None,
+    name: str | None,
+    prefix: str | None,
+    channels: list[str],
+    override_channels: bool,
+    strict: bool,
+    no_priority: bool,
+    files: list[Path],
+    no_deps: bool,
+    only_deps: bool,
+    offline: bool,
+    dry_run: bool,
+    yes: bool,
+    quiet: bool,
+    json_output: bool,
+    *,
+    force_reinstall: bool = False,
+    update_modifier: str | None = None,
+    force: bool = False,
+    remove_all: bool = False,
+) -> None:
+    env = dict(os.environ)
+    try:
+        config = load_config_from_os(offline=offline or None)
+        target = resolve_prefix(name, prefix, config, env, creating=action == "create")
+        all_specs = tuple([*(specs or ()), *_specs_from_files(files)])
+        if remove_all:
+            all_specs = tuple(_installed_names(target))
+        request = ChangeRequest(
+            action=action,
+            prefix=target,
+            specs=all_specs,
+            channels=tuple(channels),
+            override_channels=override_channels,
+            channel_priority="strict" if strict else "disabled" if no_priority else None,
+            dry_run=dry_run or config.dry_run,
+            no_deps=no_deps,
+            only_deps=only_deps,
+            update_modifier=update_modifier,
+            force_reinstall=force_reinstall,
+            force=force,
+            argv=tuple(sys.argv),
+        )
+        outcome = _plan_confirm_execute(
+            request, config, yes or config.always_yes, json_output, quiet or config.quiet
+        )
+    except OphisError as error:
+        fail(error, json_output)
+    if remove_all and not dry_run:
+        _remove_prefix(target)
+    _report(outcome, action, json_output, name)
+
+
+def _plan_confirm_execute(
+    request: ChangeRequest, config: Config, yes: bool, json_output: bool, quiet: bool
+) -> ChangeOutcome:
+    outcome = plan_change(request, config, os.environ)
+    if outcome.solution is None or request.dry_run:
+        return outcome
+    if not (yes or json_output):
+        _print_plan(outcome)
+        if not typer.confirm("\nProceed?", default=True, err=True):
+            raise typer.Exit(1)
+    with progress_bar("Installing", enabled=not (quiet or json_output)) as progress:
+        return apply_change(request, outcome, config, progress)
+
+
+def _specs_from_files(files: list[Path]) -> list[str]:
+    specs: list[str] = []
+    for path in files:
+        try:
+            lines = path.read_text().splitlines()
+        except OSError as error:
+            raise CondaValueError(
+                f"Cannot read --file {path}: {error.strerror}.", "Check the path."
+            ) from None
+        specs.extend(
+            s.strip() for s in lines if s.strip() and not s.lstrip().startswith(("#", "@"))
+        )
+    return specs
+
+
+def _installed_names(prefix: Path) -> list[str]:
+    from ophis.manager.prefix import PrefixData
+
+    return sorted(PrefixData(prefix).records())
+
+
+def _remove_prefix(prefix: Path) -> None:
+    import shutil
+
+    shutil.rmtree(prefix, ignore_errors=True)
+
+
+def _actions_json(outcome: ChangeOutcome) -> dict:
+    solution = outcome.solution
+    assert solution is not None
+    return {
+        "LINK": [dist_fields(r, outcome.channels) for r in solution.link],
+        "UNLINK": [dist_fields(r, outcome.channels) for r in solution.unlink],
+        "PREFIX": str(outcome.prefix),
+    }
+
+
+def _report(outcome: ChangeOutcome, action: str, json_output: bool, name: str | None) -> None:
+    if json_output:
+        if outcome.solution is None:
+            emit_json({"message": "All requested packages already installed.", "success": True})
+            return
+        document = {
+            "actions": _actions_json(outcome),
+            "prefix": str(outcome.prefix),
+            "success": True,
+        }
+        if outcome.dry_run:
+            document["dry_run"] = True
+        if outcome.report and outcome.report.messages:
+            document["messages"] = outcome.report.messages
+        emit_json(document)
+        return
+    if outcome.solution is None:
+        stdout.print("\n# All requested packages already installed.\n")
+        return
+    if outcome.dry_run:
+        _print_plan(outcome)
+        stdout.print("\nDryRunExit: Dry run. Exiting.\n")
+        return
+    for message in outcome.report.messages if outcome.report else []:
+        stdout.print(message, highlight=False, markup=False)
+    for warning in outcome.report.clobbered if outcome.report else []:
+        stderr.print(f"[yellow]ClobberWarning:[/] {warning}", highlight=False, soft_wrap=True)
+    stdout.print(
+        "Preparing transaction: done\nVerifying transaction: done\nExecuting transaction: done"
+    )
+    if action == "create":
+        target = name or str(outcome.prefix)
+        stdout.print(
+            f"#\n# To activate this environment, use\n#\n#     $ ophis activate {target}\n"
+            "#\n# To deactivate an active environment, use\n#\n#     $ ophis deactivate",
+            highlight=False,
+            markup=False,
+        )
+
+
+def _print_plan(outcome: ChangeOutcome) -> None:
+    solution = outcome.solution
+    assert solution is not None
+    stdout.print(
+        f"\n## Package Plan ##\n\n  environment location: {outcome.prefix}\n",
+        highlight=False,
+        markup=False,
+    )
+    if solution.update_specs:
+        stdout.print("  added / updated specs:", highlight=False)
+        for spec in solution.update_specs:
+            stdout.print(f"    - {spec}", highlight=False, markup=False)
+    if solution.remove_specs:
+        stdout.print("  removed specs:", highlight=False)
+        for spec in solution.remove_specs:
+            stdout.print(f"    - {spec}", highlight=False, markup=False)
+    _print_section("The following NEW packages will be INSTALLED:", solution.link, outcome)
+    _print_section("The following packages will be REMOVED:", solution.unlink, outcome)
+
+
+def _print_section(title: str, records, outcome: ChangeOutcome) -> None:
+    if not records:
+        return
+    stdout.print(f"\n{title}\n", highlight=False)
+    width = max(len(r.name.normalized) for r in records) + 2
+    for record in sorted(records, key=lambda r: r.name.normalized):
+        stdout.print(
+            f"  {record.name.normalized:<{width}}{dist_str(record, outcome.channels)}",
+            highlight=False,
+            markup=False,
+        )

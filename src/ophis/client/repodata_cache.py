@@ -1,0 +1,175 @@
+"""Fetching a channel's repodata.json for one subdir, with a local cache.
+
+``file://`` channels are read in place. HTTP channels are fetched into the cache folder,
+preferring ``repodata.json.zst`` (5-10x smaller) and falling back to ``repodata.json``;
+later fetches send ``If-None-Match`` / ``If-Modified-Since`` and a 304 reuses the cached
+copy. Within ``ttl`` seconds of a fetch no request is made at all (conda's
+``local_repodata_ttl``). Each cached document is written atomically beside a small JSON
+state file holding the validators.
+
+py-rattler's ``Gateway`` does this too, but it refuses subdirs it does not know (conda's
+test channels use ``linux-fake``) and its strict channel priority differs from conda's;
+the solver reads these files through ``SparseRepoData`` instead, which has neither issue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import httpx
+import zstandard
+
+from ophis.core.atomic_file import write_atomic
+from ophis.core.channel import Channel
+from ophis.core.errors import ChannelError, OphisError
+
+_USER_AGENT = "ophis (conda-compatible)"
+
+
+class RepodataUnavailable(OphisError):
+    """A channel cannot be reached, or refuses us."""
+
+    exception_name = "UnavailableInvalidChannel"
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    cache_dir: Path
+    ttl_seconds: float = 30.0
+    offline: bool = False
+    timeout_seconds: float = 60.0
+    max_workers: int = 8
+
+
+@dataclass(frozen=True)
+class Subdir:
+    """One channel subdir, and where its repodata.json is on disk (None: the subdir is absent)."""
+
+    channel: Channel
+    subdir: str
+    path: Path | None
+
+
+def fetch_all(
+    channels: Iterable[Channel], subdirs: Iterable[str], options: FetchOptions
+) -> list[Subdir]:
+    """repodata for every (channel, subdir), fetched concurrently, in priority order."""
+    wanted = [(c, s) for c in channels for s in subdirs]
+    with (
+        httpx.Client(
+            timeout=options.timeout_seconds,
+            follow_redirects=True,
+            headers={"User-Agent": _USER_AGENT},
+        ) as client,
+        ThreadPoolExecutor(max_workers=options.max_workers) as pool,
+    ):
+        paths = list(pool.map(lambda cs: _fetch_one(client, *cs, options), wanted))
+    return [Subdir(c, s, p) for (c, s), p in zip(wanted, paths, strict=True)]
+
+
+def _fetch_one(
+    client: httpx.Client, channel: Channel, subdir: str, options: FetchOptions
+) -> Path | None:
+    url = channel.url(subdir, with_token=True, with_auth=True)
+    scheme = urlsplit(url).scheme
+    if scheme == "file":
+        path = Path(unquote(urlsplit(url).path)) / "repodata.json"
+        return path if path.is_file() else None
+    if scheme not in ("http", "https"):
+        raise ChannelError(
+            f"Channel {channel.redacted_url} uses '{scheme}://', which Ophis cannot fetch yet.",
+            "Use an http(s):// or file:// channel.",
+        )
+    return _HttpSubdir(client, channel, subdir, options).fetch()
+
+
+class _HttpSubdir:
+    def __init__(
+        self, client: httpx.Client, channel: Channel, subdir: str, options: FetchOptions
+    ) -> None:
+        self.client = client
+        self.channel = channel
+        self.url = channel.url(subdir, with_token=True, with_auth=True)
+        key = hashlib.sha256(channel.url(subdir, with_token=True).encode()).hexdigest()[:16]
+        options.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.document = options.cache_dir / f"{key}.json"
+        self.state_file = options.cache_dir / f"{key}.state.json"
+        self.options = options
+
+    def fetch(self) -> Path | None:
+        state = self._state()
+        fresh = time.time() - state.get("fetched_at", 0) < self.options.ttl_seconds
+        if self.document.exists() and (fresh or self.options.offline):
+            return None if state.get("missing") else self.document
+        if self.options.offline:
+            raise RepodataUnavailable(
+                f"No cached repodata for {self.channel.redacted_url} and --offline is set.",
+                "Run once without --offline to fill the cache.",
+            )
+        for suffix in (".zst", ""):
+            response = self._get(f"{self.url}/repodata.json{suffix}", state)
+            if response.status_code == 304:
+                self._save_state({**state, "fetched_at": time.time()})
+                return None if state.get("missing") else self.document
+            if response.status_code == 200:
+                body = response.content
+                if suffix == ".zst":
+                    body = zstandard.ZstdDecompressor().stream_reader(body).read()
+                self._store(body, response)
+                return self.document
+            if response.status_code in (401, 403):
+                raise RepodataUnavailable(
+                    f"{self.channel.redacted_url} refused access ({response.status_code}).",
+                    "Log in with 'ophis login', or put a token in the channel URL "
+                    "(https://HOST/t/TOKEN/CHANNEL).",
+                )
+            if response.status_code != 404:
+                raise RepodataUnavailable(
+                    f"{self.channel.redacted_url}/{self.document.name}: HTTP "
+                    f"{response.status_code} while fetching repodata.",
+                    "Check the channel URL, or try again later.",
+                )
+        self._store(b"", None, missing=True)  # 404 for both: this subdir does not exist
+        return None
+
+    def _get(self, url: str, state: dict) -> httpx.Response:
+        headers = {}
+        if self.document.exists() and state.get("variant") == url.rsplit("/", 1)[-1]:
+            if state.get("etag"):
+                headers["If-None-Match"] = state["etag"]
+            if state.get("last_modified"):
+                headers["If-Modified-Since"] = state["last_modified"]
+        try:
+            return self.client.get(url, headers=headers)
+        except httpx.HTTPError as error:
+            raise RepodataUnavailable(
+                f"Could not reach {self.channel.redacted_url}: {type(error).__name__}.",
+                "Check your network and the channel URL, or use --offline with a filled cache.",
+            ) from None
+
+    def _state(self) -> dict:
+        try:
+            return json.loads(self.state_file.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _store(self, body: bytes, response: httpx.Response | None, missing: bool = False) -> None:
+        write_atomic(self.document, body)
+        state = {"fetched_at": time.time(), "missing": missing}
+        if response is not None:
+            state.update(
+                variant=response.request.url.path.rsplit("/", 1)[-1],  # no token on disk
+                etag=response.headers.get("ETag"),
+                last_modified=response.headers.get("Last-Modified"),
+            )
+        self._save_state(state)
+
+    def _save_state(self, state: dict) -> None:
+        write_atomic(self.state_file, json.dumps(state).encode())

@@ -1,0 +1,324 @@
+"""``conda-meta/history``, written and read exactly as conda does (``conda/history.py``).
+
+One revision per transaction::
+
+    ==> 2024-01-02 03:04:05 <==
+    # cmd: /opt/conda/bin/conda install -c conda-forge numpy
+    # conda version: 26.7.1
+    -conda-forge/linux-64::numpy-1.26.0-py311h0
+    +conda-forge/linux-64::numpy-1.26.4-py311h1
+    # update specs: ['numpy']
+
+Lines: the header with the local time; ``# cmd:`` (``sys.argv`` joined by spaces, no
+quoting); ``# conda version:``; removed then added dists, each group sorted, as
+``<channel canonical name>/<subdir>::<name>-<version>-<build>`` (conda's ``dist_str``; conda
+< 4.7 wrote ``defaults::name-version-build``, which reads the same); then, only when not
+empty and in this order, ``# remove specs:``, ``# update specs:``, ``# neutered specs:``
+holding the Python ``repr`` of a list of strings (conda parses them with
+``ast.literal_eval``; conda < 4.5 wrote ``a,b >=1,<2`` comma lists, also read here).
+
+Ophis adds ``# ophis version: X`` after the conda version line: conda's parser only looks at
+``# cmd:``, ``# conda version:`` and ``# <word> specs:`` comments, so the extra line is
+invisible to conda. The ``# conda version:`` value is the conda release Ophis behaves as
+(:data:`CONDA_COMPAT_VERSION`); conda only compares it to warn about downgrades.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import rattler
+
+from ophis import __version__ as OPHIS_VERSION
+from ophis.core.channel import ChannelContext, parse_channel
+from ophis.core.errors import OphisError
+
+#: the conda release whose behaviour Ophis reproduces; written as ``# conda version:``
+CONDA_COMPAT_VERSION = "26.7.1"
+HISTORY = "conda-meta/history"
+
+_HEADER = re.compile(r"==>\s*(.+?)\s*<==")
+_CMD = re.compile(r"#\s*cmd:\s*(.+)")
+_CONDA_VERSION = re.compile(r"#\s*conda version:\s*(.+)")
+_SPECS = re.compile(r"#\s*(\w+)\s*specs:\s*(.+)?")
+# conda's version_relation_re: a spec fragment that is only a version constraint
+_VERSION_RELATION = re.compile(r"^(=|==|!=|<=|>=|<|>|~=)(?![=<>!~])(\S+)$")
+_SPEC_NAME = re.compile(r"^\s*([^\s=<>!~\[\]@#,;()]+)")
+
+
+class HistoryError(OphisError):
+    """conda-meta/history cannot be understood (conda's ``CondaHistoryError``)."""
+
+    exception_name = "CondaHistoryError"
+
+
+class CondaRevisionError(OphisError):
+    """A revision number that the history does not have."""
+
+    exception_name = "CondaRevisionError"
+
+
+@dataclass
+class Revision:
+    """One ``==> date <==`` block of the history file."""
+
+    number: int
+    timestamp: str
+    cmd: str | None = None
+    conda_version: str | None = None
+    link: list[str] = field(default_factory=list)
+    unlink: list[str] = field(default_factory=list)
+    update_specs: list[str] = field(default_factory=list)
+    remove_specs: list[str] = field(default_factory=list)
+    neutered_specs: list[str] = field(default_factory=list)
+    #: dists listed without ``+``/``-`` (the oldest format: the whole state, not a diff)
+    listed: list[str] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
+
+    @property
+    def is_diff(self) -> bool:
+        return bool(self.link or self.unlink)
+
+
+def history_path(prefix: str | os.PathLike[str]) -> Path:
+    return Path(prefix) / HISTORY
+
+
+def read_history(prefix: str | os.PathLike[str]) -> list[Revision]:
+    """Every revision in ``conda-meta/history``, oldest (revision 0) first."""
+    path = history_path(prefix)
+    if not path.is_file():
+        return []
+    return parse_history(path.read_text(encoding="utf-8", errors="replace"))
+
+
+def parse_history(text: str) -> list[Revision]:
+    revisions: list[Revision] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        header = _HEADER.match(line)
+        if header:
+            revisions.append(Revision(number=len(revisions), timestamp=header.group(1)))
+        elif not revisions:
+            continue  # conda ignores anything before the first header
+        elif line.startswith("#"):
+            _read_comment(revisions[-1], line)
+        elif line.startswith("+"):
+            revisions[-1].link.append(line[1:])
+        elif line.startswith("-"):
+            revisions[-1].unlink.append(line[1:])
+        else:
+            revisions[-1].listed.append(line)
+    return revisions
+
+
+def _read_comment(revision: Revision, line: str) -> None:
+    revision.comments.append(line)
+    if match := _CMD.match(line):
+        revision.cmd = match.group(1)
+    if match := _CONDA_VERSION.match(line):
+        revision.conda_version = match.group(1)
+    if match := _SPECS.match(line):
+        action, text = match.group(1), match.group(2) or ""
+        specs = [s for s in _parse_specs(text) if s and not s.endswith("@")]
+        if action in ("update", "install", "create"):
+            revision.update_specs = specs
+        elif action in ("remove", "uninstall"):
+            revision.remove_specs = specs
+        elif action == "neutered":
+            revision.neutered_specs = specs
+
+
+def _parse_specs(text: str) -> list[str]:
+    if text.startswith("["):
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            return []
+        return [str(s) for s in value] if isinstance(value, list | tuple) else []
+    if "[" in text:
+        return []  # conda leaves these unparsed too
+    specs: list[str] = []
+    for part in text.split(","):
+        # conda < 4.5: "python>=3.5.1,jupyter >=1.0.0,<2.0" — a bare constraint continues
+        if _VERSION_RELATION.match(part) and specs:
+            specs[-1] = f"{specs[-1]},{part}"
+        else:
+            specs.append(part)
+    return specs
+
+
+def spec_name(spec: str) -> str:
+    """The package name a spec string is about: ``conda-forge::numpy>=1`` → ``numpy``."""
+    spec = spec.strip()
+    if "::" in spec:
+        spec = spec.split("::", 1)[1]
+    match = _SPEC_NAME.match(spec)
+    return match.group(1).lower() if match else spec.lower()
+
+
+def requested_specs(
+    prefix: str | os.PathLike[str], *, installed: Iterable[str] | None = None
+) -> dict[str, str]:
+    """conda's ``History.get_requested_specs_map``: package name → the spec the user asked for.
+
+    For each revision with a ``# cmd:`` line, in order: remove specs delete, update specs
+    override, neutered specs override again. Names no longer installed are dropped (conda
+    reads ``conda-meta`` for this; pass ``installed`` to give the names yourself).
+    """
+    spec_map: dict[str, str] = {}
+    for revision in read_history(prefix):
+        if revision.cmd is None:
+            continue  # conda only counts blocks that have a cmd line
+        for spec in revision.remove_specs:
+            spec_map.pop(spec_name(spec), None)
+        for spec in (*revision.update_specs, *revision.neutered_specs):
+            spec_map[spec_name(spec)] = spec
+    if installed is None:
+        from ophis.manager.prefix import PrefixData
+
+        installed = PrefixData(prefix).records()
+    names = set(installed)
+    return {name: spec for name, spec in spec_map.items() if name in names}
+
+
+def construct_states(revisions: Sequence[Revision]) -> list[set[str]]:
+    """The set of dists installed after each revision (conda's ``construct_states``)."""
+    states: list[set[str]] = []
+    current: set[str] = set()
+    for revision in revisions:
+        if not revision.is_diff:
+            current = set(revision.listed)
+        else:
+            if revision.listed:
+                raise HistoryError(
+                    f"Did not expect: {revision.listed[0]}",
+                    f"Fix or remove the line in {HISTORY} (revision {revision.number}).",
+                )
+            current.difference_update(revision.unlink)
+            current.update(revision.link)
+        states.append(set(current))
+    return states
+
+
+def state_at(prefix: str | os.PathLike[str], revision_number: int) -> set[str]:
+    """The dists installed at ``revision_number`` (for ``install --revision N``)."""
+    states = construct_states(read_history(prefix))
+    if not 0 <= revision_number < len(states):
+        raise CondaRevisionError(
+            f"no such revision: {revision_number}",
+            "List the revisions with 'ophis list --revisions'."
+            if states
+            else f"{history_path(prefix)} has no revisions.",
+        )
+    return states[revision_number]
+
+
+def dist_str(record: rattler.PackageRecord, ctx: ChannelContext | None = None) -> str:
+    """conda's ``PackageRecord.dist_str()``: ``<canonical channel>/<subdir>::<n>-<v>-<b>``."""
+    channel = str(getattr(record, "channel", "") or "")
+    if not channel:
+        url = str(getattr(record, "url", "") or "")
+        channel = url.rsplit("/", 2)[0] if url.count("/") >= 2 else ""
+    canonical = ""
+    if channel:
+        try:
+            canonical = parse_channel(channel, ctx or ChannelContext()).canonical_name
+        except OphisError:
+            canonical = channel.rstrip("/")
+    subdir = record.subdir or ""
+    name = f"{record.name.source}-{record.version}-{record.build}"
+    return f"{canonical}{'/' + subdir if subdir else ''}::{name}"
+
+
+def format_revision(
+    *,
+    cmd: Sequence[str],
+    link: Iterable[str],
+    unlink: Iterable[str],
+    update_specs: Sequence[str] = (),
+    remove_specs: Sequence[str] = (),
+    neutered_specs: Sequence[str] = (),
+    timestamp: float | None = None,
+    conda_version: str = CONDA_COMPAT_VERSION,
+) -> str:
+    """The text of one revision block, as conda's ``UpdateHistoryAction`` writes it."""
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+    lines = [
+        f"==> {when} <==",
+        f"# cmd: {' '.join(cmd)}",
+        f"# conda version: {'.'.join(conda_version.split('.')[:3])}",
+        f"# ophis version: {OPHIS_VERSION}",
+    ]
+    lines += [f"-{dist}" for dist in sorted(set(unlink))]
+    lines += [f"+{dist}" for dist in sorted(set(link))]
+    for action, specs in (
+        ("remove", remove_specs),
+        ("update", update_specs),
+        ("neutered", neutered_specs),
+    ):
+        if specs:
+            lines.append(f"# {action} specs: {[str(s) for s in specs]!r}")
+    return "\n".join(lines) + "\n"
+
+
+def write_revision(
+    prefix: str | os.PathLike[str],
+    *,
+    cmd: Sequence[str],
+    link: Iterable[rattler.PackageRecord | str],
+    unlink: Iterable[rattler.PackageRecord | str],
+    update_specs: Sequence[str] = (),
+    remove_specs: Sequence[str] = (),
+    neutered_specs: Sequence[str] = (),
+    ctx: ChannelContext | None = None,
+    timestamp: float | None = None,
+) -> Revision:
+    """Append one revision to ``conda-meta/history``, atomically (whole file to a temporary
+    file in ``conda-meta``, then renamed over the old one). Returns the revision written."""
+    path = history_path(prefix)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = path.read_bytes() if path.is_file() else b""
+    if old and not old.endswith(b"\n"):
+        old += b"\n"
+    block = format_revision(
+        cmd=cmd,
+        link=[d if isinstance(d, str) else dist_str(d, ctx) for d in link],
+        unlink=[d if isinstance(d, str) else dist_str(d, ctx) for d in unlink],
+        update_specs=update_specs,
+        remove_specs=remove_specs,
+        neutered_specs=neutered_specs,
+        timestamp=timestamp,
+    )
+    atomic_write(path, old + block.encode("utf-8"))
+    number = len(parse_history(old.decode("utf-8", errors="replace")))
+    revision = parse_history(block)[0]
+    revision.number = number
+    return revision
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a synced temporary file and a rename."""
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(OSError):
+            os.chmod(temp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise

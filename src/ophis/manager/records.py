@@ -1,0 +1,69 @@
+"""How a package record is named and summarised, the way conda's ``--json`` output does it.
+
+conda's ``dist_fields_dump``: ``base_url``, ``build_number``, ``build_string``, ``channel``
+(the channel's *name*: ``channel-1`` for ``file:///x/channel-1``), ``dist_name``, ``name``,
+``platform`` (the subdir) and ``version``. Scripts read these keys, so they are kept exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import rattler
+
+from ophis.core.channel import Channel
+
+AnyRecord = rattler.RepoDataRecord | rattler.PrefixRecord
+
+
+def dist_name(record: AnyRecord) -> str:
+    return f"{record.name.normalized}-{record.version}-{record.build}"
+
+
+def base_url(record: AnyRecord) -> str:
+    """The channel URL a record came from: its URL minus ``/<subdir>/<file>``."""
+    url = str(record.url)
+    suffix = f"/{record.subdir}/{record.file_name}"
+    return url[: -len(suffix)] if url.endswith(suffix) else url.rsplit("/", 2)[0]
+
+
+def channel_for(record: AnyRecord, channels: Iterable[Channel]) -> Channel | None:
+    url = _without_token(base_url(record))
+    return next((c for c in channels if c.base_url.rstrip("/") == url.rstrip("/")), None)
+
+
+def channel_name(record: AnyRecord, channels: Iterable[Channel]) -> str:
+    """conda's ``channel`` field: the channel's name, else the last part of its URL."""
+    channel = channel_for(record, channels)
+    if channel is not None:
+        return channel.name
+    return _without_token(base_url(record)).rstrip("/").rsplit("/", 1)[-1]
+
+
+def dist_fields(record: AnyRecord, channels: Iterable[Channel]) -> dict[str, Any]:
+    return {
+        "base_url": _without_token(base_url(record)),
+        "build_number": record.build_number,
+        "build_string": record.build,
+        "channel": channel_name(record, channels),
+        "dist_name": dist_name(record),
+        "name": record.name.normalized,
+        "platform": record.subdir,
+        "version": str(record.version),
+    }
+
+
+def dist_str(record: AnyRecord, channels: Iterable[Channel]) -> str:
+    """``channel/subdir::name-version-build``, as conda's history and messages show it."""
+    channel = channel_for(record, channels)
+    name = channel.canonical_name if channel else _without_token(base_url(record))
+    return f"{name}/{record.subdir}::{dist_name(record)}"
+
+
+def _without_token(url: str) -> str:
+    parts = url.split("/")
+    for i, part in enumerate(parts[:-1]):
+        if part == "t" and i > 2:
+            return "/".join(parts[:i] + parts[i + 2 :])
+    return url

@@ -1,0 +1,499 @@
+"""Solving an environment with conda's semantics on py-rattler's solver.
+
+The solver is ``rattler.solve_with_sparse_repodata`` (it reads local ``repodata.json``
+files, accepts any subdir name, and refuses a lower-priority channel under strict priority
+as conda does). conda's rules laid on top of it:
+
+* **Specs** (conda's ``Solver._add_specs``): the requested specs, plus the specs previously
+  requested (history) for the other names, plus every other installed package as a plain
+  name, so nothing installed disappears. If that cannot be solved, the installed packages
+  nobody asked for are allowed to go (conda lets a request remove what conflicts with it).
+* **Installed records** are *locked* (kept unless a request needs them to change):
+  ``update_specs`` (the default) locks all installed packages except the requested names;
+  ``freeze_installed`` *pins* them (they cannot change); ``update_deps`` also unlocks the
+  dependencies of the requested packages; ``update_all`` asks for every history name with
+  no version and locks nothing.
+* **python** stays on its installed minor version unless python itself is requested
+  (conda's business rule); **aggressive_update_packages** (ca-certificates, certifi,
+  openssl) are never locked.
+* **remove**: the named packages go with every installed package that depends on them;
+  then the packages that only they needed (orphans that were never requested). With
+  ``force_remove`` only the named packages go.
+* ``pinned`` specs (conda's ``pinned_packages``) are solver constraints.
+* ``track_features`` (conda's deprecated setting that switches features on) is accepted and
+  not used: rattler has no feature activation, it only ranks records carrying
+  ``track_features`` below those without.
+* ``no_deps``: the named packages' records from a full solve, nothing else changes;
+  ``only_deps``: the full solve without the named packages.
+
+Channel priority: conda ``strict`` → rattler ``Strict`` (a name is taken only from the
+highest-priority channel that has it); ``disabled`` → ``Disabled`` (the highest version
+from any channel); ``flexible`` → rattler ``Flexible``. The gap: conda's flexible mode
+(classic and libmamba) prefers a higher-priority channel over a higher version for every
+package and falls back to lower channels only when the higher channel cannot satisfy the
+request; rattler's Flexible is the same preference but decided per package while solving,
+so a solution mixing channels can differ from conda's when two packages trade off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import rattler
+from rattler.exceptions import SolverError
+
+from ophis.core.channel import Channel
+from ophis.core.errors import (
+    CondaValueError,
+    OphisError,
+    PackageNotInstalledError,
+    PackagesNotFoundError,
+    ResolvePackageNotFound,
+    UnsatisfiableError,
+)
+from ophis.core.virtual_packages import VirtualPackageSpec
+from ophis.manager.specs import ParsedSpec, parse_spec
+
+__all__ = [
+    "AGGRESSIVE_UPDATE_PACKAGES",
+    "SolveRequest",
+    "SolveResult",
+    "clear_repodata_cache",
+    "load_repodata",
+    "solve",
+    "toposort",
+]
+
+#: conda's default ``aggressive_update_packages``
+AGGRESSIVE_UPDATE_PACKAGES: tuple[str, ...] = ("ca-certificates", "certifi", "openssl")
+
+_PRIORITY = {
+    "strict": rattler.ChannelPriority.Strict,
+    "flexible": rattler.ChannelPriority.Flexible,
+    "disabled": rattler.ChannelPriority.Disabled,
+}
+_UPDATE_MODIFIERS = ("update_specs", "freeze_installed", "update_deps", "update_all")
+_ACTIONS = ("create", "install", "update", "remove")
+_UNSAT_REMEDY = (
+    "Relax the versions you asked for, remove the conflicting packages from the environment, "
+    "or create a new environment for this request."
+)
+
+
+@dataclass(frozen=True)
+class SolveRequest:
+    specs: tuple[str, ...]
+    channels: tuple[Channel, ...]
+    subdir: str
+    repodata: Mapping[tuple[str, str], Path]
+    installed: tuple[rattler.PrefixRecord, ...] = ()
+    history_specs: Mapping[str, str] = field(default_factory=dict)
+    virtual_packages: tuple[VirtualPackageSpec, ...] = ()
+    channel_priority: str = "flexible"
+    update_modifier: str = "update_specs"
+    action: str = "install"
+    no_deps: bool = False
+    only_deps: bool = False
+    force_reinstall: bool = False
+    force_remove: bool = False
+    add_pip_as_python_dependency: bool = True
+    pinned: tuple[str, ...] = ()
+    track_features: tuple[str, ...] = ()
+    #: conda's ``aggressive_update_packages``: never locked, updated when installed
+    aggressive_update_packages: tuple[str, ...] = AGGRESSIVE_UPDATE_PACKAGES
+    #: conda's ``solver_strategy`` analogue: "highest" | "lowest" | "lowest-direct"
+    strategy: str = "highest"
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    final: tuple[rattler.RepoDataRecord | rattler.PrefixRecord, ...]
+    link: tuple[rattler.RepoDataRecord, ...]
+    unlink: tuple[rattler.PrefixRecord, ...]
+    update_specs: tuple[str, ...]
+    remove_specs: tuple[str, ...]
+
+
+# --- repodata -------------------------------------------------------------------------
+
+_CACHE: dict[tuple[str, str, str], tuple[tuple[int, int], rattler.SparseRepoData]] = {}
+
+
+def load_repodata(channel: Channel, subdir: str, path: Path | str) -> rattler.SparseRepoData:
+    """The parsed repodata of one channel subdir, cached per file while it is unchanged."""
+    stat = os.stat(path)
+    key = (channel.base_url, subdir, os.fspath(path))
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    cached = _CACHE.get(key)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    sparse = rattler.SparseRepoData(channel.to_rattler(), subdir, path)
+    _CACHE[key] = (stamp, sparse)
+    return sparse
+
+
+def clear_repodata_cache() -> None:
+    _CACHE.clear()
+
+
+# --- small helpers ----------------------------------------------------------------------
+
+
+def _name(record: rattler.PackageRecord) -> str:
+    return record.name.normalized
+
+
+def _dep_name(spec: str) -> str:
+    return re.split(r"[\s=<>!~\[]", spec.strip(), maxsplit=1)[0].lower()
+
+
+def _identity(record: rattler.RepoDataRecord) -> tuple[str, str, str]:
+    return (_name(record), str(record.version), str(record.build))
+
+
+def _same(a: rattler.RepoDataRecord, b: rattler.RepoDataRecord) -> bool:
+    return _identity(a) == _identity(b) and str(a.subdir) == str(b.subdir)
+
+
+def toposort(records: Iterable[rattler.PackageRecord]) -> list:
+    """conda's ``PrefixGraph`` order: dependencies first, each level sorted by name.
+
+    A dependency cycle is broken by taking the alphabetically first remaining package.
+    """
+    by_name = {_name(r): r for r in records}
+    deps = {
+        name: {_dep_name(d) for d in record.depends} & by_name.keys() - {name}
+        for name, record in by_name.items()
+    }
+    ordered: list = []
+    remaining = dict(deps)
+    while remaining:
+        level = sorted(name for name, need in remaining.items() if not need)
+        if not level:
+            level = [min(remaining)]
+        for name in level:
+            ordered.append(by_name[name])
+            del remaining[name]
+        done = set(level)
+        remaining = {name: need - done for name, need in remaining.items()}
+    return ordered
+
+
+def _dependency_closure(names: Iterable[str], records: Mapping[str, rattler.PackageRecord]):
+    seen: set[str] = set()
+    stack = [n for n in names if n in records]
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        stack.extend(d for d in map(_dep_name, records[name].depends) if d in records)
+    return seen
+
+
+def _dependents_closure(names: Iterable[str], records: Mapping[str, rattler.PackageRecord]):
+    reverse: dict[str, set[str]] = {}
+    for name, record in records.items():
+        for dep in map(_dep_name, record.depends):
+            reverse.setdefault(dep, set()).add(name)
+    seen: set[str] = set()
+    stack = list(names)
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        stack.extend(reverse.get(name, ()))
+    return seen
+
+
+# --- channels and specs -----------------------------------------------------------------
+
+
+def _channel_for(parsed: ParsedSpec, channels: Sequence[Channel]) -> Channel | None:
+    wanted = parsed.channel.rstrip("/") if parsed.channel else None
+    for channel in channels:
+        if wanted in (channel.name, channel.canonical_name, channel.base_url):
+            return channel
+        if wanted and wanted.startswith("file:") and wanted == channel.base_url.rstrip("/"):
+            return channel
+    return None
+
+
+def _bind_channel(parsed: ParsedSpec, channels: Sequence[Channel]) -> rattler.MatchSpec:
+    """The spec with its channel replaced by the URL of the request's matching channel."""
+    if parsed.channel is None:
+        return parsed.rattler_spec
+    channel = _channel_for(parsed, channels)
+    if channel is None:
+        raise PackagesNotFoundError([parsed.original], [c.base_url for c in channels])
+    prefix = channel.base_url + (f"/{parsed.subdir}" if parsed.subdir else "")
+    return rattler.MatchSpec(f"{prefix}::{parsed.rattler_spec}", strict=False)
+
+
+def _spec_matches(spec: rattler.MatchSpec, record: rattler.RepoDataRecord) -> bool:
+    return spec.matches(record)
+
+
+@dataclass
+class _Sources:
+    request: SolveRequest
+    sparse: list[rattler.SparseRepoData]
+    by_channel: dict[str, list[rattler.SparseRepoData]]
+
+    def records(self, name: str, channel: Channel | None = None) -> list[rattler.RepoDataRecord]:
+        sources = self.by_channel.get(channel.base_url, []) if channel else self.sparse
+        found: list[rattler.RepoDataRecord] = []
+        for source in sources:
+            found.extend(source.load_records(name))
+        return found
+
+
+def _sources(request: SolveRequest) -> _Sources:
+    sparse: list[rattler.SparseRepoData] = []
+    by_channel: dict[str, list[rattler.SparseRepoData]] = {}
+    for channel in request.channels:
+        subdirs = (channel.platform,) if channel.platform else (request.subdir,)
+        for subdir in dict.fromkeys((*subdirs, "noarch")):
+            path = request.repodata.get((channel.base_url, subdir))
+            if path is None:
+                continue
+            source = load_repodata(channel, subdir, path)
+            sparse.append(source)
+            by_channel.setdefault(channel.base_url, []).append(source)
+    return _Sources(request, sparse, by_channel)
+
+
+def _check_available(
+    requested: Sequence[tuple[ParsedSpec, rattler.MatchSpec]], sources: _Sources
+) -> None:
+    """conda's PackagesNotFoundError: a requested spec that no record anywhere matches."""
+    missing = []
+    for parsed, _bound in requested:
+        if parsed.is_explicit:
+            continue
+        channel = _channel_for(parsed, sources.request.channels) if parsed.channel else None
+        candidates = sources.records(parsed.name, channel)
+        if not any(_spec_matches(parsed.rattler_spec, r) for r in candidates):
+            missing.append(parsed.original.strip())
+    if missing:
+        raise PackagesNotFoundError(missing, [c.base_url for c in sources.request.channels])
+
+
+def _solver_error(exc: Exception, specs: Sequence[str]) -> OphisError:
+    body = str(exc)
+    # every dead end is "no candidates were found" (a dependency that exists nowhere, or a
+    # virtual package the system lacks): conda's ResolvePackageNotFound
+    if "no candidates were found" in body and "conflict" not in body.lower():
+        return ResolvePackageNotFound(
+            "A dependency of the requested packages exists in no channel:\n\n" + body,
+            "Add a channel that has it with -c CHANNEL, ask for another version, or check "
+            "the system's virtual packages (__cuda, __glibc) with 'ophis info'.",
+        )
+    listed = "\n".join(f"  - {s}" for s in specs)
+    return UnsatisfiableError(
+        f"The following specifications were found to be incompatible with each other "
+        f"or with the environment:\n\n{listed}\n\n{body}",
+        _UNSAT_REMEDY,
+    )
+
+
+def _run(
+    request: SolveRequest,
+    sources: _Sources,
+    specs: Sequence[rattler.MatchSpec],
+    locked: Sequence[rattler.RepoDataRecord],
+    pinned: Sequence[rattler.RepoDataRecord],
+    constraints: Sequence[rattler.MatchSpec],
+) -> list[rattler.RepoDataRecord]:
+    vpkgs = [v.to_rattler() for v in request.virtual_packages]
+    return asyncio.run(
+        rattler.solve_with_sparse_repodata(
+            specs=list(specs),
+            sparse_repodata=sources.sparse,
+            locked_packages=list(locked),
+            pinned_packages=list(pinned),
+            virtual_packages=vpkgs,
+            channel_priority=_PRIORITY[request.channel_priority],
+            strategy=request.strategy,
+            constraints=list(constraints) or None,
+            add_pip_as_python_dependency=request.add_pip_as_python_dependency,
+            timestamp_policy="allow-missing",
+        )
+    )
+
+
+def _validate(request: SolveRequest) -> None:
+    if request.channel_priority not in _PRIORITY:
+        raise CondaValueError(
+            f"channel_priority {request.channel_priority!r} is not one of strict, flexible, "
+            "disabled"
+        )
+    if request.update_modifier not in _UPDATE_MODIFIERS:
+        raise CondaValueError(
+            f"update_modifier {request.update_modifier!r} is not one of "
+            f"{', '.join(_UPDATE_MODIFIERS)}"
+        )
+    if request.action not in _ACTIONS:
+        raise CondaValueError(f"action {request.action!r} is not one of {', '.join(_ACTIONS)}")
+    if request.no_deps and request.only_deps:
+        raise CondaValueError("--no-deps and --only-deps cannot be used together")
+
+
+# --- the solve ---------------------------------------------------------------------------
+
+
+def solve(request: SolveRequest) -> SolveResult:
+    """Solve ``request`` with conda's semantics; see the module docstring."""
+    _validate(request)
+    if request.action == "remove":
+        return _solve_remove(request)
+    return _solve_install(request)
+
+
+def _result(
+    request: SolveRequest,
+    final_records: Sequence[rattler.RepoDataRecord],
+    update_specs: tuple[str, ...] = (),
+    remove_specs: tuple[str, ...] = (),
+    reinstall: Iterable[str] = (),
+) -> SolveResult:
+    installed = {_name(r): r for r in request.installed}
+    reinstall = set(reinstall)
+    final: list = []
+    link: list = []
+    for record in toposort(final_records):
+        name = _name(record)
+        old = installed.get(name)
+        if old is not None and _same(old, record) and name not in reinstall:
+            final.append(old)
+        else:
+            final.append(record)
+            link.append(record)
+    kept = {id(r) for r in final}
+    unlink = [r for r in reversed(toposort(request.installed)) if id(r) not in kept]
+    return SolveResult(tuple(final), tuple(link), tuple(unlink), update_specs, remove_specs)
+
+
+def _solve_remove(request: SolveRequest) -> SolveResult:
+    installed = {_name(r): r for r in request.installed}
+    parsed = [parse_spec(s) for s in request.specs]
+    targets = {
+        name
+        for p in parsed
+        for name, record in installed.items()
+        if name == p.name and _spec_matches(p.rattler_spec, record)
+    }
+    missing = [p.original.strip() for p in parsed if p.name not in targets]
+    if missing:
+        raise PackagesNotFoundError(missing, [c.base_url for c in request.channels])
+    if request.force_remove:
+        gone = targets
+    else:
+        # the named packages and everything that depends on them ...
+        gone = _dependents_closure(targets, installed)
+        remaining = {n: r for n, r in installed.items() if n not in gone}
+        # ... then the named packages' own dependencies that nothing left needs and
+        # nobody asked for (conda keeps the dependencies of the dependents it removed)
+        candidates = _dependency_closure(targets, installed) - gone
+        roots = [n for n in remaining if n not in candidates]
+        roots += [n for n in request.history_specs if n in remaining]
+        roots += [n for n in request.aggressive_update_packages if n in remaining]
+        gone |= candidates - _dependency_closure(roots, remaining)
+    final = [r for n, r in installed.items() if n not in gone]
+    return _result(request, final, remove_specs=tuple(p.original.strip() for p in parsed))
+
+
+def _python_pin(installed: Mapping[str, rattler.PrefixRecord]) -> str | None:
+    python = installed.get("python")
+    if python is None:
+        return None
+    parts = str(python.version).split(".")
+    return f"python {'.'.join(parts[:2])}.*" if len(parts) >= 2 else None
+
+
+def _solve_install(request: SolveRequest) -> SolveResult:
+    sources = _sources(request)
+    installed = {_name(r): r for r in request.installed}
+    parsed = [parse_spec(s) for s in request.specs]
+    requested = [(p, _bind_channel(p, request.channels)) for p in parsed]
+    requested_names = {p.name for p in parsed}
+    if request.action == "update" and request.update_modifier != "update_all":
+        absent = [p.original.strip() for p in parsed if p.name not in installed]
+        if absent:
+            raise PackageNotInstalledError(
+                f"Package is not installed in the environment: {', '.join(absent)}",
+                "Use 'install' to add a package that is not installed.",
+            )
+    _check_available(requested, sources)
+
+    modifier = request.update_modifier
+    specs: dict[str, rattler.MatchSpec] = {}
+    history = {
+        name: text for name, text in request.history_specs.items() if name not in requested_names
+    }
+    for name, text in history.items():
+        if modifier == "update_all":
+            specs[name] = rattler.MatchSpec(name)
+        else:
+            specs[name] = _bind_channel(parse_spec(text), request.channels)
+    aggressive = [n for n in request.aggressive_update_packages if n in installed]
+    for name in aggressive:
+        if name not in requested_names:
+            # conda >= 4.6: aggressive updates override the history spec too
+            specs[name] = rattler.MatchSpec(name)
+    constraints = [_bind_channel(parse_spec(p), request.channels) for p in request.pinned]
+    pin = _python_pin(installed)
+    if pin and "python" not in requested_names:
+        constraints.append(rattler.MatchSpec(pin))
+    for parsed_spec, spec in requested:
+        specs[parsed_spec.name] = spec
+
+    unlockable = set(requested_names) | set(aggressive)
+    if modifier == "update_deps":
+        unlockable |= _dependency_closure(requested_names, installed)
+    if modifier == "update_all":
+        unlockable |= set(installed)
+    if request.force_reinstall:
+        unlockable -= requested_names
+    holdable = [r for n, r in installed.items() if n not in unlockable]
+    locked = [] if modifier == "freeze_installed" else holdable
+    pinned = holdable if modifier == "freeze_installed" else []
+
+    keep_all = {name: rattler.MatchSpec(name) for name in installed if name not in specs}
+    attempts = [{**keep_all, **specs}]
+    if keep_all:
+        attempts.append(specs)
+    # conda's freeze: installed packages pinned; if that cannot be solved, only locked
+    runs = [(attempt, locked, pinned) for attempt in attempts]
+    if modifier == "freeze_installed":
+        runs += [(attempt, holdable, []) for attempt in attempts]
+    error: Exception | None = None
+    solution: list[rattler.RepoDataRecord] | None = None
+    for attempt, soft, hard in runs:
+        try:
+            solution = _run(request, sources, list(attempt.values()), soft, hard, constraints)
+            break
+        except SolverError as exc:
+            error = error or exc
+    if solution is None:
+        assert error is not None
+        raise _solver_error(error, [p.original.strip() for p in parsed]) from error
+
+    if request.no_deps:
+        chosen = {_name(r): r for r in solution if _name(r) in requested_names}
+        solution = [r for n, r in installed.items() if n not in chosen] + list(chosen.values())
+    elif request.only_deps:
+        solution = [r for r in solution if _name(r) not in requested_names or _name(r) in installed]
+    reinstall = requested_names if request.force_reinstall else ()
+    return _result(
+        request,
+        solution,
+        update_specs=tuple(p.original.strip() for p in parsed),
+        reinstall=reinstall,
+    )

@@ -1,0 +1,226 @@
+"""create / install / update / remove / list / search, run as a user's script runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ophis.indexer.channel_index import index_channel
+from ophis.testing.http import serve_directory
+
+
+@pytest.fixture(scope="module")
+def recipes(testdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """conda's test-recipes channel, indexed by ophis."""
+    root = tmp_path_factory.mktemp("channels") / "test-recipes"
+    shutil.copytree(testdata / "conda" / "test-recipes", root)
+    for path in [root, *root.rglob("*")]:
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    index_channel(root)
+    return root
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> dict[str, str]:
+    """An isolated user: own HOME, .condarc, root prefix and package cache."""
+    (tmp_path / "home").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONDA", "OPHIS", "MAMBA"))}
+    env.update(
+        HOME=str(tmp_path / "home"),
+        CONDARC=str(tmp_path / "home" / ".condarc"),
+        OPHIS_ROOT_PREFIX=str(tmp_path / "root"),
+        CONDA_PKGS_DIRS=str(tmp_path / "pkgs"),
+    )
+    return env
+
+
+def ophis(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ophis", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+def ok_json(result: subprocess.CompletedProcess[str]) -> dict:
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout)
+
+
+def names(actions: list[dict]) -> list[str]:
+    return sorted(a["name"] for a in actions)
+
+
+def test_create_install_remove_list_round_trip(
+    recipes: Path, home: dict[str, str], tmp_path: Path
+) -> None:
+    prefix = tmp_path / "env"
+    channel = ["--override-channels", "-c", recipes.as_uri()]
+
+    created = ok_json(
+        ophis(home, "create", "-p", str(prefix), *channel, "dependent=1.0", "--json", "-y")
+    )
+    assert created["success"] is True
+    assert names(created["actions"]["LINK"]) == ["dependency", "dependent"]
+    link = next(a for a in created["actions"]["LINK"] if a["name"] == "dependent")
+    assert link == {
+        "base_url": recipes.as_uri(),
+        "build_number": 0,
+        "build_string": "0",
+        "channel": "test-recipes",
+        "dist_name": "dependent-1.0-0",
+        "name": "dependent",
+        "platform": "noarch",
+        "version": "1.0",
+    }
+    assert (prefix / "conda-meta" / "dependent-1.0-0.json").is_file()
+    history = (prefix / "conda-meta" / "history").read_text()
+    assert "dependent-1.0-0" in history and "# update specs:" in history
+
+    listed = ok_json(ophis(home, "list", "-p", str(prefix), "--json"))
+    assert [p["dist_name"] for p in listed] == ["dependency-1.0-0", "dependent-1.0-0"]
+
+    installed = ok_json(
+        ophis(home, "install", "-p", str(prefix), *channel, "another_dependent", "--json", "-y")
+    )
+    assert names(installed["actions"]["LINK"]) == ["another_dependent"]
+    assert installed["actions"]["UNLINK"] == []  # the installed dependent=1.0 is kept
+
+    removed = ok_json(ophis(home, "remove", "-p", str(prefix), "dependent", "--json", "-y"))
+    assert "dependent" in names(removed["actions"]["UNLINK"])
+    listed = ok_json(ophis(home, "list", "-p", str(prefix), "--json"))
+    assert "dependent" not in [p["name"] for p in listed]
+
+
+def test_dry_run_changes_nothing(recipes: Path, home: dict[str, str], tmp_path: Path) -> None:
+    prefix = tmp_path / "env"
+    result = ok_json(
+        ophis(
+            home,
+            "create",
+            "-p",
+            str(prefix),
+            "--override-channels",
+            "-c",
+            recipes.as_uri(),
+            "dependent",
+            "--dry-run",
+            "--json",
+        )
+    )
+    assert result["dry_run"] is True
+    assert names(result["actions"]["LINK"]) == ["dependency", "dependent"]
+    assert (
+        next(a for a in result["actions"]["LINK"] if a["name"] == "dependent")["version"] == "2.0"
+    )
+    assert not prefix.exists()
+
+
+def test_missing_package_names_the_channels(
+    recipes: Path, home: dict[str, str], tmp_path: Path
+) -> None:
+    result = ophis(
+        home,
+        "create",
+        "-p",
+        str(tmp_path / "env"),
+        "--override-channels",
+        "-c",
+        recipes.as_uri(),
+        "no-such-package",
+        "--json",
+        "--dry-run",
+    )
+    assert result.returncode == 1
+    error = json.loads(result.stdout)
+    assert error["exception_name"] == "PackagesNotFoundError"
+    assert "no-such-package" in error["message"] and recipes.as_uri() in error["message"]
+
+
+def test_conflict_is_unsatisfiable(recipes: Path, home: dict[str, str], tmp_path: Path) -> None:
+    result = ophis(
+        home,
+        "create",
+        "-p",
+        str(tmp_path / "env"),
+        "--override-channels",
+        "-c",
+        recipes.as_uri(),
+        "unsatisfiable",
+        "--json",
+        "--dry-run",
+    )
+    assert result.returncode == 1
+    error = json.loads(result.stdout)
+    assert error["exception_name"] in {"UnsatisfiableError", "ResolvePackageNotFound"}
+    assert "versioned" in error["message"]
+
+
+def test_search_lists_every_version(recipes: Path, home: dict[str, str]) -> None:
+    found = ok_json(
+        ophis(home, "search", "dependent", "--override-channels", "-c", recipes.as_uri(), "--json")
+    )
+    assert [r["version"] for r in found["dependent"]] == ["1.0", "2.0"]
+    assert found["dependent"][0]["fn"] == "dependent-1.0-0.tar.bz2"
+
+    text = ophis(home, "search", "*depend*", "--override-channels", "-c", recipes.as_uri())
+    assert text.returncode == 0
+    assert "another_dependent" in text.stdout and "test-recipes" in text.stdout
+
+
+def test_install_over_http_from_an_indexed_channel(
+    recipes: Path, home: dict[str, str], tmp_path: Path
+) -> None:
+    prefix = tmp_path / "env"
+    with serve_directory(recipes.parent) as server:
+        created = ok_json(
+            ophis(
+                home,
+                "create",
+                "-p",
+                str(prefix),
+                "--override-channels",
+                "-c",
+                f"{server.url}/test-recipes",
+                "dependent",
+                "--json",
+                "-y",
+            )
+        )
+    assert created["actions"]["LINK"][0]["base_url"] == f"{server.url}/test-recipes"
+    assert (prefix / "conda-meta" / "dependent-2.0-0.json").is_file()
+
+
+def test_named_environments_live_in_envs_dirs(
+    recipes: Path, home: dict[str, str], tmp_path: Path
+) -> None:
+    ok_json(
+        ophis(
+            home,
+            "create",
+            "-n",
+            "named",
+            "--override-channels",
+            "-c",
+            recipes.as_uri(),
+            "dependency",
+            "--json",
+            "-y",
+        )
+    )
+    assert (tmp_path / "root" / "envs" / "named" / "conda-meta").is_dir()
+    listed = ok_json(ophis(home, "list", "-n", "named", "--json"))
+    assert [p["name"] for p in listed] == ["dependency"]
+
+    missing = ophis(home, "list", "-n", "nope", "--json")
+    assert missing.returncode == 1
+    assert json.loads(missing.stdout)["exception_name"] == "EnvironmentLocationNotFound"

@@ -1,0 +1,91 @@
+"""Fetching repodata from a real HTTP server on 127.0.0.1, with the cache in between."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ophis.client.repodata_cache import FetchOptions, RepodataUnavailable, fetch_all
+from ophis.core.channel import ChannelContext, parse_channel
+from ophis.indexer.channel_index import index_channel
+from ophis.testing.http import serve_directory
+from ophis.testing.packages import make_package
+
+
+@pytest.fixture
+def channel_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "served" / "mychannel"
+    make_package(root / "noarch", "alpha", "1.0", "0")
+    make_package(root / "linux-64", "beta", "2.0", "0", subdir="linux-64")
+    index_channel(root)
+    return root
+
+
+def fetch(url: str, cache: Path, **options):
+    channel = parse_channel(url, ChannelContext())
+    return {
+        s.subdir: s.path
+        for s in fetch_all(
+            [channel], ["linux-64", "noarch", "osx-arm64"], FetchOptions(cache, **options)
+        )
+    }
+
+
+def test_prefers_zst_then_revalidates(channel_dir: Path, tmp_path: Path) -> None:
+    with serve_directory(channel_dir.parent) as server:
+        paths = fetch(f"{server.url}/mychannel", tmp_path / "cache", ttl_seconds=0)
+        records = json.loads(paths["noarch"].read_bytes())["packages"]
+        assert list(records) == ["alpha-1.0-0.tar.bz2"]
+        assert paths["osx-arm64"] is None  # no such subdir: 404 for both variants
+        first = list(server.requests)
+        assert ("/mychannel/noarch/repodata.json.zst", 200) in first
+
+        server.requests.clear()
+        again = fetch(f"{server.url}/mychannel", tmp_path / "cache", ttl_seconds=0)
+        assert again["noarch"] == paths["noarch"]
+        assert ("/mychannel/noarch/repodata.json.zst", 304) in server.requests
+
+
+def test_within_ttl_no_request_is_made(channel_dir: Path, tmp_path: Path) -> None:
+    with serve_directory(channel_dir.parent) as server:
+        fetch(f"{server.url}/mychannel", tmp_path / "cache", ttl_seconds=3600)
+        server.requests.clear()
+        paths = fetch(f"{server.url}/mychannel", tmp_path / "cache", ttl_seconds=3600)
+        assert server.requests == []
+        assert paths["linux-64"] is not None
+
+
+def test_offline_uses_the_cache_or_says_why(channel_dir: Path, tmp_path: Path) -> None:
+    with serve_directory(channel_dir.parent) as server:
+        url = f"{server.url}/mychannel"
+        with pytest.raises(RepodataUnavailable, match="--offline"):
+            fetch(url, tmp_path / "cache", offline=True)
+        fetch(url, tmp_path / "cache")
+        server.requests.clear()
+        assert fetch(url, tmp_path / "cache", offline=True, ttl_seconds=0)["noarch"] is not None
+        assert server.requests == []
+
+
+def test_token_channels_and_refusals(channel_dir: Path, tmp_path: Path) -> None:
+    with serve_directory(channel_dir.parent, token="tk-123") as server:
+        paths = fetch(f"{server.url}/t/tk-123/mychannel", tmp_path / "cache")
+        assert paths["noarch"] is not None
+        with pytest.raises(RepodataUnavailable, match="refused access") as refused:
+            fetch(f"{server.url}/t/wrong-1/mychannel", tmp_path / "cache2")
+        assert "wrong-1" not in str(refused.value)  # tokens never shown
+        cached = " ".join(p.read_text() for p in (tmp_path / "cache").glob("*.state.json"))
+        assert "tk-123" not in cached
+
+
+def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(RepodataUnavailable, match="Could not reach"):
+        fetch("http://127.0.0.1:9/nothing", tmp_path / "cache", timeout_seconds=2)
+
+
+def test_file_channels_are_read_in_place(channel_dir: Path, tmp_path: Path) -> None:
+    paths = fetch(channel_dir.as_uri(), tmp_path / "cache")
+    assert paths["noarch"] == channel_dir / "noarch" / "repodata.json"
+    assert paths["osx-arm64"] is None
+    assert not (tmp_path / "cache").exists()
