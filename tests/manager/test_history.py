@@ -24,9 +24,12 @@ from ophis.manager.history import (
 def envs(testdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("envs")
     archive = testdata / "conda" / "env_metadata.tar.zst"
-    with archive.open("rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as reader:
-        with tarfile.open(fileobj=reader, mode="r|") as tar:
-            tar.extractall(out, filter="data")
+    with (
+        archive.open("rb") as raw,
+        zstandard.ZstdDecompressor().stream_reader(raw) as reader,
+        tarfile.open(fileobj=reader, mode="r|") as tar,
+    ):
+        tar.extractall(out, filter="data")
     return out / "env_metadata"
 
 

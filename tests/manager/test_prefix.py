@@ -13,9 +13,12 @@ from ophis.manager.prefix import CorruptedEnvironmentError, PrefixData
 
 
 def _untar_zst(archive: Path, dest: Path) -> Path:
-    with archive.open("rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as reader:
-        with tarfile.open(fileobj=reader, mode="r|") as tar:
-            tar.extractall(dest, filter="data")
+    with (
+        archive.open("rb") as raw,
+        zstandard.ZstdDecompressor().stream_reader(raw) as reader,
+        tarfile.open(fileobj=reader, mode="r|") as tar,
+    ):
+        tar.extractall(dest, filter="data")
     return dest
 
 

@@ -67,7 +67,7 @@ class PrefixData:
         return self.prefix.is_dir()
 
     def is_environment(self) -> bool:
-        """True when the prefix has a ``conda-meta`` directory (conda's ``is_conda_environment``)."""
+        """True when ``conda-meta`` exists (conda's ``is_conda_environment``)."""
         return self.conda_meta.is_dir()
 
     def reload(self) -> PrefixData:

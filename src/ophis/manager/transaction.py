@@ -51,7 +51,13 @@ import rattler
 
 from ophis.core.channel import ChannelContext
 from ophis.core.errors import LinkScriptError, OphisError, TransactionError
-from ophis.manager.history import atomic_write, dist_str, history_path, write_revision
+from ophis.manager.history import (
+    atomic_write,
+    dist_str,
+    history_path,
+    spec_name,
+    write_revision,
+)
 from ophis.manager.prefix import (
     CONDA_META,
     CorruptedEnvironmentError,
@@ -211,7 +217,7 @@ def conda_link_order(records: Iterable[Any]) -> list[Any]:
     by_name = {r.name.normalized: r for r in records}
     needs: dict[str, set[str]] = {}
     for name, record in by_name.items():
-        deps = {_spec_name(d) for d in record.depends}
+        deps = {spec_name(d) for d in record.depends}
         needs[name] = {d for d in deps if d in by_name and d != name}
     ordered: list[Any] = []
     while needs:
@@ -222,10 +228,6 @@ def conda_link_order(records: Iterable[Any]) -> list[Any]:
         for deps in needs.values():
             deps.difference_update(ready)
     return ordered
-
-
-def _spec_name(spec: str) -> str:
-    return spec.strip().split()[0].split("[")[0].rstrip("=<>!~").lower() if spec.strip() else ""
 
 
 def _check_plan(plan: TransactionPlan) -> None:
@@ -497,7 +499,7 @@ def _settle_clobbers(
         if len(owners) < 2 and not moved:
             continue
         owners.sort(key=lambda o: (rank.get(o[0], -1), o[0]))
-        winner, entry = owners[-1]
+        entry = owners[-1][1]  # the package linked last wins, as in conda
         target = prefix / path
         if entry["_path"] != path:
             source = prefix / entry["_path"]

@@ -13,7 +13,9 @@ import typer
 
 from ophis.cli.output import emit_json, fail
 from ophis.core.errors import CondaValueError, OphisError
+from ophis.manager import condarc
 from ophis.manager import config as cfg
+from ophis.manager import config_parameters as parameters
 
 _PAIR_FLAGS = {"--add": "prepend", "--prepend": "prepend", "--append": "append", "--set": "set_",
                "--remove": "remove"}  # fmt: skip
@@ -143,15 +145,15 @@ def _rc_path(env: dict[str, str], system: bool, env_file: bool, file: Path | Non
 
 
 def _check_keys(keys: list[str]) -> list[str]:
-    unknown = [k for k in keys if cfg.parameter_for(k) is None]
+    unknown = [k for k in keys if parameters.parameter_for(k) is None]
     if unknown:
         listed = "\n".join(f"  - {k}" for k in unknown)
-        close = sorted({c for k in unknown for c in cfg.suggest_keys(k)})
+        close = sorted({c for k in unknown for c in parameters.suggest_keys(k)})
         raise CondaValueError(
             f"Invalid configuration parameters: \n{listed}",
             f"Did you mean {', '.join(close)}?" if close else "See 'ophis config --describe'.",
         )
-    return list(dict.fromkeys(cfg.parameter_for(k).name for k in keys))  # type: ignore[union-attr]
+    return list(dict.fromkeys(parameters.parameter_for(k).name for k in keys))  # type: ignore[union-attr]
 
 
 def _show(env: dict[str, str], keys: list[str], file: Path | None, as_json: bool) -> None:
@@ -161,7 +163,7 @@ def _show(env: dict[str, str], keys: list[str], file: Path | None, as_json: bool
     if as_json:
         emit_json(settings)
     else:
-        _out("\n".join(cfg.format_settings(settings)))
+        _out("\n".join(condarc.format_settings(settings)))
 
 
 def _show_sources(loaded: cfg.Config, as_json: bool) -> None:
@@ -171,7 +173,7 @@ def _show_sources(loaded: cfg.Config, as_json: bool) -> None:
     lines = []
     for source, values in loaded.source_values.items():
         lines.append(f"==> {source} <==")
-        lines.extend(cfg.format_settings(values))
+        lines.extend(condarc.format_settings(values))
         lines.append("")
     _out("\n".join(lines))
 
@@ -181,24 +183,24 @@ def _plain(value: Any) -> Any:
 
 
 def _describe(keys: list[str], as_json: bool) -> None:
-    names = _check_keys(keys) if keys else [p.name for p in cfg.documented_parameters()]
-    params = [cfg.PARAMETERS_BY_NAME[n] for n in names]
+    names = _check_keys(keys) if keys else [p.name for p in condarc.documented_parameters()]
+    params = [parameters.PARAMETERS_BY_NAME[n] for n in names]
     if as_json:
-        emit_json([cfg.describe_parameter(p) for p in sorted(params, key=lambda p: p.name)])
+        emit_json([condarc.describe_parameter(p) for p in sorted(params, key=lambda p: p.name)])
         return
-    _out("\n".join(line for p in params for line in cfg.describe_lines(p)))
+    _out("\n".join(line for p in params for line in condarc.describe_lines(p)))
 
 
 def _edit(
     env: dict[str, str], keys: list[str], get: bool, edits: _Edits, rc_path: Path, as_json: bool
 ) -> None:
-    doc = cfg.read_rc_file(rc_path)
+    doc = condarc.read_rc_file(rc_path)
     warnings: list[str] = []
     got: dict[str, Any] = {}
     if get:
         cfg.load_config(env)  # conda validates every source first
         for key in keys or sorted(doc):
-            param = cfg.parameter_for(key.split(".")[0])
+            param = parameters.parameter_for(key.split(".")[0])
             if param is None:
                 message = f"Unknown key: {key!r}"
                 if as_json:
@@ -215,18 +217,18 @@ def _edit(
             if as_json:
                 got[name] = _plain(node)
             else:
-                _out("\n".join(cfg.get_lines(name, node)))
+                _out("\n".join(condarc.get_lines(name, node)))
     for pairs, at_top in ((edits.prepend, True), (edits.append, False)):
         for key, value in pairs:
-            warnings += cfg.add_item(doc, key, value, prepend=at_top)
+            warnings += condarc.add_item(doc, key, value, prepend=at_top)
     for key, value in edits.set_:
-        warnings += cfg.set_key(doc, key, value)
+        warnings += condarc.set_key(doc, key, value)
     for key, value in edits.remove:
-        cfg.remove_item(doc, key, value)
+        condarc.remove_item(doc, key, value)
     for key in edits.remove_key:
-        cfg.remove_key(doc, key)
+        condarc.remove_key(doc, key)
     if edits:
-        cfg.write_rc_file(rc_path, doc)
+        condarc.write_rc_file(rc_path, doc)
     if as_json:
         emit_json({"success": True, "rc_path": str(rc_path), "warnings": warnings, "get": got})
     else:
