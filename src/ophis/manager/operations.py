@@ -25,6 +25,7 @@ from ophis.core.virtual_packages import detect_virtual_packages
 from ophis.manager.config import Config
 from ophis.manager.history import requested_specs
 from ophis.manager.prefix import PrefixData
+from ophis.manager.records import base_url
 from ophis.manager.solve import SolveRequest, SolveResult, solve
 from ophis.manager.transaction import TransactionPlan, TransactionReport, execute, recover
 
@@ -63,9 +64,13 @@ def plan_change(request: ChangeRequest, config: Config, env: Mapping[str, str]) 
     """Solve the request; nothing on disk changes (but a crashed transaction is recovered)."""
     _check_target(request)
     recovered = recover(request.prefix) if request.prefix.exists() else False
-    channels = channels_for(request, config)
-    repodata = fetch_repodata(channels, (config.subdir, "noarch"), config)
     installed = _installed(request)
+    if request.action == "remove":  # nothing to download: channels only name the records
+        channels = _channels_of(installed, config)
+        repodata: dict[tuple[str, str], Path] = {}
+    else:
+        channels = channels_for(request, config)
+        repodata = fetch_repodata(channels, (config.subdir, "noarch"), config)
     solution = solve(
         SolveRequest(
             specs=request.specs,
@@ -144,6 +149,11 @@ def channels_for(request: ChangeRequest, config: Config) -> list[Channel]:
             "with 'ophis config --add channels conda-forge'.",
         )
     return expand_channels(names, config.channel_context())
+
+
+def _channels_of(records: list, config: Config) -> list[Channel]:
+    urls = dict.fromkeys(base_url(r) for r in records)
+    return expand_channels(list(urls), config.channel_context()) if urls else []
 
 
 def fetch_repodata(

@@ -44,12 +44,12 @@ def channel_name(record: AnyRecord, channels: Iterable[Channel]) -> str:
 def dist_fields(record: AnyRecord, channels: Iterable[Channel]) -> dict[str, Any]:
     return {
         "base_url": _without_token(base_url(record)),
-        "build_number": record.build_number,
-        "build_string": record.build,
+        "build_number": int(record.build_number),
+        "build_string": str(record.build),
         "channel": channel_name(record, channels),
         "dist_name": dist_name(record),
         "name": record.name.normalized,
-        "platform": record.subdir,
+        "platform": str(record.subdir),
         "version": str(record.version),
     }
 

@@ -95,7 +95,7 @@ def _print_table(target: Path, records, channels) -> None:
     for r in records:
         channel = channel_name(r, channels)
         stdout.print(
-            f"{r.name.normalized:<26}{r.version!s:<26}{r.build:>8}  {channel}",
+            f"{r.name.normalized:<26}{r.version!s:<26}{r.build!s:>8}  {channel}",
             highlight=False,
             markup=False,
         )
@@ -125,6 +125,6 @@ def search_packages(
     table = Table("# Name", "Version", "Build", "Channel", box=None, pad_edge=False)
     for item in found:
         r = item.record
-        table.add_row(r.name.normalized, str(r.version), r.build, item.channel.name)
+        table.add_row(r.name.normalized, str(r.version), str(r.build), item.channel.name)
     stdout.print("Loading channels: done", highlight=False)
     stdout.print(table)
