@@ -18,7 +18,6 @@ from ophis.core.channel import Channel, expand_channels, split_channel_and_spec
 from ophis.core.errors import (
     CondaValueError,
     EnvironmentLocationNotFound,
-    PackageNotInstalledError,
 )
 from ophis.core.platform import detect_machine_facts
 from ophis.core.virtual_packages import detect_virtual_packages
@@ -91,6 +90,7 @@ def plan_change(request: ChangeRequest, config: Config, env: Mapping[str, str]) 
             force_remove=request.force,
             add_pip_as_python_dependency=config.add_pip_as_python_dependency,
             pinned=tuple(config.pinned_packages),
+            aggressive_update_packages=tuple(config.aggressive_update_packages),
         )
     )
     outcome = ChangeOutcome(request.prefix, channels, dry_run=request.dry_run, recovered=recovered)
@@ -183,17 +183,7 @@ def _check_target(request: ChangeRequest) -> None:
 def _installed(request: ChangeRequest) -> list:
     if request.action == "create" or not request.prefix.exists():
         return []
-    records = PrefixData(request.prefix).records()
-    if request.action == "remove":
-        missing = [
-            s for s in request.specs if split_channel_and_spec(s)[1].split()[0] not in records
-        ]
-        if missing:
-            raise PackageNotInstalledError(
-                f"Package(s) not installed in {request.prefix}: {', '.join(missing)}",
-                "See what is installed with 'ophis list -p PREFIX'.",
-            )
-    return list(records.values())
+    return list(PrefixData(request.prefix).records().values())
 
 
 def _clear_existing(prefix: Path) -> None:
