@@ -224,3 +224,73 @@ def test_named_environments_live_in_envs_dirs(
     missing = ophis(home, "list", "-n", "nope", "--json")
     assert missing.returncode == 1
     assert json.loads(missing.stdout)["exception_name"] == "EnvironmentLocationNotFound"
+
+
+def test_install_revision_rolls_back(recipes: Path, home: dict[str, str], tmp_path: Path) -> None:
+    prefix = tmp_path / "env"
+    channel = ["--override-channels", "-c", recipes.as_uri()]
+    ok_json(ophis(home, "create", "-p", str(prefix), *channel, "dependent=1.0", "--json", "-y"))
+    ok_json(
+        ophis(home, "install", "-p", str(prefix), *channel, "another_dependent", "--json", "-y")
+    )
+    ok_json(ophis(home, "install", "-p", str(prefix), *channel, "dependent=2.0", "--json", "-y"))
+    installed = {p["dist_name"] for p in ok_json(ophis(home, "list", "-p", str(prefix), "--json"))}
+    assert "dependent-2.0-0" in installed and "another_dependent-2.0-0" in installed
+
+    back = ok_json(
+        ophis(home, "install", "-p", str(prefix), *channel, "--revision", "0", "--json", "-y")
+    )
+    assert "another_dependent" in names(back["actions"]["UNLINK"])
+    listed = ok_json(ophis(home, "list", "-p", str(prefix), "--json"))
+    assert sorted(p["dist_name"] for p in listed) == ["dependency-1.0-0", "dependent-1.0-0"]
+
+    missing = ophis(home, "install", "-p", str(prefix), "--revision", "99", "--json")
+    assert missing.returncode == 1
+    assert "no such revision" in json.loads(missing.stdout)["message"]
+
+
+def test_fake_subdir_install_with_conda_subdir(
+    recipes: Path, home: dict[str, str], tmp_path: Path
+) -> None:
+    """conda's test platform linux-fake, chosen through CONDA_SUBDIR."""
+    prefix = tmp_path / "env"
+    env = {**home, "CONDA_SUBDIR": "linux-fake"}
+    created = ok_json(
+        ophis(
+            env,
+            "create",
+            "-p",
+            str(prefix),
+            "--override-channels",
+            "-c",
+            recipes.as_uri(),
+            "arch-package",
+            "--json",
+            "-y",
+        )
+    )
+    assert [(a["name"], a["platform"]) for a in created["actions"]["LINK"]] == [
+        ("arch-package", "linux-fake")
+    ]
+    assert (prefix / "conda-meta" / "arch-package-1.0-0.json").is_file()
+
+
+def test_post_link_script_runs_and_its_message_is_shown(
+    recipes: Path, home: dict[str, str], tmp_path: Path
+) -> None:
+    prefix = tmp_path / "env"
+    result = ophis(
+        home,
+        "create",
+        "-p",
+        str(prefix),
+        "--override-channels",
+        "-c",
+        recipes.as_uri(),
+        "c_post_link_package",
+        "-y",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Executing transaction: done" in result.stdout
+    meta = {p.name for p in (prefix / "conda-meta").glob("*.json")}
+    assert meta == {"b_post_link_package-1.0.0-0.json", "c_post_link_package-1.0.0-0.json"}

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
+
 import typer
 
 from ophis import __version__
-from ophis.cli.commands import change, config, query
-from ophis.cli.commands import index as index_command
 
-app = typer.Typer(
-    name="ophis",
-    help="Ophis: conda-compatible environments, channels, builds and mirrors.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+#: verb -> the module under ophis.cli.commands that registers it
+COMMANDS = {
+    "create": "change",
+    "install": "change",
+    "update": "change",
+    "upgrade": "change",
+    "remove": "change",
+    "uninstall": "change",
+    "list": "query",
+    "search": "query",
+    "config": "config",
+    "index": "index",
+}
 
 
 def _version(value: bool) -> None:
@@ -23,18 +30,37 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
-def root(
-    version: bool = typer.Option(
-        False, "--version", "-V", callback=_version, is_eager=True, help="Show the version."
-    ),
-) -> None:
-    """Ophis: conda-compatible environments, channels, builds and mirrors."""
+def build_app(argv: list[str] | None = None) -> typer.Typer:
+    """The Typer app; when ``argv`` names a verb, only that verb's module is imported
+    (every command module pulls in heavy dependencies, and start-up time is felt on every
+    call a script makes)."""
+    app = typer.Typer(
+        name="ophis",
+        help="Ophis: conda-compatible environments, channels, builds and mirrors.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
 
+    @app.callback()
+    def root(
+        version: bool = typer.Option(
+            False, "--version", "-V", callback=_version, is_eager=True, help="Show the version."
+        ),
+    ) -> None:
+        """Ophis: conda-compatible environments, channels, builds and mirrors."""
 
-for command in (change, query, config, index_command):
-    command.register(app)
+    verb = next((a for a in argv or [] if not a.startswith("-")), None)
+    if verb in COMMANDS:
+        modules = [COMMANDS[verb]]
+    elif verb is None and {"--version", "-V"} & set(argv or []):
+        modules = []
+    else:
+        modules = sorted(set(COMMANDS.values()))
+    for module in modules:
+        importlib.import_module(f"ophis.cli.commands.{module}").register(app)
+    return app
 
 
 def main() -> None:
-    app()
+    build_app(sys.argv[1:])()

@@ -22,10 +22,10 @@ from ophis.core.errors import (
 from ophis.core.platform import detect_machine_facts
 from ophis.core.virtual_packages import detect_virtual_packages
 from ophis.manager.config import Config
-from ophis.manager.history import requested_specs
+from ophis.manager.history import requested_specs, state_at
 from ophis.manager.prefix import PrefixData
-from ophis.manager.records import base_url
-from ophis.manager.solve import SolveRequest, SolveResult, solve
+from ophis.manager.records import base_url, dist_name
+from ophis.manager.solve import SolveRequest, SolveResult, solve, toposort
 from ophis.manager.transaction import TransactionPlan, TransactionReport, execute, recover
 
 Progress = Callable[[str, int, int], None]
@@ -45,6 +45,7 @@ class ChangeRequest:
     update_modifier: str | None = None
     force_reinstall: bool = False
     force: bool = False
+    revision: int | None = None  #: install --revision N: go back to that history state
     argv: tuple[str, ...] = ()
 
 
@@ -68,9 +69,29 @@ def plan_change(request: ChangeRequest, config: Config, env: Mapping[str, str]) 
         channels = _channels_of(installed, config)
         repodata: dict[tuple[str, str], Path] = {}
     else:
-        channels = channels_for(request, config)
+        # a revision's packages come back from where they came from, unless told otherwise
+        fallback = _channels_of(installed, config) if request.revision is not None else []
+        channels = channels_for(request, config, fallback)
         repodata = fetch_repodata(channels, (config.subdir, "noarch"), config)
-    solution = solve(
+    if request.revision is not None:
+        solution = _solve_revision(request, config, channels, repodata, installed)
+    else:
+        solution = _solve(request, config, env, channels, repodata, installed)
+    outcome = ChangeOutcome(request.prefix, channels, dry_run=request.dry_run, recovered=recovered)
+    if solution.link or solution.unlink or request.action == "create":
+        outcome.solution = solution
+    return outcome
+
+
+def _solve(
+    request: ChangeRequest,
+    config: Config,
+    env: Mapping[str, str],
+    channels: list[Channel],
+    repodata: dict[tuple[str, str], Path],
+    installed: list,
+) -> SolveResult:
+    return solve(
         SolveRequest(
             specs=request.specs,
             channels=tuple(channels),
@@ -93,10 +114,40 @@ def plan_change(request: ChangeRequest, config: Config, env: Mapping[str, str]) 
             aggressive_update_packages=tuple(config.aggressive_update_packages),
         )
     )
-    outcome = ChangeOutcome(request.prefix, channels, dry_run=request.dry_run, recovered=recovered)
-    if solution.link or solution.unlink or request.action == "create":
-        outcome.solution = solution
-    return outcome
+
+
+def _solve_revision(
+    request: ChangeRequest,
+    config: Config,
+    channels: list[Channel],
+    repodata: dict[tuple[str, str], Path],
+    installed: list,
+) -> SolveResult:
+    """conda's ``install --revision N``: exactly the packages of that revision, back from the
+    channels (or the package cache); what came later is removed."""
+    dists = sorted(d.split("::", 1)[-1] for d in state_at(request.prefix, request.revision))
+    specs = []
+    for dist in dists:
+        name, version, build = dist.rsplit("-", 2)
+        specs.append(f"{name}=={version}={build}")
+    target = solve(
+        SolveRequest(
+            specs=tuple(specs),
+            channels=tuple(channels),
+            subdir=config.subdir,
+            repodata=repodata,
+            action="create",
+            channel_priority="disabled",  # the revision names its builds; take them anywhere
+            add_pip_as_python_dependency=False,
+            no_deps=True,
+        )
+    )
+    have = {dist_name(r): r for r in installed}
+    want = {dist_name(r): r for r in target.final}
+    final = tuple(have.get(name, record) for name, record in want.items())
+    link = tuple(toposort(r for name, r in want.items() if name not in have))
+    unlink = tuple(reversed(toposort(r for name, r in have.items() if name not in want)))
+    return SolveResult(final=final, link=link, unlink=unlink, update_specs=(), remove_specs=())
 
 
 def apply_change(
@@ -127,8 +178,11 @@ def apply_change(
     return outcome
 
 
-def channels_for(request: ChangeRequest, config: Config) -> list[Channel]:
-    """-c channels first, then ``channel::spec`` channels, then the configured ones."""
+def channels_for(
+    request: ChangeRequest, config: Config, fallback: list[Channel] | None = None
+) -> list[Channel]:
+    """-c channels first, then ``channel::spec`` channels, then the configured ones; the
+    ``fallback`` channels when none of those name any."""
     from_specs = [c for c, _ in map(split_channel_and_spec, request.specs) if c]
     if request.override_channels and not config.override_channels_enabled:
         raise CondaValueError(
@@ -137,6 +191,8 @@ def channels_for(request: ChangeRequest, config: Config) -> list[Channel]:
         )
     configured = () if request.override_channels else tuple(config.channels)
     names = [*request.channels, *from_specs, *configured]
+    if not names and fallback:
+        return fallback
     if not names:
         because = (
             "--override-channels was given without -c"

@@ -107,6 +107,9 @@ def install(
     update_specs: bool = UPDATE_SPECS,
     update_deps: bool = UPDATE_DEPS,
     update_all: bool = typer.Option(False, "--update-all", "--all", help="Update everything."),
+    revision: int = typer.Option(
+        None, "--revision", help="Go back to revision N (see 'ophis list --revisions')."
+    ),
     dry_run: bool = DRY_RUN,
     yes: bool = YES,
     quiet: bool = QUIET,
@@ -132,6 +135,7 @@ def install(
         json_output,
         force_reinstall=force_reinstall,
         update_modifier=_modifier(freeze_installed, update_specs, update_deps, update_all),
+        revision=revision,
     )
 
 
@@ -271,6 +275,7 @@ def _run(
     update_modifier: str | None = None,
     force: bool = False,
     remove_all: bool = False,
+    revision: int | None = None,
 ) -> None:
     env = dict(os.environ)
     try:
@@ -292,6 +297,7 @@ def _run(
             update_modifier=update_modifier,
             force_reinstall=force_reinstall,
             force=force,
+            revision=revision,
             argv=tuple(sys.argv),
         )
         outcome = _plan_confirm_execute(
