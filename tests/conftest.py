@@ -27,3 +27,10 @@ def tmp_channel(tmp_path: Path) -> Path:
     channel = tmp_path / "channel"
     (channel / "noarch").mkdir(parents=True)
     return channel
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Release py-rattler objects before interpreter shutdown (see ophis.cli.main)."""
+    from ophis.cli.main import release_native_objects
+
+    release_native_objects()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 
@@ -63,4 +64,16 @@ def build_app(argv: list[str] | None = None) -> typer.Typer:
 
 
 def main() -> None:
-    build_app(sys.argv[1:])()
+    try:
+        build_app(sys.argv[1:])()
+    finally:
+        release_native_objects()
+
+
+def release_native_objects() -> None:
+    """Drop py-rattler objects while the interpreter is still whole: its worker threads
+    release them, and doing that during interpreter shutdown aborts the process."""
+    solve = sys.modules.get("ophis.manager.solve")
+    if solve is not None:
+        solve.clear_repodata_cache()
+    gc.collect()
