@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ophis.client.repodata_cache import FetchOptions, Subdir, fetch_all
@@ -56,8 +56,7 @@ class ChangeOutcome:
     solution: SolveResult | None = None  #: None when there was nothing to do
     report: TransactionReport | None = None
     dry_run: bool = False
-    recovered: bool = False
-    messages: list[str] = field(default_factory=list)
+    recovered: bool = False  #: an interrupted transaction was rolled back first
 
 
 def plan_change(request: ChangeRequest, config: Config, env: Mapping[str, str]) -> ChangeOutcome:

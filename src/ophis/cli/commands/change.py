@@ -362,6 +362,12 @@ def _actions_json(outcome: ChangeOutcome) -> dict:
 
 
 def _report(outcome: ChangeOutcome, action: str, json_output: bool, name: str | None) -> None:
+    if outcome.recovered and not json_output:
+        stderr.print(
+            f"Rolled back an interrupted transaction in {outcome.prefix} before continuing.",
+            highlight=False,
+            soft_wrap=True,
+        )
     if json_output:
         if outcome.solution is None:
             emit_json({"message": "All requested packages already installed.", "success": True})
