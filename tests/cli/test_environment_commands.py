@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ophis.core.shards import read_shards_index
 from ophis.indexer.channel_index import index_channel
 from ophis.testing.http import serve_directory
 
@@ -177,7 +178,7 @@ def test_search_lists_every_version(recipes: Path, home: dict[str, str]) -> None
     assert "another_dependent" in text.stdout and "test-recipes" in text.stdout
 
 
-def test_install_over_http_from_an_indexed_channel(
+def test_install_over_http_reads_only_the_shards_it_needs(
     recipes: Path, home: dict[str, str], tmp_path: Path
 ) -> None:
     prefix = tmp_path / "env"
@@ -198,6 +199,15 @@ def test_install_over_http_from_an_indexed_channel(
         )
     assert created["actions"]["LINK"][0]["base_url"] == f"{server.url}/test-recipes"
     assert (prefix / "conda-meta" / "dependent-2.0-0.json").is_file()
+    fetched = [path for path, status in server.requests if status == 200]
+    assert "/test-recipes/noarch/repodata_shards.msgpack.zst" in fetched
+    assert not any("repodata.json" in path for path in fetched)
+    index = read_shards_index((recipes / "noarch" / "repodata_shards.msgpack.zst").read_bytes())
+    by_digest = {digest: name for name, digest in index["shards"].items()}
+    shards = {by_digest[p.rsplit("/", 1)[-1].split(".")[0]] for p in fetched if "/shards/" in p}
+    # what 'dependent' reaches, plus pip (added to python) and python (pip's dependency)
+    assert shards == {"dependent", "dependency", "pip", "python"}
+    assert len(index["shards"]) > 20
 
 
 def test_named_environments_live_in_envs_dirs(

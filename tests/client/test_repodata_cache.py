@@ -9,6 +9,7 @@ import pytest
 
 from ophis.client.repodata_cache import FetchOptions, RepodataUnavailable, fetch_all
 from ophis.core.channel import ChannelContext, parse_channel
+from ophis.core.errors import OphisError
 from ophis.indexer.channel_index import index_channel
 from ophis.testing.http import serve_directory
 from ophis.testing.packages import make_package
@@ -89,3 +90,37 @@ def test_file_channels_are_read_in_place(channel_dir: Path, tmp_path: Path) -> N
     assert paths["noarch"] == channel_dir / "noarch" / "repodata.json"
     assert paths["osx-arm64"] is None
     assert not (tmp_path / "cache").exists()
+
+
+def test_shards_are_used_when_names_are_given(channel_dir: Path, tmp_path: Path) -> None:
+    with serve_directory(channel_dir.parent) as server:
+        channel = parse_channel(f"{server.url}/mychannel", ChannelContext())
+        fetched = fetch_all([channel], ["noarch"], FetchOptions(tmp_path / "cache"), {"alpha"})
+    records = json.loads(fetched[0].path.read_bytes())["packages"]
+    assert list(records) == ["alpha-1.0-0.tar.bz2"]
+    assert (
+        records["alpha-1.0-0.tar.bz2"]["sha256"]
+        == json.loads((channel_dir / "noarch" / "repodata.json").read_bytes())["packages"][
+            "alpha-1.0-0.tar.bz2"
+        ]["sha256"]
+    )  # hashes back to hex, as in repodata
+    assert not any("repodata.json" in path for path, _ in server.requests)
+
+
+def test_a_tampered_shard_is_refused(channel_dir: Path, tmp_path: Path) -> None:
+    shard = next((channel_dir / "noarch" / "shards").iterdir())
+    shard.write_bytes(shard.read_bytes() + b"\0")
+    with serve_directory(channel_dir.parent) as server:
+        channel = parse_channel(f"{server.url}/mychannel", ChannelContext())
+        with pytest.raises(OphisError, match="does not match its checksum"):
+            fetch_all([channel], ["noarch"], FetchOptions(tmp_path / "cache"), {"alpha"})
+
+
+def test_without_shards_the_whole_repodata_is_fetched(channel_dir: Path, tmp_path: Path) -> None:
+    (channel_dir / "noarch" / "repodata_shards.msgpack.zst").unlink()
+    with serve_directory(channel_dir.parent) as server:
+        channel = parse_channel(f"{server.url}/mychannel", ChannelContext())
+        fetched = fetch_all([channel], ["noarch"], FetchOptions(tmp_path / "cache"), {"alpha"})
+        assert ("/mychannel/noarch/repodata_shards.msgpack.zst", 404) in server.requests
+        assert ("/mychannel/noarch/repodata.json.zst", 200) in server.requests
+    assert "alpha-1.0-0.tar.bz2" in json.loads(fetched[0].path.read_bytes())["packages"]

@@ -26,9 +26,11 @@ from urllib.parse import unquote, urlsplit
 import httpx
 import zstandard
 
+from ophis.client.sharded_repodata import FullSubdir, ShardedSubdir, resolve_closure
 from ophis.core.atomic_file import write_atomic
 from ophis.core.channel import Channel
 from ophis.core.errors import ChannelError, OphisError
+from ophis.core.shards import SHARDS_INDEX
 
 _USER_AGENT = "ophis (conda-compatible)"
 
@@ -58,9 +60,16 @@ class Subdir:
 
 
 def fetch_all(
-    channels: Iterable[Channel], subdirs: Iterable[str], options: FetchOptions
+    channels: Iterable[Channel],
+    subdirs: Iterable[str],
+    options: FetchOptions,
+    names: Iterable[str] | None = None,
 ) -> list[Subdir]:
-    """repodata for every (channel, subdir), fetched concurrently, in priority order."""
+    """repodata for every (channel, subdir), fetched concurrently, in priority order.
+
+    With ``names`` (the packages a request is about), HTTP channels that offer sharded
+    repodata are read through their shards, fetching only what those names can reach.
+    """
     wanted = [(c, s) for c in channels for s in subdirs]
     with (
         httpx.Client(
@@ -70,8 +79,35 @@ def fetch_all(
         ) as client,
         ThreadPoolExecutor(max_workers=options.max_workers) as pool,
     ):
-        paths = list(pool.map(lambda cs: _fetch_one(client, *cs, options), wanted))
-    return [Subdir(c, s, p) for (c, s), p in zip(wanted, paths, strict=True)]
+        shard_indexes: list[Path | None] = [None] * len(wanted)
+        if names is not None:
+            shard_indexes = list(pool.map(lambda cs: _shards_index(client, *cs, options), wanted))
+        unsharded = [cs for cs, index in zip(wanted, shard_indexes, strict=True) if not index]
+        full_paths = dict(
+            zip(
+                unsharded,
+                pool.map(lambda cs: _fetch_one(client, *cs, options), unsharded),
+                strict=True,
+            )
+        )
+        sharded = {
+            cs: ShardedSubdir(cs[0], cs[1], index, options.cache_dir)
+            for cs, index in zip(wanted, shard_indexes, strict=True)
+            if index
+        }
+        if sharded:
+            full = [FullSubdir(c, s, p) for (c, s), p in full_paths.items() if p is not None]
+            resolve_closure(client, list(sharded.values()), full, names or (), pool)
+    paths = {**full_paths, **{cs: source.write_repodata() for cs, source in sharded.items()}}
+    return [Subdir(c, s, paths[(c, s)]) for c, s in wanted]
+
+
+def _shards_index(
+    client: httpx.Client, channel: Channel, subdir: str, options: FetchOptions
+) -> Path | None:
+    if urlsplit(channel.url(subdir)).scheme not in ("http", "https"):
+        return None
+    return _HttpSubdir(client, channel, subdir, options, SHARDS_INDEX).fetch()
 
 
 def _fetch_one(
@@ -91,15 +127,26 @@ def _fetch_one(
 
 
 class _HttpSubdir:
+    """One cached document of a channel subdir: ``repodata.json`` (tried as ``.zst`` first,
+    stored decompressed) or the CEP-16 shards index (stored as fetched)."""
+
     def __init__(
-        self, client: httpx.Client, channel: Channel, subdir: str, options: FetchOptions
+        self,
+        client: httpx.Client,
+        channel: Channel,
+        subdir: str,
+        options: FetchOptions,
+        filename: str = "repodata.json",
     ) -> None:
         self.client = client
         self.channel = channel
+        self.filename = filename
         self.url = channel.url(subdir, with_token=True, with_auth=True)
-        key = hashlib.sha256(channel.url(subdir, with_token=True).encode()).hexdigest()[:16]
+        identity = f"{channel.url(subdir, with_token=True)}/{filename}"
+        key = hashlib.sha256(identity.encode()).hexdigest()[:16]
         options.cache_dir.mkdir(parents=True, exist_ok=True)
-        self.document = options.cache_dir / f"{key}.json"
+        suffix = ".json" if filename == "repodata.json" else ".msgpack.zst"
+        self.document = options.cache_dir / f"{key}{suffix}"
         self.state_file = options.cache_dir / f"{key}.state.json"
         self.options = options
 
@@ -113,8 +160,9 @@ class _HttpSubdir:
                 f"No cached repodata for {self.channel.redacted_url} and --offline is set.",
                 "Run once without --offline to fill the cache.",
             )
-        for suffix in (".zst", ""):
-            response = self._get(f"{self.url}/repodata.json{suffix}", state)
+        variants = (".zst", "") if self.filename == "repodata.json" else ("",)
+        for suffix in variants:
+            response = self._get(f"{self.url}/{self.filename}{suffix}", state)
             if response.status_code == 304:
                 self._save_state({**state, "fetched_at": time.time()})
                 return None if state.get("missing") else self.document
@@ -132,11 +180,11 @@ class _HttpSubdir:
                 )
             if response.status_code != 404:
                 raise RepodataUnavailable(
-                    f"{self.channel.redacted_url}/{self.document.name}: HTTP "
+                    f"{self.channel.redacted_url}/{self.filename}: HTTP "
                     f"{response.status_code} while fetching repodata.",
                     "Check the channel URL, or try again later.",
                 )
-        self._store(b"", None, missing=True)  # 404 for both: this subdir does not exist
+        self._store(b"", None, missing=True)  # 404 for every variant: not offered
         return None
 
     def _get(self, url: str, state: dict) -> httpx.Response:

@@ -26,6 +26,7 @@ from ophis.manager.history import requested_specs, state_at
 from ophis.manager.prefix import PrefixData
 from ophis.manager.records import base_url, dist_name
 from ophis.manager.solve import SolveRequest, SolveResult, solve, toposort
+from ophis.manager.specs import spec_name
 from ophis.manager.transaction import TransactionPlan, TransactionReport, execute, recover
 
 Progress = Callable[[str, int, int], None]
@@ -64,16 +65,22 @@ def plan_change(request: ChangeRequest, config: Config, env: Mapping[str, str]) 
     _check_target(request)
     recovered = recover(request.prefix) if request.prefix.exists() else False
     installed = _installed(request)
+    revision_specs = _revision_specs(request) if request.revision is not None else None
     if request.action == "remove":  # nothing to download: channels only name the records
         channels = _channels_of(installed, config)
         repodata: dict[tuple[str, str], Path] = {}
     else:
         # a revision's packages come back from where they came from, unless told otherwise
-        fallback = _channels_of(installed, config) if request.revision is not None else []
+        fallback = _channels_of(installed, config) if revision_specs is not None else []
         channels = channels_for(request, config, fallback)
-        repodata = fetch_repodata(channels, (config.subdir, "noarch"), config)
-    if request.revision is not None:
-        solution = _solve_revision(request, config, channels, repodata, installed)
+        specs = revision_specs if revision_specs is not None else request.specs
+        names = {spec_name(s) for s in (*specs, *config.pinned_packages)}
+        names |= {r.name.normalized for r in installed}
+        if config.add_pip_as_python_dependency:
+            names.add("pip")  # the solver adds it to python's dependencies itself
+        repodata = fetch_repodata(channels, (config.subdir, "noarch"), config, names)
+    if revision_specs is not None:
+        solution = _solve_revision(revision_specs, config, channels, repodata, installed)
     else:
         solution = _solve(request, config, env, channels, repodata, installed)
     outcome = ChangeOutcome(request.prefix, channels, dry_run=request.dry_run, recovered=recovered)
@@ -115,8 +122,14 @@ def _solve(
     )
 
 
+def _revision_specs(request: ChangeRequest) -> tuple[str, ...]:
+    """The exact specs of the packages installed at revision N."""
+    dists = sorted(d.split("::", 1)[-1] for d in state_at(request.prefix, request.revision))
+    return tuple("{}=={}={}".format(*dist.rsplit("-", 2)) for dist in dists)
+
+
 def _solve_revision(
-    request: ChangeRequest,
+    specs: tuple[str, ...],
     config: Config,
     channels: list[Channel],
     repodata: dict[tuple[str, str], Path],
@@ -124,14 +137,9 @@ def _solve_revision(
 ) -> SolveResult:
     """conda's ``install --revision N``: exactly the packages of that revision, back from the
     channels (or the package cache); what came later is removed."""
-    dists = sorted(d.split("::", 1)[-1] for d in state_at(request.prefix, request.revision))
-    specs = []
-    for dist in dists:
-        name, version, build = dist.rsplit("-", 2)
-        specs.append(f"{name}=={version}={build}")
     target = solve(
         SolveRequest(
-            specs=tuple(specs),
+            specs=specs,
             channels=tuple(channels),
             subdir=config.subdir,
             repodata=repodata,
@@ -212,8 +220,13 @@ def _channels_of(records: list, config: Config) -> list[Channel]:
 
 
 def fetch_repodata(
-    channels: list[Channel], subdirs: tuple[str, ...], config: Config
+    channels: list[Channel],
+    subdirs: tuple[str, ...],
+    config: Config,
+    names: set[str] | None = None,
 ) -> dict[tuple[str, str], Path]:
+    """Local repodata per (channel, subdir). With ``names``, sharded channels are read only
+    as far as those packages and their dependencies reach."""
     fetched: list[Subdir] = fetch_all(
         channels,
         subdirs,
@@ -222,6 +235,7 @@ def fetch_repodata(
             ttl_seconds=float(config.local_repodata_ttl),
             offline=config.offline,
         ),
+        names,
     )
     return {(s.channel.base_url, s.subdir): s.path for s in fetched if s.path is not None}
 
