@@ -304,3 +304,56 @@ def test_post_link_script_runs_and_its_message_is_shown(
     assert "Executing transaction: done" in result.stdout
     meta = {p.name for p in (prefix / "conda-meta").glob("*.json")}
     assert meta == {"b_post_link_package-1.0.0-0.json", "c_post_link_package-1.0.0-0.json"}
+
+
+def test_private_channel_uses_the_token_anaconda_client_stored(
+    recipes: Path, home: dict[str, str], tmp_path: Path
+) -> None:
+    """conda's token lookup: a token file for <root>/api serves channels under <root>/conda."""
+    from urllib.parse import quote_plus
+
+    served = tmp_path / "site"
+    (served / "conda").mkdir(parents=True)
+    (served / "conda" / "test-recipes").symlink_to(recipes)
+    config_dir = tmp_path / "binstar"
+    env = {**home, "BINSTAR_CONFIG_DIR": str(config_dir)}
+    prefix = tmp_path / "env"
+    with serve_directory(served, token="secret-tok-1") as server:
+        channel = f"{server.url}/conda/test-recipes"
+        refused = ophis(
+            env,
+            "create",
+            "-p",
+            str(prefix),
+            "--override-channels",
+            "-c",
+            channel,
+            "dependency",
+            "--json",
+            "--dry-run",
+        )
+        assert refused.returncode == 1
+        assert json.loads(refused.stdout)["exception_name"] == "UnavailableInvalidChannel"
+
+        (config_dir / "data").mkdir(parents=True)
+        (config_dir / "data" / f"{quote_plus(server.url + '/api')}.token").write_text(
+            "secret-tok-1"
+        )
+        created = ok_json(
+            ophis(
+                env,
+                "create",
+                "-p",
+                str(prefix),
+                "--override-channels",
+                "-c",
+                channel,
+                "dependency",
+                "--json",
+                "-y",
+            )
+        )
+    assert (prefix / "conda-meta" / "dependency-2.0-0.json").is_file()
+    everything = json.dumps(created) + (prefix / "conda-meta" / "history").read_text()
+    everything += "".join(p.read_text() for p in (prefix / "conda-meta").glob("*.json"))
+    assert "secret-tok-1" not in everything  # the token never lands in output or records

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ophis.client.auth import with_stored_tokens
 from ophis.client.repodata_cache import FetchOptions, Subdir, fetch_all
 from ophis.core.channel import Channel, expand_channels, split_channel_and_spec
 from ophis.core.errors import (
@@ -181,8 +182,19 @@ def apply_change(
         ),
         pkgs_dirs=[Path(p) for p in config.pkgs_dirs],
         progress=progress,
+        url_rewrites=_credentialed_urls(outcome.channels, config.subdir),
     )
     return outcome
+
+
+def _credentialed_urls(channels: list[Channel], subdir: str) -> dict[str, str]:
+    """Clean subdir URL -> the same with the channel's token or login, for downloads."""
+    return {
+        channel.url(s) + "/": channel.url(s, with_token=True, with_auth=True) + "/"
+        for channel in channels
+        if channel.token or channel.auth
+        for s in (subdir, "noarch")
+    }
 
 
 def channels_for(
@@ -211,7 +223,10 @@ def channels_for(
             "Add -c CHANNEL to the command (for example -c conda-forge), or configure one "
             "with 'ophis config --add channels conda-forge'.",
         )
-    return expand_channels(names, config.channel_context())
+    channels = expand_channels(names, config.channel_context())
+    if config.get("add_anaconda_token"):
+        channels = with_stored_tokens(channels, os.environ)
+    return channels
 
 
 def _channels_of(records: list, config: Config) -> list[Channel]:

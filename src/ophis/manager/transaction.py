@@ -41,13 +41,14 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from textwrap import indent
 from typing import Any
 
 import rattler
+from rattler.networking import Client, MirrorMiddleware
 
 from ophis.core.channel import ChannelContext
 from ophis.core.errors import LinkScriptError, OphisError, TransactionError
@@ -123,6 +124,7 @@ def execute(
     execute_link_scripts: bool = True,
     channel_context: ChannelContext | None = None,
     root_prefix: Path | None = None,
+    url_rewrites: Mapping[str, str] | None = None,
 ) -> TransactionReport:
     """Carry out ``plan`` on ``plan.prefix``; on any failure put the prefix back as it was.
 
@@ -166,6 +168,7 @@ def execute(
             cache_dir=cache_dir,
             reinstall=_reinstalled(plan),
             reporter=reporter,
+            url_rewrites=url_rewrites,
         )
         if reporter.failure is not None:
             raise reporter.failure
@@ -279,6 +282,7 @@ def _rattler_install(
     cache_dir: Path,
     reinstall: set[str] | None = None,
     reporter: Any = None,
+    url_rewrites: Mapping[str, str] | None = None,
 ) -> None:
     kwargs: dict[str, Any] = {
         "records": records,
@@ -292,6 +296,11 @@ def _rattler_install(
         kwargs["reinstall_packages"] = reinstall
     if reporter is not None:
         kwargs["reporter"] = reporter
+    if url_rewrites:
+        # Credentials go into the request URLs only (rattler's mirror middleware rewrites
+        # each download); records and conda-meta keep the clean URLs, as conda's do.
+        mirrors = {source: [target] for source, target in url_rewrites.items()}
+        kwargs["client"] = Client([MirrorMiddleware(mirrors)])
     asyncio.run(_install_async(**kwargs))
 
 

@@ -1,5 +1,5 @@
 """A static file server on 127.0.0.1 for tests: serves a folder, logs requests, may ask
-for a token in the path (``/t/<token>/...``) the way Anaconda.org does."""
+for a token in the path (``.../t/<token>/...``) the way Anaconda.org does."""
 
 from __future__ import annotations
 
@@ -24,11 +24,11 @@ class _Handler(SimpleHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.token is not None:
-            prefix = f"/t/{self.token}/"
-            if not self.path.startswith(prefix):
+            marker = f"/t/{self.token}/"
+            if marker not in self.path:
                 self.send_error(401 if "/t/" not in self.path else 403)
                 return
-            self.path = "/" + self.path[len(prefix) :]
+            self.path = self.path.replace(marker, "/", 1)
         super().do_GET()
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
