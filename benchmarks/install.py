@@ -37,32 +37,8 @@ def build_channel(root: Path, count: int) -> None:
     index_channel(root)
 
 
-def ophis_create(channel: Path, prefix: Path, env: dict[str, str]) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ophis",
-            "create",
-            "-p",
-            str(prefix),
-            "--override-channels",
-            "-c",
-            channel.as_uri(),
-            "app",
-            "-y",
-            "--json",
-        ],
-        check=True,
-        env=env,
-        capture_output=True,
-    )
-
-
-def ophis_create_in_process(channel: Path, prefix: Path, env: dict[str, str]) -> None:
-    from ophis.cli.main import build_app
-
-    argv = [
+def create_argv(channel: Path, prefix: Path) -> list[str]:
+    return [
         "create",
         "-p",
         str(prefix),
@@ -73,6 +49,21 @@ def ophis_create_in_process(channel: Path, prefix: Path, env: dict[str, str]) ->
         "-y",
         "--json",
     ]
+
+
+def ophis_create(channel: Path, prefix: Path, env: dict[str, str]) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "ophis", *create_argv(channel, prefix)],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+
+
+def ophis_create_in_process(channel: Path, prefix: Path, env: dict[str, str]) -> None:
+    from ophis.cli.main import build_app
+
+    argv = create_argv(channel, prefix)
     saved = dict(os.environ)
     os.environ.clear()
     os.environ.update(env)

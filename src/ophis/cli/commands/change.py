@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import typer
@@ -11,6 +12,7 @@ import typer
 from ophis.cli.output import emit_json, fail, progress_bar, stderr, stdout
 from ophis.core.errors import CondaValueError, OphisError
 from ophis.manager.config import Config, load_config_from_os
+from ophis.manager.history import dist_str
 from ophis.manager.operations import (
     ChangeOutcome,
     ChangeRequest,
@@ -18,7 +20,7 @@ from ophis.manager.operations import (
     plan_change,
     resolve_prefix,
 )
-from ophis.manager.records import dist_fields, dist_str
+from ophis.manager.records import dist_fields
 
 NAME = typer.Option(None, "--name", "-n", help="Name of the environment.")
 PREFIX = typer.Option(None, "--prefix", "-p", help="Full path to the environment.")
@@ -70,24 +72,7 @@ def create(
     json_output: bool = JSON,
 ) -> None:
     """Create a new environment from package specs."""
-    _run(
-        "create",
-        specs,
-        name,
-        prefix,
-        channel,
-        override_channels,
-        strict_channel_priority,
-        no_channel_priority,
-        file,
-        no_deps,
-        only_deps,
-        offline,
-        dry_run,
-        yes,
-        quiet,
-        json_output,
-    )
+    _run("create", _Options(**locals()))
 
 
 def install(
@@ -116,27 +101,7 @@ def install(
     json_output: bool = JSON,
 ) -> None:
     """Install packages into an existing environment."""
-    _run(
-        "install",
-        specs,
-        name,
-        prefix,
-        channel,
-        override_channels,
-        strict_channel_priority,
-        no_channel_priority,
-        file,
-        no_deps,
-        only_deps,
-        offline,
-        dry_run,
-        yes,
-        quiet,
-        json_output,
-        force_reinstall=force_reinstall,
-        update_modifier=_modifier(freeze_installed, update_specs, update_deps, update_all),
-        revision=revision,
-    )
+    _run("install", _Options(**locals()))
 
 
 def update(
@@ -169,25 +134,7 @@ def update(
             ),
             json_output,
         )
-    _run(
-        "update",
-        specs,
-        name,
-        prefix,
-        channel,
-        override_channels,
-        strict_channel_priority,
-        no_channel_priority,
-        file,
-        no_deps,
-        only_deps,
-        offline,
-        dry_run,
-        yes,
-        quiet,
-        json_output,
-        update_modifier=_modifier(freeze_installed, update_specs, update_deps, update_all),
-    )
+    _run("update", _Options(**locals()))
 
 
 def remove(
@@ -215,26 +162,7 @@ def remove(
             ),
             json_output,
         )
-    _run(
-        "remove",
-        specs,
-        name,
-        prefix,
-        channel,
-        override_channels,
-        False,
-        False,
-        [],
-        False,
-        False,
-        offline,
-        dry_run,
-        yes,
-        quiet,
-        json_output,
-        force=force,
-        remove_all=all_packages,
-    )
+    _run("remove", _Options(**locals()))
 
 
 def _modifier(freeze: bool, specs: bool, deps: bool, everything: bool) -> str | None:
@@ -253,61 +181,79 @@ def _modifier(freeze: bool, specs: bool, deps: bool, everything: bool) -> str | 
     return chosen[0] if chosen else None
 
 
-def _run(
-    action: str,
-    specs: list[str] | None,
-    name: str | None,
-    prefix: str | None,
-    channels: list[str],
-    override_channels: bool,
-    strict: bool,
-    no_priority: bool,
-    files: list[Path],
-    no_deps: bool,
-    only_deps: bool,
-    offline: bool,
-    dry_run: bool,
-    yes: bool,
-    quiet: bool,
-    json_output: bool,
-    *,
-    force_reinstall: bool = False,
-    update_modifier: str | None = None,
-    force: bool = False,
-    remove_all: bool = False,
-    revision: int | None = None,
-) -> None:
+@dataclass(frozen=True)
+class _Options:
+    """What the four verbs were given, by their option names (Typer passes them one by one)."""
+
+    specs: list[str] | None
+    name: str | None
+    prefix: str | None
+    channel: list[str]
+    override_channels: bool
+    offline: bool
+    dry_run: bool
+    yes: bool
+    quiet: bool
+    json_output: bool
+    strict_channel_priority: bool = False
+    no_channel_priority: bool = False
+    file: list[Path] = field(default_factory=list)
+    no_deps: bool = False
+    only_deps: bool = False
+    force_reinstall: bool = False
+    freeze_installed: bool = False
+    update_specs: bool = False
+    update_deps: bool = False
+    update_all: bool = False
+    revision: int | None = None
+    force: bool = False
+    all_packages: bool = False
+
+    @property
+    def update_modifier(self) -> str | None:
+        return _modifier(
+            self.freeze_installed, self.update_specs, self.update_deps, self.update_all
+        )
+
+    @property
+    def channel_priority(self) -> str | None:
+        if self.strict_channel_priority:
+            return "strict"
+        return "disabled" if self.no_channel_priority else None
+
+
+def _run(action: str, o: _Options) -> None:
     env = dict(os.environ)
     try:
-        config = load_config_from_os(offline=offline or None)
-        target = resolve_prefix(name, prefix, config, env, creating=action == "create")
-        all_specs = tuple([*(specs or ()), *_specs_from_files(files)])
-        if remove_all:
+        config = load_config_from_os(offline=o.offline or None)
+        target = resolve_prefix(o.name, o.prefix, config, env, creating=action == "create")
+        all_specs = tuple([*(o.specs or ()), *_specs_from_files(o.file)])
+        if o.all_packages:
             all_specs = tuple(_installed_names(target))
         request = ChangeRequest(
             action=action,
             prefix=target,
             specs=all_specs,
-            channels=tuple(channels),
-            override_channels=override_channels,
-            channel_priority="strict" if strict else "disabled" if no_priority else None,
-            dry_run=dry_run or config.dry_run,
-            no_deps=no_deps,
-            only_deps=only_deps,
-            update_modifier=update_modifier,
-            force_reinstall=force_reinstall,
-            force=force,
-            revision=revision,
+            channels=tuple(o.channel),
+            override_channels=o.override_channels,
+            channel_priority=o.channel_priority,
+            dry_run=o.dry_run or config.dry_run,
+            no_deps=o.no_deps,
+            only_deps=o.only_deps,
+            update_modifier=o.update_modifier,
+            force_reinstall=o.force_reinstall,
+            force=o.force,
+            revision=o.revision,
             argv=tuple(sys.argv),
         )
         outcome = _plan_confirm_execute(
-            request, config, yes or config.always_yes, json_output, quiet or config.quiet
+            request, config, o.yes or config.always_yes, o.json_output, o.quiet or config.quiet
         )
     except OphisError as error:
-        fail(error, json_output)
-    if remove_all and not dry_run:
+        fail(error, o.json_output)
+    if o.all_packages and not o.dry_run:
         _remove_prefix(target)
-    _report(outcome, action, json_output, name)
+    _report(outcome, action, o.json_output, o.name)
 
 
 def _plan_confirm_execute(
@@ -434,7 +380,7 @@ def _print_section(title: str, records, outcome: ChangeOutcome) -> None:
     width = max(len(r.name.normalized) for r in records) + 2
     for record in sorted(records, key=lambda r: r.name.normalized):
         stdout.print(
-            f"  {record.name.normalized:<{width}}{dist_str(record, outcome.channels)}",
+            f"  {record.name.normalized:<{width}}{dist_str(record)}",
             highlight=False,
             markup=False,
         )
