@@ -11,7 +11,6 @@ written as one ``repodata.json`` per subdir into the cache, for the solver to re
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,8 +26,7 @@ from ophis.core.channel import Channel
 from ophis.core.errors import OphisError
 from ophis.core.repodata import PACKAGE_KEYS
 from ophis.core.shards import read_shard, read_shards_index, shard_filename
-
-_NAME = re.compile(r"^\s*([^\s\[<>=!~,|;]+)")
+from ophis.core.spec_name import spec_name
 
 
 class ShardError(OphisError):
@@ -37,8 +35,7 @@ class ShardError(OphisError):
 
 def dependency_name(spec: str) -> str | None:
     """The package a dependency string names; ``None`` for virtual packages (``__glibc``)."""
-    match = _NAME.match(spec)
-    name = match.group(1).split("::")[-1].lower() if match else None
+    name = spec_name(spec)
     return None if not name or name.startswith("__") else name
 
 

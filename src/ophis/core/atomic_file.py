@@ -11,11 +11,21 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+def write_atomic(
+    path: Path, data: bytes, mode: int | None = None, *, durable: bool = False
+) -> None:
+    """Replace ``path`` with ``data``. ``mode`` defaults to the old file's, else 0o644;
+    ``durable`` syncs the data to disk before the rename (for records a crash must not
+    lose, such as an environment's history; channel files skip it for speed)."""
+    if mode is None:
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.chmod(temp_name, mode)
         os.replace(temp_name, path)
     except BaseException:

@@ -26,10 +26,8 @@ invisible to conda. The ``# conda version:`` value is the conda release Ophis be
 from __future__ import annotations
 
 import ast
-import contextlib
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,8 +36,10 @@ from pathlib import Path
 import rattler
 
 from ophis import __version__ as OPHIS_VERSION
+from ophis.core.atomic_file import write_atomic
 from ophis.core.channel import ChannelContext, parse_channel
 from ophis.core.errors import OphisError
+from ophis.core.spec_name import spec_name
 
 #: the conda release whose behaviour Ophis reproduces; written as ``# conda version:``
 CONDA_COMPAT_VERSION = "26.7.1"
@@ -51,7 +51,6 @@ _CONDA_VERSION = re.compile(r"#\s*conda version:\s*(.+)")
 _SPECS = re.compile(r"#\s*(\w+)\s*specs:\s*(.+)?")
 # conda's version_relation_re: a spec fragment that is only a version constraint
 _VERSION_RELATION = re.compile(r"^(=|==|!=|<=|>=|<|>|~=)(?![=<>!~])(\S+)$")
-_SPEC_NAME = re.compile(r"^\s*([^\s=<>!~\[\]@#,;()]+)")
 
 
 class HistoryError(OphisError):
@@ -156,15 +155,6 @@ def _parse_specs(text: str) -> list[str]:
         else:
             specs.append(part)
     return specs
-
-
-def spec_name(spec: str) -> str:
-    """The package name a spec string is about: ``conda-forge::numpy>=1`` → ``numpy``."""
-    spec = spec.strip()
-    if "::" in spec:
-        spec = spec.split("::", 1)[1]
-    match = _SPEC_NAME.match(spec)
-    return match.group(1).lower() if match else spec.lower()
 
 
 def requested_specs(
@@ -300,25 +290,8 @@ def write_revision(
         neutered_specs=neutered_specs,
         timestamp=timestamp,
     )
-    atomic_write(path, old + block.encode("utf-8"))
+    write_atomic(path, old + block.encode("utf-8"), durable=True)
     number = len(parse_history(old.decode("utf-8", errors="replace")))
     revision = parse_history(block)[0]
     revision.number = number
     return revision
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a synced temporary file and a rename."""
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        with contextlib.suppress(OSError):
-            os.chmod(temp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise

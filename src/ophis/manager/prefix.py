@@ -28,6 +28,7 @@ from typing import Any
 import rattler
 
 from ophis.core.errors import OphisError
+from ophis.manager.records import dist_name
 
 CONDA_META = "conda-meta"
 
@@ -110,11 +111,6 @@ class PrefixData:
                 continue
             found[record.name.normalized] = record
         return found
-
-
-def dist_name(record: rattler.PackageRecord) -> str:
-    """``<name>-<version>-<build>``, the stem conda gives record files and cache folders."""
-    return f"{record.name.source}-{record.version}-{record.build}"
 
 
 def read_prefix_record(path: Path, prefix: Path | None = None) -> rattler.PrefixRecord:

@@ -17,8 +17,9 @@ from ophis.core.channel import Channel
 AnyRecord = rattler.RepoDataRecord | rattler.PrefixRecord
 
 
-def dist_name(record: AnyRecord) -> str:
-    return f"{record.name.normalized}-{record.version}-{record.build}"
+def dist_name(record: rattler.PackageRecord) -> str:
+    """``<name>-<version>-<build>``, the stem conda gives record files and cache folders."""
+    return f"{record.name.source}-{record.version}-{record.build}"
 
 
 def base_url(record: AnyRecord) -> str:
@@ -52,13 +53,6 @@ def dist_fields(record: AnyRecord, channels: Iterable[Channel]) -> dict[str, Any
         "platform": str(record.subdir),
         "version": str(record.version),
     }
-
-
-def dist_str(record: AnyRecord, channels: Iterable[Channel]) -> str:
-    """``channel/subdir::name-version-build``, as conda's history and messages show it."""
-    channel = channel_for(record, channels)
-    name = channel.canonical_name if channel else _without_token(base_url(record))
-    return f"{name}/{record.subdir}::{dist_name(record)}"
 
 
 def _without_token(url: str) -> str:

@@ -50,23 +50,23 @@ from typing import Any
 import rattler
 from rattler.networking import Client, MirrorMiddleware
 
+from ophis.core.atomic_file import write_atomic
 from ophis.core.channel import ChannelContext
 from ophis.core.errors import LinkScriptError, OphisError, TransactionError
+from ophis.core.spec_name import spec_name
 from ophis.manager.history import (
-    atomic_write,
     dist_str,
     history_path,
-    spec_name,
     write_revision,
 )
 from ophis.manager.prefix import (
     CONDA_META,
     CorruptedEnvironmentError,
     PrefixData,
-    dist_name,
     prefix_record_from_json,
     read_prefix_record,
 )
+from ophis.manager.records import dist_name
 
 #: not ``*.json``: rattler (and so pixi) reads every ``conda-meta/*.json``, hidden ones too,
 #: as a package record and fails on anything else
@@ -533,7 +533,7 @@ def _settle_clobbers(
     for name in sorted(changed):
         record_file, data = files[name]
         data["files"] = [e["_path"] for e in data.get("paths_data", {}).get("paths", [])]
-        atomic_write(record_file, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
+        write_atomic(record_file, (json.dumps(data, indent=2) + "\n").encode("utf-8"), durable=True)
     _prune_empty_dirs(prefix / CLOBBERS_DIR)
     return warnings
 
@@ -604,7 +604,7 @@ def _write_journal(
         "previous": [json.loads(r.to_json()) for r in previous],
         "target": [json.loads(r.to_json()) for r in plan.final],
     }
-    atomic_write(prefix / JOURNAL, json.dumps(journal, indent=1).encode("utf-8"))
+    write_atomic(prefix / JOURNAL, json.dumps(journal, indent=1).encode("utf-8"), durable=True)
 
 
 def _remove_journal(prefix: Path) -> None:
@@ -716,11 +716,11 @@ def _truncate_history(prefix: Path, history_size: int) -> None:
     if history_size < 0:
         if path.stat().st_size == 0 or not path.read_bytes().strip():
             return
-        atomic_write(path, b"")
+        write_atomic(path, b"", durable=True)
         return
     data = path.read_bytes()
     if len(data) > history_size:
-        atomic_write(path, data[:history_size])
+        write_atomic(path, data[:history_size], durable=True)
 
 
 def _remove_if_empty_env(prefix: Path) -> None:
