@@ -22,6 +22,7 @@ COMMANDS = {
     "search": "query",
     "config": "config",
     "index": "index",
+    "server": "server",
 }
 
 

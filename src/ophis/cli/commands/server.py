@@ -1,0 +1,346 @@
+"""``ophis server ...``: run the channel server and manage its accounts."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from ophis.cli.output import emit_json, fail, stderr, stdout
+from ophis.core.errors import OphisError
+from ophis.server.settings import ServerSettings, default_data_dir
+
+DATA_DIR = typer.Option(
+    None, "--data-dir", help="Where the database and files live [default: ~/.ophis/server]."
+)
+DATABASE = typer.Option(
+    None, "--database-url", envvar="OPHIS_DATABASE_URL", help="SQLAlchemy URL [default: SQLite]."
+)
+JSON = typer.Option(False, "--json", help="Print JSON.")
+
+
+def register(app: typer.Typer) -> None:
+    server = typer.Typer(
+        help="Run the channel server and manage its accounts.", no_args_is_help=True
+    )
+    server.command("start")(start)
+    users = typer.Typer(help="User accounts.", no_args_is_help=True)
+    users.command("create")(user_create)
+    users.command("list")(user_list)
+    users.command("disable")(user_disable)
+    users.command("enable")(user_enable)
+    users.command("password")(user_password)
+    orgs = typer.Typer(help="Organizations.", no_args_is_help=True)
+    orgs.command("create")(org_create)
+    orgs.command("list")(org_list)
+    orgs.command("add-member")(org_add_member)
+    tokens = typer.Typer(help="API tokens (for administrators).", no_args_is_help=True)
+    tokens.command("create")(token_create)
+    server.add_typer(users, name="user")
+    server.add_typer(orgs, name="org")
+    server.add_typer(tokens, name="token")
+    app.add_typer(server, name="server")
+
+
+def _settings(data_dir: Path | None, database_url: str | None, **extra: Any) -> ServerSettings:
+    return ServerSettings(
+        data_dir=(data_dir or default_data_dir()).absolute(), database_url=database_url, **extra
+    )
+
+
+@contextmanager
+def _session(data_dir: Path | None, database_url: str | None, as_json: bool) -> Iterator[Any]:
+    from ophis.server.context import ServerContext
+
+    try:
+        context = ServerContext.open(_settings(data_dir, database_url))
+    except OphisError as error:
+        fail(error, as_json)
+    try:
+        with context.sessions() as session:
+            yield session
+    except OphisError as error:
+        fail(error, as_json)
+    finally:
+        context.close()
+
+
+# --- start -------------------------------------------------------------------------------
+
+
+def start(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8080, "--port", "-p", help="TCP port."),
+    data_dir: Path = DATA_DIR,
+    database_url: str = DATABASE,
+    workers: int = typer.Option(1, "--workers", "-w", help="Worker processes."),
+    public_url: str = typer.Option(
+        None, "--public-url", help="The URL clients use, when behind a proxy."
+    ),
+    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning, error."),
+    as_json: bool = JSON,
+) -> None:
+    """Start the server (SQLite and local files by default). On first start it creates an
+    administrator ($OPHIS_ADMIN_USER / $OPHIS_ADMIN_PASSWORD, else admin and a generated
+    password) whose namespace is the first channel."""
+    import uvicorn
+
+    from ophis.server.app import SETTINGS_ENV, create_app, settings_to_environment
+    from ophis.server.context import ServerContext
+    from ophis.server.logs import log_config
+    from ophis.server.services.bootstrap import admin_from_environment, ensure_first_admin
+
+    settings = _settings(data_dir, database_url, public_url=public_url)
+    try:
+        context = ServerContext.open(settings)
+        with context.sessions() as session:
+            first = ensure_first_admin(session, settings.data_dir, *admin_from_environment())
+        context.close()
+    except OphisError as error:
+        fail(error, as_json)
+    root = (public_url or f"http://{_display_host(host)}:{port}").rstrip("/")
+    _announce(root, settings, first, as_json)
+    if workers > 1:
+        os.environ[SETTINGS_ENV] = settings_to_environment(settings)
+        target: Any = "ophis.server.app:app_from_environment"
+        options: dict[str, Any] = {"factory": True, "workers": workers}
+    else:
+        target, options = create_app(settings, upgrade=False), {}
+    uvicorn.run(target, host=host, port=port, log_config=log_config(log_level), **options)
+
+
+def _display_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::") else host
+
+
+def _announce(root: str, settings: ServerSettings, first: Any, as_json: bool) -> None:
+    facts = {
+        "url": root,
+        "api_url": f"{root}/api",
+        "conda_url": f"{root}/conda",
+        "data_dir": str(settings.data_dir),
+        "admin": first.login if first else None,
+        "password": first.generated_password if first else None,
+    }
+    if as_json:
+        emit_json(facts)
+        sys.stdout.flush()
+        return
+    stdout.print(f"[bold]Ophis server[/] at {root}  (data in {settings.data_dir})", highlight=False)
+    if first:
+        password = first.generated_password or "the value of $OPHIS_ADMIN_PASSWORD"
+        stdout.print(
+            f"Created the administrator [bold]{first.login}[/] with password [bold]{password}[/]"
+            + (
+                f"\n(also kept in {settings.data_dir}/initial-admin-password)"
+                if first.generated_password
+                else ""
+            ),
+            highlight=False,
+        )
+    login = first.login if first else "<user>"
+    stdout.print(
+        "\nTry it:\n"
+        f"  pip install anaconda-client\n"
+        f"  anaconda config --set url {root}/api\n"
+        f"  ANACONDA_CLIENT_FORCE_STANDALONE=1 anaconda login --username {login}\n"
+        f"  ANACONDA_CLIENT_FORCE_STANDALONE=1 anaconda upload some-package.conda\n"
+        f"  ophis create -n demo -c {root}/conda/{login} some-package\n",
+        highlight=False,
+    )
+    sys.stdout.flush()
+
+
+# --- users, organizations, tokens ----------------------------------------------------------
+
+
+def _password(password: str | None, generate: bool) -> tuple[str, bool]:
+    from ophis.server.services.accounts import generate_password
+
+    if password:
+        return password, False
+    if generate or not sys.stdin.isatty():
+        return generate_password(), True
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True), False
+
+
+def user_create(
+    login: str = typer.Argument(..., help="The new user's login (also their channel's name)."),
+    password: str = typer.Option(
+        None, "--password", envvar="OPHIS_NEW_PASSWORD", help="Else prompted (or generated)."
+    ),
+    generate_password: bool = typer.Option(False, "--generate-password", help="Generate one."),
+    email: str = typer.Option("", "--email"),
+    superuser: bool = typer.Option(False, "--superuser", help="Administer the whole server."),
+    data_dir: Path = DATA_DIR,
+    database_url: str = DATABASE,
+    as_json: bool = JSON,
+) -> None:
+    """Create a user."""
+    from ophis.server.services.accounts import create_user
+
+    secret, generated = _password(password, generate_password)
+    with _session(data_dir, database_url, as_json) as session:
+        user = create_user(session, login, secret, email=email, superuser=superuser)
+    facts = {"login": user.login, "superuser": user.is_superuser}
+    if generated:
+        facts["password"] = secret
+    _show(facts, as_json)
+
+
+def user_list(
+    data_dir: Path = DATA_DIR, database_url: str = DATABASE, as_json: bool = JSON
+) -> None:
+    """List users."""
+    from ophis.server.services.accounts import list_accounts
+
+    with _session(data_dir, database_url, as_json) as session:
+        rows = [
+            {
+                "login": a.login,
+                "superuser": a.is_superuser,
+                "disabled": a.is_disabled,
+                "created_at": a.created_at.isoformat(),
+            }
+            for a in list_accounts(session, "user")
+        ]
+    _table(rows, as_json)
+
+
+def _set_disabled(
+    login: str, disabled: bool, data_dir: Path | None, url: str | None, as_json: bool
+) -> None:
+    from ophis.server.services.accounts import set_disabled
+
+    with _session(data_dir, url, as_json) as session:
+        account = set_disabled(session, login, disabled)
+    _show({"login": account.login, "disabled": account.is_disabled}, as_json)
+
+
+def user_disable(
+    login: str, data_dir: Path = DATA_DIR, database_url: str = DATABASE, as_json: bool = JSON
+) -> None:
+    """Disable a user: their logins and tokens stop working; their packages stay."""
+    _set_disabled(login, True, data_dir, database_url, as_json)
+
+
+def user_enable(
+    login: str, data_dir: Path = DATA_DIR, database_url: str = DATABASE, as_json: bool = JSON
+) -> None:
+    """Enable a disabled user again."""
+    _set_disabled(login, False, data_dir, database_url, as_json)
+
+
+def user_password(
+    login: str,
+    password: str = typer.Option(None, "--password", envvar="OPHIS_NEW_PASSWORD"),
+    generate_password: bool = typer.Option(False, "--generate-password"),
+    data_dir: Path = DATA_DIR,
+    database_url: str = DATABASE,
+    as_json: bool = JSON,
+) -> None:
+    """Set a user's password."""
+    from ophis.server.services.accounts import get_account, set_password
+
+    secret, generated = _password(password, generate_password)
+    with _session(data_dir, database_url, as_json) as session:
+        set_password(session, get_account(session, login), secret)
+    _show({"login": login, **({"password": secret} if generated else {})}, as_json)
+
+
+def org_create(
+    login: str = typer.Argument(..., help="The organization's name (also its channel's name)."),
+    owner: str = typer.Option(..., "--owner", help="A user who becomes its first owner."),
+    data_dir: Path = DATA_DIR,
+    database_url: str = DATABASE,
+    as_json: bool = JSON,
+) -> None:
+    """Create an organization."""
+    from ophis.server.services.accounts import create_org, get_account
+
+    with _session(data_dir, database_url, as_json) as session:
+        org = create_org(session, login, get_account(session, owner))
+    _show({"login": org.login, "owner": owner}, as_json)
+
+
+def org_list(data_dir: Path = DATA_DIR, database_url: str = DATABASE, as_json: bool = JSON) -> None:
+    """List organizations."""
+    from ophis.server.services.accounts import list_accounts
+
+    with _session(data_dir, database_url, as_json) as session:
+        rows = [
+            {"login": a.login, "created_at": a.created_at.isoformat()}
+            for a in list_accounts(session, "org")
+        ]
+    _table(rows, as_json)
+
+
+def org_add_member(
+    org: str,
+    user: str,
+    group: str = typer.Option("owners", "--group", help="The group to add the user to."),
+    data_dir: Path = DATA_DIR,
+    database_url: str = DATABASE,
+    as_json: bool = JSON,
+) -> None:
+    """Add a user to one of an organization's groups."""
+    from ophis.server.services.accounts import add_member, get_account
+
+    with _session(data_dir, database_url, as_json) as session:
+        add_member(session, get_account(session, org), group, get_account(session, user))
+    _show({"org": org, "group": group, "user": user}, as_json)
+
+
+def token_create(
+    login: str = typer.Argument(..., help="The user the token acts as."),
+    name: str = typer.Option(..., "--name", help="A name to list and revoke it by."),
+    scopes: list[str] = typer.Option([], "--scopes", "-s", help="Scopes [default: all]."),
+    max_age: int = typer.Option(None, "--max-age", help="Lifetime in seconds."),
+    data_dir: Path = DATA_DIR,
+    database_url: str = DATABASE,
+    as_json: bool = JSON,
+) -> None:
+    """Create a token for a user (printed once; only its hash is kept)."""
+    from ophis.server.services.accounts import get_account
+    from ophis.server.services.tokens import create_token
+
+    with _session(data_dir, database_url, as_json) as session:
+        token, secret = create_token(
+            session, get_account(session, login), name, scopes=scopes, max_age=max_age
+        )
+    _show(
+        {
+            "token": secret,
+            "name": token.name,
+            "scopes": token.scopes,
+            "expires": token.expires_at.isoformat() if token.expires_at else None,
+        },
+        as_json,
+    )
+
+
+def _show(facts: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        emit_json(facts)
+        return
+    for key, value in facts.items():
+        stdout.print(f"{key}: {value}", highlight=False)
+
+
+def _table(rows: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        stderr.print("(none)")
+        return
+    table = Table(*rows[0])
+    for row in rows:
+        table.add_row(*(str(v) for v in row.values()))
+    stdout.print(table)

@@ -1,0 +1,1 @@
+"""The anaconda-client API under ``<root>/api`` (reference: anaconda-client-api.md)."""

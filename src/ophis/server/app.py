@@ -1,0 +1,104 @@
+"""The application factory: ``create_app(settings)`` builds the whole server.
+
+URL layout (one root, so that conda's token injection works):
+``/api/...`` the anaconda-client API, ``/conda/<owner>[/label/<label>]/<subdir>/...`` conda
+channels, ``/pypi/<owner>/simple/`` pip indexes, ``/healthz``; ``/t/<token>/`` is accepted
+first and after ``/conda`` or ``/pypi``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from ophis.core.errors import OphisError
+from ophis.server.context import ServerContext
+from ophis.server.middleware import PathTokenMiddleware
+from ophis.server.settings import ServerSettings
+
+log = logging.getLogger("ophis.server")
+SETTINGS_ENV = "OPHIS_SERVER_SETTINGS"
+
+
+def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
+    context = ServerContext.open(settings, upgrade=upgrade)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        context.close()
+
+    app = FastAPI(
+        title="Ophis", lifespan=lifespan, docs_url="/api/docs", openapi_url="/api/openapi.json"
+    )
+    app.state.context = context
+    _add_error_handlers(app)
+    _add_routes(app)
+    app.add_middleware(PathTokenMiddleware)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The factory uvicorn's workers call (``ophis server start --workers N``); settings come
+    as JSON in ``$OPHIS_SERVER_SETTINGS`` and the schema was upgraded before they started."""
+    raw = json.loads(os.environ[SETTINGS_ENV])
+    raw["data_dir"] = Path(raw["data_dir"])
+    return create_app(ServerSettings(**raw), upgrade=False)
+
+
+def settings_to_environment(settings: ServerSettings) -> str:
+    return json.dumps(
+        {k: str(v) if isinstance(v, Path) else v for k, v in asdict(settings).items()}
+    )
+
+
+def _add_routes(app: FastAPI) -> None:
+    from ophis.server.api import root, session
+
+    app.include_router(root.router)
+    app.include_router(session.router, prefix="/api")
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(OphisError)
+    async def ophis_error(_request: Request, error: OphisError) -> JSONResponse:
+        status = getattr(error, "status", 400)
+        return _error(status, error.message, error.remedy)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in error.errors()
+        )
+        return _error(422, f"The request is malformed: {problems}", "Fix the request and retry.")
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, error: HTTPException) -> JSONResponse:
+        message = error.detail if isinstance(error.detail, str) else "Request failed."
+        if error.status_code == 404:
+            message = "Not found."
+        return _error(error.status_code, message, "", headers=error.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error(
+            500,
+            "Internal server error.",
+            "Try again; if it persists, tell the server's administrator.",
+        )
+
+
+def _error(status: int, message: str, remedy: str, headers: Any = None) -> JSONResponse:
+    return JSONResponse({"error": message, "remedy": remedy}, status_code=status, headers=headers)

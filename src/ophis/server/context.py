@@ -1,0 +1,40 @@
+"""What one running server holds: its settings, database and storage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from ophis.server.db.engine import make_engine, make_sessionmaker, migrate
+from ophis.server.settings import ServerSettings
+from ophis.server.storage.interfaces import Storage
+from ophis.server.storage.local import LocalStorage
+
+
+@dataclass
+class ServerContext:
+    settings: ServerSettings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    storage: Storage
+
+    @classmethod
+    def open(cls, settings: ServerSettings, *, upgrade: bool = True) -> ServerContext:
+        """Create the data directory, bring the schema up to date (unless the caller did,
+        before starting several workers), open the storage."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.cache_dir.mkdir(parents=True, exist_ok=True)
+        if upgrade:
+            migrate(settings.database)
+        engine = make_engine(settings.database)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=make_sessionmaker(engine),
+            storage=LocalStorage(settings.storage_dir),
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()

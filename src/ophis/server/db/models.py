@@ -1,0 +1,279 @@
+"""Database rows (SQLAlchemy 2). Domain objects live in ``ophis.core``; API shapes in
+``ophis.server.schemas``. Every user and every organization is an :class:`Account`, and
+every account is a namespace and so a conda channel."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes on every backend (SQLite drops the zone; clients such as
+    anaconda-client crash on naive dates)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+USER = "user"
+ORG = "org"
+
+
+class Account(Base):
+    """A user or an organization: a namespace, and so a channel."""
+
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(80))
+    #: logins compare case-insensitively, as on Anaconda.org
+    login_key: Mapped[str] = mapped_column(String(80), unique=True)
+    kind: Mapped[str] = mapped_column(String(8), default=USER)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(320), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
+    is_superuser: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OrgGroup(Base):
+    """A group of an organization's members with one permission on its packages."""
+
+    __tablename__ = "org_groups"
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(80))
+    #: read | write | admin
+    permission: Mapped[str] = mapped_column(String(8), default="read")
+    #: empty means every package of the organization; otherwise only the listed ones
+    limited: Mapped[bool] = mapped_column(Boolean, default=False)
+    members: Mapped[list[GroupMember]] = relationship(cascade="all, delete-orphan")
+    packages: Mapped[list[GroupPackage]] = relationship(cascade="all, delete-orphan")
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("org_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class GroupPackage(Base):
+    __tablename__ = "group_packages"
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("org_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    package_id: Mapped[int] = mapped_column(
+        ForeignKey("packages.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class Token(Base):
+    """An API token. Only its SHA-256 is stored; the token itself is shown once."""
+
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    #: the organization the token acts for, when it was made with ``-o ORG``
+    org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), default=None
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[Any]] = mapped_column(default=list)
+    hostname: Mapped[str] = mapped_column(String(200), default="")
+    application: Mapped[str] = mapped_column(String(200), default="")
+    remote_addr: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    account: Mapped[Account] = relationship(foreign_keys=[account_id])
+    org: Mapped[Account | None] = relationship(foreign_keys=[org_id])
+
+
+class Package(Base):
+    __tablename__ = "packages"
+    __table_args__ = (UniqueConstraint("owner_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    license: Mapped[str] = mapped_column(String(200), default="")
+    home: Mapped[str] = mapped_column(String(500), default="")
+    package_types: Mapped[list[Any]] = mapped_column(default=list)
+    #: everything else the client sent in ``public_attrs``
+    attrs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    owner: Mapped[Account] = relationship()
+    releases: Mapped[list[Release]] = relationship(
+        back_populates="package", cascade="all, delete-orphan", order_by="Release.id"
+    )
+    collaborators: Mapped[list[PackageCollaborator]] = relationship(cascade="all, delete-orphan")
+
+
+class PackageCollaborator(Base):
+    __tablename__ = "package_collaborators"
+    package_id: Mapped[int] = mapped_column(
+        ForeignKey("packages.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class Release(Base):
+    __tablename__ = "releases"
+    __table_args__ = (UniqueConstraint("package_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"))
+    version: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    attrs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    package: Mapped[Package] = relationship(back_populates="releases")
+    files: Mapped[list[File]] = relationship(
+        back_populates="release", cascade="all, delete-orphan", order_by="File.id"
+    )
+
+
+class File(Base):
+    """One distribution: a conda archive, a wheel, an sdist."""
+
+    __tablename__ = "files"
+    __table_args__ = (UniqueConstraint("owner_id", "basename"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"))
+    #: denormalised so that a channel's files are one indexed query away
+    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    #: conda: ``<subdir>/<filename>``; pypi: the file name
+    basename: Mapped[str] = mapped_column(String(500))
+    #: conda | pypi | r | installer | file
+    distribution_type: Mapped[str] = mapped_column(String(16))
+    subdir: Mapped[str | None] = mapped_column(String(40), default=None)
+    filename: Mapped[str] = mapped_column(String(400))
+    size: Mapped[int] = mapped_column(BigInteger)
+    md5: Mapped[str] = mapped_column(String(32))
+    sha256: Mapped[str] = mapped_column(String(64))
+    #: where the bytes are in storage
+    storage_key: Mapped[str] = mapped_column(String(600))
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    #: what the client sent as ``attrs`` (index.json minus name and version, for conda)
+    attrs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: conda: the repodata.json record, computed from the archive on the server
+    record: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    #: conda: what channeldata.json needs (about, run_exports, scripts)
+    facts: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    download_count: Mapped[int] = mapped_column(Integer, default=0)
+    uploader_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), default=None
+    )
+    upload_time: Mapped[datetime] = mapped_column(default=utcnow)
+    release: Mapped[Release] = relationship(back_populates="files")
+    labels: Mapped[list[Label]] = relationship(secondary="file_labels", back_populates="files")
+
+
+class Label(Base):
+    """A label of an owner's channel (``main`` is the plain channel)."""
+
+    __tablename__ = "labels"
+    __table_args__ = (UniqueConstraint("owner_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    is_locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    files: Mapped[list[File]] = relationship(secondary="file_labels", back_populates="labels")
+
+
+class FileLabel(Base):
+    __tablename__ = "file_labels"
+    file_id: Mapped[int] = mapped_column(
+        ForeignKey("files.id", ondelete="CASCADE"), primary_key=True
+    )
+    label_id: Mapped[int] = mapped_column(
+        ForeignKey("labels.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Stage(Base):
+    """An upload between ``POST /stage`` and ``POST /commit``."""
+
+    __tablename__ = "stages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dist_id: Mapped[str] = mapped_column(String(64), unique=True)
+    #: the secret the storage POST must carry in its form data (it has no auth header)
+    upload_key_hash: Mapped[str] = mapped_column(String(64))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"))
+    uploader_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    basename: Mapped[str] = mapped_column(String(500))
+    distribution_type: Mapped[str] = mapped_column(String(16))
+    sha256: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    attrs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    labels: Mapped[list[Any]] = mapped_column(default=list)
+    #: set once the file is in storage (a temporary key until commit)
+    storage_key: Mapped[str | None] = mapped_column(String(600), default=None)
+    size: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    md5: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+
+class ChannelRevision(Base):
+    """A counter per (owner, label, subdir), bumped by every change that alters that
+    subdir's repodata: the key of the repodata caches and of their ETags."""
+
+    __tablename__ = "channel_revisions"
+    owner_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[str] = mapped_column(String(200), primary_key=True)
+    subdir: Mapped[str] = mapped_column(String(40), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,30 @@
+"""Take a ``/t/<token>/`` segment out of channel and index URLs, as Anaconda.org does.
+
+conda inserts the token right after the channel location, so it may come first in the path
+(``/t/<tok>/conda/...``) or after the ``conda``/``pypi`` prefix (``/conda/t/<tok>/...``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_PATTERN = re.compile(r"^(/(?:conda|pypi))?/t/([A-Za-z0-9-]+)(/.*)$")
+_RAW_PATTERN = re.compile(rb"^(/(?:conda|pypi))?/t/[A-Za-z0-9-]+(/.*)$")
+
+
+class PathTokenMiddleware:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            match = _PATTERN.match(scope["path"])
+            if match:
+                prefix, token, rest = match.groups()
+                path = (prefix or "") + rest
+                scope = dict(scope, path=path)
+                if scope.get("raw_path"):
+                    scope["raw_path"] = _RAW_PATTERN.sub(rb"\1\2", scope["raw_path"])
+                scope.setdefault("state", {})["path_token"] = token
+        await self.app(scope, receive, send)

@@ -1,0 +1,182 @@
+"""Who may do what: every authorization decision of the server is made here.
+
+Roles on a namespace: a user is ``admin`` of their own; an organization's members get the
+strongest permission among their groups (``read`` < ``write`` < ``admin``); a group limited to
+some packages grants its permission only on those; a package's collaborators may write it;
+superusers are ``admin`` everywhere. A token narrows this further by its scopes and, when made
+for an organization, to that organization's namespace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ophis.server.db.models import (
+    ORG,
+    Account,
+    GroupMember,
+    GroupPackage,
+    OrgGroup,
+    Package,
+    PackageCollaborator,
+)
+from ophis.server.errors import Forbidden, NotFound, Unauthorized
+
+READ, WRITE, ADMIN = "read", "write", "admin"
+_RANK = {None: 0, READ: 1, WRITE: 2, ADMIN: 3}
+
+#: scope -> description, as ``GET /scopes`` lists them
+SCOPES: dict[str, str] = {
+    "all": "Allow all operations",
+    "api": "Allow all API operations",
+    "api:read": "Read access to the API: accounts, packages, labels, private listings",
+    "api:write": "Write access to the API: upload, label, copy, remove",
+    "api:modify-group": "Change an organization's groups and members",
+    "conda": "Allow all operations on conda channels",
+    "conda:download": "Download private conda packages and repodata",
+    "pypi": "Allow all operations on pip indexes",
+    "pypi:download": "Download private pip packages",
+    "pypi:upload": "Upload pip packages",
+    "repos": "Download from conda channels and pip indexes",
+}
+#: scopes a family-wide scope grants besides its own family
+_REPOS = frozenset({"conda:download", "pypi:download"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of one request: an account and what its credential allows."""
+
+    account: Account | None = None
+    scopes: frozenset[str] = frozenset()
+    #: a token made for an organization acts only within that namespace
+    org_id: int | None = None
+    token_id: int | None = None
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.account is None
+
+    def has_scope(self, scope: str) -> bool:
+        family = scope.split(":", 1)[0]
+        granted = {"all", scope, family} | ({"repos"} if scope in _REPOS else set())
+        return bool(granted & self.scopes)
+
+
+ANONYMOUS = Principal()
+#: what a password login may do
+ALL = frozenset({"all"})
+
+
+def require_login(principal: Principal) -> Account:
+    if principal.account is None:
+        raise Unauthorized(
+            "This request needs a token.",
+            "Log in with `anaconda login` or pass a token (`-t TOKEN`, or /t/<token>/ in the URL).",
+        )
+    return principal.account
+
+
+def role_on(session: Session, principal: Principal, owner: Account) -> str | None:
+    """The caller's role on a whole namespace (not counting package-limited groups)."""
+    account = principal.account
+    if account is None or account.is_disabled:
+        return None
+    if principal.org_id is not None and principal.org_id != owner.id:
+        return None
+    if account.is_superuser or account.id == owner.id:
+        return ADMIN
+    if owner.kind != ORG:
+        return None
+    permissions = session.scalars(
+        select(OrgGroup.permission)
+        .join(GroupMember, GroupMember.group_id == OrgGroup.id)
+        .where(
+            OrgGroup.org_id == owner.id,
+            GroupMember.account_id == account.id,
+            OrgGroup.limited.is_(False),
+        )
+    )
+    return max(permissions, key=lambda p: _RANK.get(p, 0), default=None)
+
+
+def package_role(session: Session, principal: Principal, package: Package) -> str | None:
+    role = role_on(session, principal, package.owner)
+    account = principal.account
+    if account is None or (principal.org_id is not None and principal.org_id != package.owner_id):
+        return role
+    collaborator = session.get(PackageCollaborator, (package.id, account.id))
+    if collaborator is not None and _RANK[role] < _RANK[WRITE]:
+        role = WRITE
+    limited = session.scalars(
+        select(OrgGroup.permission)
+        .join(GroupMember, GroupMember.group_id == OrgGroup.id)
+        .join(GroupPackage, GroupPackage.group_id == OrgGroup.id)
+        .where(GroupMember.account_id == account.id, GroupPackage.package_id == package.id)
+    )
+    return max([role, *limited], key=lambda p: _RANK.get(p, 0))
+
+
+def at_least(role: str | None, wanted: str) -> bool:
+    return _RANK.get(role, 0) >= _RANK[wanted]
+
+
+def can_see_private(session: Session, principal: Principal, owner: Account, scope: str) -> bool:
+    """May the caller see the owner's private packages through ``scope``
+    (``api:read``, ``conda:download``, ``pypi:download``)?"""
+    return principal.has_scope(scope) and at_least(role_on(session, principal, owner), READ)
+
+
+def can_read_package(session: Session, principal: Principal, package: Package, scope: str) -> bool:
+    if package.public:
+        return True
+    return principal.has_scope(scope) and at_least(package_role(session, principal, package), READ)
+
+
+def check_read_package(
+    session: Session, principal: Principal, package: Package, scope: str = "api:read"
+) -> None:
+    if not can_read_package(session, principal, package, scope):
+        raise not_found(f"{package.owner.login}/{package.name}")
+
+
+def check_write_owner(session: Session, principal: Principal, owner: Account) -> None:
+    """May the caller add packages to (or change labels of) ``owner``'s namespace?"""
+    _check_write(principal, at_least(role_on(session, principal, owner), WRITE), owner.login)
+
+
+def check_write_package(session: Session, principal: Principal, package: Package) -> None:
+    check_read_package(session, principal, package)
+    _check_write(
+        principal,
+        at_least(package_role(session, principal, package), WRITE),
+        f"{package.owner.login}/{package.name}",
+    )
+
+
+def check_admin_owner(session: Session, principal: Principal, owner: Account) -> None:
+    _check_write(principal, at_least(role_on(session, principal, owner), ADMIN), owner.login)
+
+
+def _check_write(principal: Principal, allowed: bool, what: str) -> None:
+    require_login(principal)
+    if not principal.has_scope("api:write"):
+        raise Forbidden(
+            f"This token may not change {what}: it lacks the api:write scope.",
+            "Create a token with `anaconda auth --create --scopes api:write`.",
+        )
+    if not allowed:
+        raise Forbidden(
+            f"You have no write access to {what}.",
+            "Ask an owner of that namespace to add you to a group with write permission.",
+        )
+
+
+def not_found(what: str) -> NotFound:
+    return NotFound(
+        f"{what} was not found.",
+        "Check the spelling; a private package needs a token that grants access to it.",
+    )

@@ -1,0 +1,277 @@
+"""Adding and removing distributions: the one path every package file takes into the server
+(the upload commit, ``anaconda copy``, tests, mirrors).
+
+A file is checked before anything is stored (conda archives by ``ophis.core.package_file``,
+wheels and sdists by ``ophis.core.python_dist``); the server trusts the archive, not what the
+client says about it. Bytes are stored content-addressed (``blobs/<sha256>/<filename>``), so a
+copy to another owner or label shares them, and the database rows are written in one
+transaction after the bytes are in place: a crash leaves at worst an unreferenced blob,
+never a row without its file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ophis.core.channeldata import package_facts
+from ophis.core.errors import InvalidPackageError
+from ophis.core.package_file import read_package, split_package_filename
+from ophis.core.platform import parse_subdir
+from ophis.core.python_dist import is_python_distribution, read_python_distribution
+from ophis.server.db.models import (
+    Account,
+    ChannelRevision,
+    File,
+    Label,
+    Package,
+    Release,
+    utcnow,
+)
+from ophis.server.errors import BadRequest, Conflict
+from ophis.server.storage.interfaces import Storage
+
+CONDA, PYPI = "conda", "pypi"
+#: ChannelRevision.subdir for an owner's pip index
+PYPI_INDEX = "@pypi"
+MAIN = "main"
+
+
+@dataclass(frozen=True)
+class Inspected:
+    """What the server learned from the file itself."""
+
+    distribution_type: str
+    name: str
+    version: str
+    basename: str
+    filename: str
+    subdir: str | None
+    size: int
+    md5: str
+    sha256: str
+    record: dict[str, Any] | None = None
+    facts: dict[str, Any] | None = None
+    summary: str = ""
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+def inspect_file(path: Path, distribution_type: str) -> Inspected:
+    """Check a file and read its metadata; raises InvalidPackageError (nothing is stored)."""
+    if distribution_type == CONDA:
+        return _inspect_conda(path)
+    if distribution_type == PYPI:
+        return _inspect_python(path)
+    raise BadRequest(
+        f"Distribution type {distribution_type!r} is not accepted.",
+        "Upload conda packages (.conda, .tar.bz2), wheels or sdists.",
+    )
+
+
+def _inspect_conda(path: Path) -> Inspected:
+    split_package_filename(path.name)  # refuses what is not a conda file name
+    contents = read_package(path)
+    index = contents.index
+    subdir = index.get("subdir") or ("noarch" if not index.get("arch") else None)
+    if not isinstance(subdir, str):
+        raise InvalidPackageError(path.name, "info/index.json has no 'subdir'")
+    parse_subdir(subdir)
+    record = contents.repodata_record()
+    record.setdefault("subdir", subdir)
+    facts = package_facts(index["name"], contents.about, contents.paths, contents.run_exports)
+    return Inspected(
+        distribution_type=CONDA,
+        name=index["name"],
+        version=index["version"],
+        basename=f"{subdir}/{path.name}",
+        filename=path.name,
+        subdir=subdir,
+        size=contents.size,
+        md5=contents.md5,
+        sha256=contents.sha256,
+        record=record,
+        facts=facts,
+        summary=str(contents.about.get("summary") or ""),
+        attrs={k: v for k, v in index.items() if k not in ("name", "version")},
+    )
+
+
+def _inspect_python(path: Path) -> Inspected:
+    import hashlib
+
+    if not is_python_distribution(path.name):
+        raise InvalidPackageError(path.name, "is not a wheel (.whl) or an sdist (.tar.gz, .zip)")
+    dist = read_python_distribution(path)
+    md5, sha256, size = hashlib.md5(), hashlib.sha256(), 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            md5.update(chunk)
+            sha256.update(chunk)
+            size += len(chunk)
+    return Inspected(
+        distribution_type=PYPI,
+        name=dist.name,
+        version=dist.version,
+        basename=path.name,
+        filename=path.name,
+        subdir=None,
+        size=size,
+        md5=md5.hexdigest(),
+        sha256=sha256.hexdigest(),
+        summary=dist.summary,
+        attrs={
+            "packagetype": dist.packagetype,
+            "requires_python": dist.requires_python,
+            "requires_dist": list(dist.requires_dist),
+        },
+    )
+
+
+def blob_key(sha256: str, filename: str) -> str:
+    return f"blobs/{sha256[:2]}/{sha256}/{filename}"
+
+
+def find_package(session: Session, owner: Account, name: str) -> Package | None:
+    return session.scalar(
+        select(Package).where(
+            Package.owner_id == owner.id, func.lower(Package.name) == name.lower()
+        )
+    )
+
+
+def find_release(session: Session, package: Package, version: str) -> Release | None:
+    return session.scalar(
+        select(Release).where(Release.package_id == package.id, Release.version == version)
+    )
+
+
+def find_file(session: Session, owner: Account, basename: str) -> File | None:
+    return session.scalar(select(File).where(File.owner_id == owner.id, File.basename == basename))
+
+
+def ensure_package(
+    session: Session, owner: Account, name: str, *, public: bool = True, summary: str = ""
+) -> Package:
+    package = find_package(session, owner, name)
+    if package is None:
+        package = Package(owner_id=owner.id, name=name, public=public, summary=summary)
+        package.owner = owner
+        session.add(package)
+        session.flush()
+    return package
+
+
+def ensure_release(session: Session, package: Package, version: str) -> Release:
+    release = find_release(session, package, version)
+    if release is None:
+        release = Release(package_id=package.id, version=version)
+        release.package = package
+        session.add(release)
+        session.flush()
+    return release
+
+
+def ensure_label(session: Session, owner: Account, name: str) -> Label:
+    label = session.scalar(select(Label).where(Label.owner_id == owner.id, Label.name == name))
+    if label is None:
+        label = Label(owner_id=owner.id, name=name)
+        session.add(label)
+        session.flush()
+    return label
+
+
+def add_file(
+    session: Session,
+    storage: Storage,
+    owner: Account,
+    path: Path,
+    inspected: Inspected,
+    *,
+    labels: list[str] | None = None,
+    uploader: Account | None = None,
+    description: str | None = None,
+    replace: bool = False,
+    public: bool = True,
+) -> File:
+    """Store a checked file and record it under ``owner`` with ``labels`` (default main),
+    creating the package and release when needed; one transaction, committed here."""
+    existing = find_file(session, owner, inspected.basename)
+    if existing is not None and not replace:
+        raise Conflict(
+            f"{owner.login}/{inspected.basename} already exists.",
+            "Upload with --force to replace it, or --skip-existing to keep it.",
+        )
+    key = blob_key(inspected.sha256, inspected.filename)
+    if not storage.exists(key):
+        storage.put_file(key, path)
+    if existing is not None:
+        remove_file(session, storage, existing, commit=False)
+    package = ensure_package(
+        session, owner, inspected.name, public=public, summary=inspected.summary
+    )
+    _add_type(package, inspected.distribution_type)
+    release = ensure_release(session, package, inspected.version)
+    row = File(
+        release_id=release.id,
+        owner_id=owner.id,
+        basename=inspected.basename,
+        distribution_type=inspected.distribution_type,
+        subdir=inspected.subdir,
+        filename=inspected.filename,
+        size=inspected.size,
+        md5=inspected.md5,
+        sha256=inspected.sha256,
+        storage_key=key,
+        description=description,
+        attrs=inspected.attrs,
+        record=inspected.record,
+        facts=inspected.facts,
+        uploader_id=uploader.id if uploader else None,
+    )
+    row.labels = [ensure_label(session, owner, name) for name in (labels or [MAIN])]
+    session.add(row)
+    package.modified_at = utcnow()
+    touch(session, row)
+    session.commit()
+    return row
+
+
+def _add_type(package: Package, distribution_type: str) -> None:
+    if distribution_type not in (package.package_types or []):
+        package.package_types = [*(package.package_types or []), distribution_type]
+
+
+def remove_file(session: Session, storage: Storage, row: File, *, commit: bool = True) -> None:
+    """Remove a file's row; its bytes go when no other row shares them."""
+    touch(session, row)
+    key = row.storage_key
+    session.delete(row)
+    session.flush()
+    shared = session.scalar(select(func.count()).select_from(File).where(File.storage_key == key))
+    if commit:
+        session.commit()
+    if not shared:
+        storage.delete(key)
+
+
+def touch(session: Session, row: File, labels: list[str] | None = None) -> None:
+    """Bump the revision of every (owner, label, subdir) whose index shows ``row``: the
+    repodata (or pip index) caches of those, and only those, are rebuilt."""
+    subdir = row.subdir if row.distribution_type == CONDA else PYPI_INDEX
+    if subdir is None:
+        return
+    for label in labels if labels is not None else [label.name for label in row.labels]:
+        bump(session, row.owner_id, label, subdir)
+
+
+def bump(session: Session, owner_id: int, label: str, subdir: str) -> None:
+    revision = session.get(ChannelRevision, (owner_id, label, subdir))
+    if revision is None:
+        session.add(ChannelRevision(owner_id=owner_id, label=label, subdir=subdir, revision=1))
+    else:
+        revision.revision += 1
+        revision.changed_at = utcnow()

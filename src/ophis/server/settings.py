@@ -1,0 +1,39 @@
+"""The server's settings: one value passed to :func:`ophis.server.app.create_app`, never
+read from a module-level global."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def default_data_dir() -> Path:
+    """``$OPHIS_SERVER_DATA`` or ``~/.ophis/server``."""
+    configured = os.environ.get("OPHIS_SERVER_DATA")
+    return Path(configured) if configured else Path.home() / ".ophis" / "server"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    data_dir: Path = field(default_factory=default_data_dir)
+    #: SQLAlchemy URL; SQLite in the data directory when not given
+    database_url: str | None = None
+    #: the root URL clients reach the server at (behind a proxy); else taken from requests
+    public_url: str | None = None
+    #: largest accepted upload, bytes
+    max_upload_bytes: int = 4 * 1024**3
+    #: seconds a staged upload may wait for its file and commit
+    stage_seconds: int = 3600
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'ophis.sqlite'}"
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"

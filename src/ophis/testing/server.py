@@ -1,0 +1,127 @@
+"""A real Ophis server for tests: ``ophis server start`` in a subprocess on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ADMIN = "admin"
+ADMIN_PASSWORD = "admin-password-for-tests"
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    url: str
+    data_dir: Path
+    admin: str
+    password: str
+    process: subprocess.Popen[bytes]
+
+    @property
+    def api(self) -> str:
+        return f"{self.url}/api"
+
+    def conda(self, owner: str, label: str | None = None, token: str | None = None) -> str:
+        base = f"{self.url}/conda" + (f"/t/{token}" if token else "")
+        return f"{base}/{owner}" + (f"/label/{label}" if label else "")
+
+    def login(self, user: str | None = None, password: str | None = None, **body: object) -> str:
+        """A new token for ``user`` (default: the administrator) by password."""
+        response = httpx.post(
+            f"{self.api}/authentications",
+            auth=(user or self.admin, password or self.password),
+            json={"note": f"test-{time.monotonic_ns()}", **body},
+        )
+        response.raise_for_status()
+        return response.json()["token"]
+
+    def ophis(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``ophis server ARGS --data-dir <this server's>`` (user and org administration)."""
+        return subprocess.run(
+            [sys.executable, "-m", "ophis", "server", *args, "--data-dir", str(self.data_dir)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def run_server(data_dir: Path, *extra: str, timeout: float = 30.0) -> Iterator[RunningServer]:
+    port = free_port()
+    env = dict(os.environ, OPHIS_ADMIN_USER=ADMIN, OPHIS_ADMIN_PASSWORD=ADMIN_PASSWORD)
+    log = (data_dir.parent / f"{data_dir.name}.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ophis",
+            "server",
+            "start",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--json",
+            "--log-level",
+            "warning",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        env=env,
+    )
+    server = RunningServer(f"http://127.0.0.1:{port}", data_dir, ADMIN, ADMIN_PASSWORD, process)
+    try:
+        _wait_healthy(server, timeout)
+        yield server
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def _wait_healthy(server: RunningServer, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            log = (server.data_dir.parent / f"{server.data_dir.name}.log").read_text()
+            raise RuntimeError(f"the server exited ({server.process.returncode}):\n{log}")
+        try:
+            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"the server at {server.url} did not answer /healthz in {timeout} s")
+
+
+def announcement(server: RunningServer) -> dict[str, object]:
+    """What ``ophis server start --json`` printed first."""
+    assert server.process.stdout is not None
+    lines = []
+    for line in server.process.stdout:
+        lines.append(line)
+        if line.startswith(b"}"):
+            break
+    return json.loads(b"".join(lines) or b"{}")
