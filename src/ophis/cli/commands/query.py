@@ -13,6 +13,7 @@ from ophis.cli.commands.change import CHANNEL, JSON, NAME, OVERRIDE, PREFIX
 from ophis.cli.output import emit_json, fail, stdout
 from ophis.core.errors import EnvironmentLocationNotFound, OphisError
 from ophis.manager.config import load_config_from_os
+from ophis.manager.explicit import ExplicitPackage, dumps_explicit
 from ophis.manager.operations import ChangeRequest, channels_for, fetch_repodata, resolve_prefix
 from ophis.manager.prefix import PrefixData
 from ophis.manager.records import channel_name, dist_fields
@@ -50,7 +51,7 @@ def list_packages(
     if json_output:
         emit_json([dist_fields(r, channels) for r in records])
     elif explicit:
-        _print_explicit(records, md5)
+        _print_explicit(records, config.subdir, md5)
     elif export:
         stdout.print(
             f"# This file may be used to create an environment using:\n"
@@ -78,15 +79,10 @@ def _known_channels(config) -> list:
         return []
 
 
-def _print_explicit(records, md5: bool) -> None:
-    lines = [
-        "# This file may be used to create an environment using:",
-        "# $ ophis create --name <env> --file <this file>",
-        "@EXPLICIT",
-    ]
-    for r in records:
-        lines.append(f"{r.url}#{r.md5}" if md5 else str(r.url))
-    stdout.print("\n".join(lines), highlight=False, markup=False, soft_wrap=True)
+def _print_explicit(records, platform: str, md5: bool) -> None:
+    packages = [ExplicitPackage(str(r.url), md5=r.md5) for r in records]
+    text = dumps_explicit(packages, platform, checksums=md5)
+    stdout.print(text.rstrip("\n"), highlight=False, markup=False, soft_wrap=True)
 
 
 def _print_table(target: Path, records, channels) -> None:
