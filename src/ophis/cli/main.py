@@ -23,6 +23,8 @@ COMMANDS = {
     "config": "config",
     "index": "index",
     "server": "server",
+    "env": "env",
+    "info": "env",
 }
 
 

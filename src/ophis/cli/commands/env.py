@@ -1,0 +1,165 @@
+"""``ophis env list|export`` and ``ophis info``: named environments and the installation."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ophis import __version__
+from ophis.cli.commands.change import JSON, NAME, PREFIX
+from ophis.cli.output import emit_json, fail, stdout
+from ophis.core.errors import EnvironmentLocationNotFound, OphisError
+from ophis.core.platform import detect_machine_facts
+from ophis.core.virtual_packages import detect_virtual_packages
+from ophis.manager.config import Config, load_config_from_os
+from ophis.manager.envfile import dumps_environment_file
+from ophis.manager.environments import (
+    environment_name,
+    export_environment,
+    is_environment,
+    list_environments,
+)
+from ophis.manager.operations import ChangeRequest, channels_for, resolve_prefix
+
+
+def register(app: typer.Typer) -> None:
+    env = typer.Typer(help="Named environments and environment files.", no_args_is_help=True)
+    env.command("list")(env_list)
+    env.command("export")(env_export)
+    app.add_typer(env, name="env")
+    app.command("info")(info)
+
+
+def env_list(json_output: bool = JSON) -> None:
+    """List the environments (conda's ``env list``)."""
+    try:
+        config = load_config_from_os()
+    except OphisError as error:
+        fail(error, json_output)
+    envs = list_environments(config, os.environ)
+    if json_output:
+        emit_json({"envs": [str(p) for p in envs]})
+        return
+    _print_envs(envs, config)
+
+
+def _print_envs(envs: list[Path], config: Config) -> None:
+    active = os.environ.get("CONDA_PREFIX")
+    stdout.print("# conda environments:\n#", highlight=False, markup=False, soft_wrap=True)
+    for prefix in envs:
+        mark = "*" if active and Path(active).absolute() == prefix else " "
+        name = environment_name(prefix, config) or ""
+        stdout.print(f"{name:<25} {mark} {prefix}", highlight=False, markup=False, soft_wrap=True)
+
+
+def env_export(
+    name: str = NAME,
+    prefix: str = PREFIX,
+    file: Path = typer.Option(None, "--file", "-f", help="Write to this file, not stdout."),
+    from_history: bool = typer.Option(
+        False, "--from-history", help="Only the packages that were asked for."
+    ),
+    no_builds: bool = typer.Option(False, "--no-builds", help="Leave out build strings."),
+    json_output: bool = JSON,
+) -> None:
+    """Write an environment as environment.yml."""
+    try:
+        config = load_config_from_os()
+        target = resolve_prefix(name, prefix, config, os.environ, creating=False)
+        if not is_environment(target):
+            raise EnvironmentLocationNotFound(
+                f"Not a conda environment: {target}", "Name an existing environment."
+            )
+        exported = export_environment(
+            target, config, from_history=from_history, no_builds=no_builds
+        )
+    except OphisError as error:
+        fail(error, json_output)
+    if json_output:
+        document = {
+            "name": exported.name,
+            "channels": list(exported.channels),
+            "dependencies": list(exported.dependencies),
+            "prefix": exported.prefix,
+        }
+        emit_json(document)
+        return
+    text = dumps_environment_file(exported)
+    if file:
+        file.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def info(
+    envs: bool = typer.Option(False, "--envs", "-e", help="List the environments."),
+    json_output: bool = JSON,
+) -> None:
+    """Show the installation: configuration, channels, caches, environments."""
+    if envs:
+        env_list(json_output)
+        return
+    try:
+        facts = info_facts(load_config_from_os())
+    except OphisError as error:
+        fail(error, json_output)
+    if json_output:
+        emit_json(facts)
+        return
+    for key in (
+        "active_prefix",
+        "root_prefix",
+        "platform",
+        "channels",
+        "pkgs_dirs",
+        "envs_dirs",
+        "virtual_pkgs",
+        "config_files",
+        "python_version",
+    ):
+        value = facts[key]
+        if key == "virtual_pkgs":
+            value = ["=".join(v) for v in value]
+        shown = ("\n" + " " * 23).join(map(str, value)) if isinstance(value, list) else value
+        stdout.print(f"{key:>20} : {shown}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _channel_urls(config: Config) -> list[str]:
+    """Each configured channel's URL per searched subdir, as conda's ``info`` lists them."""
+    try:
+        channels = channels_for(ChangeRequest("info", Path()), config)
+    except OphisError:  # none configured: conda's info shows an empty list
+        return []
+    return [c.url(subdir) for c in channels for subdir in (config.subdir, "noarch")]
+
+
+def info_facts(config: Config) -> dict[str, Any]:
+    """conda's ``info --json`` fields that apply to Ophis."""
+    active = os.environ.get("CONDA_PREFIX")
+    virtual = detect_virtual_packages(config.subdir, detect_machine_facts(), os.environ)
+    return {
+        "active_prefix": active,
+        "active_prefix_name": environment_name(Path(active), config) if active else None,
+        "channels": _channel_urls(config),
+        "conda_version": __version__,
+        "ophis_version": __version__,
+        "config_files": [str(p) for p in config.search_path if p.exists()],
+        "default_prefix": active or str(config.root_prefix),
+        "envs": [str(p) for p in list_environments(config, os.environ)],
+        "envs_dirs": [str(p) for p in config.envs_dirs],
+        "offline": config.offline,
+        "pkgs_dirs": [str(p) for p in config.pkgs_dirs],
+        "platform": config.subdir,
+        "python_version": platform.python_version(),
+        "root_prefix": str(config.root_prefix),
+        "sys.executable": sys.executable,
+        "sys.prefix": sys.prefix,
+        "sys.version": sys.version,
+        "user_agent": f"ophis/{__version__} py/{platform.python_version()} {platform.system()}",
+        "virtual_pkgs": [[v.name, v.version, v.build] for v in virtual],
+    }
