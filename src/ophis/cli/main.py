@@ -25,6 +25,10 @@ COMMANDS = {
     "server": "server",
     "env": "env",
     "info": "env",
+    "shell": "shell",
+    "activate": "shell",
+    "deactivate": "shell",
+    "run": "run",
 }
 
 

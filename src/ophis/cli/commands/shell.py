@@ -1,0 +1,137 @@
+"""``ophis shell hook|activate|deactivate|reactivate`` (conda's ``shell.<name> ...``), and
+``ophis activate|deactivate`` reaching the executable because the shell has no hook.
+
+These run on every activation, so the error renderer (Rich) is imported only on failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from enum import StrEnum
+from typing import NoReturn
+
+import typer
+
+from ophis.core.errors import OphisError
+from ophis.manager.activation import (
+    Activator,
+    Changes,
+    default_activation_env,
+    finalize,
+    hook,
+    not_set_up_error,
+    render,
+    shell_named,
+)
+from ophis.manager.config import load_config_from_os
+
+
+class ShellName(StrEnum):
+    bash = "bash"
+    zsh = "zsh"
+    posix = "posix"
+    fish = "fish"
+    powershell = "powershell"
+    cmd = "cmd"
+
+
+SHELL = typer.Option(
+    None, "--shell", "-s", help="The shell to write for (default: the one $SHELL names)."
+)
+_PASS_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def register(app: typer.Typer) -> None:
+    shell = typer.Typer(
+        help="Shell integration: the hook and the scripts it evaluates.", no_args_is_help=True
+    )
+    shell.command("hook")(shell_hook)
+    shell.command("activate")(shell_activate)
+    shell.command("deactivate")(shell_deactivate)
+    shell.command("reactivate")(shell_reactivate)
+    app.add_typer(shell, name="shell")
+    app.command("activate", context_settings=_PASS_ARGS)(activate)
+    app.command("deactivate", context_settings=_PASS_ARGS)(deactivate)
+
+
+def ophis_command() -> list[str]:
+    """This Ophis executable by absolute path, so a hook works when it is not on PATH."""
+    argv0 = sys.argv[0]
+    if os.path.basename(argv0).removesuffix(".exe") == "ophis":
+        found = argv0 if os.sep in argv0 else shutil.which(argv0)
+        if found:
+            return [os.path.abspath(found)]
+    return [sys.executable, "-m", "ophis"]
+
+
+def _fail(error: OphisError) -> NoReturn:
+    from ophis.cli.output import fail
+
+    fail(error, False)
+
+
+def shell_hook(shell: ShellName = SHELL) -> None:
+    """Print the shell code that sets up 'ophis activate'.
+
+    For example, in ~/.bashrc: eval "$(ophis shell hook --shell bash)"."""
+    target = shell_named(shell, os.environ)
+    try:
+        text = hook(target, ophis_command(), load_config_from_os())
+    except OphisError as error:
+        _fail(error)
+    sys.stdout.write(text)
+
+
+def shell_activate(
+    env_name_or_prefix: str = typer.Argument(
+        None, metavar="[NAME|PATH]", help="Default: default_activation_env (base)."
+    ),
+    stack: bool = typer.Option(
+        None, "--stack/--no-stack", help="Keep the active environment's bin on PATH."
+    ),
+    shell: ShellName = SHELL,
+) -> None:
+    """Print the script that activates an environment in the calling shell."""
+    try:
+        config = load_config_from_os()
+        activator = Activator(config, os.environ, shell_named(shell, os.environ))
+        target = env_name_or_prefix or default_activation_env(config)
+        _emit(activator, activator.activate(target, stack))
+    except OphisError as error:
+        _fail(error)
+
+
+def shell_deactivate(shell: ShellName = SHELL) -> None:
+    """Print the script that deactivates the active environment."""
+    try:
+        activator = Activator(load_config_from_os(), os.environ, shell_named(shell, os.environ))
+        _emit(activator, activator.deactivate())
+    except OphisError as error:
+        _fail(error)
+
+
+def shell_reactivate(shell: ShellName = SHELL) -> None:
+    """Print the script that runs the active environment's scripts again."""
+    try:
+        activator = Activator(load_config_from_os(), os.environ, shell_named(shell, os.environ))
+        _emit(activator, activator.reactivate())
+    except OphisError as error:
+        _fail(error)
+
+
+def _emit(activator: Activator, changes: Changes) -> None:
+    for warning in changes.warnings:
+        print(warning, file=sys.stderr)
+    sys.stdout.write(finalize(render(changes, activator.shell), activator.shell))
+
+
+def activate() -> None:
+    """Activate an environment (needs the shell hook: see 'ophis shell hook --help')."""
+    _fail(not_set_up_error(shell_named(None, os.environ)))
+
+
+def deactivate() -> None:
+    """Deactivate the active environment (needs the shell hook)."""
+    _fail(not_set_up_error(shell_named(None, os.environ)))

@@ -1,0 +1,176 @@
+"""``ophis shell hook``, ``ophis activate|deactivate`` and ``ophis run``, driven through real
+shells (bash, zsh, fish) the way a user's interactive shell runs them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tests.manager.test_activation import make_fake_env
+
+#: the executable, by path: the shells' PATH does not contain the venv
+OPHIS = Path(sys.executable).with_name("ophis")
+HOOK = {
+    "bash": f'eval "$({OPHIS} shell hook --shell bash)"',
+    "zsh": f'eval "$({OPHIS} shell hook --shell zsh)"',
+    "fish": f"{OPHIS} shell hook --shell fish | source",
+}
+INVOKE = {
+    "bash": ["bash", "--norc", "-c"],
+    "zsh": ["zsh", "-f", "-c"],
+    "fish": ["fish", "-N", "-c"],
+}
+#: what a test looks at after each step, "|"-separated
+SHOW = 'echo "$CONDA_PREFIX|$CONDA_SHLVL|$CONDA_DEFAULT_ENV|$A_HOOK|$MYV|$PATH"'
+
+
+@pytest.fixture
+def user(tmp_path: Path) -> dict[str, str]:
+    """An isolated user: own HOME, .condarc and root prefix; no CONDA_*/OPHIS_* inherited."""
+    (tmp_path / "home").mkdir()
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("CONDA", "OPHIS", "MAMBA", "_CE_"))
+    }
+    env.update(
+        HOME=str(tmp_path / "home"),
+        CONDARC=str(tmp_path / "home" / ".condarc"),
+        OPHIS_ROOT_PREFIX=str(tmp_path / "root"),
+        PATH="/usr/bin:/bin",
+    )
+    env.pop("PS1", None)
+    return env
+
+
+@pytest.fixture
+def envs(tmp_path: Path) -> dict[str, Path]:
+    envs_dir = tmp_path / "root" / "envs"
+    return {
+        "a": make_fake_env(envs_dir / "a", {"MYV": "it's a"}, hook_var="A_HOOK"),
+        "b": make_fake_env(envs_dir / "b"),
+    }
+
+
+def in_shell(shell: str, user: dict[str, str], *lines: str) -> list[str]:
+    """Run ``lines`` after the hook in a fresh ``shell``; its output lines."""
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed (Debian package: {shell})")
+    script = "\n".join([HOOK[shell], *lines])
+    result = subprocess.run(
+        [*INVOKE[shell], script], env=user, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout.splitlines()
+
+
+def test_activate_nested_stacked_and_deactivate_in_bash(
+    user: dict[str, str], envs: dict[str, Path]
+) -> None:
+    a, b = envs["a"], envs["b"]
+    out = in_shell(
+        "bash",
+        user,
+        "PS1='$ '",
+        "ophis activate a",
+        SHOW,
+        'echo "$PS1"',
+        "ophis activate nope 2>/dev/null || echo failed=$?",
+        SHOW,
+        f"ophis activate {b}",
+        SHOW,
+        "ophis deactivate",
+        SHOW,
+        "ophis activate --stack b",
+        SHOW,
+        'echo "$PS1"',
+        "ophis deactivate; ophis deactivate",
+        SHOW,
+        'echo "$PS1"',
+    )
+    in_a = f"{a}|1|a|from-a|it's a|{a}/bin:/usr/bin:/bin"
+    assert out == [
+        in_a,
+        "(a) $ ",
+        "failed=1",
+        in_a,  # the failed activation changed nothing
+        f"{b}|2|b||it's a|{b}/bin:/usr/bin:/bin",  # a's deactivate.d ran; a's variables stay
+        in_a,
+        f"{b}|2|b|from-a|it's a|{b}/bin:{a}/bin:/usr/bin:/bin",
+        "(b) $ ",
+        "|0||||/usr/bin:/bin",
+        "$ ",
+    ]
+
+
+def test_zsh(user: dict[str, str], envs: dict[str, Path]) -> None:
+    a = envs["a"]
+    out = in_shell(
+        "zsh", user, "PS1='%# '", "ophis activate a", SHOW, 'echo "$PS1"', "ophis deactivate", SHOW
+    )
+    assert out == [
+        f"{a}|1|a|from-a|it's a|{a}/bin:/usr/bin:/bin",
+        "(a) %# ",
+        "|0||||/usr/bin:/bin",
+    ]
+
+
+def test_fish(user: dict[str, str], envs: dict[str, Path]) -> None:
+    a, b = envs["a"], envs["b"]
+    out = in_shell(
+        "fish",
+        user,
+        "ophis activate a",
+        SHOW,
+        "fish_prompt; echo",
+        "ophis activate --stack b",
+        SHOW,
+        "ophis deactivate",
+        SHOW,
+        "ophis deactivate",
+        SHOW,
+    )
+    assert out.pop(1).startswith("(a) ")  # the prompt
+    assert out == [
+        f"{a}|1|a|from-a|it's a|{a}/bin:/usr/bin:/bin",
+        f"{b}|2|b|from-a|it's a|{b}/bin:{a}/bin:/usr/bin:/bin",
+        f"{a}|1|a|from-a|it's a|{a}/bin:/usr/bin:/bin",
+        "|0||||/usr/bin:/bin",
+    ]
+
+
+def ophis(user: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([OPHIS, *args], env=user, capture_output=True, text=True, timeout=60)
+
+
+def test_a_missing_environment_gets_condas_message(user: dict[str, str], tmp_path: Path) -> None:
+    named = ophis(user, "shell", "activate", "nope", "--shell", "bash")
+    assert (named.returncode, named.stdout) == (1, "")
+    assert "Could not find conda environment: nope" in named.stderr
+    located = ophis(user, "run", "-p", str(tmp_path), "true")
+    assert located.returncode == 1
+    assert f"Not a conda environment: {tmp_path}" in located.stderr
+
+
+def test_activate_without_the_hook_says_how_to_set_it_up(user: dict[str, str]) -> None:
+    result = ophis({**user, "SHELL": "/bin/zsh"}, "activate", "a")
+    assert result.returncode == 1
+    assert "has not been properly configured to use 'ophis activate'" in result.stderr
+    assert 'eval "$(ophis shell hook --shell zsh)"' in result.stderr
+
+
+def test_run_passes_the_environment_and_the_exit_status(
+    user: dict[str, str], envs: dict[str, Path], tmp_path: Path
+) -> None:
+    a = envs["a"]
+    probe = 'echo "$CONDA_PREFIX|$CONDA_DEFAULT_ENV|$A_HOOK|$MYV|$PWD|${PATH%%:*}"; exit 7'
+    result = ophis(user, "run", "-n", "a", "--cwd", str(tmp_path), "sh", "-c", probe)
+    assert result.returncode == 7
+    assert result.stdout == f"{a}|a|from-a|it's a|{tmp_path}|{a}/bin\n"
+    assert "`ophis run sh -c" in result.stderr and "failed" in result.stderr
+
+    python = "import os; print(os.environ['CONDA_PREFIX'])"
+    streamed = ophis(user, "run", "-p", str(a), "--live-stream", sys.executable, "-c", python)
+    assert (streamed.returncode, streamed.stdout) == (0, f"{a}\n")
