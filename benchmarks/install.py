@@ -1,10 +1,14 @@
-"""Seconds to create a 40-package environment from a warm package cache.
+"""Seconds to create a 40-package environment, from a warm package cache and a cold one.
 
 Builds a local channel of 40 packages (20 files each; ``app`` depends on the other 39),
 indexes it with ``ophis index``, warms the package cache once, then creates a fresh
 environment five times with ``ophis create`` (the full path: config, repodata, solve,
 link, scripts, history) and with py-rattler's bare ``solve_with_sparse_repodata`` +
-``install`` in the same process. Prints the medians and the ratio.
+``install`` in the same process. Then the same over HTTP (the channel served by
+``python -m http.server`` in another process) with an empty package cache every time:
+ophis downloads, verifies and extracts the archives itself before rattler links them
+(its figure also includes fetching repodata; rattler's reads it from disk).
+Prints the medians and the ratios.
 Usage: python benchmarks/install.py [--packages 40] [--runs 5]
 """
 
@@ -16,11 +20,13 @@ import contextlib
 import io
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import rattler
@@ -37,21 +43,46 @@ def build_channel(root: Path, count: int) -> None:
     index_channel(root)
 
 
-def create_argv(channel: Path, prefix: Path) -> list[str]:
+@contextlib.contextmanager
+def served(root: Path) -> Iterator[str]:
+    """``root`` over HTTP from another process (no GIL shared with the installers)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "-b", "127.0.0.1", "-d", str(root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("the HTTP server did not start")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def create_argv(channel: str, prefix: Path) -> list[str]:
     return [
         "create",
         "-p",
         str(prefix),
         "--override-channels",
         "-c",
-        channel.as_uri(),
+        channel,
         "app",
         "-y",
         "--json",
     ]
 
 
-def ophis_create(channel: Path, prefix: Path, env: dict[str, str]) -> None:
+def ophis_create(channel: str, prefix: Path, env: dict[str, str]) -> None:
     subprocess.run(
         [sys.executable, "-m", "ophis", *create_argv(channel, prefix)],
         check=True,
@@ -60,7 +91,7 @@ def ophis_create(channel: Path, prefix: Path, env: dict[str, str]) -> None:
     )
 
 
-def ophis_create_in_process(channel: Path, prefix: Path, env: dict[str, str]) -> None:
+def ophis_create_in_process(channel: str, prefix: Path, env: dict[str, str]) -> None:
     from ophis.cli.main import build_app
 
     argv = create_argv(channel, prefix)
@@ -75,10 +106,11 @@ def ophis_create_in_process(channel: Path, prefix: Path, env: dict[str, str]) ->
         os.environ.update(saved)
 
 
-def rattler_create(channel: Path, prefix: Path, cache: Path) -> None:
+def rattler_create(channel: str, repodata: Path, prefix: Path, cache: Path) -> None:
+    """Solve from the local ``repodata`` of ``channel``; install from ``channel``'s URLs."""
     sparse = [
         rattler.SparseRepoData(
-            rattler.Channel(channel.as_uri()), subdir, channel / subdir / "repodata.json"
+            rattler.Channel(channel), subdir, repodata / subdir / "repodata.json"
         )
         for subdir in ("noarch",)
     ]
@@ -117,15 +149,28 @@ def main() -> None:
         def fresh(name: str) -> Path:
             return work / f"{name}-{next(counter)}"
 
-        ophis_create(channel, fresh("warm"), env)  # fills the package cache
-        rattler_create(channel, fresh("warm"), work / "rattler-pkgs")
-        ophis_s = median_seconds(lambda: ophis_create(channel, fresh("ophis"), env), args.runs)
+        local = channel.as_uri()
+        ophis_create(local, fresh("warm"), env)  # fills the package cache
+        rattler_create(local, channel, fresh("warm"), work / "rattler-pkgs")
+        ophis_s = median_seconds(lambda: ophis_create(local, fresh("ophis"), env), args.runs)
         inproc_s = median_seconds(
-            lambda: ophis_create_in_process(channel, fresh("inproc"), env), args.runs
+            lambda: ophis_create_in_process(local, fresh("inproc"), env), args.runs
         )
         bare_s = median_seconds(
-            lambda: rattler_create(channel, fresh("rattler"), work / "rattler-pkgs"), args.runs
+            lambda: rattler_create(local, channel, fresh("rattler"), work / "rattler-pkgs"),
+            args.runs,
         )
+        with served(channel) as url:
+            cold_s = median_seconds(
+                lambda: ophis_create_in_process(
+                    url, fresh("cold"), {**env, "CONDA_PKGS_DIRS": str(fresh("cold-pkgs"))}
+                ),
+                args.runs,
+            )
+            bare_cold_s = median_seconds(
+                lambda: rattler_create(url, channel, fresh("rcold"), fresh("rcold-pkgs")),
+                args.runs,
+            )
         print(f"create {args.packages}-package env, warm cache, median of {args.runs}:")
         print(f"  ophis create (whole command, new process)   {ophis_s:7.3f} s")
         print(f"  ophis create (same command, in process)     {inproc_s:7.3f} s")
@@ -134,6 +179,10 @@ def main() -> None:
             f"  ratio ophis/rattler: {ophis_s / bare_s:.2f}x with process start-up, "
             f"{inproc_s / bare_s:.2f}x in process"
         )
+        print(f"create {args.packages}-package env over HTTP, cold cache, median of {args.runs}:")
+        print(f"  ophis create (in process)                   {cold_s:7.3f} s")
+        print(f"  py-rattler solve + install (in process)     {bare_cold_s:7.3f} s")
+        print(f"  ratio ophis/rattler: {cold_s / bare_cold_s:.2f}x")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -15,6 +15,7 @@ import pytest
 from ophis.core.shards import read_shards_index
 from ophis.indexer.channel_index import index_channel
 from ophis.testing.http import serve_directory
+from ophis.testing.packages import make_package
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +43,16 @@ def home(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def ophis(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def ophis(
+    env: dict[str, str], *args: str, answers: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``ophis ARGS``; ``answers`` is what the user types at its prompts."""
     return subprocess.run(
         [sys.executable, "-m", "ophis", *args],
         capture_output=True,
         text=True,
         env=env,
+        input=answers,
         timeout=300,
     )
 
@@ -357,3 +362,73 @@ def test_private_channel_uses_the_token_anaconda_client_stored(
     everything = json.dumps(created) + (prefix / "conda-meta" / "history").read_text()
     everything += "".join(p.read_text() for p in (prefix / "conda-meta").glob("*.json"))
     assert "secret-tok-1" not in everything  # the token never lands in output or records
+
+
+def test_create_over_http_downloads_each_archive_once(home: dict[str, str], tmp_path: Path) -> None:
+    channel = tmp_path / "site" / "made"
+    make_package(channel / "noarch", "lib", files={"share/lib.txt": b"lib\n" * 5000})
+    make_package(channel / "noarch", "app", depends=["lib"], fmt=".conda")
+    index_channel(channel)
+    archives = {"/made/noarch/lib-1.0-0.tar.bz2", "/made/noarch/app-1.0-0.conda"}
+    with serve_directory(channel.parent) as server:
+        for env in ("first", "second"):
+            created = ok_json(
+                ophis(
+                    home,
+                    "create",
+                    "-p",
+                    str(tmp_path / env),
+                    "--override-channels",
+                    "-c",
+                    f"{server.url}/made",
+                    "app",
+                    "--json",
+                    "-y",
+                )
+            )
+            assert names(created["actions"]["LINK"]) == ["app", "lib"]
+            assert (tmp_path / env / "share" / "lib.txt").read_text() == "lib\n" * 5000
+            fetched = [p for p, _status in server.requests if p in archives]
+            # the first create downloads each archive once; the second links from the cache
+            assert sorted(fetched) == (sorted(archives) if env == "first" else [])
+            server.requests.clear()
+    pkgs = tmp_path / "pkgs"
+    for name in ("lib-1.0-0.tar.bz2", "app-1.0-0.conda"):
+        assert (pkgs / name).read_bytes() == (channel / "noarch" / name).read_bytes()
+    record = json.loads((tmp_path / "second" / "conda-meta" / "lib-1.0-0.json").read_text())
+    assert record["url"] == f"{server.url}/made/noarch/lib-1.0-0.tar.bz2"
+
+
+def test_prelink_messages_are_shown_and_asked_about_before_linking(
+    recipes: Path, home: dict[str, str], tmp_path: Path
+) -> None:
+    prefix = tmp_path / "env"
+    channel = ["--override-channels", "-c", recipes.as_uri()]
+    ok_json(ophis(home, "create", "-p", str(prefix), *channel, "dependency", "--json", "-y"))
+    before = sorted(p.name for p in (prefix / "conda-meta").iterdir())
+    history = (prefix / "conda-meta" / "history").read_text()
+    install = ("install", "-p", str(prefix), *channel, "pre_link_messages_package")
+
+    # yes to the plan, no to the messages: conda's CondaSystemExit, exit code 0
+    declined = ophis(home, *install, answers="y\nn\n")
+    assert declined.returncode == 0, declined.stderr
+    shown = declined.stdout.split("The following PRELINK MESSAGES are INCLUDED:", 1)[1]
+    assert "File message-from-pkg2.txt:" in shown and "Spam spam spam," in shown
+    assert shown.count("Proceed ([y]/n)?") == 1  # the second question, after the messages
+    assert "CondaSystemExit: Exiting." in declined.stderr
+    assert sorted(p.name for p in (prefix / "conda-meta").iterdir()) == before
+    assert (prefix / "conda-meta" / "history").read_text() == history
+
+    # no to the plan: the messages are never reached
+    refused = ophis(home, *install, answers="n\n")
+    assert refused.returncode == 0 and "CondaSystemExit: Exiting." in refused.stderr
+    assert "PRELINK MESSAGES" not in refused.stdout
+
+    # with -y the messages are still shown, before the transaction runs
+    accepted = ophis(home, *install, "-y")
+    assert accepted.returncode == 0, accepted.stderr
+    assert accepted.stdout.index("Spam spam spam,") < accepted.stdout.index(
+        "Executing transaction: done"
+    )
+    assert "Proceed" not in accepted.stdout
+    assert (prefix / "conda-meta" / "pre_link_messages_package-1.0.0-0.json").is_file()

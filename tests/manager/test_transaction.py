@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
+import rattler
 
-from ophis.core.errors import LinkScriptError
+from ophis.core.errors import LinkScriptError, TransactionError
 from ophis.manager.history import read_history, requested_specs
 from ophis.manager.prefix import PrefixData
 from ophis.manager.transaction import JOURNAL, conda_link_order, execute, recover
@@ -67,7 +68,11 @@ def test_install_then_remove(tmp_path, solve, channel, plan_for):
     }
     # e's post-link wrote bin/file; d's post-link (which returns 1 without it) passed
     assert (prefix / "bin" / "file").read_text() == "test\n"
-    assert any("Spam spam spam" in m and "File message-from-pkg2.txt" in m for m in report.messages)
+    assert report.prelink_messages == [
+        "File message-from-pkg.txt:\n\n  Lorem ipsum dolor sit amet, consectetur adipiscing elit,\n"
+        "  sed do eiusmod tempor incididunt ut labore et dolore magna aliqua.\n",
+        "File message-from-pkg2.txt:\n\n  Spam spam spam,\n  SPAM!\n",
+    ]
     uri = channel.as_uri()
     assert sorted(report.linked) == [
         f"{uri}/noarch::d_post_link_package-1.0.0-0",
@@ -125,6 +130,26 @@ def test_failing_post_link_in_new_env_leaves_nothing(tmp_path, solve, plan_for):
         execute(plan_for(prefix, solve(["failing_post_link"])), pkgs_dirs=[tmp_path / "pkgs"])
     assert PrefixData(prefix).records() == {}
     assert not prefix.exists() or snapshot(prefix) == {}
+
+
+def test_failed_download_leaves_the_environment_untouched(tmp_path, solve, plan_for, channel):
+    prefix, pkgs = tmp_path / "env", tmp_path / "pkgs"
+    execute(plan_for(prefix, solve(["clobber-a"])), pkgs_dirs=[pkgs])
+    before = snapshot(prefix)
+    # sleepy's record, as a channel folder that has lost its archive would list it
+    moved = rattler.SparseRepoData(
+        rattler.Channel((tmp_path / "gone").as_uri()),
+        "noarch",
+        channel / "noarch" / "repodata.json",
+    )
+    [sleepy] = moved.load_records(rattler.PackageName("sleepy"))
+    with pytest.raises(TransactionError) as caught:
+        execute(plan_for(prefix, [*solve(["clobber-a"]), sleepy]), pkgs_dirs=[pkgs])
+    assert caught.value.message == (
+        f"The package file {tmp_path / 'gone' / 'noarch' / 'sleepy-1.0-0.tar.bz2'} "
+        f"({sleepy.url}) does not exist."
+    )
+    assert snapshot(prefix) == before
 
 
 def test_link_scripts_can_be_skipped(tmp_path, solve, plan_for):

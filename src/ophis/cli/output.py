@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
@@ -12,12 +12,18 @@ import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
+    DownloadColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
+    TransferSpeedColumn,
 )
+from rich.text import Text
 
 from ophis.core.errors import OphisError
 
@@ -39,16 +45,76 @@ def fail(error: OphisError, as_json: bool) -> NoReturn:
     raise typer.Exit(error.exit_code)
 
 
+class ProgressDisplay:
+    """Rich progress bars on stderr, driven by ``(stage, done, total)`` callbacks.
+
+    The ``bytes_stage`` counts bytes and gets its own bar with sizes and speed; every other
+    stage counts items on the main bar, named by the stage."""
+
+    def __init__(
+        self, description: str, progress: Progress | None, bytes_stage: str | None = None
+    ) -> None:
+        self._progress = progress
+        self._main = progress.add_task(description, total=None, item="") if progress else None
+        self._bytes_stage = bytes_stage
+        self._bytes: TaskID | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self._progress is None or self._main is None:
+            return
+        if stage != self._bytes_stage:
+            self._progress.update(self._main, completed=done, total=total, item=stage)
+            return
+        if self._bytes is None:
+            self._bytes = self._progress.add_task("Downloading", item="", unit="bytes")
+        self._progress.update(self._bytes, completed=done, total=total)
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Take the bars off the screen while the user reads and answers something."""
+        if self._progress is None:
+            yield
+            return
+        self._progress.stop()
+        try:
+            yield
+        finally:
+            self._progress.start()
+
+
+class _CountColumn(ProgressColumn):
+    """Bytes (``1.2/3.4 MB``) on the download bar, ``done/total`` on the others."""
+
+    _bytes = DownloadColumn()
+    _items = MofNCompleteColumn()
+
+    def render(self, task: Task) -> Text:
+        return (self._bytes if task.fields.get("unit") == "bytes" else self._items).render(task)
+
+
+class _SpeedColumn(ProgressColumn):
+    """Transfer speed on the download bar only."""
+
+    _speed = TransferSpeedColumn()
+
+    def render(self, task: Task) -> Text:
+        return self._speed.render(task) if task.fields.get("unit") == "bytes" else Text("")
+
+
 @contextmanager
-def progress_bar(description: str, enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
-    """A Rich progress bar on stderr, driven by ``(item, done, total)`` callbacks."""
+def progress_bar(
+    description: str, enabled: bool, bytes_stage: str | None = None
+) -> Iterator[ProgressDisplay]:
+    """Progress bars on stderr (nothing when not ``enabled``), removed when done; the
+    ``bytes_stage`` (a download) is drawn in bytes, with the transfer speed."""
     if not enabled:
-        yield lambda item, done, total: None
+        yield ProgressDisplay(description, None)
         return
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        _CountColumn(),
+        _SpeedColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         TextColumn("{task.fields[item]}"),
@@ -56,9 +122,4 @@ def progress_bar(description: str, enabled: bool) -> Iterator[Callable[[str, int
         transient=True,
     )
     with progress:
-        task = progress.add_task(description, total=None, item="")
-
-        def update(item: str, done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total, item=item)
-
-        yield update
+        yield ProgressDisplay(description, progress, bytes_stage)

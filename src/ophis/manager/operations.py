@@ -28,9 +28,17 @@ from ophis.manager.prefix import PrefixData
 from ophis.manager.records import base_url, dist_name
 from ophis.manager.solve import SolveRequest, SolveResult, solve, toposort
 from ophis.manager.specs import spec_name
-from ophis.manager.transaction import TransactionPlan, TransactionReport, execute, recover
+from ophis.manager.transaction import (
+    TransactionPlan,
+    TransactionReport,
+    execute,
+    prepare,
+    recover,
+)
 
 Progress = Callable[[str, int, int], None]
+#: asked with the pre-link messages before linking; False leaves the environment as it was
+Confirm = Callable[[list[str]], bool]
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,7 @@ class ChangeOutcome:
     report: TransactionReport | None = None
     dry_run: bool = False
     recovered: bool = False  #: an interrupted transaction was rolled back first
+    declined: bool = False  #: the user said no to the pre-link messages: nothing changed
 
 
 def plan_change(request: ChangeRequest, config: Config, env: Mapping[str, str]) -> ChangeOutcome:
@@ -163,27 +172,35 @@ def apply_change(
     outcome: ChangeOutcome,
     config: Config,
     progress: Progress | None = None,
+    confirm: Confirm | None = None,
 ) -> ChangeOutcome:
-    """Carry out a planned change: download, link, scripts, history."""
+    """Carry out a planned change: download, link, scripts, history.
+
+    When the packages to link carry pre-link messages, ``confirm`` is called with them
+    after the download and before the environment is touched, as conda asks; if it says
+    no, nothing changes and ``outcome.declined`` is set.
+    """
     solution = outcome.solution
     if solution is None or request.dry_run:
         return outcome
+    plan = TransactionPlan(
+        prefix=request.prefix,
+        link=solution.link,
+        unlink=solution.unlink,
+        final=solution.final,
+        update_specs=solution.update_specs,
+        remove_specs=solution.remove_specs,
+        cmd=request.argv,
+    )
+    pkgs_dirs = [Path(p) for p in config.pkgs_dirs]
+    rewrites = _credentialed_urls(outcome.channels, config.subdir)
+    messages = prepare(plan, pkgs_dirs=pkgs_dirs, progress=progress, url_rewrites=rewrites)
+    if messages and confirm is not None and not confirm(messages):
+        outcome.declined = True
+        return outcome
     if request.action == "create":
         _clear_existing(request.prefix)
-    outcome.report = execute(
-        TransactionPlan(
-            prefix=request.prefix,
-            link=solution.link,
-            unlink=solution.unlink,
-            final=solution.final,
-            update_specs=solution.update_specs,
-            remove_specs=solution.remove_specs,
-            cmd=request.argv,
-        ),
-        pkgs_dirs=[Path(p) for p in config.pkgs_dirs],
-        progress=progress,
-        url_rewrites=_credentialed_urls(outcome.channels, config.subdir),
-    )
+    outcome.report = execute(plan, pkgs_dirs=pkgs_dirs, progress=progress, url_rewrites=rewrites)
     return outcome
 
 

@@ -1,8 +1,12 @@
 """Executing a transaction plan on a real prefix: conda's ``UnlinkLinkTransaction``.
 
-``rattler.install`` does the heavy part — download (sha256-checked, ``file://`` included),
-extraction into the package cache, unlinking, linking, prefix-placeholder replacement,
-noarch python and entry points — and this module adds what conda does and rattler does not:
+First :func:`prepare` puts every package to link into the package cache
+(:mod:`ophis.manager.download`: parallel, resumable, verified downloads with byte progress,
+safe extraction in the layout rattler reuses) without touching the prefix, and returns the
+packages' ``info/prelink_messages/*``, which conda shows and asks about before linking.
+Then ``rattler.install`` does the heavy part — unlinking, linking from the cache,
+prefix-placeholder replacement, noarch python and entry points — and this module adds what
+conda does and rattler does not:
 
 * a **journal** (``conda-meta/.ophis-transaction.journal``, written atomically before the
   prefix is touched, removed at the end) holding the previous and target record sets, so
@@ -16,7 +20,6 @@ noarch python and entry points — and this module adds what conda does and ratt
   ``$PREFIX/.messages.txt`` is collected and removed after each script. A failing
   ``pre-link``/``post-link`` script fails the transaction with :class:`LinkScriptError` in
   conda's words and the prefix is rolled back; a failing ``pre-unlink`` script is a warning;
-* ``info/prelink_messages/*`` of linked packages, collected as conda shows them;
 * **clobbers** conda's way: a path shipped by several packages is reported with conda's
   ``ClobberWarning`` text and the package linked last wins on disk. rattler instead keeps
   the first package's file and moves the others' into ``<prefix>/__clobbers__/<pkg>/``,
@@ -54,6 +57,7 @@ from ophis.core.atomic_file import write_atomic
 from ophis.core.channel import ChannelContext
 from ophis.core.errors import LinkScriptError, OphisError, TransactionError
 from ophis.core.spec_name import spec_name
+from ophis.manager.download import Progress, cache_stem, fill_cache
 from ophis.manager.history import (
     dist_str,
     history_path,
@@ -78,7 +82,6 @@ CACHEDIR_TAG = "CACHEDIR.TAG"
 PREFIX_PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"
 
 Record = rattler.RepoDataRecord | rattler.PrefixRecord
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,9 @@ class TransactionReport:
     #: dist strings (``channel/subdir::name-version-build``) linked and unlinked
     linked: list[str] = field(default_factory=list)
     unlinked: list[str] = field(default_factory=list)
-    #: pre-link messages (``info/prelink_messages``) and link scripts' ``.messages.txt``
+    #: the linked packages' ``info/prelink_messages/*``, as conda shows them before linking
+    prelink_messages: list[str] = field(default_factory=list)
+    #: the link scripts' ``.messages.txt``
     messages: list[str] = field(default_factory=list)
     #: conda's clobber warnings (the text after ``ClobberWarning:``)
     clobbered: list[str] = field(default_factory=list)
@@ -128,14 +133,14 @@ def execute(
 ) -> TransactionReport:
     """Carry out ``plan`` on ``plan.prefix``; on any failure put the prefix back as it was.
 
-    Raises LinkScriptError when a pre-link or post-link script fails, TransactionError for
-    any other failure (the prefix is rolled back in both cases), and
-    TransactionInProgressError when another live process holds the prefix's journal.
+    Calls :func:`prepare` first (nothing to do when the caller already did). Raises
+    LinkScriptError when a pre-link or post-link script fails, TransactionError for any
+    other failure (the prefix is rolled back in both cases; a failed download leaves it
+    untouched), and TransactionInProgressError when another live process holds the
+    prefix's journal.
     """
-    if not pkgs_dirs:
-        raise TransactionError("no package cache directory was given", "Configure pkgs_dirs.")
     prefix = Path(plan.prefix).absolute()
-    cache_dir = Path(pkgs_dirs[0])
+    cache_dir = _cache_dir(pkgs_dirs)
     journal = prefix / JOURNAL
     if journal.exists():
         _refuse_if_live(journal, prefix)
@@ -144,7 +149,9 @@ def execute(
             "Run the command again: Ophis rolls the environment back first.",
         )
     report = TransactionReport()
-    _check_plan(plan)
+    report.prelink_messages = prepare(
+        plan, pkgs_dirs=pkgs_dirs, progress=progress, url_rewrites=url_rewrites
+    )
 
     data = PrefixData(prefix)
     previous = list(data.records().values()) if data.is_environment() else []
@@ -176,7 +183,6 @@ def execute(
         report.clobbered += _settle_clobbers(prefix, order, new=plan.link, ctx=channel_context)
         report.warnings += _restore_shared_paths(prefix, removed=plan.unlink)
         _drop_cachedir_tag(prefix, had_tag)
-        report.messages += _prelink_messages(plan.link, cache_dir)
         if scripts:
             for done, record in enumerate(plan.link, 1):
                 scripts.post_link(record)
@@ -211,6 +217,34 @@ def execute(
         ) from error
     _remove_journal(prefix)
     return report
+
+
+def prepare(
+    plan: TransactionPlan,
+    *,
+    pkgs_dirs: Sequence[Path],
+    progress: Progress | None = None,
+    url_rewrites: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Download, check and extract every package ``plan`` links into the package cache
+    (``pkgs_dirs[0]``), touching nothing in the prefix; return the packages'
+    ``info/prelink_messages/*``, which conda shows and asks about before it links.
+
+    ``url_rewrites`` maps clean channel URL prefixes to the same with credentials: they are
+    used for the requests only. ``progress`` gets ``("download", bytes done, bytes total)``
+    and ``("extract", done, total)``. Raises TransactionError when a download fails or does
+    not match its record, InvalidPackageError when an archive is unsafe to extract.
+    """
+    _check_plan(plan)
+    cache_dir = _cache_dir(pkgs_dirs)
+    fill_cache(plan.link, cache_dir, url_rewrites=url_rewrites, progress=progress)
+    return _prelink_messages(plan.link, cache_dir)
+
+
+def _cache_dir(pkgs_dirs: Sequence[Path]) -> Path:
+    if not pkgs_dirs:
+        raise TransactionError("no package cache directory was given", "Configure pkgs_dirs.")
+    return Path(pkgs_dirs[0])
 
 
 def conda_link_order(records: Iterable[Any]) -> list[Any]:
@@ -297,8 +331,9 @@ def _rattler_install(
     if reporter is not None:
         kwargs["reporter"] = reporter
     if url_rewrites:
-        # Credentials go into the request URLs only (rattler's mirror middleware rewrites
-        # each download); records and conda-meta keep the clean URLs, as conda's do.
+        # rattler downloads only what prepare() could not put in the cache (an entry its own
+        # validation rejects): credentials go into those request URLs only, through its
+        # mirror middleware; records and conda-meta keep the clean URLs, as conda's do.
         mirrors = {source: [target] for source, target in url_rewrites.items()}
         kwargs["client"] = Client([MirrorMiddleware(mirrors)])
     asyncio.run(_install_async(**kwargs))
@@ -458,7 +493,7 @@ def _extracted_dir(record: Record, cache_dir: Path) -> Path:
     extracted = getattr(record, "extracted_package_dir", None)
     if extracted and Path(extracted).is_dir():
         return Path(extracted)
-    return cache_dir / dist_name(record)
+    return cache_dir / cache_stem(record)
 
 
 def _prelink_messages(records: Iterable[Record], cache_dir: Path) -> list[str]:

@@ -6,12 +6,15 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from textwrap import indent
+from typing import NoReturn
 
 import typer
 
 from ophis.cli.output import emit_json, fail, progress_bar, stderr, stdout
 from ophis.core.errors import CondaValueError, OphisError
 from ophis.manager.config import Config, load_config_from_os
+from ophis.manager.download import DOWNLOAD_STAGE
 from ophis.manager.history import dist_str
 from ophis.manager.operations import (
     ChangeOutcome,
@@ -262,12 +265,49 @@ def _plan_confirm_execute(
     outcome = plan_change(request, config, os.environ)
     if outcome.solution is None or request.dry_run:
         return outcome
-    if not (yes or json_output):
+    ask = not (yes or json_output)
+    if ask:
         _print_plan(outcome)
-        if not typer.confirm("\nProceed?", default=True, err=True):
-            raise typer.Exit(1)
-    with progress_bar("Installing", enabled=not (quiet or json_output)) as progress:
-        return apply_change(request, outcome, config, progress)
+        if not _proceed():
+            _exit_declined()
+    shown = not (quiet or json_output)
+    with progress_bar("Installing", enabled=shown, bytes_stage=DOWNLOAD_STAGE) as progress:
+
+        def confirm(messages: list[str]) -> bool:
+            """conda's pre-link messages: shown after the download, asked about unless -y."""
+            with progress.paused():
+                _print_prelink_messages(messages)
+                return _proceed() if ask else True
+
+        outcome = apply_change(request, outcome, config, progress, None if json_output else confirm)
+    if outcome.declined:
+        _exit_declined()
+    return outcome
+
+
+def _proceed() -> bool:
+    """conda's ``confirm_yn``: "Proceed ([y]/n)? " on stdout; an empty answer means yes."""
+    answers = {"": True, "y": True, "yes": True, "n": False, "no": False}
+    while True:
+        sys.stdout.write("Proceed ([y]/n)? ")
+        sys.stdout.flush()
+        answer = sys.stdin.readline().strip().lower()
+        if answer in answers:
+            sys.stdout.write("\n")
+            return answers[answer]
+        stdout.print(f"Invalid choice: {answer}", highlight=False, markup=False)
+
+
+def _exit_declined() -> NoReturn:
+    """What conda does when the user answers no: CondaSystemExit, exit code 0."""
+    stderr.print("\nCondaSystemExit: Exiting.\n", highlight=False)
+    raise typer.Exit(0)
+
+
+def _print_prelink_messages(messages: list[str]) -> None:
+    stdout.print("\n\nThe following PRELINK MESSAGES are INCLUDED:\n", highlight=False)
+    for message in messages:
+        stdout.print(indent(message, "  "), highlight=False, markup=False)
 
 
 def _specs_from_files(files: list[Path]) -> list[str]:
@@ -325,8 +365,8 @@ def _report(outcome: ChangeOutcome, action: str, json_output: bool, name: str | 
         }
         if outcome.dry_run:
             document["dry_run"] = True
-        if outcome.report and outcome.report.messages:
-            document["messages"] = outcome.report.messages
+        if outcome.report and (outcome.report.prelink_messages or outcome.report.messages):
+            document["messages"] = outcome.report.prelink_messages + outcome.report.messages
         emit_json(document)
         return
     if outcome.solution is None:

@@ -1,0 +1,410 @@
+"""Filling the package cache before linking: download, verify, extract (conda's
+``ProgressiveFetchExtract``).
+
+Every package a transaction links is put into the package cache (``pkgs_dirs[0]``) here,
+before ``rattler.install`` runs, in the layout py-rattler 0.28's package cache reuses
+instead of fetching the package again (checked by experiment, and by
+``tests/manager/test_download.py``):
+
+* ``<cache>/<name>-<version>-<build>/``: the extracted package;
+* ``<cache>/<name>-<version>-<build>.lock``: rattler's lock file, an 8-byte big-endian
+  revision followed by the archive's 32-byte sha256. rattler reuses the folder when that
+  sha256 is the record's (or the file holds none) and fetches again when it differs.
+
+Why not let rattler download: it cannot resume, and it reports bytes per package only.
+Here HTTP(S) archives are fetched, up to :data:`MAX_PARALLEL` at a time, into
+``<cache>/<filename>.partial``. An interrupted download is continued on the next run with
+``Range: bytes=N-`` (and started over when the server ignores ranges). The whole file is
+checked against the record's sha256 (md5 when it has none) and only then renamed to
+``<cache>/<filename>``, where it stays, as in conda's cache. ``file://`` archives are
+checked and extracted where they are. Extraction goes through
+:func:`ophis.core.package_file.extract_package`, which refuses hostile archives.
+Credentials (``url_rewrites``) go into request URLs only; messages name the clean URL.
+
+While it fills the cache this module holds rattler's cache-wide lock (``flock`` on
+``<cache>/.cache.lock``, which ``rattler.install`` holds for a whole install), so another
+process's install never sees a half-written entry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import struct
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import httpx
+import rattler
+
+from ophis.core.atomic_file import write_atomic
+from ophis.core.errors import TransactionError
+from ophis.core.package_file import extract_package, remove_tree
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: rattler locks with LockFileEx there
+    fcntl = None  # type: ignore[assignment]
+
+#: downloads running at the same time
+MAX_PARALLEL = 5
+#: the progress stage whose numbers are bytes
+DOWNLOAD_STAGE = "download"
+_CHUNK = 256 * 1024
+_REVISION = struct.Struct(">Q")
+_CACHE_LOCK = ".cache.lock"
+_USER_AGENT = "ophis (conda-compatible)"
+_TIMEOUT_SECONDS = 60.0
+
+Progress = Callable[[str, int, int], None]
+
+
+def cache_stem(record: rattler.PackageRecord) -> str:
+    """The cache folder's name as rattler keys it: ``<name>-<version>-<build>``."""
+    return f"{record.name.normalized}-{record.version}-{record.build}"
+
+
+def is_cached(record: rattler.RepoDataRecord, cache_dir: Path) -> bool:
+    """Whether rattler will link ``record`` from ``cache_dir`` without fetching it."""
+    stem = cache_stem(record)
+    if not (cache_dir / stem / "info" / "index.json").is_file():
+        return False
+    recorded = _lock_sha256(cache_dir / f"{stem}.lock")
+    return recorded is None or record.sha256 is None or recorded == bytes(record.sha256)
+
+
+def fill_cache(
+    records: Iterable[rattler.RepoDataRecord],
+    cache_dir: Path,
+    *,
+    url_rewrites: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
+    max_parallel: int = MAX_PARALLEL,
+) -> None:
+    """Put every record's package, extracted, into ``cache_dir``.
+
+    ``progress`` gets ``("download", bytes done, bytes total)`` and ``("extract", packages
+    done, packages total)``. Packages from channels other than http(s):// and file:// are
+    left for rattler to fetch. Raises TransactionError when a download fails or does not
+    match its record, InvalidPackageError when an archive is unsafe to extract.
+    """
+    wanted = [r for r in records if _fillable(r) and not is_cached(r, cache_dir)]
+    if not wanted:
+        return
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with _cache_lock(cache_dir):
+        jobs = [_Job.of(r, cache_dir, url_rewrites or {}) for r in wanted]
+        jobs = [j for j in jobs if not is_cached(j.record, cache_dir)]  # another process did
+        meter = _Meter(progress, sum(j.download_size() for j in jobs), len(jobs))
+        _run_parallel(jobs, meter, max_parallel)
+
+
+def _fillable(record: rattler.RepoDataRecord) -> bool:
+    return urlsplit(str(record.url)).scheme in ("http", "https", "file")
+
+
+@dataclass(frozen=True)
+class _Job:
+    record: rattler.RepoDataRecord
+    url: str  #: the record's URL, without credentials: the one to show
+    request_url: str  #: with the channel's credentials
+    archive: Path  #: where the archive is (file://) or goes (http)
+    folder: Path  #: the extracted package
+    lock: Path  #: rattler's lock file for the folder
+    remote: bool
+
+    @classmethod
+    def of(
+        cls, record: rattler.RepoDataRecord, cache_dir: Path, rewrites: Mapping[str, str]
+    ) -> _Job:
+        url = str(record.url)
+        parts = urlsplit(url)
+        remote = parts.scheme in ("http", "https")
+        stem = cache_stem(record)
+        return cls(
+            record=record,
+            url=url,
+            request_url=_with_credentials(url, rewrites),
+            archive=cache_dir / record.file_name if remote else Path(unquote(parts.path)),
+            folder=cache_dir / stem,
+            lock=cache_dir / f"{stem}.lock",
+            remote=remote,
+        )
+
+    @property
+    def partial(self) -> Path:
+        return self.archive.with_name(f"{self.archive.name}.partial")
+
+    @property
+    def size(self) -> int | None:
+        return self.record.size
+
+    def download_size(self) -> int:
+        """Bytes to download, as far as the record tells (0 for a local or cached archive)."""
+        if self.remote and not self.archive.is_file():
+            return self.size or 0
+        return 0
+
+    def expected(self) -> tuple[str, str] | None:
+        """(algorithm, hex digest) the archive must have: sha256, else md5, else nothing."""
+        if self.record.sha256:
+            return "sha256", bytes(self.record.sha256).hex()
+        if self.record.md5:
+            return "md5", bytes(self.record.md5).hex()
+        return None
+
+    def hasher(self) -> Any:
+        expected = self.expected()
+        return hashlib.new(expected[0] if expected else "sha256")
+
+
+def _with_credentials(url: str, rewrites: Mapping[str, str]) -> str:
+    for clean, target in sorted(rewrites.items(), key=lambda item: -len(item[0])):
+        if url.startswith(clean):
+            return target + url[len(clean) :]
+    return url
+
+
+class _Meter:
+    """Progress from the worker threads: bytes downloaded and packages extracted."""
+
+    def __init__(self, progress: Progress | None, total_bytes: int, packages: int) -> None:
+        self._progress = progress
+        self._lock = threading.Lock()
+        self._bytes = 0
+        self._total = total_bytes
+        self._extracted = 0
+        self._packages = packages
+
+    def add_total(self, size: int) -> None:
+        with self._lock:
+            self._total += size
+
+    def advance(self, size: int) -> None:
+        with self._lock:
+            self._bytes += size
+            self._report(DOWNLOAD_STAGE, self._bytes, max(self._total, self._bytes))
+
+    def extracted(self) -> None:
+        with self._lock:
+            self._extracted += 1
+            self._report("extract", self._extracted, self._packages)
+
+    def _report(self, stage: str, done: int, total: int) -> None:
+        if self._progress is not None:
+            self._progress(stage, done, total)
+
+
+class _Stopped(Exception):
+    """Another download failed: this one stops; its partial file is kept for next time."""
+
+
+def _run_parallel(jobs: list[_Job], meter: _Meter, max_parallel: int) -> None:
+    stop = threading.Event()
+    # archives are compressed already; and a Range counts bytes of the file as it is stored
+    headers = {"User-Agent": _USER_AGENT, "Accept-Encoding": "identity"}
+    with httpx.Client(timeout=_TIMEOUT_SECONDS, follow_redirects=True, headers=headers) as client:
+        pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="ophis-fetch")
+        try:
+            futures = [pool.submit(_fill_one, client, job, meter, stop) for job in jobs]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failures = [f.exception() for f in done if f.exception() is not None]
+            if failures:
+                raise failures[0]  # type: ignore[misc]
+        finally:
+            stop.set()  # on a failure or Ctrl-C the other downloads stop at their next chunk
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _fill_one(client: httpx.Client, job: _Job, meter: _Meter, stop: threading.Event) -> None:
+    try:
+        if job.remote:
+            _download(client, job, meter, stop)
+        else:
+            _verify_local(job)
+        _extract(job)
+    except OSError as error:
+        raise TransactionError(
+            f"Could not put {job.url} into the package cache {job.folder.parent}: {error}",
+            "Check that the package cache is writable and has free space, then run the "
+            "command again.",
+        ) from None
+    meter.extracted()
+
+
+# --- downloading ---------------------------------------------------------------------------
+
+
+def _download(client: httpx.Client, job: _Job, meter: _Meter, stop: threading.Event) -> None:
+    """Make ``job.archive`` a verified copy of the package, resuming a partial download."""
+    expected = job.expected()
+    if job.archive.is_file():
+        if expected is None or _digest(job.archive, job) == expected[1]:
+            return
+        job.archive.unlink()  # a damaged copy in the cache: fetch it again
+        meter.add_total(job.size or 0)
+    actual = _fetch(client, job, meter, stop)
+    if expected is not None and actual != expected[1]:
+        job.partial.unlink(missing_ok=True)
+        raise TransactionError(
+            f"The download of {job.url} does not match its channel's index: expected "
+            f"{expected[0]} {expected[1]}, got {actual}.",
+            "The download was deleted. Run the command again to download it afresh; if it "
+            "happens again, the channel serves a file its index does not describe: tell the "
+            "channel's owner.",
+        )
+    os.replace(job.partial, job.archive)
+
+
+def _fetch(client: httpx.Client, job: _Job, meter: _Meter, stop: threading.Event) -> str:
+    """Download into the partial file, continuing what is there; return the file's digest."""
+    hasher, offset = _resume(job)
+    meter.advance(offset)
+    if offset and offset == job.size:
+        return hasher.hexdigest()  # complete already: only the rename was missing
+    headers = {"Range": f"bytes={offset}-"} if offset else {}
+    try:
+        with client.stream("GET", job.request_url, headers=headers) as response:
+            if offset and not _continues(response, offset):
+                meter.advance(-offset)
+                hasher, offset = job.hasher(), 0
+                if response.status_code != 200:  # e.g. 416: what we have cannot be continued
+                    job.partial.unlink()
+                    return _fetch(client, job, meter, stop)
+            _check_status(response, job)
+            with job.partial.open("ab" if offset else "wb") as out:
+                for chunk in response.iter_bytes():  # as received: a drop loses nothing
+                    if stop.is_set():
+                        raise _Stopped
+                    out.write(chunk)
+                    hasher.update(chunk)
+                    meter.advance(len(chunk))
+    except httpx.HTTPError as error:
+        detail = str(error).replace(job.request_url, job.url) or type(error).__name__
+        raise TransactionError(
+            f"Downloading {job.url} failed: {detail}",
+            "Check your network connection, then run the command again: the download "
+            "resumes where it stopped.",
+        ) from None
+    return hasher.hexdigest()
+
+
+def _resume(job: _Job) -> tuple[Any, int]:
+    """A hasher fed with the partial file's bytes, and their number (0: start afresh)."""
+    hasher = job.hasher()
+    try:
+        size = job.partial.stat().st_size
+    except FileNotFoundError:
+        return hasher, 0
+    if job.size is not None and size > job.size:  # longer than the package: not ours
+        job.partial.unlink()
+        return hasher, 0
+    _feed(hasher, job.partial)
+    return hasher, size
+
+
+def _continues(response: httpx.Response, offset: int) -> bool:
+    content_range = response.headers.get("Content-Range", "")
+    return response.status_code == 206 and content_range.startswith(f"bytes {offset}-")
+
+
+def _check_status(response: httpx.Response, job: _Job) -> None:
+    code = response.status_code
+    if code in (200, 206):
+        return
+    if code in (401, 403):
+        raise TransactionError(
+            f"The channel refused to send {job.url} (HTTP {code}).",
+            "Check that you are logged in to the channel or that its token is valid, then "
+            "run the command again.",
+        )
+    if code == 404:
+        raise TransactionError(
+            f"{job.url} was not found (HTTP 404).",
+            "The channel's index names a package the channel does not have: try again "
+            "later, or tell the channel's owner.",
+        )
+    raise TransactionError(
+        f"Downloading {job.url} failed: HTTP {code} {response.reason_phrase}.",
+        "Run the command again later: the download resumes where it stopped.",
+    )
+
+
+# --- checking and extracting ---------------------------------------------------------------
+
+
+def _verify_local(job: _Job) -> None:
+    expected = job.expected()
+    if not job.archive.is_file():
+        raise TransactionError(
+            f"The package file {job.archive} ({job.url}) does not exist.",
+            "The channel's index names a file the channel folder lacks: re-index the channel "
+            "with 'ophis index', or tell its owner.",
+        )
+    if expected is not None and (actual := _digest(job.archive, job)) != expected[1]:
+        raise TransactionError(
+            f"The package file {job.archive} does not match its channel's index: expected "
+            f"{expected[0]} {expected[1]}, got {actual}.",
+            "Re-index the channel with 'ophis index', or tell its owner.",
+        )
+
+
+def _digest(path: Path, job: _Job) -> str:
+    hasher = job.hasher()
+    _feed(hasher, path)
+    return hasher.hexdigest()
+
+
+def _feed(hasher: Any, path: Path) -> None:
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            hasher.update(chunk)
+
+
+def _extract(job: _Job) -> None:
+    """Extract the archive as rattler's cache folder, then give rattler its sha256."""
+    if job.folder.is_symlink():
+        job.folder.unlink()
+    elif job.folder.exists():
+        remove_tree(job.folder)  # a stale or damaged entry
+    extract_package(job.archive, job.folder)
+    revision = _lock_revision(job.lock) + 1
+    sha256 = bytes(job.record.sha256) if job.record.sha256 else b""
+    write_atomic(job.lock, _REVISION.pack(revision) + sha256)
+
+
+def _lock_bytes(lock: Path) -> bytes:
+    try:
+        return lock.read_bytes()
+    except OSError:
+        return b""
+
+
+def _lock_revision(lock: Path) -> int:
+    data = _lock_bytes(lock)
+    return _REVISION.unpack(data[: _REVISION.size])[0] if len(data) >= _REVISION.size else 0
+
+
+def _lock_sha256(lock: Path) -> bytes | None:
+    data = _lock_bytes(lock)
+    return data[_REVISION.size : _REVISION.size + 32] if len(data) >= _REVISION.size + 32 else None
+
+
+@contextlib.contextmanager
+def _cache_lock(cache_dir: Path) -> Iterator[None]:
+    """rattler's cache-wide lock, held while entries are written."""
+    if fcntl is None:  # pragma: no cover - Windows
+        yield
+        return
+    fd = os.open(cache_dir / _CACHE_LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
