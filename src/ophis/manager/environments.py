@@ -7,11 +7,17 @@ folder with a ``conda-meta`` in an ``envs_dirs`` entry, and every prefix listed 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from ophis.core.channel import ChannelContext, parse_channel
+from ophis.core.errors import CondaValueError, EnvironmentLocationNotFound, OphisError
+from ophis.core.spec_name import spec_name
 from ophis.manager.config import Config, home_dir
+from ophis.manager.env_vars import read_env_vars, write_env_vars
 from ophis.manager.envfile import EnvironmentFile
 from ophis.manager.history import requested_specs
 from ophis.manager.prefix import CONDA_META, PrefixData
@@ -90,3 +96,111 @@ def export_environment(
 def _channel_name(url: str, context: ChannelContext) -> str:
     channel = parse_channel(url, context)
     return channel.canonical_name
+
+
+# --- environment files: the steps around the conda transaction --------------------------
+
+
+def check_env_file_target(
+    environment: EnvironmentFile, target: Path, config: Config, action: str, *, replace: bool
+) -> None:
+    """What must hold before ``env create|update -f`` changes anything."""
+    if action == "create" and is_environment(target) and not replace:
+        raise CondaValueError(
+            f"The environment {target} already exists.",
+            "Use 'ophis env update -f FILE' to change it, or add --yes to replace it.",
+        )
+    if action != "create" and not is_environment(target):
+        raise EnvironmentLocationNotFound(
+            f"Not a conda environment: {target}", "Create it first with 'ophis env create -f FILE'."
+        )
+    if environment.pip and not _will_have_pip(environment, target, config, action):
+        raise CondaValueError(
+            "The environment file has a 'pip:' section, but pip would not be installed in "
+            f"{target}.",
+            "Add 'pip' (or 'python') to the file's dependencies.",
+        )
+
+
+def _will_have_pip(environment: EnvironmentFile, target: Path, config: Config, action: str) -> bool:
+    wanted = {spec_name(d) for d in environment.dependencies}
+    if action != "create":
+        wanted |= set(PrefixData(target).records())
+    return "pip" in wanted or ("python" in wanted and config.add_pip_as_python_dependency)
+
+
+def check_removable(target: Path, config: Config, env: Mapping[str, str]) -> None:
+    if not is_environment(target):
+        raise EnvironmentLocationNotFound(
+            f"Not a conda environment: {target}", "List the environments with 'ophis env list'."
+        )
+    if target.absolute() == Path(config.root_prefix).absolute():
+        raise CondaValueError(
+            "The base environment cannot be removed.", "Remove packages from it instead."
+        )
+    active = env.get("CONDA_PREFIX")
+    if active and Path(active).absolute() == target.absolute():
+        raise CondaValueError(
+            "Cannot remove the current environment.", "Deactivate it first and run again."
+        )
+
+
+def finish_env_file(
+    environment: EnvironmentFile, target: Path, file_dir: Path, *, quiet: bool
+) -> None:
+    """After the conda packages: the ``pip:`` requirements with the environment's own pip
+    (run from the file's folder, so that ``-e .`` means what it says), then ``variables:``."""
+    if environment.pip:
+        _pip_install(target, environment.pip, file_dir, quiet)
+    if environment.variables:
+        write_env_vars(target, {**read_env_vars(target), **environment.variables})
+
+
+def _pip_install(target: Path, requirements: tuple[str, ...], cwd: Path, quiet: bool) -> None:
+    python = target / ("python.exe" if os.name == "nt" else "bin/python")
+    if not python.exists():
+        raise CondaValueError(
+            f"There is no python in {target} to run pip with.",
+            "Add python and pip to the file's dependencies.",
+        )
+    with tempfile.TemporaryDirectory(prefix="ophis-pip-") as folder:
+        listing = Path(folder) / "requirements.txt"
+        listing.write_text("\n".join(requirements) + "\n", encoding="utf-8")
+        command = [str(python), "-m", "pip", "install", "-U", "-r", str(listing)]
+        result = subprocess.run(
+            command,
+            cwd=cwd,
+            capture_output=quiet,
+            text=True,
+            check=False,
+        )
+    if result.returncode != 0:
+        detail = (result.stderr or "").strip().splitlines()[-1:] if quiet else []
+        raise PipInstallError(
+            "pip failed to install the file's 'pip:' requirements"
+            + (f": {detail[0]}" if detail else " (see its output above)."),
+            "Fix the requirements and run 'ophis env update -f FILE'; the conda packages are "
+            "installed.",
+        )
+
+
+class PipInstallError(OphisError):
+    exception_name = "CondaEnvException"
+
+
+def prune_candidates(target: Path, environment: EnvironmentFile, config: Config) -> list[str]:
+    """Installed packages that neither the file's specs nor their dependencies need."""
+    records = PrefixData(target).records()
+    needed: set[str] = set()
+    queue = [spec_name(d) for d in environment.dependencies]
+    if environment.pip:
+        queue.append("pip")
+    while queue:
+        name = queue.pop()
+        if name in needed or name not in records:
+            continue
+        needed.add(name)
+        queue += [spec_name(d) for d in records[name].depends]
+        if name == "python" and config.add_pip_as_python_dependency:
+            queue.append("pip")
+    return sorted(set(records) - needed)

@@ -5,24 +5,38 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from ophis import __version__
-from ophis.cli.commands.change import JSON, NAME, PREFIX
+from ophis.cli.commands.change import (
+    DRY_RUN,
+    JSON,
+    NAME,
+    PREFIX,
+    QUIET,
+    YES,
+    _Options,
+    _run,
+)
 from ophis.cli.output import emit_json, fail, stdout
-from ophis.core.errors import EnvironmentLocationNotFound, OphisError
+from ophis.core.errors import CondaValueError, EnvironmentLocationNotFound, OphisError
 from ophis.core.platform import detect_machine_facts
 from ophis.core.virtual_packages import detect_virtual_packages
 from ophis.manager.config import Config, load_config_from_os
-from ophis.manager.envfile import dumps_environment_file
+from ophis.manager.envfile import dumps_environment_file, read_environment_file
 from ophis.manager.environments import (
+    check_env_file_target,
+    check_removable,
     environment_name,
     export_environment,
+    finish_env_file,
     is_environment,
     list_environments,
+    prune_candidates,
 )
 from ophis.manager.operations import ChangeRequest, channels_for, resolve_prefix
 
@@ -31,6 +45,9 @@ def register(app: typer.Typer) -> None:
     env = typer.Typer(help="Named environments and environment files.", no_args_is_help=True)
     env.command("list")(env_list)
     env.command("export")(env_export)
+    env.command("create")(env_create)
+    env.command("update")(env_update)
+    env.command("remove")(env_remove)
     app.add_typer(env, name="env")
     app.command("info")(info)
 
@@ -94,6 +111,117 @@ def env_export(
         file.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
+
+
+ENV_FILE = typer.Option(
+    Path("environment.yml"), "--file", "-f", help="The environment file to read."
+)
+
+
+def env_create(
+    file: Path = ENV_FILE,
+    name: str = NAME,
+    prefix: str = PREFIX,
+    dry_run: bool = DRY_RUN,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Replace an existing environment."),
+    quiet: bool = QUIET,
+    json_output: bool = JSON,
+) -> None:
+    """Create an environment from an environment.yml: conda packages, then the pip: section,
+    then the variables: (set on activation)."""
+    _apply_env_file("create", file, name, prefix, dry_run, yes, quiet, json_output)
+
+
+def env_update(
+    file: Path = ENV_FILE,
+    name: str = NAME,
+    prefix: str = PREFIX,
+    prune: bool = typer.Option(False, "--prune", help="Remove what the file no longer needs."),
+    dry_run: bool = DRY_RUN,
+    quiet: bool = QUIET,
+    json_output: bool = JSON,
+) -> None:
+    """Update an environment from an environment.yml."""
+    _apply_env_file("install", file, name, prefix, dry_run, True, quiet, json_output, prune)
+
+
+def env_remove(
+    name: str = NAME,
+    prefix: str = PREFIX,
+    dry_run: bool = DRY_RUN,
+    yes: bool = YES,
+    quiet: bool = QUIET,
+    json_output: bool = JSON,
+) -> None:
+    """Remove an environment and everything in it."""
+    try:
+        config = load_config_from_os()
+        target = resolve_prefix(name, prefix, config, os.environ, creating=False)
+        check_removable(target, config, os.environ)
+    except OphisError as error:
+        fail(error, json_output)
+    _run("remove", _options(name, prefix, dry_run, yes, quiet, json_output, all_packages=True))
+
+
+def _apply_env_file(
+    action: str,
+    file: Path,
+    name: str | None,
+    prefix: str | None,
+    dry_run: bool,
+    yes: bool,
+    quiet: bool,
+    json_output: bool,
+    prune: bool = False,
+) -> None:
+    try:
+        environment = read_environment_file(file)
+        config = load_config_from_os()
+        name = name or (None if prefix else environment.name)
+        if not (name or prefix):
+            raise CondaValueError(
+                f"{file} names no environment.", "Give one with -n NAME or -p PATH."
+            )
+        target = resolve_prefix(name, prefix, config, os.environ, creating=action == "create")
+        check_env_file_target(environment, target, config, action, replace=yes)
+    except OphisError as error:
+        fail(error, json_output)
+    options = _options(name, prefix, dry_run, True, quiet, json_output)
+    channels = list(environment.channels)
+    _run(action, replace(options, specs=list(environment.dependencies), channel=channels))
+    if dry_run:
+        return
+    try:
+        finish_env_file(environment, target, file.parent, quiet=quiet or json_output)
+        extras = prune_candidates(target, environment, config) if prune else []
+    except OphisError as error:
+        fail(error, json_output)
+    if extras:
+        _run("remove", replace(options, specs=extras, force=True))
+
+
+def _options(
+    name: str | None,
+    prefix: str | None,
+    dry_run: bool,
+    yes: bool,
+    quiet: bool,
+    json_output: bool,
+    **extra: object,
+) -> _Options:
+    return _Options(
+        specs=[],
+        name=name,
+        prefix=prefix,
+        channel=[],
+        override_channels=False,
+        offline=False,
+        dry_run=dry_run,
+        yes=yes,
+        quiet=quiet,
+        json_output=json_output,
+        **extra,
+    )
 
 
 def info(
