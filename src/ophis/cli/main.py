@@ -29,6 +29,8 @@ COMMANDS = {
     "activate": "shell",
     "deactivate": "shell",
     "run": "run",
+    "clean": "maintenance",
+    "doctor": "maintenance",
 }
 
 
