@@ -64,10 +64,17 @@ def settings_to_environment(settings: ServerSettings) -> str:
 
 
 def _add_routes(app: FastAPI) -> None:
-    from ophis.server.api import root, session
+    from ophis.server.api import groups, labels, packages, root, session, uploads
 
     app.include_router(root.router)
     app.include_router(session.router, prefix="/api")
+    for api in (packages, uploads, labels, groups):
+        app.include_router(api.router, prefix="/api")
+    from ophis.server.conda import routes as conda_routes
+    from ophis.server.pypi import routes as pypi_routes
+
+    app.include_router(conda_routes.router)
+    app.include_router(pypi_routes.router)
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -19,6 +19,7 @@ from ophis.server.db.models import (
     Account,
     GroupMember,
     GroupPackage,
+    Label,
     OrgGroup,
     Package,
     PackageCollaborator,
@@ -136,6 +137,49 @@ def can_read_package(session: Session, principal: Principal, package: Package, s
     return principal.has_scope(scope) and at_least(package_role(session, principal, package), READ)
 
 
+def hidden_packages(
+    session: Session, principal: Principal, owner: Account, scope: str
+) -> frozenset[int]:
+    """The ids of ``owner``'s private packages the caller may not see through ``scope``:
+    channel indexes leave them out (the empty set when the caller sees everything)."""
+    private = set(
+        session.scalars(
+            select(Package.id).where(Package.owner_id == owner.id, Package.public.is_(False))
+        )
+    )
+    if not private or can_see_private(session, principal, owner, scope):
+        return frozenset()
+    return frozenset(private - _granted_packages(session, principal, owner, scope))
+
+
+def _granted_packages(
+    session: Session, principal: Principal, owner: Account, scope: str
+) -> set[int]:
+    """Packages of ``owner`` the caller may read as a collaborator or through a group
+    limited to them (what :func:`package_role` grants beyond the namespace role)."""
+    account = principal.account
+    if account is None or not principal.has_scope(scope):
+        return set()
+    if principal.org_id is not None and principal.org_id != owner.id:
+        return set()
+    collaborating = select(PackageCollaborator.package_id).where(
+        PackageCollaborator.account_id == account.id
+    )
+    in_groups = (
+        select(GroupPackage.package_id)
+        .join(GroupMember, GroupMember.group_id == GroupPackage.group_id)
+        .where(GroupMember.account_id == account.id)
+    )
+    return set(
+        session.scalars(
+            select(Package.id).where(
+                Package.owner_id == owner.id,
+                Package.id.in_(collaborating.union(in_groups)),
+            )
+        )
+    )
+
+
 def check_read_package(
     session: Session, principal: Principal, package: Package, scope: str = "api:read"
 ) -> None:
@@ -159,6 +203,50 @@ def check_write_package(session: Session, principal: Principal, package: Package
 
 def check_admin_owner(session: Session, principal: Principal, owner: Account) -> None:
     _check_write(principal, at_least(role_on(session, principal, owner), ADMIN), owner.login)
+
+
+def check_label_unlocked(
+    session: Session, principal: Principal, owner: Account, label: Label | None
+) -> None:
+    """A locked label's files may be changed only by the namespace's admins."""
+    if label is None or not label.is_locked:
+        return
+    if not at_least(role_on(session, principal, owner), ADMIN):
+        raise Forbidden(
+            f"The label {label.name!r} of {owner.login} is locked.",
+            f"Ask an admin of {owner.login} to unlock it (`anaconda label --unlock {label.name}`).",
+        )
+
+
+def can_see_groups(session: Session, principal: Principal, org: Account) -> bool:
+    """Members of an organization, also those only in groups limited to some packages,
+    see its groups and their members."""
+    account = require_login(principal)
+    if role_on(session, principal, org) is not None:
+        return True
+    if principal.org_id is not None and principal.org_id != org.id:
+        return False
+    membership = (
+        select(GroupMember.group_id)
+        .join(OrgGroup, OrgGroup.id == GroupMember.group_id)
+        .where(OrgGroup.org_id == org.id, GroupMember.account_id == account.id)
+    )
+    return session.scalar(membership.limit(1)) is not None
+
+
+def check_modify_groups(session: Session, principal: Principal, org: Account) -> None:
+    """May the caller change an organization's groups, their members and packages?"""
+    require_login(principal)
+    if not principal.has_scope("api:modify-group"):
+        raise Forbidden(
+            f"This token may not change the groups of {org.login}: it lacks api:modify-group.",
+            "Create a token with `anaconda auth --create --scopes api:modify-group`.",
+        )
+    if not at_least(role_on(session, principal, org), ADMIN):
+        raise Forbidden(
+            f"Only admins of {org.login} may change its groups.",
+            f"Ask a member of the {org.login} owners group.",
+        )
 
 
 def _check_write(principal: Principal, allowed: bool, what: str) -> None:

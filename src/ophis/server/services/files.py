@@ -208,12 +208,39 @@ def add_file(
     key = blob_key(inspected.sha256, inspected.filename)
     if not storage.exists(key):
         storage.put_file(key, path)
-    if existing is not None:
-        remove_file(session, storage, existing, commit=False)
+    replaced = [forget_file(session, existing)] if existing is not None else []
+    row = record_file(
+        session,
+        owner,
+        inspected,
+        key,
+        labels=labels,
+        uploader=uploader,
+        description=description,
+        public=public,
+    )
+    session.commit()
+    delete_unshared(session, storage, replaced)
+    return row
+
+
+def record_file(
+    session: Session,
+    owner: Account,
+    inspected: Inspected,
+    key: str,
+    *,
+    labels: list[str] | None = None,
+    uploader: Account | None = None,
+    description: str | None = None,
+    public: bool = True,
+) -> File:
+    """The rows for bytes already in storage under ``key`` (an upload, or a copy sharing
+    another file's blob); flushed, not committed."""
     package = ensure_package(
         session, owner, inspected.name, public=public, summary=inspected.summary
     )
-    _add_type(package, inspected.distribution_type)
+    add_type(package, inspected.distribution_type)
     release = ensure_release(session, package, inspected.version)
     row = File(
         release_id=release.id,
@@ -236,26 +263,60 @@ def add_file(
     session.add(row)
     package.modified_at = utcnow()
     touch(session, row)
-    session.commit()
+    session.flush()
     return row
 
 
-def _add_type(package: Package, distribution_type: str) -> None:
+def inspected_of(row: File) -> Inspected:
+    """What was learned from a stored file's archive, to record it again (a copy)."""
+    package = row.release.package
+    return Inspected(
+        distribution_type=row.distribution_type,
+        name=package.name,
+        version=row.release.version,
+        basename=row.basename,
+        filename=row.filename,
+        subdir=row.subdir,
+        size=row.size,
+        md5=row.md5,
+        sha256=row.sha256,
+        record=row.record,
+        facts=row.facts,
+        summary=package.summary,
+        attrs=row.attrs,
+    )
+
+
+def add_type(package: Package, distribution_type: str) -> None:
     if distribution_type not in (package.package_types or []):
         package.package_types = [*(package.package_types or []), distribution_type]
 
 
-def remove_file(session: Session, storage: Storage, row: File, *, commit: bool = True) -> None:
+def remove_file(session: Session, storage: Storage, row: File) -> None:
     """Remove a file's row; its bytes go when no other row shares them."""
+    key = forget_file(session, row)
+    session.commit()
+    delete_unshared(session, storage, [key])
+
+
+def forget_file(session: Session, row: File) -> str:
+    """Delete a file's row (flushed, not committed) and return its storage key: the caller
+    deletes the bytes with :func:`delete_unshared` once the deletion is committed, so that a
+    failed transaction never leaves a row without its file."""
     touch(session, row)
-    key = row.storage_key
+    row.labels.clear()  # also takes it out of the labels' loaded collections
     session.delete(row)
     session.flush()
-    shared = session.scalar(select(func.count()).select_from(File).where(File.storage_key == key))
-    if commit:
-        session.commit()
-    if not shared:
-        storage.delete(key)
+    return row.storage_key
+
+
+def delete_unshared(session: Session, storage: Storage, keys: list[str]) -> None:
+    for key in set(keys):
+        shared = session.scalar(
+            select(func.count()).select_from(File).where(File.storage_key == key)
+        )
+        if not shared:
+            storage.delete(key)
 
 
 def touch(session: Session, row: File, labels: list[str] | None = None) -> None:

@@ -1,0 +1,2 @@
+"""Conda channels: ``/conda/<owner>[/label/<label>]/...``, served from the database (see
+:mod:`ophis.server.services.repodata`)."""

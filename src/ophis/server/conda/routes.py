@@ -1,0 +1,72 @@
+"""``/conda/<owner>[/label/<label>]/...``: repodata, shards, channeldata and package files.
+
+Label routes are registered first, so that ``/<owner>/label/<label>/channeldata.json`` is
+never read as a subdir named ``label``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from ophis.server.conda.responses import CacheDep, LabelDep, document_response, file_response
+from ophis.server.deps import ContextDep, PrincipalDep, SessionDep
+from ophis.server.services import repodata
+
+router = APIRouter(prefix="/conda", include_in_schema=False)
+_GET_HEAD = ["GET", "HEAD"]
+_LABEL = "/{owner}/label/{label}"
+
+
+@router.api_route(f"{_LABEL}/channeldata.json", methods=_GET_HEAD)
+@router.api_route("/{owner}/channeldata.json", methods=_GET_HEAD)
+def channeldata(
+    owner: str,
+    label: LabelDep,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    cache: CacheDep,
+) -> Response:
+    artifact = repodata.channeldata(session, cache, principal, owner, label)
+    return document_response(request, artifact, principal)
+
+
+@router.api_route(f"{_LABEL}/{{subdir}}/shards/{{filename}}", methods=_GET_HEAD)
+@router.api_route("/{owner}/{subdir}/shards/{filename}", methods=_GET_HEAD)
+def shard(
+    owner: str,
+    subdir: str,
+    filename: str,
+    label: LabelDep,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    cache: CacheDep,
+) -> Response:
+    artifact = repodata.subdir_shard(session, cache, principal, owner, label, subdir, filename)
+    return document_response(request, artifact, principal)
+
+
+@router.api_route(f"{_LABEL}/{{subdir}}/{{filename}}", methods=_GET_HEAD)
+@router.api_route("/{owner}/{subdir}/{filename}", methods=_GET_HEAD)
+def subdir_file(
+    owner: str,
+    subdir: str,
+    filename: str,
+    label: LabelDep,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    cache: CacheDep,
+    context: ContextDep,
+) -> Response:
+    """``repodata.json`` and its companions, or a package file."""
+    if repodata.is_document(filename):
+        artifact = repodata.subdir_document(
+            session, cache, principal, owner, label, subdir, filename
+        )
+        return document_response(request, artifact, principal)
+    download = repodata.open_package_file(
+        session, principal, owner, label, subdir, filename, count=request.method == "GET"
+    )
+    return file_response(request, context.storage, download, principal)

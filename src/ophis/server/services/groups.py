@@ -1,0 +1,208 @@
+"""An organization's groups: each gives its members one permission (read, write, admin) on
+every package of the organization, or, once packages are added to it, on those only."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ophis.server.db.models import ORG, USER, Account, GroupMember, GroupPackage, OrgGroup, Package
+from ophis.server.errors import BadRequest, NotFound
+from ophis.server.services import accounts, authz, files
+from ophis.server.services.accounts import OWNERS_GROUP
+from ophis.server.services.authz import Principal
+
+_GROUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
+PERMISSIONS = (authz.READ, authz.WRITE, authz.ADMIN)
+
+
+def get_org(session: Session, login: str) -> Account:
+    org = accounts.get_account(session, login)
+    if org.kind != ORG:
+        raise NotFound(
+            f"{org.login} is a user, not an organization; only organizations have groups.",
+            "Create an organization with `ophis server org create`.",
+        )
+    return org
+
+
+def list_groups(session: Session, principal: Principal, org_login: str) -> list[OrgGroup]:
+    """Every group for the organization's admins; the caller's own groups for the others
+    (``anaconda channel list`` reads the caller's permission from them)."""
+    org = get_org(session, org_login)
+    account = authz.require_login(principal)
+    query = select(OrgGroup).where(OrgGroup.org_id == org.id).order_by(OrgGroup.name)
+    if not authz.at_least(authz.role_on(session, principal, org), authz.ADMIN):
+        query = query.join(GroupMember, GroupMember.group_id == OrgGroup.id).where(
+            GroupMember.account_id == account.id
+        )
+    return list(session.scalars(query))
+
+
+def get_group(session: Session, principal: Principal, org_login: str, name: str) -> OrgGroup:
+    """A group, to members of the organization."""
+    org = get_org(session, org_login)
+    if not authz.can_see_groups(session, principal, org):
+        raise _no_group(org, name)
+    return _find_group(session, org, name)
+
+
+def _find_group(session: Session, org: Account, name: str) -> OrgGroup:
+    group = session.scalar(select(OrgGroup).where(OrgGroup.org_id == org.id, OrgGroup.name == name))
+    if group is None:
+        raise _no_group(org, name)
+    return group
+
+
+def _no_group(org: Account, name: str) -> NotFound:
+    return NotFound(
+        f"{org.login} has no group {name!r}.",
+        f"List the groups with `anaconda groups show {org.login}`.",
+    )
+
+
+def save_group(
+    session: Session, principal: Principal, org_login: str, name: str, permission: str
+) -> OrgGroup:
+    """Create a group, or change the permission of an existing one."""
+    org = get_org(session, org_login)
+    authz.check_modify_groups(session, principal, org)
+    if not _GROUP.match(name):
+        raise BadRequest(
+            f"{name!r} is not a valid group name.",
+            "Use letters, digits, '-' and '_' (at most 80), starting with a letter or digit.",
+        )
+    if permission not in PERMISSIONS:
+        raise BadRequest(
+            f"{permission!r} is not a permission.", f"Use one of: {', '.join(PERMISSIONS)}."
+        )
+    if name == OWNERS_GROUP and permission != authz.ADMIN:
+        raise BadRequest(
+            f"The {OWNERS_GROUP} group must keep the admin permission.",
+            "Create another group for read or write access.",
+        )
+    group = session.scalar(select(OrgGroup).where(OrgGroup.org_id == org.id, OrgGroup.name == name))
+    if group is None:
+        group = OrgGroup(org_id=org.id, name=name)
+        session.add(group)
+    group.permission = permission
+    session.commit()
+    return group
+
+
+def members(session: Session, principal: Principal, org_login: str, name: str) -> list[Account]:
+    group = get_group(session, principal, org_login, name)
+    return _accounts(session, [member.account_id for member in group.members])
+
+
+def check_member(
+    session: Session, principal: Principal, org_login: str, name: str, login: str
+) -> None:
+    group = get_group(session, principal, org_login, name)
+    user = accounts.get_account(session, login)
+    if session.get(GroupMember, (group.id, user.id)) is None:
+        raise _not_member(user, org_login, name)
+
+
+def add_member(
+    session: Session, principal: Principal, org_login: str, name: str, login: str
+) -> None:
+    org = get_org(session, org_login)
+    authz.check_modify_groups(session, principal, org)
+    group = _find_group(session, org, name)
+    user = accounts.get_account(session, login)
+    if user.kind != USER:
+        raise BadRequest(
+            f"{user.login} is an organization; only users can be members.",
+            "Add that organization's members one by one.",
+        )
+    if session.get(GroupMember, (group.id, user.id)) is None:
+        session.add(GroupMember(group_id=group.id, account_id=user.id))
+    session.commit()
+
+
+def remove_member(
+    session: Session, principal: Principal, org_login: str, name: str, login: str
+) -> None:
+    org = get_org(session, org_login)
+    authz.check_modify_groups(session, principal, org)
+    group = _find_group(session, org, name)
+    user = accounts.get_account(session, login)
+    member = session.get(GroupMember, (group.id, user.id))
+    if member is None:
+        raise _not_member(user, org.login, name)
+    if name == OWNERS_GROUP and len(group.members) == 1:
+        raise BadRequest(
+            f"{user.login} is the last member of {org.login}/{OWNERS_GROUP}.",
+            "Add another owner first: an organization needs an admin.",
+        )
+    session.delete(member)
+    session.commit()
+
+
+def _not_member(user: Account, org_login: str, name: str) -> NotFound:
+    return NotFound(
+        f"{user.login} is not a member of {org_login}/{name}.",
+        f"List the members with `anaconda groups members {org_login}/{name}`.",
+    )
+
+
+def group_packages(
+    session: Session, principal: Principal, org_login: str, name: str
+) -> list[Package]:
+    group = get_group(session, principal, org_login, name)
+    ids = [entry.package_id for entry in group.packages]
+    query = select(Package).where(Package.id.in_(ids)).order_by(Package.name)
+    return list(session.scalars(query))
+
+
+def add_package(
+    session: Session, principal: Principal, org_login: str, name: str, package_name: str
+) -> None:
+    """Limit the group to the packages added to it (and add this one)."""
+    org = get_org(session, org_login)
+    authz.check_modify_groups(session, principal, org)
+    group = _find_group(session, org, name)
+    if name == OWNERS_GROUP:
+        raise BadRequest(
+            f"The {OWNERS_GROUP} group administers every package of {org.login}.",
+            "Create another group for access to some packages only.",
+        )
+    package = _org_package(session, org, package_name)
+    group.limited = True
+    if session.get(GroupPackage, (group.id, package.id)) is None:
+        session.add(GroupPackage(group_id=group.id, package_id=package.id))
+    session.commit()
+
+
+def remove_package(
+    session: Session, principal: Principal, org_login: str, name: str, package_name: str
+) -> None:
+    """Take a package out of a group; the group stays limited to the packages it has left
+    (none at all: no access), never widening to every package."""
+    org = get_org(session, org_login)
+    authz.check_modify_groups(session, principal, org)
+    group = _find_group(session, org, name)
+    package = _org_package(session, org, package_name)
+    entry = session.get(GroupPackage, (group.id, package.id))
+    if entry is None:
+        raise NotFound(
+            f"{org.login}/{package.name} is not in the group {name!r}.",
+            f"List them with `anaconda groups packages {org.login}/{name}`.",
+        )
+    session.delete(entry)
+    session.commit()
+
+
+def _org_package(session: Session, org: Account, name: str) -> Package:
+    package = files.find_package(session, org, name)
+    if package is None:
+        raise authz.not_found(f"{org.login}/{name}")
+    return package
+
+
+def _accounts(session: Session, ids: list[int]) -> list[Account]:
+    query = select(Account).where(Account.id.in_(ids)).order_by(Account.login_key)
+    return list(session.scalars(query))

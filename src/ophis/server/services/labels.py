@@ -1,0 +1,279 @@
+"""Labels of an owner's channel (``main`` is the plain channel) and copies of files between
+labels and owners. Every change bumps the revision of exactly the (owner, label, subdir)
+indexes it alters, through :func:`ophis.server.services.files.touch`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ophis.server.db.models import Account, File, Label, Package, Release
+from ophis.server.errors import BadRequest, Conflict, NotFound
+from ophis.server.schemas import CopyRequest, FileSelection
+from ophis.server.services import accounts, authz, files, packages
+from ophis.server.services.authz import Principal
+from ophis.server.storage.interfaces import Storage
+
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+#: how ``anaconda copy`` treats a file the destination already has: POST refuses,
+#: PUT (--replace) replaces it, PATCH (--update) keeps it
+REFUSE, REPLACE, KEEP = "refuse", "replace", "keep"
+
+
+@dataclass(frozen=True)
+class LabelSummary:
+    label: Label
+    files: list[File]
+
+
+def check_label_name(name: str) -> None:
+    if not _LABEL.match(name):
+        raise BadRequest(
+            f"{name!r} is not a valid label name.",
+            "Use letters, digits and '.', '_', '-', starting with a letter or digit.",
+        )
+
+
+def find_label(session: Session, owner: Account, name: str) -> Label | None:
+    return session.scalar(select(Label).where(Label.owner_id == owner.id, Label.name == name))
+
+
+def list_labels(session: Session, principal: Principal, owner_login: str) -> list[LabelSummary]:
+    """The owner's labels with the files the caller may see; a label with none of those is
+    listed only to members of the namespace."""
+    owner = accounts.get_account(session, owner_login)
+    member = authz.at_least(authz.role_on(session, principal, owner), authz.READ)
+    labels = session.scalars(select(Label).where(Label.owner_id == owner.id).order_by(Label.name))
+    summaries = [
+        LabelSummary(label, packages.visible_files(session, principal, label.files))
+        for label in labels
+    ]
+    return [summary for summary in summaries if summary.files or member]
+
+
+def show_label(session: Session, principal: Principal, owner_login: str, name: str) -> LabelSummary:
+    owner = accounts.get_account(session, owner_login)
+    label = _existing_label(session, owner, name)
+    return LabelSummary(label, packages.visible_files(session, principal, label.files))
+
+
+def _existing_label(session: Session, owner: Account, name: str) -> Label:
+    label = find_label(session, owner, name)
+    if label is None:
+        raise NotFound(
+            f"{owner.login} has no label {name!r}.",
+            f"List the labels with `anaconda label --list -o {owner.login}`.",
+        )
+    return label
+
+
+def add_label(
+    session: Session, principal: Principal, owner_login: str, name: str, which: FileSelection
+) -> None:
+    """Put the selected files of the owner (all of them when nothing is selected) into a
+    label, creating it when needed."""
+    check_label_name(name)
+    owner = accounts.get_account(session, owner_login)
+    authz.check_write_owner(session, principal, owner)
+    authz.check_label_unlocked(session, principal, owner, find_label(session, owner, name))
+    rows = _selected(session, owner, which)
+    label = files.ensure_label(session, owner, name)
+    for row in rows:
+        if label not in row.labels:
+            row.labels.append(label)
+            files.touch(session, row, [name])
+    session.commit()
+
+
+def remove_label(
+    session: Session, principal: Principal, owner_login: str, name: str, which: FileSelection
+) -> None:
+    """Take the selected files out of a label; with nothing selected, the whole label goes
+    (``main`` stays, empty, as the plain channel)."""
+    owner = accounts.get_account(session, owner_login)
+    authz.check_write_owner(session, principal, owner)
+    label = _existing_label(session, owner, name)
+    authz.check_label_unlocked(session, principal, owner, label)
+    everything = which.package is None and which.version is None and which.basename is None
+    rows = list(label.files) if everything else _selected(session, owner, which)
+    for row in rows:
+        if label in row.labels:
+            files.touch(session, row, [name])
+            row.labels.remove(label)
+    if everything and name != files.MAIN:
+        session.delete(label)
+    session.commit()
+
+
+def copy_label(
+    session: Session, principal: Principal, owner_login: str, name: str, to_name: str
+) -> None:
+    """Put every file of one label into another as well."""
+    check_label_name(to_name)
+    owner = accounts.get_account(session, owner_login)
+    authz.check_write_owner(session, principal, owner)
+    source = _existing_label(session, owner, name)
+    authz.check_label_unlocked(session, principal, owner, find_label(session, owner, to_name))
+    target = files.ensure_label(session, owner, to_name)
+    for row in list(source.files):
+        if target not in row.labels:
+            row.labels.append(target)
+            files.touch(session, row, [to_name])
+    session.commit()
+
+
+def set_locked(
+    session: Session, principal: Principal, owner_login: str, name: str, locked: bool
+) -> None:
+    owner = accounts.get_account(session, owner_login)
+    authz.check_admin_owner(session, principal, owner)
+    _existing_label(session, owner, name).is_locked = locked
+    session.commit()
+
+
+def _selected(session: Session, owner: Account, which: FileSelection) -> list[File]:
+    query = (
+        select(File)
+        .join(Release, Release.id == File.release_id)
+        .join(Package, Package.id == Release.package_id)
+        .where(File.owner_id == owner.id)
+        .order_by(File.id)
+    )
+    if which.package is not None:
+        package = files.find_package(session, owner, which.package)
+        if package is None:
+            raise authz.not_found(f"{owner.login}/{which.package}")
+        query = query.where(Package.id == package.id)
+    if which.version is not None:
+        query = query.where(Release.version == which.version)
+    if which.basename is not None:
+        query = query.where(File.basename == which.basename)
+    rows = list(session.scalars(query))
+    if not rows:
+        what = "/".join(v for v in (which.package, which.version, which.basename) if v)
+        raise NotFound(
+            f"{owner.login} has no file{' matching ' + what if what else 's'}.",
+            f"Check the spelling; `anaconda show {owner.login}` lists the packages.",
+        )
+    return rows
+
+
+# --- copies between owners or labels -----------------------------------------------------
+
+
+def copy_files(
+    session: Session,
+    storage: Storage,
+    principal: Principal,
+    spec: tuple[str, str, str, str | None],
+    body: CopyRequest,
+    on_conflict: str,
+) -> list[File]:
+    """``anaconda copy OWNER/PKG/VER[/FILE]``: the files of a release in one label, put into
+    a label of the same or another owner. Across owners the new rows share the bytes."""
+    owner_login, name, version, basename = spec
+    check_label_name(body.to_channel)
+    release = packages.get_release(session, principal, owner_login, name, version)
+    source_owner = release.package.owner
+    rows = [
+        row
+        for row in release.files
+        if (basename is None or row.basename == basename)
+        and any(label.name == body.from_channel for label in row.labels)
+    ]
+    if not rows:
+        raise NotFound(
+            f"{source_owner.login}/{name}/{version} has no file "
+            f"{'named ' + basename + ' ' if basename else ''}in the label {body.from_channel!r}.",
+            "Check the version and --from-label with `anaconda show OWNER/PACKAGE/VERSION`.",
+        )
+    target = _copy_target(session, principal, body.to_owner)
+    _check_copy_allowed(session, principal, target, release.package, body.to_channel)
+    if target.id == source_owner.id:
+        copied = _relabel(session, rows, target, body.to_channel)
+        session.commit()
+        return copied
+    copied, replaced = _copy_rows(session, principal, rows, target, body.to_channel, on_conflict)
+    if copied:
+        _copy_metadata(release.package, copied[0].release.package, on_conflict)
+    session.commit()
+    files.delete_unshared(session, storage, replaced)
+    return copied
+
+
+def _copy_target(session: Session, principal: Principal, to_owner: str | None) -> Account:
+    if to_owner:
+        return accounts.get_account(session, to_owner)
+    return authz.require_login(principal)
+
+
+def _check_copy_allowed(
+    session: Session, principal: Principal, target: Account, source: Package, label: str
+) -> None:
+    existing = files.find_package(session, target, source.name)
+    if existing is None:
+        authz.check_write_owner(session, principal, target)
+    else:
+        authz.check_write_package(session, principal, existing)
+    authz.check_label_unlocked(session, principal, target, find_label(session, target, label))
+
+
+def _relabel(session: Session, rows: list[File], owner: Account, name: str) -> list[File]:
+    label = files.ensure_label(session, owner, name)
+    for row in rows:
+        if label not in row.labels:
+            row.labels.append(label)
+            files.touch(session, row, [name])
+    return rows
+
+
+def _copy_rows(
+    session: Session,
+    principal: Principal,
+    rows: list[File],
+    target: Account,
+    label: str,
+    on_conflict: str,
+) -> tuple[list[File], list[str]]:
+    copied: list[File] = []
+    replaced: list[str] = []
+    for row in rows:
+        existing = files.find_file(session, target, row.basename)
+        if existing is not None:
+            if on_conflict == KEEP:
+                continue
+            if on_conflict == REFUSE:
+                raise Conflict(
+                    f"{target.login} already has {row.basename}.",
+                    "Copy with --replace to overwrite it, or --update to keep it.",
+                )
+            replaced.append(files.forget_file(session, existing))
+        copied.append(
+            files.record_file(
+                session,
+                target,
+                files.inspected_of(row),
+                row.storage_key,
+                labels=[label],
+                uploader=principal.account,
+                description=row.description,
+                public=row.release.package.public,
+            )
+        )
+    return copied, replaced
+
+
+def _copy_metadata(source: Package, target: Package, on_conflict: str) -> None:
+    """--replace overwrites the destination's package metadata, --update fills what it
+    lacks, a plain copy only fills a package it has just created."""
+    for column in ("summary", "description", "license", "home"):
+        if on_conflict == REPLACE or not getattr(target, column):
+            setattr(target, column, getattr(source, column))
+    target.attrs = (
+        {**target.attrs, **source.attrs}
+        if on_conflict == REPLACE
+        else {**source.attrs, **target.attrs}
+    )

@@ -1,0 +1,353 @@
+"""The upload handshake of anaconda-client (reference §4): ``POST /stage`` issues a one-time
+key, the storage POST (no auth header: the key authorises it) streams the file into a
+temporary file and checks its digests, ``POST /commit`` checks the archive itself and
+records it through :func:`ophis.server.services.files.add_file`.
+
+Nothing reaches storage or the files table before the commit has inspected the archive; a
+refused or interrupted upload leaves at most its Stage row, purged when it expires.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+import secrets
+import shutil
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ophis.core.errors import OphisError
+from ophis.security.tokens import hash_token
+from ophis.server.db.models import File, Release, Stage, utcnow
+from ophis.server.errors import BadRequest, Conflict, NotFound, ServerError
+from ophis.server.schemas import StageCreate
+from ophis.server.services import authz, files, labels, packages
+from ophis.server.services.authz import Principal
+from ophis.server.settings import ServerSettings
+from ophis.server.storage.interfaces import Storage
+
+#: the form field of the storage POST that carries the key /stage issued
+UPLOAD_KEY = "upload_key"
+_SUBDIR = r"[a-z0-9][a-z0-9_-]*"
+_FILENAME = r"[A-Za-z0-9_+!-][A-Za-z0-9._+!-]{0,250}"
+_BASENAME = re.compile(rf"^(?:{_SUBDIR}/)?{_FILENAME}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_UPLOAD_AGAIN = "Upload the file again with `anaconda upload`."
+
+
+class StoragePostError(ServerError):
+    """A refused storage POST; answered S3-style (``<Error><Code>``), which is what the
+    client parses there."""
+
+    def __init__(self, code: str, message: str, remedy: str = "", status: int = 400) -> None:
+        super().__init__(message, remedy)
+        self.code = code
+        self.status = status
+
+
+@dataclass(frozen=True)
+class StagedUpload:
+    dist_id: str
+    upload_key: str
+
+
+def stage(
+    session: Session,
+    storage: Storage,
+    settings: ServerSettings,
+    principal: Principal,
+    spec: tuple[str, str, str, str],
+    body: StageCreate,
+) -> StagedUpload:
+    """Check everything that can be checked before the bytes come, and issue the key."""
+    owner_login, name, version, basename = spec
+    _purge_expired(session, storage)
+    release = packages.get_release(session, principal, owner_login, name, version)
+    package = release.package
+    authz.check_write_package(session, principal, package)
+    _check_stage_request(basename, body)
+    target_labels = body.channels or [files.MAIN]
+    for label in target_labels:
+        labels.check_label_name(label)
+        authz.check_label_unlocked(
+            session, principal, package.owner, labels.find_label(session, package.owner, label)
+        )
+    if files.find_file(session, package.owner, basename) is not None:
+        raise Conflict(
+            f"{package.owner.login}/{basename} already exists.",
+            "Upload with --force to replace it, or --skip-existing to keep it.",
+        )
+    key, dist_id = secrets.token_urlsafe(32), secrets.token_hex(16)
+    session.add(
+        Stage(
+            dist_id=dist_id,
+            upload_key_hash=hash_token(key),
+            owner_id=package.owner_id,
+            release_id=release.id,
+            uploader_id=authz.require_login(principal).id,
+            basename=basename,
+            distribution_type=body.distribution_type,
+            sha256=body.sha256.lower(),
+            description=body.description,
+            attrs=body.attrs,
+            labels=target_labels,
+            expires_at=utcnow() + timedelta(seconds=settings.stage_seconds),
+        )
+    )
+    session.commit()
+    return StagedUpload(dist_id, key)
+
+
+def _check_stage_request(basename: str, body: StageCreate) -> None:
+    if not _BASENAME.match(basename) or len(basename) > 500:
+        raise BadRequest(
+            f"{basename!r} is not a valid file name for an upload.",
+            "Upload conda packages as <subdir>/<name>-<version>-<build>.conda|.tar.bz2 and"
+            " Python distributions under their own file names.",
+        )
+    if body.distribution_type not in (files.CONDA, files.PYPI):
+        raise BadRequest(
+            f"Distribution type {body.distribution_type!r} is not accepted.",
+            "Upload conda packages (.conda, .tar.bz2), wheels or sdists.",
+        )
+    if not _SHA256.match(body.sha256.lower()):
+        raise BadRequest(
+            "The sha256 of the upload is not 64 hexadecimal digits.", "Send the file's SHA-256."
+        )
+
+
+def _purge_expired(session: Session, storage: Storage) -> None:
+    expired = session.scalars(select(Stage).where(Stage.expires_at < utcnow())).all()
+    for row in expired:
+        shutil.rmtree(_stage_dir(storage, row.dist_id), ignore_errors=True)
+        session.delete(row)
+    session.commit()
+
+
+def _stage_dir(storage: Storage, dist_id: str) -> Path:
+    """Where a stage's file waits for its commit, under the basename's file name (the
+    name the archive checks compare with its metadata)."""
+    return storage.temp_dir() / f"stage-{dist_id}"
+
+
+def receive(
+    session: Session,
+    storage: Storage,
+    settings: ServerSettings,
+    dist_id: str,
+    fields: Mapping[str, str],
+    chunks: Iterable[bytes],
+) -> None:
+    """The storage POST: stream the file part into the stage's temporary file, then check
+    its size, Content-MD5 and the sha256 given at /stage. The key is spent at once."""
+    row = _stage_for_key(session, dist_id, fields.get(UPLOAD_KEY, ""))
+    declared = _declared_size(fields.get("Content-Length"), settings.max_upload_bytes)
+    md5 = _content_md5(fields.get("Content-MD5"))
+    row.upload_key_hash = ""  # one-time: a second POST with the same key is refused
+    session.commit()  # also ends the read transaction, which the stream may hold for long
+    path = _stage_dir(storage, dist_id) / row.basename.rsplit("/", 1)[-1]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        size, digest, sha256 = _write(path, chunks, settings.max_upload_bytes)
+        _check_digests(row, declared, md5, size, digest, sha256)
+    except BaseException:
+        shutil.rmtree(path.parent, ignore_errors=True)
+        raise
+    row.storage_key = f"{path.parent.name}/{path.name}"
+    row.size, row.md5 = size, digest.hex()
+    session.commit()
+
+
+def _stage_for_key(session: Session, dist_id: str, key: str) -> Stage:
+    row = session.scalar(select(Stage).where(Stage.dist_id == dist_id))
+    if row is None or not row.upload_key_hash:
+        raise StoragePostError(
+            "AccessDenied", "This upload is unknown or was already sent.", _UPLOAD_AGAIN, 403
+        )
+    if not hmac.compare_digest(row.upload_key_hash, hash_token(key)):
+        raise StoragePostError(
+            "AccessDenied", "The upload key does not match this upload.", _UPLOAD_AGAIN, 403
+        )
+    if row.expires_at < utcnow():
+        raise StoragePostError("AccessDenied", "This upload has expired.", _UPLOAD_AGAIN, 403)
+    return row
+
+
+def _declared_size(value: str | None, limit: int) -> int | None:
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise StoragePostError(
+            "InvalidArgument", f"Content-Length {value!r} is not a size.", _UPLOAD_AGAIN
+        )
+    if int(value) > limit:
+        raise _too_large(limit)
+    return int(value)
+
+
+def _content_md5(value: str | None) -> bytes | None:
+    if value is None:
+        return None
+    try:
+        digest = base64.b64decode(value, validate=True)
+    except binascii.Error:
+        digest = b""
+    if len(digest) != 16:
+        raise StoragePostError(
+            "InvalidDigest", "Content-MD5 is not a base64 MD5 digest.", _UPLOAD_AGAIN
+        )
+    return digest
+
+
+def _too_large(limit: int) -> StoragePostError:
+    return StoragePostError(
+        "EntityTooLarge",
+        f"The file is larger than this server accepts ({limit} bytes).",
+        "Ask the server's administrator to raise max_upload_bytes.",
+    )
+
+
+def _write(path: Path, chunks: Iterable[bytes], limit: int) -> tuple[int, bytes, str]:
+    md5, sha256, size = hashlib.md5(), hashlib.sha256(), 0
+    with path.open("wb") as out:
+        for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            md5.update(chunk)
+            sha256.update(chunk)
+            out.write(chunk)
+    return size, md5.digest(), sha256.hexdigest()
+
+
+def _check_digests(
+    row: Stage, declared: int | None, md5: bytes | None, size: int, digest: bytes, sha256: str
+) -> None:
+    if declared is not None and declared != size:
+        raise StoragePostError(
+            "IncompleteBody",
+            f"Received {size} bytes of the {declared} announced.",
+            _UPLOAD_AGAIN,
+        )
+    if md5 is not None and md5 != digest:
+        raise StoragePostError(
+            "InvalidDigest", "The file's MD5 does not match Content-MD5.", _UPLOAD_AGAIN
+        )
+    if sha256 != row.sha256:
+        raise StoragePostError(
+            "InvalidDigest", "The file's SHA-256 does not match the one staged.", _UPLOAD_AGAIN
+        )
+
+
+def commit(
+    session: Session,
+    storage: Storage,
+    principal: Principal,
+    spec: tuple[str, str, str, str],
+    dist_id: str,
+) -> File:
+    """Inspect the received file (the archive's own metadata wins) and record it; a refused
+    file is deleted with its stage."""
+    row = _own_stage(session, principal, dist_id)
+    release = session.get(Release, row.release_id)
+    if release is None:  # the release was removed since /stage
+        raise NotFound(f"The release of upload {dist_id} was removed.", _UPLOAD_AGAIN)
+    _check_same_target(row, release, spec)
+    authz.check_write_package(session, principal, release.package)
+    if row.storage_key is None:
+        raise BadRequest(
+            f"The file of upload {dist_id} has not arrived.",
+            "POST it to the post_url /stage answered, then commit.",
+        )
+    path = storage.temp_dir() / row.storage_key
+    try:
+        return _record(session, storage, principal, row, release, path)
+    except OphisError:
+        session.rollback()
+        session.delete(row)
+        session.commit()
+        raise
+    finally:
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def _own_stage(session: Session, principal: Principal, dist_id: str) -> Stage:
+    account = authz.require_login(principal)
+    row = session.scalar(select(Stage).where(Stage.dist_id == dist_id))
+    if row is None or row.uploader_id != account.id:
+        raise NotFound(f"No upload {dist_id!r} is staged for you.", _UPLOAD_AGAIN)
+    return row
+
+
+def _check_same_target(row: Stage, release: Release, spec: tuple[str, str, str, str]) -> None:
+    owner_login, name, version, basename = spec
+    package = release.package
+    said = (owner_login.lower(), name.lower(), version, basename)
+    staged = (package.owner.login_key, package.name.lower(), release.version, row.basename)
+    if said != staged:
+        raise BadRequest(
+            f"Upload {row.dist_id} was staged for {'/'.join(staged)}, not {'/'.join(said)}.",
+            "Commit to the same URL the upload was staged at.",
+        )
+
+
+def _record(
+    session: Session,
+    storage: Storage,
+    principal: Principal,
+    row: Stage,
+    release: Release,
+    path: Path,
+) -> File:
+    inspected = files.inspect_file(path, row.distribution_type)
+    package = release.package
+    _check_agrees(inspected, package.name, release.version, row.basename)
+    for name in row.labels:
+        authz.check_label_unlocked(
+            session, principal, package.owner, labels.find_label(session, package.owner, name)
+        )
+    session.delete(row)
+    return files.add_file(
+        session,
+        storage,
+        package.owner,
+        path,
+        inspected,
+        labels=list(row.labels),
+        uploader=principal.account,
+        description=row.description,
+        public=package.public,
+    )
+
+
+def _check_agrees(inspected: files.Inspected, name: str, version: str, basename: str) -> None:
+    """The archive's own metadata wins: the URL it was uploaded to must agree with it."""
+    problems = []
+    if not _same_name(inspected.name, name, inspected.distribution_type):
+        problems.append(f"its package is {inspected.name!r}, not {name!r}")
+    if inspected.version != version:
+        problems.append(f"its version is {inspected.version!r}, not {version!r}")
+    if inspected.basename != basename:
+        problems.append(f"its basename is {inspected.basename!r}, not {basename!r}")
+    if problems:
+        raise BadRequest(
+            f"{inspected.filename}: {'; '.join(problems)}.",
+            "Upload the file without overriding its name or version (anaconda upload reads them"
+            " from the file).",
+        )
+
+
+def _same_name(file_name: str, package_name: str, distribution_type: str) -> bool:
+    """Python names compare by PEP 503 (``demo-py`` and ``demo_py`` are one project)."""
+    if distribution_type == files.PYPI:
+        return canonicalize_name(file_name) == canonicalize_name(package_name)
+    return file_name.lower() == package_name.lower()

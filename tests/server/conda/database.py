@@ -1,0 +1,87 @@
+"""Putting packages into a running test server straight through its services, so that the
+channel tests do not depend on the upload API. The server's SQLite database is in WAL mode,
+so the test process may write while the server reads."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from ophis.server.context import ServerContext
+from ophis.server.db.models import File
+from ophis.server.services import accounts, files
+from ophis.server.settings import ServerSettings
+from ophis.testing.server import RunningServer
+
+
+class ServerDatabase:
+    def __init__(self, server: RunningServer) -> None:
+        self.server = server
+        self.context = ServerContext.open(ServerSettings(data_dir=server.data_dir), upgrade=False)
+
+    def user(self, login: str) -> str:
+        """A new user (password ``<login>-password``); returns a token (all scopes)."""
+        with self.context.sessions() as session:
+            accounts.create_user(session, login, f"{login}-password")
+        return self.server.login(login, f"{login}-password")
+
+    def add(
+        self,
+        owner: str,
+        path: Path,
+        *,
+        labels: list[str] | None = None,
+        public: bool = True,
+        kind: str = files.CONDA,
+    ) -> str:
+        """Add a copy of ``path`` (storage moves what it is given); returns its basename."""
+        with tempfile.TemporaryDirectory() as scratch:
+            copy = Path(shutil.copy(path, scratch))
+            with self.context.sessions() as session:
+                row = files.add_file(
+                    session,
+                    self.context.storage,
+                    accounts.get_account(session, owner),
+                    copy,
+                    files.inspect_file(copy, kind),
+                    labels=labels,
+                    public=public,
+                )
+                return row.basename
+
+    def remove(self, owner: str, basename: str) -> None:
+        with self.context.sessions() as session:
+            row = files.find_file(session, accounts.get_account(session, owner), basename)
+            assert row is not None, basename
+            files.remove_file(session, self.context.storage, row)
+
+    def set_public(self, owner: str, name: str, public: bool) -> None:
+        with self.context.sessions() as session:
+            package = files.find_package(session, accounts.get_account(session, owner), name)
+            assert package is not None, name
+            package.public = public
+            session.commit()
+
+    def downloads(self, owner: str, basename: str) -> int:
+        with self.context.sessions() as session:
+            owner_id = accounts.get_account(session, owner).id
+            query = select(File.download_count).where(
+                File.owner_id == owner_id, File.basename == basename
+            )
+            return session.scalar(query) or 0
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture(scope="module")
+def database(server: RunningServer) -> Iterator[ServerDatabase]:
+    """The module's test server's database, opened from the test process."""
+    opened = ServerDatabase(server)
+    yield opened
+    opened.close()
