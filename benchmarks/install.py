@@ -20,18 +20,17 @@ import contextlib
 import io
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import rattler
 
 from ophis.indexer.channel_index import index_channel
+from ophis.testing.http import serve_in_process
 from ophis.testing.packages import make_package
 
 
@@ -43,29 +42,20 @@ def build_channel(root: Path, count: int) -> None:
     index_channel(root)
 
 
-@contextlib.contextmanager
-def served(root: Path) -> Iterator[str]:
+def served(root: Path) -> contextlib.AbstractContextManager[str]:
     """``root`` over HTTP from another process (no GIL shared with the installers)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(port), "-b", "127.0.0.1", "-d", str(root)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    return serve_in_process(
+        lambda port: [
+            sys.executable,
+            "-m",
+            "http.server",
+            str(port),
+            "-b",
+            "127.0.0.1",
+            "-d",
+            str(root),
+        ]
     )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("the HTTP server did not start")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait()
 
 
 def create_argv(channel: str, prefix: Path) -> list[str]:

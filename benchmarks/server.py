@@ -1,13 +1,13 @@
 """How fast the server answers ``repodata.json``, against a static file server in the same run.
 
-Starts a real server (``ophis server start``), adds N small packages to one channel through
-the server's services (``inspect_file`` + ``add_file``, the path an upload's commit takes,
-without HTTP), then sends ``GET /conda/<owner>/noarch/repodata.json`` from C concurrent
-clients: once cached, and once right after one more package is added (so the first
-requests wait for the rebuild). The ceiling is the standard library's threading file
-server (``http.server``, with keep-alive) serving the same bytes from disk, measured with
-the same clients. The clients are minimal asyncio HTTP/1.1 loops: httpx's connection pool
-tops out near 200 requests/s at 100 connections here, which would measure the client.
+Starts a real server (``ophis server start``), uploads N small packages to one channel over
+HTTP the way anaconda-client does (``ophis.client.upload``: stage, storage POST, commit),
+then sends ``GET /conda/<owner>/noarch/repodata.json`` from C concurrent clients: once
+cached, and once right after one more upload (so the first requests wait for the rebuild).
+The ceiling is the standard library's threading file server (``http.server``, with
+keep-alive) serving the same bytes from disk, measured with the same clients. The clients
+are minimal asyncio HTTP/1.1 loops: httpx's connection pool tops out near 200 requests/s
+at 100 connections here, which would measure the client.
 Usage: python benchmarks/server.py [--count 1000] [--clients 100] [--requests 3000]
 """
 
@@ -18,24 +18,20 @@ import asyncio
 import contextlib
 import re
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from ophis.server.context import ServerContext
-from ophis.server.services import accounts, files
-from ophis.server.settings import ServerSettings
+from ophis.client.upload import upload
+from ophis.testing.http import serve_in_process
 from ophis.testing.packages import make_package
-from ophis.testing.server import free_port, run_server
+from ophis.testing.server import RunningServer, run_server
 
 OWNER = "bench"
 _LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
@@ -67,12 +63,13 @@ def _make(job: tuple[str, int]) -> str:
     return str(make_package(Path(folder), f"pkg{i:04d}", "1.0", "0", depends=depends))
 
 
-def add_packages(context: ServerContext, paths: list[Path]) -> float:
+def upload_packages(server: RunningServer, token: str, paths: list[Path]) -> float:
+    """Upload as anaconda-client does (stage, storage POST, commit), one file after another."""
     started = time.perf_counter()
-    with context.sessions() as session:
-        owner = accounts.get_account(session, OWNER)
+    headers = {"Authorization": f"token {token}"}
+    with httpx.Client(base_url=server.api, headers=headers, timeout=60) as client:
         for path in paths:
-            files.add_file(session, context.storage, owner, path, files.inspect_file(path, "conda"))
+            upload(client, OWNER, path)
     return time.perf_counter() - started
 
 
@@ -125,23 +122,9 @@ Server(("127.0.0.1", int(sys.argv[1])), handler).serve_forever()
 """
 
 
-@contextlib.contextmanager
-def static_server(root: Path) -> Iterator[str]:
+def static_server(root: Path) -> contextlib.AbstractContextManager[str]:
     """``root`` served by the standard library's file server in another process."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-c", _STATIC, str(port), str(root)])
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("the static file server did not start")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait()
+    return serve_in_process(lambda port: [sys.executable, "-c", _STATIC, str(port), str(root)])
 
 
 def main() -> None:
@@ -160,13 +143,12 @@ def main() -> None:
             jobs = [(str(made), i) for i in range(args.count + 1)]
             paths = [Path(p) for p in pool.map(_make, jobs, chunksize=100)]
         with run_server(workdir / "data", "--workers", str(args.workers)) as server:
-            context = ServerContext.open(ServerSettings(data_dir=server.data_dir), upgrade=False)
-            with context.sessions() as session:
-                accounts.create_user(session, OWNER, "bench-password")
-            seconds = add_packages(context, paths[:-1])
+            server.ophis("user", "create", OWNER, "--password", "bench-password")
+            token = server.login(OWNER, "bench-password")
+            seconds = upload_packages(server, token, paths[:-1])
             print(
-                f"added {args.count} packages in {seconds:.2f} s "
-                f"({args.count / seconds:.0f}/s, through the services, not HTTP)"
+                f"uploaded {args.count} packages over HTTP in {seconds:.2f} s "
+                f"({args.count / seconds:.0f}/s, stage + storage POST + commit each)"
             )
             url = f"{server.conda(OWNER)}/noarch/repodata.json"
             started = time.perf_counter()
@@ -178,10 +160,9 @@ def main() -> None:
             load(url, args.clients, args.clients)  # opens the connections
             cached = load(url, args.clients, args.requests)
             cached.show(f"ophis, cached (--workers {args.workers})")
-            add_packages(context, paths[-1:])
+            upload_packages(server, token, paths[-1:])
             after_add = load(url, args.clients, args.requests)
-            after_add.show("ophis, right after one more package")
-            context.close()
+            after_add.show("ophis, right after one more upload")
         static = workdir / "static"
         static.mkdir()
         (static / "repodata.json").write_bytes(body)

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from ophis.server.db.engine import MIGRATIONS
-from ophis.testing.server import ADMIN, RunningServer, announcement
+from ophis.testing.server import ADMIN, RunningServer, announcement, read_announcement
 
 
 def ophis_server(
@@ -42,30 +42,12 @@ def test_without_admin_variables_a_password_is_generated_and_kept(
     monkeypatch.delenv("OPHIS_ADMIN_USER", raising=False)
     monkeypatch.delenv("OPHIS_ADMIN_PASSWORD", raising=False)
     fresh = tmp_path / "fresh"
+    command = ["ophis", "server", "start", "--json", "--port", "0", "--data-dir", str(fresh)]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ophis",
-            "server",
-            "start",
-            "--json",
-            "--port",
-            "0",
-            "--data-dir",
-            str(fresh),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+        [sys.executable, "-m", *command], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     )
     try:
-        lines = []
-        for line in process.stdout or []:
-            lines.append(line)
-            if line.startswith("}"):
-                break
-        facts = json.loads("".join(lines))
+        facts = read_announcement(process.stdout)
     finally:
         process.terminate()
         process.wait(10)

@@ -535,7 +535,7 @@ def read_package(
     path = Path(path)
     filename = path.name
     ext = _extension(filename)
-    size, md5, sha256 = _digest(path)
+    size, md5, sha256 = file_digests(path)
     if size == 0:
         raise InvalidPackageError(filename, "is empty (0 bytes)", _CORRUPT)
     walk = _Walk(path, filename, ext, _MemberRules(filename, size, limits))
@@ -578,7 +578,8 @@ def validate_package(
     read_package(path, subdir=subdir, limits=limits)
 
 
-def _digest(path: Path) -> tuple[int, str, str]:
+def file_digests(path: Path) -> tuple[int, str, str]:
+    """Size, md5 and sha256 (hex) of a file, read once in chunks."""
     md5, sha256, size = hashlib.md5(), hashlib.sha256(), 0
     with path.open("rb") as handle:
         while chunk := handle.read(1024 * 1024):

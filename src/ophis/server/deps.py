@@ -15,14 +15,15 @@ from ophis.server.services.authz import ANONYMOUS, Principal, require_login
 from ophis.server.services.tokens import principal_for
 
 
-def get_context(request: Request) -> ServerContext:
+async def get_context(request: Request) -> ServerContext:
+    # async: no I/O here, and FastAPI runs sync dependencies in its thread pool (a hop each)
     return request.app.state.context
 
 
 def get_session(request: Request) -> Iterator[Session]:
     """One session per request; services commit their own transaction, anything left
     uncommitted (after an error) is rolled back when the session closes."""
-    with get_context(request).sessions() as session:
+    with request.app.state.context.sessions() as session:
         yield session
 
 

@@ -5,11 +5,14 @@ them) and can drop the connection partway through a file, as a flaky network doe
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import socket
+import subprocess
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -104,3 +107,29 @@ def serve_directory(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serve_in_process(command: Callable[[int], list[str]], timeout: float = 10) -> Iterator[str]:
+    """Run ``command(port)`` (a server for a free port) in another process, so that it
+    shares no GIL with the code measured; yield its URL once it accepts connections."""
+    port = free_port()
+    process = subprocess.Popen(command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
+                break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the server {command(port)} did not start")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,8 +12,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
+
+from ophis.testing.http import free_port
 
 ADMIN = "admin"
 ADMIN_PASSWORD = "admin-password-for-tests"
@@ -54,12 +56,6 @@ class RunningServer:
             text=True,
             check=False,
         )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
@@ -119,8 +115,13 @@ def _wait_healthy(server: RunningServer, timeout: float) -> None:
 def announcement(server: RunningServer) -> dict[str, object]:
     """What ``ophis server start --json`` printed first."""
     assert server.process.stdout is not None
+    return read_announcement(server.process.stdout)
+
+
+def read_announcement(stream: IO[bytes]) -> dict[str, object]:
+    """The JSON document ``ophis server start --json`` prints before serving."""
     lines = []
-    for line in server.process.stdout:
+    for line in stream:
         lines.append(line)
         if line.startswith(b"}"):
             break

@@ -5,9 +5,6 @@ server holds on disk."""
 from __future__ import annotations
 
 import copy
-import io
-import tarfile
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,43 +92,6 @@ def cli(
 def api(server: RunningServer, admin_token: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.api, headers=headers(admin_token)) as client:
         yield client
-
-
-def make_wheel(dest: Path, name: str = "demo-py", version: str = "1.0") -> Path:
-    """A minimal wheel whose METADATA names the project as written (``demo-py``)."""
-    stem = f"{name.replace('-', '_')}-{version}"
-    path = dest / f"{stem}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr(f"{name.replace('-', '_')}/__init__.py", "")
-        archive.writestr(f"{stem}.dist-info/METADATA", _metadata(name, version))
-        archive.writestr(
-            f"{stem}.dist-info/WHEEL",
-            "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-        )
-        archive.writestr(f"{stem}.dist-info/RECORD", "")
-    return path
-
-
-def make_sdist(dest: Path, name: str = "demo-py", version: str = "1.0") -> Path:
-    stem = f"{name.replace('-', '_')}-{version}"
-    path = dest / f"{stem}.tar.gz"
-    with tarfile.open(path, "w:gz") as archive:
-        for member, text in (
-            ("PKG-INFO", _metadata(name, version)),
-            ("setup.py", "from setuptools import setup\nsetup()\n"),
-        ):
-            data = text.encode()
-            info = tarfile.TarInfo(f"{stem}/{member}")
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return path
-
-
-def _metadata(name: str, version: str) -> str:
-    return (
-        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
-        f"Summary: The {name} test distribution\nLicense: BSD-3-Clause\n"
-    )
 
 
 def revisions(server: RunningServer, owner: str) -> dict[tuple[str, str], int]:

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.server.api.conftest import add_user, as_user, blobs, headers, make_wheel
+from tests.server.api.conftest import add_user, as_user, blobs, headers
 from tests.server.conftest import AnacondaClient
 
 from ophis.testing.packages import make_package
+from ophis.testing.python_dists import make_wheel
 from ophis.testing.server import RunningServer
 
 

@@ -24,14 +24,13 @@ from tests.server.api.conftest import (
     file_rows,
     headers,
     leftovers,
-    make_sdist,
-    make_wheel,
 )
 from tests.server.conftest import AnacondaClient
 
 from ophis.server.db.models import Stage
 from ophis.testing.packages import make_package
 from ophis.testing.packages import testdata_dir as shared_testdata
+from ophis.testing.python_dists import make_sdist, make_wheel
 from ophis.testing.server import RunningServer
 
 

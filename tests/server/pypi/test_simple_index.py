@@ -3,11 +3,9 @@ private projects behind a token."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import httpx
@@ -15,39 +13,10 @@ import pytest
 from tests.server.conda.database import ServerDatabase
 
 from ophis.server.services.files import PYPI
+from ophis.testing.python_dists import make_wheel
 from ophis.testing.server import RunningServer
 
 PEP691 = "application/vnd.pypi.simple.v1+json"
-
-
-def make_wheel(folder: Path, name: str, version: str, requires_python: str = ">=3.8") -> Path:
-    """A dependency-free pure-Python wheel whose module ``<name>`` has ``VERSION``."""
-    module = name.replace("-", "_")
-    info = f"{module}-{version}.dist-info"
-    members = {
-        f"{module}/__init__.py": f"VERSION = {version!r}\n",
-        f"{info}/METADATA": (
-            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
-            f"Summary: a test wheel\nRequires-Python: {requires_python}\n"
-        ),
-        f"{info}/WHEEL": (
-            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-        ),
-    }
-    record = [
-        f"{path},sha256={_digest(text.encode())},{len(text.encode())}"
-        for path, text in members.items()
-    ]
-    members[f"{info}/RECORD"] = "\n".join([*record, f"{info}/RECORD,,"]) + "\n"
-    path = folder / f"{module}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w") as archive:
-        for member, text in members.items():
-            archive.writestr(member, text)
-    return path
-
-
-def _digest(data: bytes) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
 @pytest.fixture(scope="module")

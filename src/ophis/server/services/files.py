@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from ophis.core.channeldata import package_facts
 from ophis.core.errors import InvalidPackageError
-from ophis.core.package_file import read_package, split_package_filename
+from ophis.core.package_file import file_digests, read_package, split_package_filename
 from ophis.core.platform import parse_subdir
 from ophis.core.python_dist import is_python_distribution, read_python_distribution
 from ophis.server.db.models import (
@@ -101,17 +101,10 @@ def _inspect_conda(path: Path) -> Inspected:
 
 
 def _inspect_python(path: Path) -> Inspected:
-    import hashlib
-
     if not is_python_distribution(path.name):
         raise InvalidPackageError(path.name, "is not a wheel (.whl) or an sdist (.tar.gz, .zip)")
     dist = read_python_distribution(path)
-    md5, sha256, size = hashlib.md5(), hashlib.sha256(), 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            md5.update(chunk)
-            sha256.update(chunk)
-            size += len(chunk)
+    size, md5, sha256 = file_digests(path)
     return Inspected(
         distribution_type=PYPI,
         name=dist.name,
@@ -120,8 +113,8 @@ def _inspect_python(path: Path) -> Inspected:
         filename=path.name,
         subdir=None,
         size=size,
-        md5=md5.hexdigest(),
-        sha256=sha256.hexdigest(),
+        md5=md5,
+        sha256=sha256,
         summary=dist.summary,
         attrs={
             "packagetype": dist.packagetype,
