@@ -11,10 +11,16 @@ import zstandard
 
 from ophis.manager.history import (
     CondaRevisionError,
+    HistoryNotFoundError,
+    dist_quad,
     dist_str,
     parse_history,
+    pretty_lines,
     read_history,
+    record_spec,
     requested_specs,
+    revision_event,
+    revision_log,
     state_at,
     write_revision,
 )
@@ -169,3 +175,101 @@ def test_write_revision_round_trips(tmp_path):
 
 def test_parse_ignores_lines_before_first_header():
     assert parse_history("+stray\n==> 2020-01-01 00:00:00 <==\n+a::b-1-0\n")[0].link == ["a::b-1-0"]
+
+
+REVISIONS = """\
+==> 2024-01-02 03:04:05 <==
+# cmd: conda create -n x
++defaults::python-2.7.15-h0
++conda-forge/linux-64::openssl-9.0-h0
++conda-forge/noarch::tzdata-2024a-h0
+==> 2024-01-03 03:04:05 <==
+# cmd: conda update --all
+-conda-forge/linux-64::openssl-9.0-h0
++conda-forge/linux-64::openssl-10.0-h0
+-defaults::python-2.7.15-h0
++defaults::python-2.7.14-h0
+-conda-forge/noarch::tzdata-2024a-h0
++zlib-1.2-0
+==> 2024-01-04 03:04:05 <==
+python-2.7.14-h0
+openssl-10.0-h0
+==> 2024-01-05 03:04:05 <==
+# cmd: conda install nothing
+"""
+
+
+def test_pretty_lines_are_what_conda_list_revisions_prints():
+    first, second, listed, empty = parse_history(REVISIONS)
+    # conda's pretty_diff: version only; the channel in brackets unless it is defaults
+    assert pretty_lines(first) == [
+        "+openssl-9.0 (conda-forge)",
+        "+python-2.7.15",
+        "+tzdata-2024a (conda-forge)",
+    ]
+    assert pretty_lines(second) == [
+        " openssl  {9.0 (conda-forge) -> 10.0 (conda-forge)}",
+        " python  {2.7.15 -> 2.7.14}",
+        "-tzdata-2024a (conda-forge)",
+        "+zlib-1.2 (<unknown>)",
+    ]
+    assert pretty_lines(listed) == ["openssl-10.0-h0", "python-2.7.14-h0"]
+    assert pretty_lines(empty) == []
+
+
+def test_revision_event_is_conda_object_log():
+    first, second, listed, empty = parse_history(REVISIONS)
+    assert revision_event(first) == {
+        "date": "2024-01-02 03:04:05",
+        "rev": 0,
+        "install": [
+            "openssl-9.0-h0-conda-forge",
+            "python-2.7.15-h0-defaults",
+            "tzdata-2024a-h0-conda-forge",
+        ],
+        "remove": [],
+        "upgrade": [],
+        "downgrade": [],
+    }
+    event = revision_event(second)
+    # 10.0 is newer than 9.0 (conda compares the strings and would call this a downgrade)
+    assert event["upgrade"] == [
+        {"old": "openssl-9.0-h0-conda-forge", "new": "openssl-10.0-h0-conda-forge"}
+    ]
+    assert event["downgrade"] == [
+        {"old": "python-2.7.15-h0-defaults", "new": "python-2.7.14-h0-defaults"}
+    ]
+    assert event["remove"] == ["tzdata-2024a-h0-conda-forge"]
+    assert event["install"] == ["zlib-1.2-0-<unknown>"]
+    assert revision_event(listed)["install"] == ["openssl-10.0-h0", "python-2.7.14-h0"]
+    assert revision_event(empty)["rev"] == 3
+
+
+@pytest.mark.parametrize(
+    ("dist", "quad"),
+    [
+        (
+            "conda-forge/linux-64::numpy-1.26.4-py311_0",
+            ("numpy", "1.26.4", "py311_0", "conda-forge"),
+        ),
+        ("file:///srv/ch/noarch::a-b-1.0-0.tar.bz2", ("a-b", "1.0", "0", "file:///srv/ch")),
+        ("pkgs/main::six-1.0-0", ("six", "1.0", "0", "pkgs/main")),  # main is not a subdir
+        ("six-1.0-0", ("six", "1.0", "0", "<unknown>")),
+    ],
+)
+def test_dist_quad(dist, quad):
+    assert dist_quad(dist) == quad
+
+
+def test_revision_log_of_a_real_env_and_of_none(envs, tmp_path):
+    (revision,) = revision_log(envs / "envpy27osx")
+    assert pretty_lines(revision)[:2] == ["+ca-certificates-2018.03.07", "+certifi-2018.8.13"]
+    with pytest.raises(HistoryNotFoundError) as caught:
+        revision_log(tmp_path)
+    assert caught.value.exception_name == "PathNotFoundError"
+    assert str(tmp_path / "conda-meta" / "history") in caught.value.message
+
+
+def test_record_spec_is_the_spec_conda_writes_for_explicit_installs():
+    spec = record_spec(_record("https://conda.anaconda.org/conda-forge/"))
+    assert spec == "conda-forge/linux-64::numpy==1.26.4=py311_0"

@@ -20,6 +20,7 @@ COMMANDS = {
     "uninstall": "change",
     "list": "query",
     "search": "query",
+    "lock": "lock",
     "config": "config",
     "index": "index",
     "server": "server",

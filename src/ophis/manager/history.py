@@ -32,6 +32,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import rattler
 
@@ -39,6 +40,7 @@ from ophis import __version__ as OPHIS_VERSION
 from ophis.core.atomic_file import write_atomic
 from ophis.core.channel import ChannelContext, parse_channel
 from ophis.core.errors import OphisError
+from ophis.core.platform import KNOWN_SUBDIRS
 from ophis.core.spec_name import spec_name
 
 #: the conda release whose behaviour Ophis reproduces; written as ``# conda version:``
@@ -51,12 +53,21 @@ _CONDA_VERSION = re.compile(r"#\s*conda version:\s*(.+)")
 _SPECS = re.compile(r"#\s*(\w+)\s*specs:\s*(.+)?")
 # conda's version_relation_re: a spec fragment that is only a version constraint
 _VERSION_RELATION = re.compile(r"^(=|==|!=|<=|>=|<|>|~=)(?![=<>!~])(\S+)$")
+#: conda's names for a dist without a channel, and for the channel it does not print
+UNKNOWN_CHANNEL = "<unknown>"
+DEFAULTS_CHANNEL = "defaults"
 
 
 class HistoryError(OphisError):
     """conda-meta/history cannot be understood (conda's ``CondaHistoryError``)."""
 
     exception_name = "CondaHistoryError"
+
+
+class HistoryNotFoundError(OphisError):
+    """The environment has no ``conda-meta/history`` (conda's ``PathNotFoundError``)."""
+
+    exception_name = "PathNotFoundError"
 
 
 class CondaRevisionError(OphisError):
@@ -212,6 +223,99 @@ def state_at(prefix: str | os.PathLike[str], revision_number: int) -> set[str]:
             else f"{history_path(prefix)} has no revisions.",
         )
     return states[revision_number]
+
+
+def revision_log(prefix: str | os.PathLike[str]) -> list[Revision]:
+    """The revisions ``list --revisions`` shows; conda's PathNotFoundError without history."""
+    path = history_path(prefix)
+    if not path.is_file():
+        raise HistoryNotFoundError(
+            f"{path}", "The environment has no history: it was not made by conda or Ophis."
+        )
+    return read_history(prefix)
+
+
+def dist_quad(dist: str) -> tuple[str, str, str, str]:
+    """conda's ``dist_str_to_quad``: ``channel/subdir::name-version-build`` → (name, version,
+    build, channel); a dist without ``::`` has the channel ``<unknown>``."""
+    for extension in (".conda", ".tar.bz2"):
+        dist = dist.removesuffix(extension)
+    channel = UNKNOWN_CHANNEL
+    if "::" in dist:
+        channel, dist = dist.split("::", 1)
+        head, _, subdir = channel.rpartition("/")
+        if head and subdir in KNOWN_SUBDIRS:
+            channel = head
+    name, version, build = ([p.strip() for p in dist.rsplit("-", 2)] + ["", ""])[:3]
+    return name, version, build, channel
+
+
+def _changes(revision: Revision) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """(removed, added): lower-cased name → (version, build, channel), as conda keys them."""
+    removed = {q[0].lower(): q[1:] for q in map(dist_quad, revision.unlink)}
+    added = {q[0].lower(): q[1:] for q in map(dist_quad, revision.link)}
+    return removed, added
+
+
+def pretty_lines(revision: Revision) -> list[str]:
+    """conda's ``pretty_content``: the lines ``conda list --revisions`` prints for a revision."""
+    if not revision.is_diff:
+        return sorted(set(revision.listed))
+
+    def shown(quad: tuple[str, ...]) -> str:
+        version, _build, channel = quad
+        return version if channel == DEFAULTS_CHANNEL else f"{version} ({channel})"
+
+    removed, added = _changes(revision)
+    changed = added.keys() & removed.keys()
+    lines = [f" {n}  {{{shown(removed[n])} -> {shown(added[n])}}}" for n in sorted(changed)]
+    lines += [f"-{n}-{shown(removed[n])}" for n in sorted(removed.keys() - changed)]
+    lines += [f"+{n}-{shown(added[n])}" for n in sorted(added.keys() - changed)]
+    return lines
+
+
+def revision_event(revision: Revision) -> dict[str, Any]:
+    """conda's ``History.object_log`` entry for one revision (``list --revisions --json``)."""
+    event: dict[str, Any] = {
+        "date": revision.timestamp,
+        "rev": revision.number,
+        "install": [],
+        "remove": [],
+        "upgrade": [],
+        "downgrade": [],
+    }
+    if not revision.is_diff:
+        event["install"] = sorted(set(revision.listed))
+        return event
+    removed, added = _changes(revision)
+    changed = added.keys() & removed.keys()
+    for name in sorted(changed):
+        kind = "upgrade" if _newer(added[name], removed[name]) else "downgrade"
+        event[kind].append(
+            {"old": "-".join((name, *removed[name])), "new": "-".join((name, *added[name]))}
+        )
+    event["remove"] = ["-".join((n, *removed[n])) for n in sorted(removed.keys() - changed)]
+    event["install"] = ["-".join((n, *added[n])) for n in sorted(added.keys() - changed)]
+    return event
+
+
+def _newer(new: tuple[str, ...], old: tuple[str, ...]) -> bool:
+    """conda compares the (version, build, channel) strings, so 10.0 is "older" than 9.0;
+    here versions are compared as versions, the strings only break a tie."""
+    try:
+        new_version, old_version = rattler.Version(new[0]), rattler.Version(old[0])
+    except Exception:  # not a version rattler can read: conda's string order
+        return new > old
+    if new_version != old_version:
+        return new_version > old_version
+    return new[1:] > old[1:]
+
+
+def record_spec(record: rattler.PackageRecord, ctx: ChannelContext | None = None) -> str:
+    """conda's ``str(record.to_match_spec())``: ``<channel>/<subdir>::<n>==<v>=<b>``, the spec
+    conda writes to history for a package installed from an explicit URL."""
+    location, _, _ = dist_str(record, ctx).rpartition("::")
+    return f"{location}::{record.name.source}=={record.version}={record.build}"
 
 
 def dist_str(record: rattler.PackageRecord, ctx: ChannelContext | None = None) -> str:

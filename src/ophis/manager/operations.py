@@ -2,16 +2,20 @@
 
 Each takes a :class:`ChangeRequest` and the loaded configuration, walks the data's path —
 channels → repodata → solve → plan → transaction — and returns what was (or, for a dry
-run, would be) done. The CLI only parses arguments and renders the outcome.
+run, would be) done. Exact installs (@EXPLICIT files, lock files, clones) skip the solve:
+:func:`plan_records` turns the records into the same plan. Either way :func:`apply_change`
+carries it out. The CLI only parses arguments and renders the outcome.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import rattler
 
 from ophis.client.auth import with_stored_tokens
 from ophis.client.repodata_cache import FetchOptions, Subdir, fetch_all
@@ -19,15 +23,19 @@ from ophis.core.channel import Channel, expand_channels, split_channel_and_spec
 from ophis.core.errors import (
     CondaValueError,
     EnvironmentLocationNotFound,
+    OphisError,
 )
 from ophis.core.platform import detect_machine_facts
 from ophis.core.virtual_packages import detect_virtual_packages
 from ophis.manager.config import Config
-from ophis.manager.history import requested_specs, state_at
+from ophis.manager.explicit import ExplicitFile, ExplicitPackage, is_explicit, parse_explicit
+from ophis.manager.explicit_records import explicit_records
+from ophis.manager.history import record_spec, requested_specs, state_at
+from ophis.manager.lockfile import locked_records
 from ophis.manager.prefix import PrefixData
 from ophis.manager.records import base_url, dist_name
 from ophis.manager.solve import SolveRequest, SolveResult, solve, toposort
-from ophis.manager.specs import spec_name
+from ophis.manager.specs import parse_spec, spec_name
 from ophis.manager.transaction import (
     TransactionPlan,
     TransactionReport,
@@ -68,13 +76,36 @@ class ChangeOutcome:
     dry_run: bool = False
     recovered: bool = False  #: an interrupted transaction was rolled back first
     declined: bool = False  #: the user said no to the pre-link messages: nothing changed
+    #: installed records that could not be read and were skipped (PrefixData's warnings)
+    warnings: list[str] = field(default_factory=list)
+    #: create --clone: the source environment, and its files no package owns (copied too)
+    clone_source: Path | None = None
+    untracked: list[str] = field(default_factory=list)
+
+
+class EnvironmentFileTypeMismatchError(CondaValueError):
+    """``--file`` given both @EXPLICIT files and files of specs (conda >= 25.7 refuses it)."""
+
+    exception_name = "EnvironmentFileTypeMismatchError"
+
+
+class TooManyArgumentsError(CondaValueError):
+    exception_name = "TooManyArgumentsError"
+
+
+@dataclass(frozen=True)
+class SpecFiles:
+    """What ``--file`` arguments hold: specs, or (from @EXPLICIT files) exact packages."""
+
+    specs: tuple[str, ...] = ()
+    explicit: ExplicitFile | None = None
 
 
 def plan_change(request: ChangeRequest, config: Config, env: Mapping[str, str]) -> ChangeOutcome:
     """Solve the request; nothing on disk changes (but a crashed transaction is recovered)."""
     _check_target(request)
     recovered = recover(request.prefix) if request.prefix.exists() else False
-    installed = _installed(request)
+    installed, warnings = _installed(request)
     revision_specs = _revision_specs(request) if request.revision is not None else None
     if request.action == "remove":  # nothing to download: channels only name the records
         channels = _channels_of(installed, config)
@@ -93,7 +124,19 @@ def plan_change(request: ChangeRequest, config: Config, env: Mapping[str, str]) 
         solution = _solve_revision(revision_specs, config, channels, repodata, installed)
     else:
         solution = _solve(request, config, env, channels, repodata, installed)
-    outcome = ChangeOutcome(request.prefix, channels, dry_run=request.dry_run, recovered=recovered)
+    return _outcome(request, channels, solution, recovered, warnings)
+
+
+def _outcome(
+    request: ChangeRequest,
+    channels: list[Channel],
+    solution: SolveResult,
+    recovered: bool,
+    warnings: list[str],
+) -> ChangeOutcome:
+    outcome = ChangeOutcome(
+        request.prefix, channels, dry_run=request.dry_run, recovered=recovered, warnings=warnings
+    )
     if solution.link or solution.unlink or request.action == "create":
         outcome.solution = solution
     return outcome
@@ -114,7 +157,7 @@ def _solve(
             subdir=config.subdir,
             repodata=repodata,
             installed=tuple(installed),
-            history_specs=requested_specs(request.prefix) if installed else {},
+            history_specs=_history_specs(request.prefix, channels) if installed else {},
             virtual_packages=tuple(
                 detect_virtual_packages(config.subdir, detect_machine_facts(), env)
             ),
@@ -130,6 +173,25 @@ def _solve(
             aggressive_update_packages=tuple(config.aggressive_update_packages),
         )
     )
+
+
+def _history_specs(prefix: Path, channels: list[Channel]) -> dict[str, str]:
+    """The specs asked for before; one naming a channel this request does not search keeps
+    only its package part (an explicit install records ``channel/subdir::name==v=b``): the
+    installed record stays through locking, as conda keeps it from the prefix's own index."""
+    known = {n.rstrip("/") for c in channels for n in (c.name, c.canonical_name, c.base_url)}
+    return {
+        name: text if _searched(text, known) else split_channel_and_spec(text)[1]
+        for name, text in requested_specs(prefix).items()
+    }
+
+
+def _searched(spec: str, channels: set[str]) -> bool:
+    try:
+        channel = parse_spec(spec).channel
+    except OphisError:
+        return True  # left as it is, for the solver to report
+    return channel is None or channel.rstrip("/") in channels
 
 
 def _revision_specs(request: ChangeRequest) -> tuple[str, ...]:
@@ -201,6 +263,8 @@ def apply_change(
     if request.action == "create":
         _clear_existing(request.prefix)
     outcome.report = execute(plan, pkgs_dirs=pkgs_dirs, progress=progress, url_rewrites=rewrites)
+    if outcome.clone_source is not None:
+        copy_untracked(outcome.clone_source, request.prefix, outcome.untracked)
     return outcome
 
 
@@ -281,10 +345,12 @@ def _check_target(request: ChangeRequest) -> None:
         )
 
 
-def _installed(request: ChangeRequest) -> list:
+def _installed(request: ChangeRequest) -> tuple[list[rattler.PrefixRecord], list[str]]:
+    """The installed records, and warnings about the record files that could not be read."""
     if request.action == "create" or not request.prefix.exists():
-        return []
-    return list(PrefixData(request.prefix).records().values())
+        return [], []
+    data = PrefixData(request.prefix)
+    return list(data.records().values()), list(data.warnings)
 
 
 def _clear_existing(prefix: Path) -> None:
@@ -333,3 +399,217 @@ def _prefix_for_name(name: str, config: Config, *, creating: bool) -> Path:
         f"Could not find an environment named '{name}'.",
         "See the environments with 'ophis env list', or create it with 'ophis create -n NAME'.",
     )
+
+
+# --- exact records, without solving: @EXPLICIT files, lock files, clones -------------------
+
+
+def read_spec_files(paths: Sequence[Path]) -> SpecFiles:
+    """The contents of ``--file`` arguments: specs, or the packages of @EXPLICIT files. Both
+    kinds at once are refused, with conda's EnvironmentFileTypeMismatchError."""
+    kinds: dict[Path, str] = {}
+    specs: list[str] = []
+    packages: list[ExplicitPackage] = []
+    platform = None
+    for path in paths:
+        text = _read_spec_file(path)
+        if is_explicit(text):
+            kinds[path] = "explicit"
+            parsed = parse_explicit(text, str(path))
+            packages += parsed.packages
+            platform = platform or parsed.platform
+        else:
+            kinds[path] = "requirements.txt"
+            specs += [line for line in map(str.strip, text.splitlines()) if _is_spec_line(line)]
+    if len(set(kinds.values())) > 1:
+        raise EnvironmentFileTypeMismatchError(
+            "Cannot mix environment file formats.\n\n"
+            + "\n".join(f"'{path}' is a {kind} format file" for path, kind in kinds.items()),
+            "Give either @EXPLICIT files or files of package specs, in separate commands.",
+        )
+    explicit = ExplicitFile(tuple(packages), platform) if "explicit" in kinds.values() else None
+    return SpecFiles(tuple(specs), explicit)
+
+
+def _read_spec_file(path: Path) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise CondaValueError(
+            f"Cannot read --file {path}: {getattr(error, 'strerror', None) or error}.",
+            "Check the path; the file must be UTF-8 text with one package spec a line.",
+        ) from None
+
+
+def _is_spec_line(line: str) -> bool:
+    return bool(line) and not line.startswith(("#", "@"))
+
+
+def plan_records(
+    request: ChangeRequest,
+    records: Sequence[rattler.RepoDataRecord],
+    config: Config,
+    *,
+    exact: bool,
+) -> ChangeOutcome:
+    """Install these very records, without solving (conda's ``explicit``).
+
+    With ``exact`` the environment becomes this set (create, ``--locked``, ``--clone``).
+    Without it, as conda's explicit install into an environment: each record replaces the
+    installed package of its name unless that is the same package; other packages stay.
+    History records the linked packages' specs (``channel/subdir::name==version=build``),
+    as conda does for an explicit install.
+    """
+    _check_target(request)
+    _refuse_duplicates(records)
+    recovered = recover(request.prefix) if request.prefix.exists() else False
+    installed, warnings = _installed(request)
+    have = {r.name.normalized: r for r in installed}
+    want = {r.name.normalized: r for r in records}
+    kept = {n: have[n] for n, r in want.items() if n in have and _same_package(have[n], r)}
+    link = [r for n, r in want.items() if n not in kept]
+    unlink = [r for n, r in have.items() if n not in kept and (exact or n in want)]
+    others = [] if exact else [r for n, r in have.items() if n not in want]
+    ctx = config.channel_context()
+    solution = SolveResult(
+        final=tuple([kept.get(n, r) for n, r in want.items()] + others),
+        link=tuple(toposort(link)),
+        unlink=tuple(reversed(toposort(unlink))),
+        update_specs=tuple(record_spec(r, ctx) for r in link),
+        remove_specs=(),
+    )
+    return _outcome(request, _channels_of(records, config), solution, recovered, warnings)
+
+
+def _refuse_duplicates(records: Sequence[rattler.RepoDataRecord]) -> None:
+    seen: dict[str, str] = {}
+    for record in records:
+        other = seen.setdefault(record.name.normalized, str(record.url))
+        if other != str(record.url):
+            raise CondaValueError(
+                f"Two packages named '{record.name.normalized}' were given: {other} and "
+                f"{record.url}.",
+                "An environment holds one package of each name: keep one of the two.",
+            )
+
+
+def _same_package(installed: rattler.PrefixRecord, wanted: rattler.RepoDataRecord) -> bool:
+    """The same build from the same channel subdir (and the same bytes, when both know)."""
+    same_hash = not (installed.sha256 and wanted.sha256) or installed.sha256 == wanted.sha256
+    return (
+        dist_name(installed) == dist_name(wanted)
+        and installed.subdir == wanted.subdir
+        and base_url(installed) == base_url(wanted)
+        and same_hash
+    )
+
+
+def plan_explicit(request: ChangeRequest, explicit: ExplicitFile, config: Config) -> ChangeOutcome:
+    """``create|install --file`` with @EXPLICIT files."""
+    records = explicit_records(explicit, config, fetch_repodata)
+    return plan_records(request, records, config, exact=request.action == "create")
+
+
+def plan_locked(request: ChangeRequest, lock_file: Path, config: Config) -> ChangeOutcome:
+    """``create|install --locked FILE``: the environment becomes exactly what the lock file
+    pins for this platform, without solving."""
+    return plan_records(request, locked_records(lock_file, config.subdir), config, exact=True)
+
+
+def plan_clone(request: ChangeRequest, source: Path, config: Config) -> ChangeOutcome:
+    """``create --clone SOURCE`` (conda's ``clone_env``): the source's packages, installed
+    from their URLs through the package cache (so offline when it has them), and the
+    source's files that no package owns, copied with the source's path replaced in text."""
+    data = PrefixData(source)
+    if not data.is_environment():
+        raise EnvironmentLocationNotFound(
+            f"Not a conda environment: {source}",
+            "Name the environment to clone with --clone NAME or --clone PATH "
+            "(see 'ophis env list').",
+        )
+    if source.resolve() == request.prefix.resolve():
+        raise CondaValueError(
+            f"Cannot clone {source} into itself.", "Give another name with -n or -p."
+        )
+    installed = list(data.records().values())
+    records = [
+        rattler.RepoDataRecord(r, r.file_name, str(r.url), str(r.channel or base_url(r)))
+        for r in installed
+    ]
+    outcome = plan_records(request, records, config, exact=True)
+    outcome.warnings = list(data.warnings) + outcome.warnings
+    outcome.clone_source = source
+    outcome.untracked = untracked_files(source, installed)
+    return outcome
+
+
+# --- clones: the files no package owns -----------------------------------------------------
+
+#: top-level names conda's ``walk_prefix`` never copies, and its ignored ``bin/`` entries
+_NOT_CLONED = frozenset(
+    {
+        "pkgs",
+        "envs",
+        "conda-bld",
+        "conda-meta",
+        ".conda_lock",
+        "users",
+        "LICENSE.txt",
+        "info",
+        "conda-recipes",
+        ".index",
+        ".unionfs",
+        ".nonadmin",
+    }
+)
+_NOT_CLONED_BIN = frozenset({"conda", "activate", "deactivate"})
+
+
+def untracked_files(prefix: Path, records: Sequence[rattler.PrefixRecord]) -> list[str]:
+    """conda's ``untracked``: files (and symlinks) in ``prefix`` that no record lists, except
+    backups (``*~``) and the ``.pyc`` of a package's ``.py``."""
+    owned = {str(p) for r in records for p in r.files}
+    found: list[str] = []
+    for top in sorted(os.listdir(prefix)):
+        if top in _NOT_CLONED:
+            continue
+        if not (prefix / top).is_dir() or (prefix / top).is_symlink():
+            found.append(top)
+            continue
+        for folder, dirs, files in os.walk(prefix / top):
+            here = Path(folder)
+            skip = _NOT_CLONED_BIN if here == prefix / "bin" else frozenset()
+            found += [str((here / f).relative_to(prefix)) for f in files if f not in skip]
+            found += [str((here / d).relative_to(prefix)) for d in dirs if (here / d).is_symlink()]
+    return sorted(
+        path
+        for path in found
+        if path not in owned
+        and not path.endswith("~")
+        and not (path.endswith(".pyc") and path[:-1] in owned)
+    )
+
+
+def copy_untracked(source: Path, target: Path, paths: Sequence[str]) -> None:
+    """Copy each path as conda's ``clone_env`` does: symlinks as symlinks, text with the
+    source prefix replaced by the target's, anything else byte for byte."""
+    for relative in paths:
+        src, dst = source / relative, target / relative
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_symlink():
+            os.symlink(os.readlink(src), dst)
+            continue
+        try:
+            data = src.read_bytes()
+        except OSError:
+            continue  # conda skips what it cannot read
+        dst.write_bytes(_relocated(data, str(source), str(target)))
+        shutil.copystat(src, dst)
+
+
+def _relocated(data: bytes, source: str, target: str) -> bytes:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data  # binary: copied as it is
+    return text.replace(source, target).encode("utf-8")

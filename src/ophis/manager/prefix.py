@@ -1,13 +1,17 @@
 """An installed environment (conda's ``PrefixData``): the records in ``<prefix>/conda-meta``.
 
-conda's rules, kept here (``conda/core/prefix_data.py``):
+conda's rules (``conda/core/prefix_data.py``), and where this differs on purpose:
 
 * records are the ``conda-meta/*.json`` files; hidden files (``._valid-1.0-0.json``, the
   AppleDouble files macOS leaves behind) are not records, because conda globs ``*.json``;
-* a record file that is not UTF-8 JSON makes the whole environment unreadable
-  (``CorruptedEnvironmentError``, naming the file);
+* a record file that is not UTF-8 JSON (or not a record at all) is skipped with a warning
+  naming the file. conda raises ``CorruptedEnvironmentError`` instead, which leaves the user
+  unable even to list the environment to repair it; :func:`read_prefix_record` still raises
+  that error for callers that read one file;
 * a record whose file name is not ``<name>-<version>-<build>.json`` is ignored with a
-  warning (conda logs "Ignoring malformed prefix record").
+  warning (conda logs "Ignoring malformed prefix record");
+* of two records for one package name, the later file (in sorted order) is used, with a
+  warning naming both.
 
 Records are read with ``rattler.PrefixRecord.from_path``. rattler refuses records that lack
 ``url`` (conda itself never needed it: old conda and hand-made records have only
@@ -49,6 +53,7 @@ class CorruptedEnvironmentError(OphisError):
         )
         self.prefix = prefix
         self.record_file = record_file
+        self.detail = detail
 
 
 class PrefixData:
@@ -59,6 +64,8 @@ class PrefixData:
         self._records: dict[str, rattler.PrefixRecord] | None = None
         #: messages about records that were skipped (conda logs these as warnings)
         self.warnings: list[str] = []
+        #: record files that are not readable records (skipped, named in the warnings)
+        self.unreadable: list[Path] = []
 
     @property
     def conda_meta(self) -> Path:
@@ -74,6 +81,7 @@ class PrefixData:
     def reload(self) -> PrefixData:
         self._records = None
         self.warnings = []
+        self.unreadable = []
         return self
 
     def records(self) -> dict[str, rattler.PrefixRecord]:
@@ -104,11 +112,22 @@ class PrefixData:
         for path in sorted(self.conda_meta.glob("*.json")):
             if path.name.startswith(".") or not path.is_file():
                 continue  # conda's glob skips hidden files; our own journal lives here too
-            record = read_prefix_record(path, self.prefix)
+            try:
+                record = read_prefix_record(path, self.prefix)
+            except CorruptedEnvironmentError as error:
+                self.warnings.append(f"Ignoring corrupt prefix record at: {path} ({error.detail})")
+                self.unreadable.append(path)
+                continue
             stem = path.name[: -len(".json")]
             if stem != dist_name(record):
                 self.warnings.append(f"Ignoring malformed prefix record at: {path}")
                 continue
+            if (other := found.get(record.name.normalized)) is not None:
+                # conda keeps whichever its glob lists last; here the last in sorted order
+                self.warnings.append(
+                    f"Two records for the package '{record.name.normalized}': using {path}, "
+                    f"ignoring {self.record_file(other)}"
+                )
             found[record.name.normalized] = record
         return found
 

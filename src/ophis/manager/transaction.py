@@ -44,7 +44,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from textwrap import indent
@@ -77,6 +77,8 @@ from ophis.manager.records import dist_name
 JOURNAL = f"{CONDA_META}/.ophis-transaction.journal"
 JOURNAL_VERSION = 1
 CLOBBERS_DIR = "__clobbers__"
+#: added to unreadable record files while rattler links (it fails on them); see recover()
+SET_ASIDE = ".ophis-unreadable"
 CACHEDIR_TAG = "CACHEDIR.TAG"
 #: the placeholder conda-build writes into text and binary files (conda's PREFIX_PLACEHOLDER)
 PREFIX_PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"
@@ -176,6 +178,7 @@ def execute(
             reinstall=_reinstalled(plan),
             reporter=reporter,
             url_rewrites=url_rewrites,
+            unreadable=data.unreadable,
         )
         if reporter.failure is not None:
             raise reporter.failure
@@ -317,6 +320,7 @@ def _rattler_install(
     reinstall: set[str] | None = None,
     reporter: Any = None,
     url_rewrites: Mapping[str, str] | None = None,
+    unreadable: Sequence[Path] = (),
 ) -> None:
     kwargs: dict[str, Any] = {
         "records": records,
@@ -336,7 +340,24 @@ def _rattler_install(
         # mirror middleware; records and conda-meta keep the clean URLs, as conda's do.
         mirrors = {source: [target] for source, target in url_rewrites.items()}
         kwargs["client"] = Client([MirrorMiddleware(mirrors)])
-    asyncio.run(_install_async(**kwargs))
+    with _set_aside(unreadable):
+        asyncio.run(_install_async(**kwargs))
+
+
+@contextlib.contextmanager
+def _set_aside(record_files: Sequence[Path]) -> Iterator[None]:
+    """Rename record files PrefixData skipped (with a warning) out of rattler's way while it
+    links: it reads every ``conda-meta/*.json`` and fails on one that is not a record. They
+    are renamed back afterwards, or by :func:`recover` after a crash."""
+    moved: list[Path] = []
+    try:
+        for path in record_files:
+            os.replace(path, path.with_name(path.name + SET_ASIDE))
+            moved.append(path)
+        yield
+    finally:
+        for path in moved:
+            os.replace(path.with_name(path.name + SET_ASIDE), path)
 
 
 class _Reporter:
@@ -786,6 +807,9 @@ def recover(prefix: Path, *, pkgs_dirs: Sequence[Path] | None = None) -> bool:
     for stale in (prefix / CONDA_META).glob(".ophis-transaction.journal.*.tmp"):
         with contextlib.suppress(OSError):
             stale.unlink()  # a journal write that never completed: nothing was touched
+    for aside in (prefix / CONDA_META).glob(f"*.json{SET_ASIDE}"):
+        with contextlib.suppress(OSError):
+            os.replace(aside, aside.with_name(aside.name.removesuffix(SET_ASIDE)))
     if not journal_path.is_file():
         return False
     _refuse_if_live(journal_path, prefix)

@@ -19,8 +19,14 @@ from ophis.manager.history import dist_str
 from ophis.manager.operations import (
     ChangeOutcome,
     ChangeRequest,
+    SpecFiles,
+    TooManyArgumentsError,
     apply_change,
     plan_change,
+    plan_clone,
+    plan_explicit,
+    plan_locked,
+    read_spec_files,
     resolve_prefix,
 )
 from ophis.manager.records import dist_fields
@@ -39,7 +45,12 @@ YES = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bars.")
 NO_DEPS = typer.Option(False, "--no-deps", help="Do not install dependencies.")
 ONLY_DEPS = typer.Option(False, "--only-deps", help="Install only the dependencies.")
-FILE = typer.Option([], "--file", help="Read package specs from this file (repeatable).")
+FILE = typer.Option(
+    [], "--file", help="Read package specs, or @EXPLICIT package URLs, from this file."
+)
+LOCKED = typer.Option(
+    None, "--locked", help="Install exactly what this lock file pins (see 'ophis lock')."
+)
 OFFLINE = typer.Option(False, "--offline", help="Use only cached repodata and packages.")
 FORCE_REINSTALL = typer.Option(False, "--force-reinstall", help="Reinstall even if present.")
 FREEZE = typer.Option(False, "--freeze-installed", help="Do not change installed packages.")
@@ -66,6 +77,10 @@ def create(
     strict_channel_priority: bool = STRICT,
     no_channel_priority: bool = NO_PRIORITY,
     file: list[Path] = FILE,
+    locked: Path = LOCKED,
+    clone: str = typer.Option(
+        None, "--clone", help="Copy this environment (a name or a path) into the new one."
+    ),
     no_deps: bool = NO_DEPS,
     only_deps: bool = ONLY_DEPS,
     offline: bool = OFFLINE,
@@ -74,7 +89,8 @@ def create(
     quiet: bool = QUIET,
     json_output: bool = JSON,
 ) -> None:
-    """Create a new environment from package specs."""
+    """Create a new environment from package specs, an @EXPLICIT file, a lock file or a
+    clone."""
     _run("create", _Options(**locals()))
 
 
@@ -87,6 +103,7 @@ def install(
     strict_channel_priority: bool = STRICT,
     no_channel_priority: bool = NO_PRIORITY,
     file: list[Path] = FILE,
+    locked: Path = LOCKED,
     no_deps: bool = NO_DEPS,
     only_deps: bool = ONLY_DEPS,
     offline: bool = OFFLINE,
@@ -211,6 +228,8 @@ class _Options:
     revision: int | None = None
     force: bool = False
     all_packages: bool = False
+    locked: Path | None = None
+    clone: str | None = None
 
     @property
     def update_modifier(self) -> str | None:
@@ -230,7 +249,8 @@ def _run(action: str, o: _Options) -> None:
     try:
         config = load_config_from_os(offline=o.offline or None)
         target = resolve_prefix(o.name, o.prefix, config, env, creating=action == "create")
-        all_specs = tuple([*(o.specs or ()), *_specs_from_files(o.file)])
+        files = read_spec_files(o.file)
+        all_specs = tuple([*(o.specs or ()), *files.specs])
         if o.all_packages:
             all_specs = tuple(_installed_names(target))
         request = ChangeRequest(
@@ -249,8 +269,16 @@ def _run(action: str, o: _Options) -> None:
             revision=o.revision,
             argv=tuple(sys.argv),
         )
-        outcome = _plan_confirm_execute(
-            request, config, o.yes or config.always_yes, o.json_output, o.quiet or config.quiet
+        outcome = _plan(request, o, files, config)
+        if outcome.clone_source is not None and not o.json_output:
+            _print_clone(outcome)
+        outcome = _confirm_execute(
+            request,
+            outcome,
+            config,
+            o.yes or config.always_yes,
+            o.json_output,
+            o.quiet or config.quiet,
         )
     except OphisError as error:
         fail(error, o.json_output)
@@ -259,10 +287,48 @@ def _run(action: str, o: _Options) -> None:
     _report(outcome, action, o.json_output, o.name)
 
 
-def _plan_confirm_execute(
-    request: ChangeRequest, config: Config, yes: bool, json_output: bool, quiet: bool
+def _plan(request: ChangeRequest, o: _Options, files: SpecFiles, config: Config) -> ChangeOutcome:
+    """Solve the request, or take exact records: a clone, a lock file, @EXPLICIT files."""
+    exact = [
+        flag
+        for flag, given in (
+            ("--clone", o.clone),
+            ("--locked", o.locked),
+            ("@EXPLICIT --file", files.explicit),
+        )
+        if given is not None
+    ]
+    others = [*(o.specs or ()), *files.specs, *exact[1:]]
+    if exact and others:
+        suffix = "s" if len(others) > 1 else ""
+        raise TooManyArgumentsError(
+            f"did not expect any arguments for {exact[0]} Got {len(others)} argument{suffix} "
+            f"({', '.join(others)}) but expected 0.",
+            f"{exact[0]} installs exact packages: give it alone, without package specs.",
+        )
+    if o.clone is not None:
+        source = resolve_prefix(*_name_or_path(o.clone), config, os.environ, creating=False)
+        return plan_clone(request, source, config)
+    if o.locked is not None:
+        return plan_locked(request, o.locked, config)
+    if files.explicit is not None:
+        return plan_explicit(request, files.explicit, config)
+    return plan_change(request, config, os.environ)
+
+
+def _name_or_path(source: str) -> tuple[str | None, str | None]:
+    """conda's clone source: a path when it holds a path separator, else a name."""
+    return (None, source) if os.sep in source or "/" in source else (source, None)
+
+
+def _confirm_execute(
+    request: ChangeRequest,
+    outcome: ChangeOutcome,
+    config: Config,
+    yes: bool,
+    json_output: bool,
+    quiet: bool,
 ) -> ChangeOutcome:
-    outcome = plan_change(request, config, os.environ)
     if outcome.solution is None or request.dry_run:
         return outcome
     ask = not (yes or json_output)
@@ -310,21 +376,6 @@ def _print_prelink_messages(messages: list[str]) -> None:
         stdout.print(indent(message, "  "), highlight=False, markup=False)
 
 
-def _specs_from_files(files: list[Path]) -> list[str]:
-    specs: list[str] = []
-    for path in files:
-        try:
-            lines = path.read_text().splitlines()
-        except OSError as error:
-            raise CondaValueError(
-                f"Cannot read --file {path}: {error.strerror}.", "Check the path."
-            ) from None
-        specs.extend(
-            s.strip() for s in lines if s.strip() and not s.lstrip().startswith(("#", "@"))
-        )
-    return specs
-
-
 def _installed_names(prefix: Path) -> list[str]:
     from ophis.manager.prefix import PrefixData
 
@@ -348,6 +399,7 @@ def _actions_json(outcome: ChangeOutcome) -> dict:
 
 
 def _report(outcome: ChangeOutcome, action: str, json_output: bool, name: str | None) -> None:
+    warn(outcome.warnings)
     if outcome.recovered and not json_output:
         stderr.print(
             f"Rolled back an interrupted transaction in {outcome.prefix} before continuing.",
@@ -355,19 +407,7 @@ def _report(outcome: ChangeOutcome, action: str, json_output: bool, name: str | 
             soft_wrap=True,
         )
     if json_output:
-        if outcome.solution is None:
-            emit_json({"message": "All requested packages already installed.", "success": True})
-            return
-        document = {
-            "actions": _actions_json(outcome),
-            "prefix": str(outcome.prefix),
-            "success": True,
-        }
-        if outcome.dry_run:
-            document["dry_run"] = True
-        if outcome.report and (outcome.report.prelink_messages or outcome.report.messages):
-            document["messages"] = outcome.report.prelink_messages + outcome.report.messages
-        emit_json(document)
+        _report_json(outcome)
         return
     if outcome.solution is None:
         stdout.print("\n# All requested packages already installed.\n")
@@ -391,6 +431,42 @@ def _report(outcome: ChangeOutcome, action: str, json_output: bool, name: str | 
             highlight=False,
             markup=False,
         )
+
+
+def warn(messages: list[str]) -> None:
+    """Warnings go to stderr, so that --json output on stdout stays parseable."""
+    for message in messages:
+        stderr.print(f"[yellow]Warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def _report_json(outcome: ChangeOutcome) -> None:
+    if outcome.solution is None:
+        emit_json({"message": "All requested packages already installed.", "success": True})
+        return
+    document = {"actions": _actions_json(outcome), "prefix": str(outcome.prefix), "success": True}
+    if outcome.dry_run:
+        document["dry_run"] = True
+    if outcome.report and (outcome.report.prelink_messages or outcome.report.messages):
+        document["messages"] = outcome.report.prelink_messages + outcome.report.messages
+    if outcome.clone_source is not None:  # the keys conda's clone adds
+        document.update(
+            src_prefix=str(outcome.clone_source),
+            dst_prefix=str(outcome.prefix),
+            untracked_files=outcome.untracked,
+        )
+    emit_json(document)
+
+
+def _print_clone(outcome: ChangeOutcome) -> None:
+    """What conda's clone prints before its transaction."""
+    solution = outcome.solution
+    stdout.print(
+        f"Source:      {outcome.clone_source}\nDestination: {outcome.prefix}\n"
+        f"Packages: {len(solution.final) if solution else 0}\nFiles: {len(outcome.untracked)}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 def _print_plan(outcome: ChangeOutcome) -> None:
@@ -423,4 +499,5 @@ def _print_section(title: str, records, outcome: ChangeOutcome) -> None:
             f"  {record.name.normalized:<{width}}{dist_str(record)}",
             highlight=False,
             markup=False,
+            soft_wrap=True,
         )

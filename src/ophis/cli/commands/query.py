@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from ophis.cli.commands.change import CHANNEL, JSON, NAME, OVERRIDE, PREFIX
+from ophis.cli.commands.change import CHANNEL, JSON, NAME, OVERRIDE, PREFIX, warn
 from ophis.cli.output import emit_json, fail, stdout
 from ophis.core.errors import EnvironmentLocationNotFound, OphisError
 from ophis.manager.config import load_config_from_os
 from ophis.manager.explicit import ExplicitPackage, dumps_explicit
+from ophis.manager.history import Revision, pretty_lines, revision_event, revision_log
 from ophis.manager.operations import ChangeRequest, channels_for, fetch_repodata, resolve_prefix
 from ophis.manager.prefix import PrefixData
 from ophis.manager.records import channel_name, dist_fields
@@ -33,6 +35,9 @@ def list_packages(
     explicit: bool = typer.Option(False, "--explicit", help="Print an @EXPLICIT spec file."),
     export: bool = typer.Option(False, "--export", "-e", help="Print name=version=build lines."),
     md5: bool = typer.Option(False, "--md5", help="With --explicit: add #md5 to each URL."),
+    revisions: bool = typer.Option(
+        False, "--revisions", "-r", help="Show the environment's history of changes."
+    ),
     json_output: bool = JSON,
 ) -> None:
     """List the packages installed in an environment."""
@@ -44,9 +49,13 @@ def list_packages(
             raise EnvironmentLocationNotFound(
                 f"Not a conda environment: {target}", "Name an existing environment."
             )
+        if revisions:
+            _print_revisions(revision_log(target), json_output)
+            return
         records = [r for n, r in sorted(data.records().items()) if _wanted(n, regex, full_name)]
     except OphisError as error:
         fail(error, json_output)
+    warn(data.warnings)
     channels = [] if not records else _known_channels(config)
     if json_output:
         emit_json([dist_fields(r, channels) for r in records])
@@ -79,8 +88,21 @@ def _known_channels(config) -> list:
         return []
 
 
+def _print_revisions(revisions: list[Revision], json_output: bool) -> None:
+    """conda's ``list --revisions``: ``History.print_log``, or ``object_log`` as JSON."""
+    if json_output:
+        emit_json([revision_event(r) for r in revisions])
+        return
+    for revision in revisions:
+        lines = [f"{revision.timestamp}  (rev {revision.number})"]
+        lines += [f"    {line}" for line in pretty_lines(revision)]
+        sys.stdout.write("\n".join(lines) + "\n\n")
+
+
 def _print_explicit(records, platform: str, md5: bool) -> None:
-    packages = [ExplicitPackage(str(r.url), md5=r.md5) for r in records]
+    packages = [
+        ExplicitPackage(str(r.url), md5=bytes(r.md5).hex() if r.md5 else None) for r in records
+    ]
     text = dumps_explicit(packages, platform, checksums=md5)
     stdout.print(text.rstrip("\n"), highlight=False, markup=False, soft_wrap=True)
 
