@@ -82,9 +82,13 @@ def ophis_create(channel: str, prefix: Path, env: dict[str, str]) -> None:
 
 
 def ophis_create_in_process(channel: str, prefix: Path, env: dict[str, str]) -> None:
+    run_in_process(create_argv(channel, prefix), env)
+
+
+def run_in_process(argv: list[str], env: dict[str, str]) -> None:
+    """``ophis ARGV`` in this process, with ``env`` as its environment and stdout dropped."""
     from ophis.cli.main import build_app
 
-    argv = create_argv(channel, prefix)
     saved = dict(os.environ)
     os.environ.clear()
     os.environ.update(env)
