@@ -123,3 +123,22 @@ def progress_bar(
     )
     with progress:
         yield ProgressDisplay(description, progress, bytes_stage)
+
+
+def confirm_proceed() -> bool:
+    """conda's ``confirm_yn``: "Proceed ([y]/n)? " on stdout; an empty answer means yes."""
+    answers = {"": True, "y": True, "yes": True, "n": False, "no": False}
+    while True:
+        sys.stdout.write("Proceed ([y]/n)? ")
+        sys.stdout.flush()
+        answer = sys.stdin.readline().strip().lower()
+        if answer in answers:
+            sys.stdout.write("\n")
+            return answers[answer]
+        stdout.print(f"Invalid choice: {answer}", highlight=False, markup=False)
+
+
+def exit_declined() -> NoReturn:
+    """What conda does when the user answers no: CondaSystemExit, exit code 0."""
+    stderr.print("\nCondaSystemExit: Exiting.\n", highlight=False)
+    raise typer.Exit(0)

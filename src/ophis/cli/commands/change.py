@@ -7,11 +7,19 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from textwrap import indent
-from typing import NoReturn
+from typing import Any
 
 import typer
 
-from ophis.cli.output import emit_json, fail, progress_bar, stderr, stdout
+from ophis.cli.output import (
+    confirm_proceed,
+    emit_json,
+    exit_declined,
+    fail,
+    progress_bar,
+    stderr,
+    stdout,
+)
 from ophis.core.errors import CondaValueError, OphisError
 from ophis.manager.config import Config, load_config_from_os
 from ophis.manager.download import DOWNLOAD_STAGE
@@ -91,7 +99,7 @@ def create(
 ) -> None:
     """Create a new environment from package specs, an @EXPLICIT file, a lock file or a
     clone."""
-    _run("create", _Options(**locals()))
+    run_change("create", ChangeOptions(**locals()))
 
 
 def install(
@@ -121,7 +129,7 @@ def install(
     json_output: bool = JSON,
 ) -> None:
     """Install packages into an existing environment."""
-    _run("install", _Options(**locals()))
+    run_change("install", ChangeOptions(**locals()))
 
 
 def update(
@@ -154,7 +162,7 @@ def update(
             ),
             json_output,
         )
-    _run("update", _Options(**locals()))
+    run_change("update", ChangeOptions(**locals()))
 
 
 def remove(
@@ -182,7 +190,7 @@ def remove(
             ),
             json_output,
         )
-    _run("remove", _Options(**locals()))
+    run_change("remove", ChangeOptions(**locals()))
 
 
 def _modifier(freeze: bool, specs: bool, deps: bool, everything: bool) -> str | None:
@@ -202,8 +210,10 @@ def _modifier(freeze: bool, specs: bool, deps: bool, everything: bool) -> str | 
 
 
 @dataclass(frozen=True)
-class _Options:
-    """What the four verbs were given, by their option names (Typer passes them one by one)."""
+class ChangeOptions:
+    """What the four verbs were given, by their option names (Typer passes them one by one).
+    Other commands that change an environment (``env``, ``doctor``) build one with
+    :meth:`quiet_defaults` and call :func:`run_change`."""
 
     specs: list[str] | None
     name: str | None
@@ -231,6 +241,22 @@ class _Options:
     locked: Path | None = None
     clone: str | None = None
 
+    @classmethod
+    def quiet_defaults(
+        cls, name: str | None, prefix: str | None, *, json_output: bool, **given: Any
+    ) -> ChangeOptions:
+        """Options for ``name``/``prefix`` with no specs or channels, answering yes."""
+        base: dict[str, Any] = {
+            "specs": [],
+            "channel": [],
+            "override_channels": False,
+            "offline": False,
+            "dry_run": False,
+            "yes": True,
+            "quiet": json_output,
+        }
+        return cls(name=name, prefix=prefix, json_output=json_output, **{**base, **given})
+
     @property
     def update_modifier(self) -> str | None:
         return _modifier(
@@ -244,7 +270,7 @@ class _Options:
         return "disabled" if self.no_channel_priority else None
 
 
-def _run(action: str, o: _Options) -> None:
+def run_change(action: str, o: ChangeOptions) -> None:
     env = dict(os.environ)
     try:
         config = load_config_from_os(offline=o.offline or None)
@@ -287,7 +313,9 @@ def _run(action: str, o: _Options) -> None:
     _report(outcome, action, o.json_output, o.name)
 
 
-def _plan(request: ChangeRequest, o: _Options, files: SpecFiles, config: Config) -> ChangeOutcome:
+def _plan(
+    request: ChangeRequest, o: ChangeOptions, files: SpecFiles, config: Config
+) -> ChangeOutcome:
     """Solve the request, or take exact records: a clone, a lock file, @EXPLICIT files."""
     exact = [
         flag
@@ -334,8 +362,8 @@ def _confirm_execute(
     ask = not (yes or json_output)
     if ask:
         _print_plan(outcome)
-        if not _proceed():
-            _exit_declined()
+        if not confirm_proceed():
+            exit_declined()
     shown = not (quiet or json_output)
     with progress_bar("Installing", enabled=shown, bytes_stage=DOWNLOAD_STAGE) as progress:
 
@@ -343,31 +371,12 @@ def _confirm_execute(
             """conda's pre-link messages: shown after the download, asked about unless -y."""
             with progress.paused():
                 _print_prelink_messages(messages)
-                return _proceed() if ask else True
+                return confirm_proceed() if ask else True
 
         outcome = apply_change(request, outcome, config, progress, None if json_output else confirm)
     if outcome.declined:
-        _exit_declined()
+        exit_declined()
     return outcome
-
-
-def _proceed() -> bool:
-    """conda's ``confirm_yn``: "Proceed ([y]/n)? " on stdout; an empty answer means yes."""
-    answers = {"": True, "y": True, "yes": True, "n": False, "no": False}
-    while True:
-        sys.stdout.write("Proceed ([y]/n)? ")
-        sys.stdout.flush()
-        answer = sys.stdin.readline().strip().lower()
-        if answer in answers:
-            sys.stdout.write("\n")
-            return answers[answer]
-        stdout.print(f"Invalid choice: {answer}", highlight=False, markup=False)
-
-
-def _exit_declined() -> NoReturn:
-    """What conda does when the user answers no: CondaSystemExit, exit code 0."""
-    stderr.print("\nCondaSystemExit: Exiting.\n", highlight=False)
-    raise typer.Exit(0)
 
 
 def _print_prelink_messages(messages: list[str]) -> None:

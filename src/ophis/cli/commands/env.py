@@ -19,8 +19,8 @@ from ophis.cli.commands.change import (
     PREFIX,
     QUIET,
     YES,
-    _Options,
-    _run,
+    ChangeOptions,
+    run_change,
 )
 from ophis.cli.output import emit_json, fail, stdout
 from ophis.core.errors import CondaValueError, EnvironmentLocationNotFound, OphisError
@@ -160,7 +160,10 @@ def env_remove(
         check_removable(target, config, os.environ)
     except OphisError as error:
         fail(error, json_output)
-    _run("remove", _options(name, prefix, dry_run, yes, quiet, json_output, all_packages=True))
+    options = ChangeOptions.quiet_defaults(
+        name, prefix, json_output=json_output, dry_run=dry_run, yes=yes, all_packages=True
+    )
+    run_change("remove", replace(options, quiet=quiet or json_output))
 
 
 def _apply_env_file(
@@ -186,9 +189,10 @@ def _apply_env_file(
         check_env_file_target(environment, target, config, action, replace=yes)
     except OphisError as error:
         fail(error, json_output)
-    options = _options(name, prefix, dry_run, True, quiet, json_output)
+    options = ChangeOptions.quiet_defaults(name, prefix, json_output=json_output, dry_run=dry_run)
+    options = replace(options, quiet=quiet or json_output)
     channels = list(environment.channels)
-    _run(action, replace(options, specs=list(environment.dependencies), channel=channels))
+    run_change(action, replace(options, specs=list(environment.dependencies), channel=channels))
     if dry_run:
         return
     try:
@@ -197,31 +201,7 @@ def _apply_env_file(
     except OphisError as error:
         fail(error, json_output)
     if extras:
-        _run("remove", replace(options, specs=extras, force=True))
-
-
-def _options(
-    name: str | None,
-    prefix: str | None,
-    dry_run: bool,
-    yes: bool,
-    quiet: bool,
-    json_output: bool,
-    **extra: object,
-) -> _Options:
-    return _Options(
-        specs=[],
-        name=name,
-        prefix=prefix,
-        channel=[],
-        override_channels=False,
-        offline=False,
-        dry_run=dry_run,
-        yes=yes,
-        quiet=quiet,
-        json_output=json_output,
-        **extra,
-    )
+        run_change("remove", replace(options, specs=extras, force=True))
 
 
 def info(

@@ -13,12 +13,10 @@ from ophis.cli.commands.change import (
     NAME,
     PREFIX,
     YES,
-    _exit_declined,
-    _Options,
-    _proceed,
-    _run,
+    ChangeOptions,
+    run_change,
 )
-from ophis.cli.output import emit_json, fail, stderr, stdout
+from ophis.cli.output import confirm_proceed, emit_json, exit_declined, fail, stderr, stdout
 from ophis.core.errors import EnvironmentLocationNotFound, OphisError
 from ophis.manager.clean import KINDS, CleanTarget, execute_clean, plan_clean
 from ophis.manager.config import load_config_from_os
@@ -62,8 +60,8 @@ def clean(
         _show_clean(plan)
     found = any(target.paths for target in plan.values())
     if found and not dry_run:
-        if not (yes or json_output or config.always_yes) and not _proceed():
-            _exit_declined()
+        if not (yes or json_output or config.always_yes) and not confirm_proceed():
+            exit_declined()
         execute_clean(plan)
     if json_output:
         emit_json(
@@ -119,22 +117,17 @@ def doctor(
     pins = [package.pin for package in report.damaged]
     forget_extracted(config.pkgs_dirs, report.damaged)
     channels = list(dict.fromkeys(package.channel for package in report.damaged))
-    _run(
-        "install",
-        _Options(
-            specs=pins,
-            name=name,
-            prefix=prefix,
-            channel=channels,  # where the damaged packages came from (or their cache)
-            override_channels=True,
-            offline=False,
-            dry_run=False,
-            yes=yes,
-            quiet=json_output,
-            json_output=json_output,
-            force_reinstall=True,
-        ),
+    options = ChangeOptions.quiet_defaults(
+        name,
+        prefix,
+        json_output=json_output,
+        yes=yes,
+        specs=pins,
+        channel=channels,  # where the damaged packages came from (or their cache)
+        override_channels=True,
+        force_reinstall=True,
     )
+    run_change("install", options)
 
 
 def _render_doctor(report: DoctorReport, json_output: bool) -> None:
