@@ -273,3 +273,16 @@ def test_revision_log_of_a_real_env_and_of_none(envs, tmp_path):
 def test_record_spec_is_the_spec_conda_writes_for_explicit_installs():
     spec = record_spec(_record("https://conda.anaconda.org/conda-forge/"))
     assert spec == "conda-forge/linux-64::numpy==1.26.4=py311_0"
+
+
+def test_tokens_in_the_command_line_are_not_written(tmp_path: Path) -> None:
+    token = "oph-" + "Z9" * 20
+    write_revision(
+        tmp_path,
+        cmd=["ophis", "create", "-c", f"http://127.0.0.1:8080/conda/t/{token}/alice", "x"],
+        link=["alice/noarch::x-1.0-0"],
+        unlink=[],
+        update_specs=["x"],
+    )
+    written = (tmp_path / "conda-meta" / "history").read_text()
+    assert token not in written and "/conda/t/<TOKEN>/alice" in written

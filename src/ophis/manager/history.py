@@ -41,6 +41,7 @@ from ophis.core.atomic_file import write_atomic
 from ophis.core.channel import ChannelContext, parse_channel
 from ophis.core.errors import OphisError
 from ophis.core.platform import KNOWN_SUBDIRS
+from ophis.core.redaction import redact
 from ophis.core.spec_name import spec_name
 
 #: the conda release whose behaviour Ophis reproduces; written as ``# conda version:``
@@ -394,6 +395,8 @@ def write_revision(
         neutered_specs=neutered_specs,
         timestamp=timestamp,
     )
+    # conda writes the command line as typed; tokens and passwords in it are not kept
+    block = redact(block)
     write_atomic(path, old + block.encode("utf-8"), durable=True)
     number = len(parse_history(old.decode("utf-8", errors="replace")))
     revision = parse_history(block)[0]

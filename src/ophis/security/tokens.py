@@ -13,7 +13,8 @@ import re
 import secrets
 import string
 
-PREFIX = "oph"
+from ophis.core.redaction import TOKEN_PREFIX as PREFIX
+
 _ALPHABET = string.ascii_letters + string.digits
 _LENGTH = 40
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9-]{8,200}$")
