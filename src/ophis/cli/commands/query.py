@@ -124,9 +124,17 @@ def search_packages(
     channel: list[str] = CHANNEL,
     override_channels: bool = OVERRIDE,
     subdir: str = typer.Option(None, "--subdir", "--platform", help="Search this platform."),
+    on_server: bool = typer.Option(
+        False, "--on-server", help="Search the server you logged in to (`ophis login`)."
+    ),
     json_output: bool = JSON,
 ) -> None:
     """Search the channels for packages matching a spec."""
+    if on_server:
+        from ophis.cli.commands.packages_remote import search_on_server
+
+        search_on_server(spec, subdir, os.environ.get("OPHIS_SERVER"), json_output)
+        return
     try:
         config = load_config_from_os()
         request = ChangeRequest(
