@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the tests drive for real: the shells the activation tests run (bash is in
-# every Debian image). Installed when missing and when we may (root with apt-get); otherwise
-# the tests that need them are skipped with the package's name.
+# every Debian image) and the chromium the web site's browser test drives through Playwright.
+# Installed when missing and when we may (root with apt-get); otherwise the shell tests are
+# skipped with the package's name, and the browser test fails saying what to install.
 set -euo pipefail
-wanted=(zsh fish)
+wanted=(zsh fish chromium)
 missing=()
 for program in "${wanted[@]}"; do
   command -v "$program" >/dev/null 2>&1 || missing+=("$program")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -12,11 +14,16 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+@cache
+def _decoy_hash() -> str:
+    """Checked when there is no password to check, so that an unknown login costs as much
+    time as a wrong password and response times do not tell which logins exist."""
+    return _hasher.hash("ophis-decoy")
+
+
 def verify_password(password_hash: str | None, password: str) -> bool:
-    if not password_hash:
-        return False
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher.verify(password_hash or _decoy_hash(), password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
 

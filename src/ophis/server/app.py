@@ -3,7 +3,8 @@
 URL layout (one root, so that conda's token injection works):
 ``/api/...`` the anaconda-client API, ``/conda/<owner>[/label/<label>]/<subdir>/...`` conda
 channels, ``/pypi/<owner>/simple/`` pip indexes, ``/healthz``; ``/t/<token>/`` is accepted
-first and after ``/conda`` or ``/pypi``.
+first and after ``/conda`` or ``/pypi``. Everything else is the web site (``ophis.server.web``),
+whose errors are pages rather than JSON.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from ophis.core.errors import OphisError
@@ -75,37 +77,54 @@ def _add_routes(app: FastAPI) -> None:
 
     app.include_router(conda_routes.router)
     app.include_router(pypi_routes.router)
+    from ophis.server.web import add_web_routes
+
+    add_web_routes(app)  # last: its /<owner> pages must not shadow the routes above
 
 
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OphisError)
-    async def ophis_error(_request: Request, error: OphisError) -> JSONResponse:
+    async def ophis_error(request: Request, error: OphisError) -> Response:
         status = getattr(error, "status", 400)
-        return _error(status, error.message, error.remedy)
+        return await _error(request, status, error.message, error.remedy)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in error.errors()
         )
-        return _error(422, f"The request is malformed: {problems}", "Fix the request and retry.")
+        return await _error(
+            request, 422, f"The request is malformed: {problems}", "Fix the request and retry."
+        )
 
     @app.exception_handler(HTTPException)
-    async def http_error(_request: Request, error: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, error: HTTPException) -> Response:
         message = error.detail if isinstance(error.detail, str) else "Request failed."
         if error.status_code == 404:
             message = "Not found."
-        return _error(error.status_code, message, "", headers=error.headers)
+        return await _error(request, error.status_code, message, "", headers=error.headers)
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+    async def unexpected(request: Request, error: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _error(
+        return await _error(
+            request,
             500,
             "Internal server error.",
             "Try again; if it persists, tell the server's administrator.",
         )
 
 
-def _error(status: int, message: str, remedy: str, headers: Any = None) -> JSONResponse:
+async def _error(
+    request: Request, status: int, message: str, remedy: str, headers: Any = None
+) -> Response:
+    """JSON ``{"error", "remedy"}`` for clients; a page for the web site's browsers."""
+    from ophis.server.web.rendering import error_page, is_page
+
+    if is_page(request):
+        # in the thread pool: the page looks up who is signed in, in the database
+        page = await run_in_threadpool(error_page, request, status, message, remedy)
+        if headers:
+            page.headers.update(headers)
+        return page
     return JSONResponse({"error": message, "remedy": remedy}, status_code=status, headers=headers)

@@ -41,3 +41,8 @@ class Conflict(ServerError):
 class PayloadTooLarge(ServerError):
     status = 413
     exception_name = "PayloadTooLarge"
+
+
+class TooManyRequests(ServerError):
+    status = 429
+    exception_name = "TooManyRequests"

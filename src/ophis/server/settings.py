@@ -25,6 +25,14 @@ class ServerSettings:
     max_upload_bytes: int = 4 * 1024**3
     #: seconds a staged upload may wait for its file and commit
     stage_seconds: int = 3600
+    #: may visitors of the web site create their own accounts?
+    allow_signup: bool = True
+    #: how long a web sign-in lasts, seconds
+    session_seconds: int = 12 * 3600
+    #: failed web sign-ins allowed per (client address, login) within ``sign_in_window``
+    sign_in_attempts: int = 10
+    #: seconds over which failed sign-ins are counted
+    sign_in_window: int = 15 * 60
 
     @property
     def database(self) -> str:

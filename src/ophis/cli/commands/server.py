@@ -84,6 +84,9 @@ def start(
         None, "--public-url", help="The URL clients use, when behind a proxy."
     ),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning, error."),
+    no_signup: bool = typer.Option(
+        False, "--no-signup", help="Let only administrators create accounts (no web sign-up)."
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Start the server (SQLite and local files by default). On first start it creates an
@@ -96,7 +99,7 @@ def start(
     from ophis.server.logs import log_config
     from ophis.server.services.bootstrap import admin_from_environment, ensure_first_admin
 
-    settings = _settings(data_dir, database_url, public_url=public_url)
+    settings = _settings(data_dir, database_url, public_url=public_url, allow_signup=not no_signup)
     try:
         context = ServerContext.open(settings)
         with context.sessions() as session:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -135,7 +136,13 @@ class Token(Base):
 
 class Package(Base):
     __tablename__ = "packages"
-    __table_args__ = (UniqueConstraint("owner_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("owner_id", "name"),
+        # the web site's search walks names in order and its home page lists the newest
+        # public packages: both stop after one page instead of sorting the whole table
+        Index("ix_packages_name", "name"),
+        Index("ix_packages_public_modified_at", "public", "modified_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
@@ -188,7 +195,9 @@ class File(Base):
     __tablename__ = "files"
     __table_args__ = (UniqueConstraint("owner_id", "basename"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"))
+    release_id: Mapped[int] = mapped_column(
+        ForeignKey("releases.id", ondelete="CASCADE"), index=True
+    )
     #: denormalised so that a channel's files are one indexed query away
     owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     #: conda: ``<subdir>/<filename>``; pypi: the file name
@@ -277,3 +286,32 @@ class ChannelRevision(Base):
     subdir: Mapped[str] = mapped_column(String(40), primary_key=True)
     revision: Mapped[int] = mapped_column(Integer, default=0)
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie carries a random secret; the row keeps only its
+    SHA-256 as its id, so a copy of the database signs no one in."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    #: what every form of this session must send back (see ophis.server.web.forms)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    account: Mapped[Account] = relationship()
+
+
+class SignInFailure(Base):
+    """A refused web sign-in, counted per (client address, login) to slow password guessing.
+    In the database rather than in memory so that the limit holds across ``--workers``
+    processes and restarts."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_who", "login_key", "remote_addr", "failed_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login_key: Mapped[str] = mapped_column(String(80))
+    remote_addr: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -24,6 +24,7 @@ RESERVED = frozenset(
         "healthz",
         "login",
         "logout",
+        "signup",
         "settings",
         "search",
         "user",
@@ -126,12 +127,9 @@ def create_org(session: Session, login: str, owner: Account, *, name: str = "") 
 
 def authenticate(session: Session, login: str, password: str) -> Account:
     account = find_account(session, login)
-    if (
-        account is None
-        or account.kind != USER
-        or account.is_disabled
-        or not verify_password(account.password_hash, password)
-    ):
+    # the password is checked even without an account: the same time either way
+    valid = verify_password(account.password_hash if account else None, password)
+    if not valid or account is None or account.kind != USER or account.is_disabled:
         raise Unauthorized(
             "Invalid Username password combination.",
             "Check the user name and password, or ask an administrator to reset the password.",

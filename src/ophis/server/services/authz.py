@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select, true
 from sqlalchemy.orm import Session
 
 from ophis.server.db.models import (
@@ -137,6 +137,40 @@ def can_read_package(session: Session, principal: Principal, package: Package, s
     return principal.has_scope(scope) and at_least(package_role(session, principal, package), READ)
 
 
+def readable_packages(principal: Principal, scope: str) -> ColumnElement[bool]:
+    """What :func:`can_read_package` decides, as a WHERE clause on ``Package``: listings that
+    page through the database (the web site's owner pages and search) filter in SQL instead
+    of loading every row to ask about each."""
+    account = principal.account
+    if account is None or account.is_disabled or not principal.has_scope(scope):
+        return Package.public.is_(True)
+    if account.is_superuser:
+        granted: ColumnElement[bool] = true()
+    else:
+        member_of = (
+            select(OrgGroup.org_id)
+            .join(GroupMember, GroupMember.group_id == OrgGroup.id)
+            .where(GroupMember.account_id == account.id, OrgGroup.limited.is_(False))
+        )
+        collaborating = select(PackageCollaborator.package_id).where(
+            PackageCollaborator.account_id == account.id
+        )
+        in_groups = (
+            select(GroupPackage.package_id)
+            .join(GroupMember, GroupMember.group_id == GroupPackage.group_id)
+            .where(GroupMember.account_id == account.id)
+        )
+        granted = or_(
+            Package.owner_id == account.id,
+            Package.owner_id.in_(member_of),
+            Package.id.in_(collaborating),
+            Package.id.in_(in_groups),
+        )
+    if principal.org_id is not None:
+        granted = and_(Package.owner_id == principal.org_id, granted)
+    return or_(Package.public.is_(True), granted)
+
+
 def hidden_packages(
     session: Session, principal: Principal, owner: Account, scope: str
 ) -> frozenset[int]:
@@ -185,6 +219,16 @@ def check_read_package(
 ) -> None:
     if not can_read_package(session, principal, package, scope):
         raise not_found(f"{package.owner.login}/{package.name}")
+
+
+def can_write_package(session: Session, principal: Principal, package: Package) -> bool:
+    """Would :func:`check_write_package` let the caller change ``package``?"""
+    return (
+        not principal.is_anonymous
+        and principal.has_scope("api:write")
+        and can_read_package(session, principal, package, "api:read")
+        and at_least(package_role(session, principal, package), WRITE)
+    )
 
 
 def check_write_owner(session: Session, principal: Principal, owner: Account) -> None:

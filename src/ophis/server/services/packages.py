@@ -140,6 +140,19 @@ def update_package(
     return package
 
 
+def set_public(
+    session: Session, principal: Principal, owner_login: str, name: str, public: bool
+) -> Package:
+    """Make a package public or private. The channel caches need no purge: their keys hold
+    the set of packages hidden from each caller, which this changes."""
+    package = get_package(session, principal, owner_login, name)
+    authz.check_write_package(session, principal, package)
+    package.public = public
+    package.modified_at = utcnow()
+    session.commit()
+    return package
+
+
 def _set_attrs(package: Package, attrs: dict[str, Any], *, replace: bool) -> None:
     """Take ``public_attrs`` as the client sends them (``license`` may be an object)."""
     license_ = attrs.get("license")

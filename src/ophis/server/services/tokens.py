@@ -129,3 +129,12 @@ def revoke_named(session: Session, account: Account, name: str, org: Account | N
         raise NotFound(f"No token named {name!r}.", "List your tokens with `anaconda auth --list`.")
     token.revoked_at = utcnow()
     session.commit()
+
+
+def revoke_id(session: Session, account: Account, token_id: int) -> Token:
+    """Revoke one of ``account``'s live tokens by its id (the web site's revoke buttons)."""
+    token = session.get(Token, token_id)
+    if token is None or token.account_id != account.id or not is_live(token):
+        raise NotFound("There is no such live token.", "Reload the tokens page.")
+    revoke(session, token)
+    return token

@@ -32,6 +32,22 @@ def upgrade() -> None:
         sa.UniqueConstraint("login_key"),
     )
     op.create_table(
+        "sign_in_failures",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("login_key", sa.String(length=80), nullable=False),
+        sa.Column("remote_addr", sa.String(length=64), nullable=False),
+        sa.Column("failed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("sign_in_failures", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_sign_in_failures_failed_at"), ["failed_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_sign_in_failures_who", ["login_key", "remote_addr", "failed_at"], unique=False
+        )
+
+    op.create_table(
         "channel_revisions",
         sa.Column("owner_id", sa.Integer(), nullable=False),
         sa.Column("label", sa.String(length=200), nullable=False),
@@ -80,6 +96,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("owner_id", "name"),
     )
+    with op.batch_alter_table("packages", schema=None) as batch_op:
+        batch_op.create_index("ix_packages_name", ["name"], unique=False)
+        batch_op.create_index(
+            "ix_packages_public_modified_at", ["public", "modified_at"], unique=False
+        )
+
     op.create_table(
         "tokens",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -99,6 +121,24 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("token_hash"),
     )
+    op.create_table(
+        "web_sessions",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("csrf_token", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_web_sessions_account_id"), ["account_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_web_sessions_expires_at"), ["expires_at"], unique=False
+        )
+
     op.create_table(
         "group_members",
         sa.Column("group_id", sa.Integer(), nullable=False),
@@ -164,6 +204,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("files", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_files_owner_id"), ["owner_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_files_release_id"), ["release_id"], unique=False)
 
     op.create_table(
         "stages",
@@ -209,6 +250,7 @@ def downgrade() -> None:
     op.drop_table("file_labels")
     op.drop_table("stages")
     with op.batch_alter_table("files", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_files_release_id"))
         batch_op.drop_index(batch_op.f("ix_files_owner_id"))
 
     op.drop_table("files")
@@ -216,9 +258,23 @@ def downgrade() -> None:
     op.drop_table("package_collaborators")
     op.drop_table("group_packages")
     op.drop_table("group_members")
+    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_web_sessions_expires_at"))
+        batch_op.drop_index(batch_op.f("ix_web_sessions_account_id"))
+
+    op.drop_table("web_sessions")
     op.drop_table("tokens")
+    with op.batch_alter_table("packages", schema=None) as batch_op:
+        batch_op.drop_index("ix_packages_public_modified_at")
+        batch_op.drop_index("ix_packages_name")
+
     op.drop_table("packages")
     op.drop_table("org_groups")
     op.drop_table("labels")
     op.drop_table("channel_revisions")
+    with op.batch_alter_table("sign_in_failures", schema=None) as batch_op:
+        batch_op.drop_index("ix_sign_in_failures_who")
+        batch_op.drop_index(batch_op.f("ix_sign_in_failures_failed_at"))
+
+    op.drop_table("sign_in_failures")
     op.drop_table("accounts")

@@ -1,0 +1,232 @@
+"""What the web site's pages show: the newest packages, an owner's packages and labels, a
+label's files, a package with its versions and files. Every list is one page of a query
+(LIMIT/OFFSET, one row more to know whether a next page exists, no count of the whole
+table), and what the caller may not read is filtered out in SQL by
+:func:`ophis.server.services.authz.readable_packages`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from ophis.server.db.models import Account, File, FileLabel, Label, Package, Release
+from ophis.server.services import accounts, authz, files, packages
+from ophis.server.services.authz import Principal
+
+SCOPE = "api:read"
+#: the deepest page a list goes to: OFFSET costs grow with it, and no one reads that far
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    number: int
+    size: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+@dataclass(frozen=True)
+class PackageRow:
+    """A package in a list, with the version of its newest release."""
+
+    package: Package
+    latest: str | None
+
+
+@dataclass(frozen=True)
+class OwnerOverview:
+    owner: Account
+    packages: Page
+    labels: Page
+
+
+@dataclass(frozen=True)
+class PackageDetail:
+    package: Package
+    can_write: bool
+    latest: str | None
+    labels: list[str]
+    versions: Page
+    files: Page
+    #: the version the file list is narrowed to, if any
+    version: str | None
+
+
+def paged(session: Session, query: Select[Any], number: int, size: int) -> Page:
+    number = min(max(1, number), MAX_PAGE)
+    rows = list(session.scalars(query.limit(size + 1).offset((number - 1) * size)))
+    return Page(rows[:size], number, size, len(rows) > size)
+
+
+def package_rows(session: Session, found: list[Package]) -> list[PackageRow]:
+    """Each package with its newest release's version: one query for the whole page."""
+    newest = (
+        select(func.max(Release.id))
+        .where(Release.package_id.in_([p.id for p in found]))
+        .group_by(Release.package_id)
+    )
+    versions = dict(
+        session.execute(select(Release.package_id, Release.version).where(Release.id.in_(newest)))
+        .tuples()
+        .all()
+    )
+    return [PackageRow(package, versions.get(package.id)) for package in found]
+
+
+def listed(query: Select[Any], principal: Principal) -> Select[Any]:
+    """Packages the caller may read, of owners that are not disabled."""
+    return (
+        query.join(Account, Account.id == Package.owner_id)
+        .where(Account.is_disabled.is_(False), authz.readable_packages(principal, SCOPE))
+        .options(selectinload(Package.owner))
+    )
+
+
+def recent_packages(session: Session, limit: int = 12) -> list[PackageRow]:
+    """The public packages changed last (walks ``ix_packages_public_modified_at``)."""
+    query = listed(select(Package), Principal()).order_by(Package.modified_at.desc())
+    return package_rows(session, list(session.scalars(query.limit(limit))))
+
+
+def owner_overview(
+    session: Session, principal: Principal, login: str, number: int, labels_number: int
+) -> OwnerOverview:
+    owner = accounts.get_account(session, login)
+    return OwnerOverview(
+        owner,
+        owner_packages(session, principal, owner, number),
+        owner_labels(session, principal, owner, labels_number),
+    )
+
+
+def owner_packages(
+    session: Session, principal: Principal, owner: Account, number: int, size: int = 25
+) -> Page:
+    query = listed(select(Package).where(Package.owner_id == owner.id), principal)
+    page = paged(session, query.order_by(Package.name), number, size)
+    return replace(page, items=package_rows(session, page.items))
+
+
+def _has_visible_file(principal: Principal) -> ColumnElement[bool]:
+    """For a correlated ``Label``: does it hold a file of a package the caller may read?"""
+    return (
+        select(FileLabel.file_id)
+        .join(File, File.id == FileLabel.file_id)
+        .join(Release, Release.id == File.release_id)
+        .join(Package, Package.id == Release.package_id)
+        .where(FileLabel.label_id == Label.id, authz.readable_packages(principal, SCOPE))
+        .exists()
+    )
+
+
+def _labels_query(session: Session, principal: Principal, owner: Account) -> Select[Any]:
+    """The owner's labels; one holding nothing the caller may read is listed only to the
+    owner's members (as ``anaconda label --list`` does)."""
+    query = select(Label).where(Label.owner_id == owner.id)
+    if not authz.at_least(authz.role_on(session, principal, owner), authz.READ):
+        query = query.where(_has_visible_file(principal))
+    return query
+
+
+def owner_labels(
+    session: Session, principal: Principal, owner: Account, number: int, size: int = 50
+) -> Page:
+    query = _labels_query(session, principal, owner).order_by(Label.name)
+    return paged(session, query, number, size)
+
+
+def label_files(
+    session: Session,
+    principal: Principal,
+    owner_login: str,
+    name: str,
+    number: int,
+    size: int = 50,
+) -> tuple[Account, Label, Page]:
+    """A label and one page of its files the caller may read, newest first; NotFound for a
+    label the caller may not see, worded as for one that does not exist."""
+    owner = accounts.get_account(session, owner_login)
+    query = _labels_query(session, principal, owner).where(Label.name == name)
+    label = session.scalar(query)
+    if label is None:
+        raise authz.not_found(f"{owner.login}/labels/{name}")
+    rows = (
+        select(File)
+        .join(FileLabel, FileLabel.file_id == File.id)
+        .join(Release, Release.id == File.release_id)
+        .join(Package, Package.id == Release.package_id)
+        .where(FileLabel.label_id == label.id, authz.readable_packages(principal, SCOPE))
+        .options(selectinload(File.release).selectinload(Release.package))
+        .order_by(File.id.desc())
+    )
+    return owner, label, paged(session, rows, number, size)
+
+
+def package_detail(
+    session: Session,
+    principal: Principal,
+    owner_login: str,
+    name: str,
+    *,
+    version: str | None = None,
+    files_page: int = 1,
+    versions_page: int = 1,
+) -> PackageDetail:
+    """A package the caller may read (NotFound otherwise) with one page of its versions
+    and one of its files, newest first, narrowed to ``version`` when given."""
+    package = packages.get_package(session, principal, owner_login, name)
+    versions = select(Release).where(Release.package_id == package.id)
+    rows = (
+        select(File)
+        .join(Release, Release.id == File.release_id)
+        .where(Release.package_id == package.id)
+        .options(selectinload(File.labels), selectinload(File.release))
+        .order_by(File.id.desc())
+    )
+    if version:
+        rows = rows.where(Release.version == version)
+    return PackageDetail(
+        package=package,
+        can_write=authz.can_write_package(session, principal, package),
+        latest=_newest_version(session, package),
+        labels=_package_labels(session, package),
+        versions=paged(session, versions.order_by(Release.id.desc()), versions_page, 20),
+        files=paged(session, rows, files_page, 50),
+        version=version,
+    )
+
+
+def _newest_version(session: Session, package: Package) -> str | None:
+    query = select(Release.version).where(Release.package_id == package.id)
+    return session.scalar(query.order_by(Release.id.desc()).limit(1))
+
+
+def _package_labels(session: Session, package: Package) -> list[str]:
+    return list(
+        session.scalars(
+            select(Label.name)
+            .join(FileLabel, FileLabel.label_id == Label.id)
+            .join(File, File.id == FileLabel.file_id)
+            .join(Release, Release.id == File.release_id)
+            .where(Release.package_id == package.id)
+            .distinct()
+            .order_by(Label.name)
+        )
+    )
+
+
+def install_label(labels: list[str]) -> str | None:
+    """The label install commands use: ``main`` (the plain channel) when the package is
+    there, else its first label; None when no label holds any of its files."""
+    if files.MAIN in labels:
+        return files.MAIN
+    return labels[0] if labels else None

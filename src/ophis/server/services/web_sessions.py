@@ -1,0 +1,173 @@
+"""Signing in to the web site: accounts made by sign-up, server-side sessions, the CSRF
+tokens of their forms, and the limit on failed sign-ins.
+
+A session cookie carries a random secret; the ``web_sessions`` row keeps only its SHA-256,
+with the account, the expiry and the session's CSRF token. A signed-in browser acts as its
+account with every scope (:data:`ophis.server.services.authz.ALL`), as a password login does.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from ophis.security.passwords import verify_password
+from ophis.security.tokens import hash_token
+from ophis.server.db.models import Account, SignInFailure, WebSession, utcnow
+from ophis.server.errors import BadRequest, Forbidden, TooManyRequests, Unauthorized
+from ophis.server.services import accounts
+from ophis.server.services.authz import ALL, Principal
+from ophis.server.settings import ServerSettings
+
+
+class FormExpired(Forbidden):
+    """A form posted without its CSRF token, or with another session's."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The form expired or came from another site; reload and try again.",
+            "Reload the page, then send the form again.",
+        )
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    row: WebSession
+    #: what the cookie carries (shown once, like a token)
+    secret: str
+
+
+def principal_of(row: WebSession | None) -> Principal:
+    return Principal(account=row.account, scopes=ALL) if row else Principal()
+
+
+def sign_up(
+    session: Session,
+    settings: ServerSettings,
+    login: str,
+    password: str,
+    confirm: str,
+    *,
+    email: str = "",
+    name: str = "",
+) -> Account:
+    if not settings.allow_signup:
+        raise Forbidden(
+            "Sign-up is turned off on this server.",
+            "Ask an administrator for an account (`ophis server user create`).",
+        )
+    if password != confirm:
+        raise BadRequest("The two passwords differ.", "Type the same password twice.")
+    return accounts.create_user(session, login.strip(), password, email=email, name=name)
+
+
+def sign_in(
+    session: Session, settings: ServerSettings, login: str, password: str, remote_addr: str
+) -> SignedIn:
+    """A new session for a login and password. Past the limit of failures for this client
+    and login, even a right password is refused until the window has passed: otherwise the
+    limit would only slow guessing down, not stop it."""
+    key, addr = accounts.login_key(login.strip())[:80], remote_addr[:64]
+    _check_attempts(session, settings, key, addr)
+    try:
+        account = accounts.authenticate(session, login.strip(), password)
+    except Unauthorized:
+        session.add(SignInFailure(login_key=key, remote_addr=addr))
+        session.commit()
+        raise
+    session.execute(
+        delete(SignInFailure).where(
+            SignInFailure.login_key == key, SignInFailure.remote_addr == addr
+        )
+    )
+    return start_session(session, settings, account)
+
+
+def _check_attempts(session: Session, settings: ServerSettings, key: str, addr: str) -> None:
+    since = utcnow() - timedelta(seconds=settings.sign_in_window)
+    session.execute(delete(SignInFailure).where(SignInFailure.failed_at < since))
+    failures = session.scalar(
+        select(func.count())
+        .select_from(SignInFailure)
+        .where(
+            SignInFailure.login_key == key,
+            SignInFailure.remote_addr == addr,
+            SignInFailure.failed_at >= since,
+        )
+    )
+    session.commit()
+    if (failures or 0) >= settings.sign_in_attempts:
+        minutes = max(1, settings.sign_in_window // 60)
+        raise TooManyRequests(
+            "Too many failed sign-ins for this account from your address.",
+            f"Wait {minutes} minutes before trying again, or ask an administrator to reset"
+            " the password.",
+        )
+
+
+def start_session(session: Session, settings: ServerSettings, account: Account) -> SignedIn:
+    """Always a new session (a fresh secret after every sign-in defeats session fixation);
+    expired sessions of everyone are swept out on the way."""
+    now = utcnow()
+    session.execute(delete(WebSession).where(WebSession.expires_at <= now))
+    secret = secrets.token_urlsafe(32)
+    row = WebSession(
+        id=hash_token(secret),
+        account_id=account.id,
+        csrf_token=secrets.token_urlsafe(32),
+        created_at=now,
+        expires_at=now + timedelta(seconds=settings.session_seconds),
+    )
+    row.account = account
+    session.add(row)
+    session.commit()
+    return SignedIn(row, secret)
+
+
+def find_session(session: Session, secret: str) -> WebSession | None:
+    """The live session a cookie stands for; None when it is unknown, expired or its
+    account disabled (the browser is then simply signed out)."""
+    row = session.get(WebSession, hash_token(secret))
+    if row is None or row.expires_at <= utcnow() or row.account.is_disabled:
+        return None
+    return row
+
+
+def end_session(session: Session, row: WebSession) -> None:
+    session.delete(row)
+    session.commit()
+
+
+def change_password(
+    session: Session, row: WebSession, current: str, new: str, confirm: str
+) -> None:
+    """A new password, given the current one; every other session of the account ends."""
+    account = row.account
+    if not verify_password(account.password_hash, current):
+        raise BadRequest("The current password is wrong.", "Type your current password.")
+    if new != confirm:
+        raise BadRequest("The two new passwords differ.", "Type the same new password twice.")
+    accounts.set_password(session, account, new)
+    session.execute(
+        delete(WebSession).where(WebSession.account_id == account.id, WebSession.id != row.id)
+    )
+    session.commit()
+
+
+def update_profile(session: Session, account: Account, name: str, email: str) -> None:
+    email = email.strip()
+    if email and ("@" not in email or len(email) > 320):
+        raise BadRequest(f"{email!r} is not an email address.", "Give an address like a@b.org.")
+    account.name = name.strip()[:200]
+    account.email = email
+    session.commit()
+
+
+def check_csrf(expected: str | None, sent: str | None) -> None:
+    if not expected or not sent or not hmac.compare_digest(expected, sent):
+        raise FormExpired()

@@ -1,0 +1,25 @@
+"""The web site: Jinja2 pages served by the same app at the server's root.
+
+Routes here are thin (parse, call one service, render); what a page shows comes from
+``ophis.server.services.browse`` and ``search``, sign-ins from ``web_sessions``, and every
+authorization decision from ``authz``. The web routes are registered after the API, channel
+and index routes, so that ``/<owner>`` never shadows ``/api``, ``/conda``, ``/pypi`` or
+``/healthz`` (those names are reserved against accounts).
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+from ophis.server.web.rendering import STATIC_DIR
+
+
+def add_web_routes(app: FastAPI) -> None:
+    from ophis.server.web import account, pages, sign_in
+
+    app.include_router(sign_in.router)
+    app.include_router(account.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # last: its /<owner>/... patterns would match anything registered after them
+    app.include_router(pages.router)

@@ -1,0 +1,115 @@
+"""Who is browsing: the signed-in account of the session cookie (or no one), and the CSRF
+token their forms must carry.
+
+A signed-in browser's forms carry its session's token. A visitor who is not signed in (the
+sign-in and sign-up forms) gets a random token in the ``ophis_csrf`` cookie and sends it
+back in the form: another site can make the browser post, but can neither read nor set
+that cookie, so it cannot know the value.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from ophis.server.db.models import Account, WebSession
+from ophis.server.deps import SessionDep
+from ophis.server.errors import Unauthorized
+from ophis.server.services import web_sessions
+from ophis.server.services.authz import Principal
+
+SESSION_COOKIE = "ophis_session"
+CSRF_COOKIE = "ophis_csrf"
+CSRF_FIELD = "csrf_token"
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+
+
+@dataclass(frozen=True)
+class WebCaller:
+    row: WebSession | None
+    csrf: str
+    #: the CSRF cookie is to be set by this response (a first visit)
+    csrf_is_new: bool = False
+    #: the browser sent a session cookie that no longer signs anyone in
+    stale_session: bool = False
+
+    @property
+    def account(self) -> Account | None:
+        return self.row.account if self.row else None
+
+    @property
+    def principal(self) -> Principal:
+        return web_sessions.principal_of(self.row)
+
+    @property
+    def expected_csrf(self) -> str | None:
+        """What a form must carry; nothing can match a token this response only issues."""
+        return None if self.csrf_is_new else self.csrf
+
+
+def caller_for(request: Request, session: Session) -> WebCaller:
+    secret = request.cookies.get(SESSION_COOKIE)
+    row = web_sessions.find_session(session, secret) if secret else None
+    if row is not None:
+        caller = WebCaller(row, row.csrf_token)
+    else:
+        known = request.cookies.get(CSRF_COOKIE, "")
+        caller = WebCaller(
+            None,
+            known if _TOKEN.match(known) else secrets.token_urlsafe(32),
+            csrf_is_new=not _TOKEN.match(known),
+            stale_session=secret is not None,
+        )
+    request.state.web_caller = caller
+    return caller
+
+
+def current_caller(request: Request) -> WebCaller:
+    """The caller a route already found, or found now (an error before any route ran)."""
+    known = getattr(request.state, "web_caller", None)
+    if known is not None:
+        return known
+    with request.app.state.context.sessions() as session:
+        return caller_for(request, session)
+
+
+def get_caller(request: Request, session: SessionDep) -> WebCaller:
+    return caller_for(request, session)
+
+
+CallerDep = Annotated[WebCaller, Depends(get_caller)]
+
+
+async def get_form_caller(request: Request, caller: CallerDep) -> WebCaller:
+    """The caller of a form post whose CSRF token matches (403 otherwise). Checked before
+    the form's own fields, so a forged post is refused whatever it carries."""
+    sent = (await request.form()).get(CSRF_FIELD)
+    web_sessions.check_csrf(caller.expected_csrf, sent if isinstance(sent, str) else None)
+    return caller
+
+
+FormCallerDep = Annotated[WebCaller, Depends(get_form_caller)]
+
+
+def _signed_in(caller: WebCaller) -> WebCaller:
+    if caller.row is None:
+        raise Unauthorized("Sign in to see this page.", "Sign in, then try again.")
+    return caller
+
+
+# async: no I/O, and FastAPI runs sync dependencies in its thread pool
+async def get_signed_in(caller: CallerDep) -> WebCaller:
+    return _signed_in(caller)
+
+
+async def get_signed_in_form(caller: FormCallerDep) -> WebCaller:
+    return _signed_in(caller)
+
+
+SignedInDep = Annotated[WebCaller, Depends(get_signed_in)]
+SignedInFormDep = Annotated[WebCaller, Depends(get_signed_in_form)]

@@ -1,0 +1,96 @@
+"""The URLs and commands pages print: the server's real channel, index and file URLs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from ophis.server.db.models import File, Package
+from ophis.server.services.files import CONDA, MAIN, PYPI
+
+#: stands for a token in the commands of a private package (made on the tokens page)
+TOKEN = "<TOKEN>"
+
+
+@dataclass(frozen=True)
+class InstallCommand:
+    tool: str
+    text: str
+
+
+@dataclass(frozen=True)
+class FileView:
+    row: File
+    #: None for a file in no label (no channel serves it) or of a private package (its
+    #: URL answers only with a token, which a browser does not send)
+    url: str | None
+
+
+@dataclass(frozen=True)
+class PlatformFiles:
+    platform: str
+    files: list[FileView]
+
+
+def _label_path(label: str) -> str:
+    return "" if label == MAIN else f"/label/{quote(label)}"
+
+
+def channel_url(root: str, owner: str, label: str = MAIN, *, private: bool = False) -> str:
+    token = f"/t/{TOKEN}" if private else ""
+    return f"{root}/conda{token}/{quote(owner)}{_label_path(label)}"
+
+
+def index_url(root: str, owner: str, label: str = MAIN, *, private: bool = False) -> str:
+    token = f"/t/{TOKEN}" if private else ""
+    return f"{root}/pypi{token}/{quote(owner)}{_label_path(label)}/simple"
+
+
+def install_commands(root: str, package: Package, label: str | None) -> list[InstallCommand]:
+    """What to type to install ``package`` from ``label``, per tool that can."""
+    if label is None:
+        return []
+    owner, name, private = package.owner.login, package.name, not package.public
+    types = package.package_types or []
+    commands = []
+    if CONDA in types:
+        channel = channel_url(root, owner, label, private=private)
+        commands += [
+            InstallCommand("ophis", f"ophis install -c {channel} {name}"),
+            InstallCommand("conda", f"conda install -c {channel} {name}"),
+            InstallCommand("pixi", f"pixi workspace channel add {channel}\npixi add {name}"),
+        ]
+    if PYPI in types:
+        index = index_url(root, owner, label, private=private)
+        commands.append(InstallCommand("pip", f"pip install --index-url {index} {name}"))
+    return commands
+
+
+def file_url(base: str, row: File, label: str | None = None) -> str | None:
+    """The file in ``label`` when given, else in the plain channel when it is there, else
+    in its first label."""
+    labels = sorted(label.name for label in row.labels)
+    if not labels:
+        return None
+    if label not in labels:
+        label = MAIN if MAIN in labels else labels[0]
+    owner = quote(row.release.package.owner.login)
+    if row.distribution_type == CONDA:
+        return f"{base}/conda/{owner}{_label_path(label)}/{quote(row.basename)}"
+    if row.distribution_type == PYPI:
+        return f"{base}/pypi/{owner}{_label_path(label)}/files/{quote(row.filename)}"
+    return None
+
+
+def platform_of(row: File) -> str:
+    return row.subdir or row.distribution_type
+
+
+def by_platform(base: str, rows: list[File], label: str | None = None) -> list[PlatformFiles]:
+    """One page of files, grouped by platform (conda subdir, or ``pypi``), with their
+    download URLs in ``label`` (see :func:`file_url`)."""
+    groups: dict[str, list[FileView]] = {}
+    for row in rows:
+        url = file_url(base, row, label) if row.release.package.public else None
+        groups.setdefault(platform_of(row), []).append(FileView(row, url))
+    return [PlatformFiles(platform, groups[platform]) for platform in sorted(groups)]
