@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+import stat
 from pathlib import Path
 
 import pytest
 
+from ophis.indexer.channel_index import index_channel
+from ophis.testing.cli import isolated_user
 from ophis.testing.packages import testdata_dir
 
 
@@ -19,6 +23,23 @@ def testdata() -> Path:
         return testdata_dir()
     except FileNotFoundError as error:
         pytest.fail(str(error))
+
+
+@pytest.fixture(scope="module")
+def recipes(testdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """conda's test-recipes channel (noarch, linux-fake, ...), copied and indexed by ophis."""
+    root = tmp_path_factory.mktemp("channels") / "test-recipes"
+    shutil.copytree(testdata / "conda" / "test-recipes", root)
+    for path in [root, *root.rglob("*")]:
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    index_channel(root)
+    return root
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> dict[str, str]:
+    """An isolated user for ``ophis`` (see ``ophis.testing.cli.isolated_user``)."""
+    return isolated_user(tmp_path)
 
 
 @pytest.fixture

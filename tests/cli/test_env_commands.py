@@ -5,11 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.cli.test_environment_commands import home, ok_json, ophis, recipes
-
 from ophis.manager.envfile import parse_environment_file
-
-__all__ = ["home", "recipes"]  # fixtures
+from ophis.testing.cli import ok_json, ophis
 
 
 def test_env_list_export_and_info_see_a_named_environment(

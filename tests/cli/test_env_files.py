@@ -6,13 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.cli.test_environment_commands import home, ok_json, ophis
 
 from ophis.indexer.channel_index import index_channel
 from ophis.manager.env_vars import read_env_vars
+from ophis.testing.cli import ok_json, ophis
 from ophis.testing.packages import make_package
-
-__all__ = ["home"]  # a fixture
 
 #: a stand-in for the environment's python: records how pip was called, fails on demand
 FAKE_PYTHON = b"""#!/bin/sh

@@ -3,63 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import stat
-import subprocess
-import sys
 from pathlib import Path
-
-import pytest
 
 from ophis.core.shards import read_shards_index
 from ophis.indexer.channel_index import index_channel
+from ophis.testing.cli import ok_json, ophis
 from ophis.testing.http import serve_directory
 from ophis.testing.packages import make_package
-
-
-@pytest.fixture(scope="module")
-def recipes(testdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """conda's test-recipes channel, indexed by ophis."""
-    root = tmp_path_factory.mktemp("channels") / "test-recipes"
-    shutil.copytree(testdata / "conda" / "test-recipes", root)
-    for path in [root, *root.rglob("*")]:
-        path.chmod(path.stat().st_mode | stat.S_IWUSR)
-    index_channel(root)
-    return root
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> dict[str, str]:
-    """An isolated user: own HOME, .condarc, root prefix and package cache."""
-    (tmp_path / "home").mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONDA", "OPHIS", "MAMBA"))}
-    env.update(
-        HOME=str(tmp_path / "home"),
-        CONDARC=str(tmp_path / "home" / ".condarc"),
-        OPHIS_ROOT_PREFIX=str(tmp_path / "root"),
-        CONDA_PKGS_DIRS=str(tmp_path / "pkgs"),
-    )
-    return env
-
-
-def ophis(
-    env: dict[str, str], *args: str, answers: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run ``ophis ARGS``; ``answers`` is what the user types at its prompts."""
-    return subprocess.run(
-        [sys.executable, "-m", "ophis", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        input=answers,
-        timeout=300,
-    )
-
-
-def ok_json(result: subprocess.CompletedProcess[str]) -> dict:
-    assert result.returncode == 0, result.stdout + result.stderr
-    return json.loads(result.stdout)
 
 
 def names(actions: list[dict]) -> list[str]:

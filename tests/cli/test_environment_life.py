@@ -6,12 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.cli.test_environment_commands import home, ok_json, ophis
 
 from ophis.indexer.channel_index import index_channel
+from ophis.testing.cli import ok_json, ophis
 from ophis.testing.packages import make_package
-
-__all__ = ["home"]  # a fixture
 
 
 @pytest.fixture(scope="module")

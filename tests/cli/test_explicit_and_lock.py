@@ -9,13 +9,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.cli.test_environment_commands import home, ok_json, ophis, recipes
 
 from ophis.indexer.channel_index import index_channel
+from ophis.testing.cli import ok_json, ophis
 from ophis.testing.http import serve_directory
 from ophis.testing.packages import make_package
-
-__all__ = ["home", "recipes"]  # fixtures
 
 
 def _channel(recipes: Path) -> list[str]:

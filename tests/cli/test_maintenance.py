@@ -1,4 +1,4 @@
-"""``ophis clean`` and ``ophis doctor`` on real environments made from conda's test recipes."""
+"""``ophis clean`` and ``ophis doctor`` on real environments made from conda's test files_channel."""
 
 from __future__ import annotations
 
@@ -6,17 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.cli.test_environment_commands import home, ok_json, ophis
 
 from ophis.indexer.channel_index import index_channel
+from ophis.testing.cli import ok_json, ophis
 from ophis.testing.http import serve_directory
 from ophis.testing.packages import make_package
 
-__all__ = ["home"]  # a fixture
-
 
 @pytest.fixture(scope="module")
-def recipes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def files_channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two packages with files: ``app`` needs ``lib``."""
     root = tmp_path_factory.mktemp("channel") / "files"
     (root / "noarch").mkdir(parents=True)
@@ -26,16 +24,16 @@ def recipes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def make_env(recipes: Path, home: dict[str, str], name: str, url: str | None = None) -> Path:
-    channel = ["--override-channels", "-c", url or recipes.as_uri()]
+def make_env(files_channel: Path, home: dict[str, str], name: str, url: str | None = None) -> Path:
+    channel = ["--override-channels", "-c", url or files_channel.as_uri()]
     ok_json(ophis(home, "create", "-n", name, *channel, "app", "--json", "-y"))
     return Path(home["OPHIS_ROOT_PREFIX"]) / "envs" / name
 
 
 def test_doctor_finds_missing_and_altered_files_and_fix_restores_them(
-    recipes: Path, home: dict[str, str]
+    files_channel: Path, home: dict[str, str]
 ) -> None:
-    prefix = make_env(recipes, home, "doc")
+    prefix = make_env(files_channel, home, "doc")
     healthy = ok_json(ophis(home, "doctor", "-n", "doc", "--json"))
     assert healthy["healthy"] is True and healthy["checked_packages"] == 2
     files = sorted(p for p in prefix.rglob("*") if p.is_file() and "conda-meta" not in p.parts)
@@ -57,9 +55,9 @@ def test_doctor_finds_missing_and_altered_files_and_fix_restores_them(
     assert ok_json(ophis(home, "doctor", "-n", "doc", "--json"))["healthy"] is True
 
 
-def test_clean_reports_sizes_and_frees_the_cache(recipes: Path, home: dict[str, str]) -> None:
-    with serve_directory(recipes) as server:  # archives from HTTP channels stay in the cache
-        make_env(recipes, home, "cl", server.url)
+def test_clean_reports_sizes_and_frees_the_cache(files_channel: Path, home: dict[str, str]) -> None:
+    with serve_directory(files_channel) as server:  # archives from HTTP channels stay in the cache
+        make_env(files_channel, home, "cl", server.url)
     pkgs = Path(home["CONDA_PKGS_DIRS"])
     tarballs = sorted(p.name for p in pkgs.glob("*.tar.bz2"))
     assert tarballs  # the archives were kept in the cache
@@ -78,9 +76,9 @@ def test_clean_reports_sizes_and_frees_the_cache(recipes: Path, home: dict[str, 
     assert not [p for p in pkgs.iterdir() if (p / "info").is_dir()]
 
 
-def test_clean_asks_before_removing(recipes: Path, home: dict[str, str]) -> None:
-    with serve_directory(recipes) as server:
-        make_env(recipes, home, "ask", server.url)
+def test_clean_asks_before_removing(files_channel: Path, home: dict[str, str]) -> None:
+    with serve_directory(files_channel) as server:
+        make_env(files_channel, home, "ask", server.url)
     pkgs = Path(home["CONDA_PKGS_DIRS"])
     declined = ophis(home, "clean", "--tarballs", answers="n\n")
     assert declined.returncode == 0 and "Will remove" in declined.stdout

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import shutil
-import stat
 from pathlib import Path
 
 import pytest
 
 from ophis.core.channel import parse_channel
-from ophis.indexer.channel_index import index_channel
 from ophis.manager.config import load_config
 from ophis.manager.lockfile import (
     LockFileError,
@@ -20,16 +17,6 @@ from ophis.manager.lockfile import (
     write_lock,
 )
 from ophis.manager.operations import fetch_repodata
-
-
-@pytest.fixture(scope="module")
-def recipes(testdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("channels") / "test-recipes"
-    shutil.copytree(testdata / "conda" / "test-recipes", root)
-    for path in [root, *root.rglob("*")]:
-        path.chmod(path.stat().st_mode | stat.S_IWUSR)
-    index_channel(root)
-    return root
 
 
 def test_a_lock_for_two_platforms_reads_back_the_solved_records(

@@ -381,6 +381,18 @@ def resolve_prefix(
     return Path(active) if active else Path(config.root_prefix)
 
 
+def existing_prefix(
+    name: str | None, prefix: str | None, config: Config, env: Mapping[str, str]
+) -> Path:
+    """:func:`resolve_prefix` for commands that read or repair an environment: it must exist."""
+    target = resolve_prefix(name, prefix, config, env, creating=False)
+    if not PrefixData(target).is_environment():
+        raise EnvironmentLocationNotFound(
+            f"Not a conda environment: {target}", "Name an existing environment."
+        )
+    return target
+
+
 def _prefix_for_name(name: str, config: Config, *, creating: bool) -> Path:
     if name in ("base", "root"):
         return Path(config.root_prefix)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -76,20 +75,6 @@ def test_rattler_sees_a_private_package_only_with_the_token(
     with pytest.raises(SolverError, match="secret-tool"):
         solve(server.conda("alice"), "secret-tool", tmp_path / "anonymous")
     assert httpx.get(private["secret-tool"].replace(f"/t/{alice}", "")).status_code == 404
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> dict[str, str]:
-    """An isolated user for ``ophis``: own HOME, .condarc, root prefix and package cache."""
-    (tmp_path / "home").mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONDA", "OPHIS", "MAMBA"))}
-    env.update(
-        HOME=str(tmp_path / "home"),
-        CONDARC=str(tmp_path / "home" / ".condarc"),
-        OPHIS_ROOT_PREFIX=str(tmp_path / "root"),
-        CONDA_PKGS_DIRS=str(tmp_path / "pkgs"),
-    )
-    return env
 
 
 def ophis_create(env: dict[str, str], prefix: Path, channel: str, *args: str) -> tuple[int, dict]:

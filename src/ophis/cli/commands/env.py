@@ -23,7 +23,7 @@ from ophis.cli.commands.change import (
     run_change,
 )
 from ophis.cli.output import emit_json, fail, stdout
-from ophis.core.errors import CondaValueError, EnvironmentLocationNotFound, OphisError
+from ophis.core.errors import CondaValueError, OphisError
 from ophis.core.platform import detect_machine_facts
 from ophis.core.virtual_packages import detect_virtual_packages
 from ophis.manager.config import Config, load_config_from_os
@@ -34,11 +34,10 @@ from ophis.manager.environments import (
     environment_name,
     export_environment,
     finish_env_file,
-    is_environment,
     list_environments,
     prune_candidates,
 )
-from ophis.manager.operations import ChangeRequest, channels_for, resolve_prefix
+from ophis.manager.operations import ChangeRequest, channels_for, existing_prefix, resolve_prefix
 
 
 def register(app: typer.Typer) -> None:
@@ -87,11 +86,7 @@ def env_export(
     """Write an environment as environment.yml."""
     try:
         config = load_config_from_os()
-        target = resolve_prefix(name, prefix, config, os.environ, creating=False)
-        if not is_environment(target):
-            raise EnvironmentLocationNotFound(
-                f"Not a conda environment: {target}", "Name an existing environment."
-            )
+        target = existing_prefix(name, prefix, config, os.environ)
         exported = export_environment(
             target, config, from_history=from_history, no_builds=no_builds
         )

@@ -17,12 +17,11 @@ from ophis.cli.commands.change import (
     run_change,
 )
 from ophis.cli.output import confirm_proceed, emit_json, exit_declined, fail, stderr, stdout
-from ophis.core.errors import EnvironmentLocationNotFound, OphisError
+from ophis.core.errors import OphisError
 from ophis.manager.clean import KINDS, CleanTarget, execute_clean, plan_clean
 from ophis.manager.config import load_config_from_os
 from ophis.manager.doctor import DoctorReport, diagnose, forget_extracted
-from ophis.manager.environments import is_environment
-from ophis.manager.operations import resolve_prefix
+from ophis.manager.operations import existing_prefix
 from ophis.manager.transaction import recover
 
 
@@ -99,11 +98,7 @@ def doctor(
     """Check an environment: missing or altered files, an interrupted transaction."""
     try:
         config = load_config_from_os()
-        target = resolve_prefix(name, prefix, config, os.environ, creating=False)
-        if not is_environment(target):
-            raise EnvironmentLocationNotFound(
-                f"Not a conda environment: {target}", "Name an existing environment."
-            )
+        target = existing_prefix(name, prefix, config, os.environ)
         if fix and recover(target):
             stderr.print("Rolled back an interrupted transaction.", highlight=False)
         report = diagnose(target)

@@ -12,11 +12,16 @@ from rich.table import Table
 
 from ophis.cli.commands.change import CHANNEL, JSON, NAME, OVERRIDE, PREFIX, warn
 from ophis.cli.output import emit_json, fail, stdout
-from ophis.core.errors import EnvironmentLocationNotFound, OphisError
+from ophis.core.errors import OphisError
 from ophis.manager.config import load_config_from_os
 from ophis.manager.explicit import ExplicitPackage, dumps_explicit
 from ophis.manager.history import Revision, pretty_lines, revision_event, revision_log
-from ophis.manager.operations import ChangeRequest, channels_for, fetch_repodata, resolve_prefix
+from ophis.manager.operations import (
+    ChangeRequest,
+    channels_for,
+    existing_prefix,
+    fetch_repodata,
+)
 from ophis.manager.prefix import PrefixData
 from ophis.manager.records import channel_name, dist_fields
 from ophis.manager.search import search, search_json
@@ -43,12 +48,8 @@ def list_packages(
     """List the packages installed in an environment."""
     try:
         config = load_config_from_os()
-        target = resolve_prefix(name, prefix, config, os.environ, creating=False)
+        target = existing_prefix(name, prefix, config, os.environ)
         data = PrefixData(target)
-        if not data.is_environment():
-            raise EnvironmentLocationNotFound(
-                f"Not a conda environment: {target}", "Name an existing environment."
-            )
         if revisions:
             _print_revisions(revision_log(target), json_output)
             return
