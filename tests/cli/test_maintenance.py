@@ -1,4 +1,4 @@
-"""``ophis clean`` and ``ophis doctor`` on real environments made from conda's test files_channel."""
+"""``ophis clean`` and ``ophis doctor`` on real environments made from a small channel."""
 
 from __future__ import annotations
 
