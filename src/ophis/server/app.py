@@ -66,11 +66,11 @@ def settings_to_environment(settings: ServerSettings) -> str:
 
 
 def _add_routes(app: FastAPI) -> None:
-    from ophis.server.api import groups, labels, packages, root, session, uploads
+    from ophis.server.api import groups, labels, packages, root, session, stats, uploads
 
     app.include_router(root.router)
     app.include_router(session.router, prefix="/api")
-    for api in (packages, uploads, labels, groups):
+    for api in (packages, uploads, labels, groups, stats):
         app.include_router(api.router, prefix="/api")
     from ophis.server.conda import routes as conda_routes
     from ophis.server.pypi import routes as pypi_routes

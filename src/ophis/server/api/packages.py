@@ -18,7 +18,7 @@ from ophis.server.schemas import (
     release_public,
     user_public,
 )
-from ophis.server.services import packages
+from ophis.server.services import packages, stats
 
 router = APIRouter()
 #: the package type filter, sent as ``type``
@@ -210,7 +210,7 @@ def download(
     headers = {"ETag": row.md5}
     if row.md5 in (request.headers.get("etag"), request.headers.get("if-none-match")):
         return Response(status_code=304, headers=headers)
-    packages.record_download(session, row)
+    stats.count_download(session, row)
     filename = row.filename
     local = context.storage.local_path(row.storage_key)
     if local is not None:

@@ -4,13 +4,14 @@ every account is a namespace and so a conda channel."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -315,3 +316,17 @@ class SignInFailure(Base):
     login_key: Mapped[str] = mapped_column(String(80))
     remote_addr: Mapped[str] = mapped_column(String(64))
     failed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class DailyDownloads(Base):
+    """How often a file was downloaded on one UTC day: one row per (file, day), bumped by
+    the same request that bumps ``File.download_count``. ``subdir`` is the file's platform
+    (``pypi`` for a wheel or sdist), copied so that statistics group without a join."""
+
+    __tablename__ = "downloads"
+    file_id: Mapped[int] = mapped_column(
+        ForeignKey("files.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+    subdir: Mapped[str] = mapped_column(String(40))
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -312,3 +312,15 @@ def not_found(what: str) -> NotFound:
         f"{what} was not found.",
         "Check the spelling; a private package needs a token that grants access to it.",
     )
+
+
+def is_superuser(principal: Principal) -> bool:
+    """A superuser signed in with everything their account may do (not a narrowed token)."""
+    account = principal.account
+    return account is not None and account.is_superuser and "all" in principal.scopes
+
+
+def check_superuser(principal: Principal) -> None:
+    """The server's administration is NotFound to everyone else: it is not even there."""
+    if not is_superuser(principal):
+        raise not_found("This page")

@@ -364,11 +364,6 @@ def _check_unlocked(session: Session, principal: Principal, row: File) -> None:
         authz.check_label_unlocked(session, principal, row.release.package.owner, label)
 
 
-def record_download(session: Session, row: File) -> None:
-    row.download_count += 1
-    session.commit()
-
-
 def visible_files(session: Session, principal: Principal, rows: Iterable[File]) -> list[File]:
     return [
         row

@@ -32,7 +32,7 @@ from urllib.parse import quote
 
 import orjson
 import zstandard
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from ophis.core.channeldata import ChanneldataEntry, build_channeldata
@@ -52,6 +52,7 @@ from ophis.server.db.models import (
 from ophis.server.errors import NotFound
 from ophis.server.services.authz import Principal, can_read_package, hidden_packages
 from ophis.server.services.files import CONDA, MAIN
+from ophis.server.services.stats import count_download
 
 SCOPE = "conda:download"
 CHANNELDATA = "channeldata.json"
@@ -498,11 +499,8 @@ def open_file(
             "Check the file name; a private package needs a token with access to it.",
         )
     download = Download(row.storage_key, row.size, row.sha256)
-    if count:  # one UPDATE, so that concurrent downloads all count
-        session.execute(
-            update(File).where(File.id == row.id).values(download_count=File.download_count + 1)
-        )
-        session.commit()
+    if count:
+        count_download(session, row)
     return download
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Res
 
 from ophis.core.platform import KNOWN_SUBDIRS
 from ophis.server.deps import SessionDep
-from ophis.server.services import browse, packages, search
+from ophis.server.services import browse, packages, search, stats
 from ophis.server.web import links
 from ophis.server.web.caller import CallerDep, SignedInFormDep
 from ophis.server.web.rendering import base_of, is_page, redirect, render, root_of
@@ -119,6 +119,7 @@ def package_page(
         versions_page=versions_page,
     )
     label = browse.install_label(detail.labels)
+    downloads = stats.downloads_of(session, detail.package)
     return render(
         request,
         caller,
@@ -128,6 +129,8 @@ def package_page(
         commands=links.install_commands(root_of(request), detail.package, label),
         groups=links.by_platform(base_of(request), detail.files.items),
         token=links.TOKEN,
+        downloads=downloads,
+        bars=stats.chart(downloads),
     )
 
 

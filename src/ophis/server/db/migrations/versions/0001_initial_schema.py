@@ -232,6 +232,18 @@ def upgrade() -> None:
         sa.UniqueConstraint("dist_id"),
     )
     op.create_table(
+        "downloads",
+        sa.Column("file_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("subdir", sa.String(length=40), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["file_id"], ["files.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("file_id", "day"),
+    )
+    with op.batch_alter_table("downloads", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_downloads_day"), ["day"], unique=False)
+
+    op.create_table(
         "file_labels",
         sa.Column("file_id", sa.Integer(), nullable=False),
         sa.Column("label_id", sa.Integer(), nullable=False),
@@ -248,6 +260,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_file_labels_label_id"))
 
     op.drop_table("file_labels")
+    with op.batch_alter_table("downloads", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_downloads_day"))
+
+    op.drop_table("downloads")
     op.drop_table("stages")
     with op.batch_alter_table("files", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_files_release_id"))
