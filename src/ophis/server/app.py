@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException
 from ophis.core.errors import OphisError
 from ophis.server.context import ServerContext
 from ophis.server.middleware import PathTokenMiddleware
+from ophis.server.services.webhooks import Sender
 from ophis.server.settings import ServerSettings
 
 log = logging.getLogger("ophis.server")
@@ -38,7 +39,12 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        sender = Sender(context.sessions, settings) if settings.webhook_sender else None
+        if sender:
+            sender.start()
         yield
+        if sender:
+            sender.stop()
         context.close()
 
     app = FastAPI(

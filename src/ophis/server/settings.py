@@ -14,6 +14,12 @@ def default_data_dir() -> Path:
     return Path(configured) if configured else Path.home() / ".ophis" / "server"
 
 
+def _env_seconds(name: str, default: float) -> float:
+    """A delay from the environment: how tests shorten the webhook sender's waits in a
+    server they start as a subprocess."""
+    return float(os.environ.get(name, default))
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     data_dir: Path = field(default_factory=default_data_dir)
@@ -33,6 +39,18 @@ class ServerSettings:
     sign_in_attempts: int = 10
     #: seconds over which failed sign-ins are counted
     sign_in_window: int = 15 * 60
+    #: run the webhook sender in this process (off for tests that do not want it)
+    webhook_sender: bool = True
+    #: seconds between the sender's looks for due deliveries
+    webhook_poll_seconds: float = field(
+        default_factory=lambda: _env_seconds("OPHIS_WEBHOOK_POLL", 2.0)
+    )
+    #: a failed delivery is retried after ``backoff * 2**attempts`` seconds
+    webhook_backoff_seconds: float = field(
+        default_factory=lambda: _env_seconds("OPHIS_WEBHOOK_BACKOFF", 10.0)
+    )
+    #: attempts before a delivery is given up
+    webhook_max_attempts: int = 6
 
     @property
     def database(self) -> str:

@@ -242,11 +242,13 @@ class Label(Base):
 
 class FileLabel(Base):
     __tablename__ = "file_labels"
+    #: a label's files newest first, walked in order so a page stops at its LIMIT
+    __table_args__ = (Index("ix_file_labels_label_file", "label_id", "file_id"),)
     file_id: Mapped[int] = mapped_column(
         ForeignKey("files.id", ondelete="CASCADE"), primary_key=True
     )
     label_id: Mapped[int] = mapped_column(
-        ForeignKey("labels.id", ondelete="CASCADE"), primary_key=True, index=True
+        ForeignKey("labels.id", ondelete="CASCADE"), primary_key=True
     )
 
 
@@ -330,3 +332,44 @@ class DailyDownloads(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
     subdir: Mapped[str] = mapped_column(String(40))
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Webhook(Base):
+    """An owner's subscription: POSTs to ``url`` on the chosen events, for every package or
+    only ``package`` (a name, compared case-insensitively)."""
+
+    __tablename__ = "webhooks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    package: Mapped[str | None] = mapped_column(String(200), default=None)
+    url: Mapped[str] = mapped_column(String(2000))
+    #: kept as given, not hashed: the sender needs it to sign every delivery (HMAC)
+    secret: Mapped[str] = mapped_column(String(200))
+    events: Mapped[list[Any]] = mapped_column(default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    owner: Mapped[Account] = relationship()
+
+
+class WebhookDelivery(Base):
+    """One event for one hook: written in the transaction of the change it reports (an
+    outbox), then sent and retried by the server's sender until delivered or given up."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(
+        ForeignKey("webhooks.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: the last attempt's HTTP status, or its error when no answer came
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    error: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: None once delivered or given up
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=utcnow)
+    #: a sender's lease: other workers leave the row alone until then
+    claimed_until: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -166,7 +166,8 @@ def label_files(
         .join(Package, Package.id == Release.package_id)
         .where(FileLabel.label_id == label.id, authz.readable_packages(principal, SCOPE))
         .options(selectinload(File.release).selectinload(Release.package))
-        .order_by(File.id.desc())
+        # FileLabel's column, not File's: ix_file_labels_label_file gives it in order
+        .order_by(FileLabel.file_id.desc())
     )
     return owner, label, paged(session, rows, number, size)
 

@@ -33,6 +33,7 @@ from ophis.server.db.models import (
     utcnow,
 )
 from ophis.server.errors import BadRequest, Conflict
+from ophis.server.services import webhooks
 from ophis.server.storage.interfaces import Storage
 
 CONDA, PYPI = "conda", "pypi"
@@ -212,6 +213,7 @@ def add_file(
         description=description,
         public=public,
     )
+    webhooks.file_event(session, row, webhooks.UPLOAD)
     session.commit()
     delete_unshared(session, storage, replaced)
     return row
@@ -287,6 +289,7 @@ def add_type(package: Package, distribution_type: str) -> None:
 
 def remove_file(session: Session, storage: Storage, row: File) -> None:
     """Remove a file's row; its bytes go when no other row shares them."""
+    webhooks.file_event(session, row, webhooks.REMOVE)
     key = forget_file(session, row)
     session.commit()
     delete_unshared(session, storage, [key])

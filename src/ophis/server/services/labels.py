@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ophis.server.db.models import Account, File, Label, Package, Release
 from ophis.server.errors import BadRequest, Conflict, NotFound
 from ophis.server.schemas import CopyRequest, FileSelection
-from ophis.server.services import accounts, authz, files, packages
+from ophis.server.services import accounts, authz, files, packages, webhooks
 from ophis.server.services.authz import Principal
 from ophis.server.storage.interfaces import Storage
 
@@ -85,6 +85,7 @@ def add_label(
         if label not in row.labels:
             row.labels.append(label)
             files.touch(session, row, [name])
+            webhooks.file_event(session, row, webhooks.LABEL, action="add", label=name)
     session.commit()
 
 
@@ -103,6 +104,7 @@ def remove_label(
         if label in row.labels:
             files.touch(session, row, [name])
             row.labels.remove(label)
+            webhooks.file_event(session, row, webhooks.LABEL, action="remove", label=name)
     if everything and name != files.MAIN:
         session.delete(label)
     session.commit()
@@ -122,6 +124,7 @@ def copy_label(
         if target not in row.labels:
             row.labels.append(target)
             files.touch(session, row, [to_name])
+            webhooks.file_event(session, row, webhooks.LABEL, action="add", label=to_name)
     session.commit()
 
 
@@ -227,6 +230,7 @@ def _relabel(session: Session, rows: list[File], owner: Account, name: str) -> l
         if label not in row.labels:
             row.labels.append(label)
             files.touch(session, row, [name])
+            webhooks.file_event(session, row, webhooks.LABEL, action="add", label=name)
     return rows
 
 

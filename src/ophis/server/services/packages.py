@@ -20,7 +20,7 @@ from ophis.server.db.models import (
 )
 from ophis.server.errors import BadRequest, Conflict, NotFound
 from ophis.server.schemas import PACKAGE_TYPES, ReleaseCreate
-from ophis.server.services import accounts, authz, files
+from ophis.server.services import accounts, authz, files, webhooks
 from ophis.server.services.authz import Principal
 from ophis.server.storage.interfaces import Storage
 
@@ -319,6 +319,7 @@ def _remove_with_files(
     for row in rows:
         _check_unlocked(session, principal, row)
         files.touch(session, row)
+        webhooks.file_event(session, row, webhooks.REMOVE)
     session.delete(parent)
     session.commit()
     files.delete_unshared(session, storage, [row.storage_key for row in rows])

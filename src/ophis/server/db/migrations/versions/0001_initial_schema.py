@@ -140,6 +140,22 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "webhooks",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("owner_id", sa.Integer(), nullable=False),
+        sa.Column("package", sa.String(length=200), nullable=True),
+        sa.Column("url", sa.String(length=2000), nullable=False),
+        sa.Column("secret", sa.String(length=200), nullable=False),
+        sa.Column("events", sa.JSON(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["owner_id"], ["accounts.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("webhooks", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_webhooks_owner_id"), ["owner_id"], unique=False)
+
+    op.create_table(
         "group_members",
         sa.Column("group_id", sa.Integer(), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
@@ -176,6 +192,28 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("package_id", "version"),
     )
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("webhook_id", sa.Integer(), nullable=False),
+        sa.Column("event", sa.String(length=20), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=True),
+        sa.Column("error", sa.Text(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["webhook_id"], ["webhooks.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.create_index("ix_webhook_deliveries_due", ["next_attempt_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_webhook_deliveries_webhook_id"), ["webhook_id"], unique=False
+        )
+
     op.create_table(
         "files",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -252,12 +290,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("file_id", "label_id"),
     )
     with op.batch_alter_table("file_labels", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_file_labels_label_id"), ["label_id"], unique=False)
+        batch_op.create_index("ix_file_labels_label_file", ["label_id", "file_id"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("file_labels", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_file_labels_label_id"))
+        batch_op.drop_index("ix_file_labels_label_file")
 
     op.drop_table("file_labels")
     with op.batch_alter_table("downloads", schema=None) as batch_op:
@@ -270,10 +308,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_files_owner_id"))
 
     op.drop_table("files")
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_webhook_id"))
+        batch_op.drop_index("ix_webhook_deliveries_due")
+
+    op.drop_table("webhook_deliveries")
     op.drop_table("releases")
     op.drop_table("package_collaborators")
     op.drop_table("group_packages")
     op.drop_table("group_members")
+    with op.batch_alter_table("webhooks", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhooks_owner_id"))
+
+    op.drop_table("webhooks")
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_web_sessions_expires_at"))
         batch_op.drop_index(batch_op.f("ix_web_sessions_account_id"))

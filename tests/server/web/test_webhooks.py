@@ -1,0 +1,207 @@
+"""Webhooks: made on the settings page, sent signed by the server on upload, label change
+and removal, retried with back-off after a failure, logged on the page."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from tests.server.web.conftest import PASSWORD, WebClient, conda_package, signed_in, text_of
+
+from ophis.client.upload import upload
+from ophis.server.context import ServerContext
+from ophis.server.db.models import Webhook
+from ophis.server.services import accounts, webhooks
+from ophis.server.settings import ServerSettings
+from ophis.testing.server import RunningServer, run_server
+
+SECRET = "a-webhook-secret"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A server whose sender looks often and retries soon."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OPHIS_WEBHOOK_POLL", "0.2")
+        patch.setenv("OPHIS_WEBHOOK_BACKOFF", "0.2")
+        with run_server(tmp_path_factory.mktemp("server") / "data") as running:
+            yield running
+
+
+@dataclass
+class Received:
+    event: str
+    delivery: str
+    signature: str
+    body: bytes
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """Records the POSTs it gets; answers them with ``statuses`` in turn, then 200."""
+
+    url: str = ""
+    statuses: list[int] = field(default_factory=list)
+    received: list[Received] = field(default_factory=list)
+
+    def wait_for(self, count: int, timeout: float = 20) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(self.received) >= count, self.received
+        return self.received
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    record = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            headers = self.headers
+            record.received.append(
+                Received(
+                    headers["X-Ophis-Event"],
+                    headers["X-Ophis-Delivery"],
+                    headers["X-Ophis-Signature-256"],
+                    body,
+                )
+            )
+            self.send_response(record.statuses.pop(0) if record.statuses else 200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    record.url = f"http://127.0.0.1:{http.server_port}/hook"
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    yield record
+    http.shutdown()
+    http.server_close()
+
+
+def create_hook(browser: WebClient, owner: str, url: str, **form: object) -> httpx.Response:
+    data = {"owner": owner, "url": url, "secret": SECRET, "events": ["upload", "label", "remove"]}
+    return browser.post("/settings/webhooks", {**data, **form}, page="/settings/webhooks")
+
+
+def signed(received: Received) -> bool:
+    expected = "sha256=" + hmac.new(SECRET.encode(), received.body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, received.signature)
+
+
+def api(server: RunningServer, login: str) -> httpx.Client:
+    token = server.login(login, PASSWORD)
+    return httpx.Client(base_url=server.api, headers={"Authorization": f"token {token}"})
+
+
+def test_upload_label_and_removal_are_sent_signed(
+    server: RunningServer, receiver: Receiver, tmp_path: Path
+) -> None:
+    browser = signed_in(server, "hana")
+    assert create_hook(browser, "hana", receiver.url).status_code == 200
+    with api(server, "hana") as client:
+        upload(client, "hana", conda_package(tmp_path, "hooked"))
+        [uploaded] = receiver.wait_for(1)
+        assert uploaded.event == "upload" and signed(uploaded)
+        assert uploaded.payload["package"] == "hooked"
+        assert uploaded.payload["labels"] == ["main"]
+
+        labelled = client.post("/channels/hana/beta", json={"package": "hooked"})
+        assert labelled.status_code == 201, labelled.text
+        label = receiver.wait_for(2)[1]
+        assert label.event == "label" and signed(label)
+        assert label.payload["action"] == "add" and label.payload["label"] == "beta"
+
+        assert client.delete("/package/hana/hooked").status_code == 201
+        removed = receiver.wait_for(3)[2]
+        assert removed.event == "remove" and removed.payload["package"] == "hooked"
+    page = text_of(browser.get("/settings/webhooks"))
+    assert receiver.url in page and page.count("delivered 200") == 3
+    browser.close()
+
+
+def test_a_failed_delivery_is_retried_and_logged(
+    server: RunningServer, receiver: Receiver, tmp_path: Path
+) -> None:
+    receiver.statuses = [500]
+    browser = signed_in(server, "ravi")
+    create_hook(browser, "ravi", receiver.url, events=["upload"], package="wanted")
+    with api(server, "ravi") as client:
+        upload(client, "ravi", conda_package(tmp_path, "ignored"))
+        upload(client, "ravi", conda_package(tmp_path, "wanted"))
+    first, second = receiver.wait_for(2)
+    assert first.delivery == second.delivery and first.body == second.body
+    assert first.payload["package"] == "wanted"
+    row = text_of(browser.get("/settings/webhooks")).split("delivered 200")[1]
+    assert row.split()[0] == "2"  # the attempts column
+    time.sleep(1)
+    assert len(receiver.received) == 2  # neither sent again nor the other package sent
+    browser.close()
+
+
+def test_no_one_sees_or_makes_hooks_for_another_namespace(
+    server: RunningServer, receiver: Receiver
+) -> None:
+    owner = signed_in(server, "olga")
+    create_hook(owner, "olga", receiver.url)
+    other = signed_in(server, "mallory")
+    refused = create_hook(other, "olga", "http://127.0.0.1:9/stolen")
+    assert refused.status_code == 403
+    assert receiver.url not in other.get("/settings/webhooks").text
+    hook_id = owner.get("/settings/webhooks").text.split("/settings/webhooks/")[1].split("/")[0]
+    deleted = other.post(f"/settings/webhooks/{hook_id}/delete", {}, page="/settings/webhooks")
+    assert deleted.status_code == 404
+    assert receiver.url in owner.get("/settings/webhooks").text
+    for browser in (owner, other):
+        browser.close()
+
+
+def test_hooks_need_an_http_url_events_and_a_form_token(server: RunningServer) -> None:
+    browser = signed_in(server, "wendy")
+    assert create_hook(browser, "wendy", "file:///etc/passwd").status_code == 400
+    assert create_hook(browser, "wendy", "https://example.com/x", events=[]).status_code == 400
+    forged = browser.http.post(
+        "/settings/webhooks", data={"owner": "wendy", "url": "https://example.com/x"}
+    )
+    assert forged.status_code == 403
+    assert "You have no webhooks." in browser.get("/settings/webhooks").text
+    browser.close()
+
+
+def test_a_claimed_delivery_is_left_to_its_sender(tmp_path: Path) -> None:
+    """Workers share the database: a row one has leased is not claimed by another."""
+    context = ServerContext.open(ServerSettings(data_dir=tmp_path, webhook_sender=False))
+    with context.sessions() as session:
+        owner = accounts.create_user(session, "lease", PASSWORD)
+        session.add(Webhook(owner_id=owner.id, url="http://127.0.0.1:9/", secret=SECRET))
+        session.flush()
+        webhooks.enqueue(session, owner.id, "upload", {}, "any")  # the hook wants no event
+        hook = session.scalars(select(Webhook)).one()
+        hook.events = ["upload"]
+        webhooks.enqueue(session, owner.id, "upload", {"package": "any"}, "any")
+        session.commit()
+    with context.sessions() as first, context.sessions() as second:
+        claimed = webhooks.claim_due(first)
+        assert len(claimed) == 1
+        assert webhooks.claim_due(second) == []
+    context.close()
