@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import rattler
 
 from install import build_channel, median_seconds, run_in_process  # install.py's channel
 from ophis.manager.lockfile import locked_records
+from ophis.testing.cli import isolated_user
 
 
 def ophis(env: dict[str, str], *args: str) -> str:
@@ -39,13 +39,7 @@ def main() -> None:
     try:
         channel = work / "channel"
         build_channel(channel, args.packages)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("CONDA", "OPHIS"))}
-        env.update(
-            HOME=str(work / "home"),
-            OPHIS_ROOT_PREFIX=str(work / "root"),
-            CONDA_PKGS_DIRS=str(work / "pkgs"),
-            CONDARC=str(work / "condarc"),
-        )
+        env = isolated_user(work)
         counter = iter(range(10**6))
 
         def fresh() -> str:

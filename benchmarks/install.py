@@ -30,6 +30,7 @@ from pathlib import Path
 import rattler
 
 from ophis.indexer.channel_index import index_channel
+from ophis.testing.cli import isolated_user
 from ophis.testing.http import serve_in_process
 from ophis.testing.packages import make_package
 
@@ -131,13 +132,7 @@ def main() -> None:
     try:
         channel = work / "channel"
         build_channel(channel, args.packages)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("CONDA", "OPHIS"))}
-        env.update(
-            HOME=str(work / "home"),
-            OPHIS_ROOT_PREFIX=str(work / "root"),
-            CONDA_PKGS_DIRS=str(work / "pkgs"),
-            CONDARC=str(work / "condarc"),
-        )
+        env = isolated_user(work)
         counter = iter(range(10**6))
 
         def fresh(name: str) -> Path:
