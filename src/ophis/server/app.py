@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException
 from ophis.core.errors import OphisError
 from ophis.server.context import ServerContext
 from ophis.server.middleware import PathTokenMiddleware
+from ophis.server.services.retention import Runner
 from ophis.server.services.webhooks import Sender
 from ophis.server.settings import ServerSettings
 
@@ -40,11 +41,18 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         sender = Sender(context.sessions, settings) if settings.webhook_sender else None
-        if sender:
-            sender.start()
+        runner = (
+            Runner(context.sessions, context.storage, settings)
+            if settings.retention_runner
+            else None
+        )
+        for worker in (sender, runner):
+            if worker:
+                worker.start()
         yield
-        if sender:
-            sender.stop()
+        for worker in (sender, runner):
+            if worker:
+                worker.stop()
         context.close()
 
     app = FastAPI(

@@ -51,6 +51,12 @@ class ServerSettings:
     )
     #: attempts before a delivery is given up
     webhook_max_attempts: int = 6
+    #: apply the owners' retention policies in this process (off for tests that do not want it)
+    retention_runner: bool = True
+    #: seconds between two applications of every retention policy
+    retention_seconds: float = field(
+        default_factory=lambda: _env_seconds("OPHIS_RETENTION_SECONDS", 3600.0)
+    )
 
     @property
     def database(self) -> str:

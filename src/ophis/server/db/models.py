@@ -373,3 +373,19 @@ class WebhookDelivery(Base):
     claimed_until: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RetentionPolicy(Base):
+    """An owner's rule for one label: keep the ``keep_newest`` newest files of each package
+    name and subdir, and/or remove files older than ``max_age_days``. A file also in
+    another label only leaves this one."""
+
+    __tablename__ = "retention_policies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(200))
+    keep_newest: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_age_days: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_run_at: Mapped[datetime | None] = mapped_column(default=None)
+    owner: Mapped[Account] = relationship()

@@ -103,6 +103,23 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "retention_policies",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("owner_id", sa.Integer(), nullable=False),
+        sa.Column("label", sa.String(length=200), nullable=False),
+        sa.Column("keep_newest", sa.Integer(), nullable=True),
+        sa.Column("max_age_days", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_run_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["owner_id"], ["accounts.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("retention_policies", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_retention_policies_owner_id"), ["owner_id"], unique=False
+        )
+
+    op.create_table(
         "tokens",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
@@ -327,6 +344,10 @@ def downgrade() -> None:
 
     op.drop_table("web_sessions")
     op.drop_table("tokens")
+    with op.batch_alter_table("retention_policies", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_retention_policies_owner_id"))
+
+    op.drop_table("retention_policies")
     with op.batch_alter_table("packages", schema=None) as batch_op:
         batch_op.drop_index("ix_packages_public_modified_at")
         batch_op.drop_index("ix_packages_name")
