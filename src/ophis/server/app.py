@@ -27,8 +27,7 @@ from starlette.exceptions import HTTPException
 from ophis.core.errors import OphisError
 from ophis.server.context import ServerContext
 from ophis.server.middleware import PathTokenMiddleware
-from ophis.server.services.retention import Runner
-from ophis.server.services.webhooks import Sender
+from ophis.server.services import retention, webhooks
 from ophis.server.settings import ServerSettings
 
 log = logging.getLogger("ophis.server")
@@ -40,19 +39,16 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        sender = Sender(context.sessions, settings) if settings.webhook_sender else None
-        runner = (
-            Runner(context.sessions, context.storage, settings)
-            if settings.retention_runner
-            else None
-        )
-        for worker in (sender, runner):
-            if worker:
-                worker.start()
+        workers = []
+        if settings.webhook_sender:
+            workers.append(webhooks.sender(context.sessions, settings))
+        if settings.retention_runner:
+            workers.append(retention.runner(context.sessions, context.storage, settings))
+        for worker in workers:
+            worker.start()
         yield
-        for worker in (sender, runner):
-            if worker:
-                worker.stop()
+        for worker in workers:
+            worker.stop()
         context.close()
 
     app = FastAPI(

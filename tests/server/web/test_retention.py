@@ -167,7 +167,7 @@ def test_the_runner_applies_every_policy_periodically(tmp_path: Path) -> None:
             files.add_file(session, context.storage, owner, path, inspected, labels=["nightly"])
         session.add(RetentionPolicy(owner_id=owner.id, label="nightly", keep_newest=1))
         session.commit()
-    runner = retention.Runner(context.sessions, context.storage, settings)
+    runner = retention.runner(context.sessions, context.storage, settings)
     runner.start()
     try:
         deadline = utcnow() + timedelta(seconds=20)

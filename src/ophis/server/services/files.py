@@ -289,10 +289,33 @@ def add_type(package: Package, distribution_type: str) -> None:
 
 def remove_file(session: Session, storage: Storage, row: File) -> None:
     """Remove a file's row; its bytes go when no other row shares them."""
-    webhooks.file_event(session, row, webhooks.REMOVE)
-    key = forget_file(session, row)
+    key = discard_file(session, row)
     session.commit()
     delete_unshared(session, storage, [key])
+
+
+def discard_file(session: Session, row: File) -> str:
+    """:func:`remove_file` without its commit, for callers that remove many files in one
+    transaction: announces the removal, deletes the row, returns the storage key."""
+    webhooks.file_event(session, row, webhooks.REMOVE)
+    return forget_file(session, row)
+
+
+def add_to_label(session: Session, row: File, label: Label) -> None:
+    """Put a file into a label (nothing when it is there already), invalidating that
+    label's index and announcing the change."""
+    if label not in row.labels:
+        row.labels.append(label)
+        touch(session, row, [label.name])
+        webhooks.file_event(session, row, webhooks.LABEL, action="add", label=label.name)
+
+
+def take_out_of_label(session: Session, row: File, label: Label) -> None:
+    """Take a file out of a label (nothing when it is not in it), as :func:`add_to_label`."""
+    if label in row.labels:
+        touch(session, row, [label.name])
+        row.labels.remove(label)
+        webhooks.file_event(session, row, webhooks.LABEL, action="remove", label=label.name)
 
 
 def forget_file(session: Session, row: File) -> str:

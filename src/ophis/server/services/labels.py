@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ophis.server.db.models import Account, File, Label, Package, Release
 from ophis.server.errors import BadRequest, Conflict, NotFound
 from ophis.server.schemas import CopyRequest, FileSelection
-from ophis.server.services import accounts, authz, files, packages, webhooks
+from ophis.server.services import accounts, authz, files, packages
 from ophis.server.services.authz import Principal
 from ophis.server.storage.interfaces import Storage
 
@@ -82,10 +82,7 @@ def add_label(
     rows = _selected(session, owner, which)
     label = files.ensure_label(session, owner, name)
     for row in rows:
-        if label not in row.labels:
-            row.labels.append(label)
-            files.touch(session, row, [name])
-            webhooks.file_event(session, row, webhooks.LABEL, action="add", label=name)
+        files.add_to_label(session, row, label)
     session.commit()
 
 
@@ -101,10 +98,7 @@ def remove_label(
     everything = which.package is None and which.version is None and which.basename is None
     rows = list(label.files) if everything else _selected(session, owner, which)
     for row in rows:
-        if label in row.labels:
-            files.touch(session, row, [name])
-            row.labels.remove(label)
-            webhooks.file_event(session, row, webhooks.LABEL, action="remove", label=name)
+        files.take_out_of_label(session, row, label)
     if everything and name != files.MAIN:
         session.delete(label)
     session.commit()
@@ -121,10 +115,7 @@ def copy_label(
     authz.check_label_unlocked(session, principal, owner, find_label(session, owner, to_name))
     target = files.ensure_label(session, owner, to_name)
     for row in list(source.files):
-        if target not in row.labels:
-            row.labels.append(target)
-            files.touch(session, row, [to_name])
-            webhooks.file_event(session, row, webhooks.LABEL, action="add", label=to_name)
+        files.add_to_label(session, row, target)
     session.commit()
 
 
@@ -227,10 +218,7 @@ def _check_copy_allowed(
 def _relabel(session: Session, rows: list[File], owner: Account, name: str) -> list[File]:
     label = files.ensure_label(session, owner, name)
     for row in rows:
-        if label not in row.labels:
-            row.labels.append(label)
-            files.touch(session, row, [name])
-            webhooks.file_event(session, row, webhooks.LABEL, action="add", label=name)
+        files.add_to_label(session, row, label)
     return rows
 
 

@@ -8,13 +8,13 @@ each server process applies every policy every ``settings.retention_seconds``.""
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ophis.server.background import PeriodicThread
 from ophis.server.db.models import (
     Account,
     File,
@@ -165,14 +165,10 @@ def apply(session: Session, storage: Storage, policy: RetentionPolicy) -> Outcom
     unlabelled = 0
     for row in doomed:
         if other_labels(row, policy):
-            files.touch(session, row, [policy.label])
-            row.labels.remove(label)
-            webhooks.file_event(session, row, webhooks.LABEL, action="remove", label=policy.label)
+            files.take_out_of_label(session, row, label)
             unlabelled += 1
         else:
-            # what files.remove_file does, without its commit per file
-            webhooks.file_event(session, row, webhooks.REMOVE)
-            keys.append(files.forget_file(session, row))
+            keys.append(files.discard_file(session, row))
     policy.last_run_at = utcnow()
     session.commit()
     files.delete_unshared(session, storage, keys)
@@ -211,26 +207,10 @@ def apply_all(sessions: sessionmaker[Session], storage: Storage) -> Outcome:
     return Outcome(deleted=deleted, unlabelled=unlabelled)
 
 
-class Runner:
+def runner(
+    sessions: sessionmaker[Session], storage: Storage, settings: ServerSettings
+) -> PeriodicThread:
     """The background thread of one server process that applies every policy periodically."""
-
-    def __init__(
-        self, sessions: sessionmaker[Session], storage: Storage, settings: ServerSettings
-    ) -> None:
-        self.sessions, self.storage, self.settings = sessions, storage, settings
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="ophis-retention", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join(30)
-
-    def _run(self) -> None:
-        while not self.stopping.wait(self.settings.retention_seconds):
-            try:
-                apply_all(self.sessions, self.storage)
-            except Exception:  # the runner must outlive a bad round (a locked database)
-                log.exception("retention round failed")
+    return PeriodicThread(
+        "ophis-retention", settings.retention_seconds, lambda: apply_all(sessions, storage)
+    )

@@ -11,9 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 import secrets
-import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -23,13 +21,13 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from ophis.server.background import PeriodicThread
 from ophis.server.db.models import Account, File, Webhook, WebhookDelivery, utcnow
 from ophis.server.errors import BadRequest
 from ophis.server.services import accounts, authz
 from ophis.server.services.authz import Principal
 from ophis.server.settings import ServerSettings
 
-log = logging.getLogger("ophis.server.webhooks")
 UPLOAD, LABEL, REMOVE = "upload", "label", "remove"
 EVENTS = (UPLOAD, LABEL, REMOVE)
 #: how long a claimed delivery is left to its sender (longer than the POST's timeout)
@@ -227,24 +225,11 @@ def send_due(sessions: sessionmaker[Session], settings: ServerSettings) -> int:
     return len(claimed)
 
 
-class Sender:
-    """The background thread of one server process."""
-
-    def __init__(self, sessions: sessionmaker[Session], settings: ServerSettings) -> None:
-        self.sessions, self.settings = sessions, settings
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="ophis-webhooks", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join(TIMEOUT + 5)
-
-    def _run(self) -> None:
-        while not self.stopping.wait(self.settings.webhook_poll_seconds):
-            try:
-                send_due(self.sessions, self.settings)
-            except Exception:  # the sender must outlive a bad round (a locked database)
-                log.exception("webhook round failed")
+def sender(sessions: sessionmaker[Session], settings: ServerSettings) -> PeriodicThread:
+    """The background thread of one server process that sends due deliveries."""
+    return PeriodicThread(
+        "ophis-webhooks",
+        settings.webhook_poll_seconds,
+        lambda: send_due(sessions, settings),
+        stop_timeout=TIMEOUT + 5,
+    )
