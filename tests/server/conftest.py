@@ -11,7 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from ophis.testing.backends import session_services
 from ophis.testing.server import RunningServer, run_server
+
+
+@pytest.fixture(scope="session", autouse=True)
+def server_backend() -> Iterator[str]:
+    """The back end every test server runs on: SQLite and local files, or, with
+    ``OPHIS_TEST_BACKEND=postgresql-s3``, PostgreSQL and S3 started for the session."""
+    with session_services() as name:
+        yield name
 
 
 @pytest.fixture(scope="module")

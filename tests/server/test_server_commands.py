@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from ophis.server.db.engine import MIGRATIONS
+from ophis.testing.backends import fresh_backend
 from ophis.testing.server import ADMIN, RunningServer, announcement, read_announcement
 
 
@@ -114,7 +115,7 @@ def test_the_migrations_build_exactly_the_models_schema(tmp_path: Path) -> None:
     from ophis.server.db.engine import migrate
     from ophis.server.db.models import Base
 
-    url = f"sqlite:///{tmp_path / 'schema.sqlite'}"
+    url = fresh_backend().database_url or f"sqlite:///{tmp_path / 'schema.sqlite'}"
     migrate(url)
     engine = create_engine(url)
     with engine.connect() as connection:

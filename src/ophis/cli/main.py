@@ -23,6 +23,7 @@ COMMANDS = {
     "lock": "lock",
     "config": "config",
     "index": "index",
+    "mirror": "mirror",
     "server": "server",
     "login": "account",
     "logout": "account",

@@ -81,7 +81,9 @@ def fetch_all(
     ):
         shard_indexes: list[Path | None] = [None] * len(wanted)
         if names is not None:
-            shard_indexes = list(pool.map(lambda cs: _shards_index(client, *cs, options), wanted))
+            shard_indexes = list(
+                pool.map(lambda cs: fetch_shards_index(client, *cs, options), wanted)
+            )
         unsharded = [cs for cs, index in zip(wanted, shard_indexes, strict=True) if not index]
         full_paths = dict(
             zip(
@@ -102,9 +104,11 @@ def fetch_all(
     return [Subdir(c, s, paths[(c, s)]) for c, s in wanted]
 
 
-def _shards_index(
+def fetch_shards_index(
     client: httpx.Client, channel: Channel, subdir: str, options: FetchOptions
 ) -> Path | None:
+    """The cached CEP-16 shards index of an HTTP channel's subdir (revalidated with its
+    ETag after ``ttl``); None when the channel offers no shards."""
     if urlsplit(channel.url(subdir)).scheme not in ("http", "https"):
         return None
     return _HttpSubdir(client, channel, subdir, options, SHARDS_INDEX).fetch()

@@ -13,8 +13,10 @@ from __future__ import annotations
 import copy
 import fnmatch
 import functools
+import itertools
+import operator
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +65,82 @@ def dumps(document: Any) -> bytes:
     times faster; the standard encoder falls back to pure Python once an indent is set.
     """
     return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+
+
+# --- repodata.json from pre-encoded entries -----------------------------------------------
+
+#: where a package entry sits in :func:`dumps`'s layout: two levels down (document, section)
+_ENTRY_INDENT = b"\n    "
+
+
+def encode_entry(filename: str, record: Record | None) -> bytes:
+    """One package entry (``"<filename>": {...}``) exactly as :func:`dumps` lays it out
+    inside a repodata section, so that a document can be joined from entries encoded once.
+
+    The record is encoded alone, then its lines are indented two levels: the layout puts
+    a raw newline only between tokens (a newline inside a string is escaped), so indenting
+    every newline is exact."""
+    body = dumps(record).replace(b"\n", _ENTRY_INDENT)
+    return orjson.dumps(filename) + b": " + body
+
+
+@dataclass(frozen=True)
+class JoinedRepodata:
+    body: bytes
+    #: the given entries in the document's order: ``packages`` then ``packages.conda``,
+    #: each by file name
+    order: list[int]
+    #: start and end of each entry in ``body``, in the document's order (flat)
+    spans: list[int]
+
+
+def join_repodata(
+    subdir: str, entries: Sequence[tuple[Any, ...]], base_url: str | None = None
+) -> JoinedRepodata:
+    """The bytes ``dumps(build_repodata(subdir, records, base_url))`` would give, from
+    ``(filename, encode_entry(filename, record), ...)`` tuples in any order, without
+    decoding a record; also where each entry landed, so that the next build can reuse it."""
+    filenames = [entry[0] for entry in entries]
+    legacy: list[int] = []
+    conda: list[int] = []
+    for i in sorted(range(len(entries)), key=filenames.__getitem__):
+        (conda if filenames[i].endswith(CONDA_V2) else legacy).append(i)
+    encoded = [entries[i][1] for i in legacy], [entries[i][1] for i in conda]
+    body, spans = join_sections(subdir, *encoded, base_url=base_url)
+    return JoinedRepodata(body, legacy + conda, spans)
+
+
+def join_sections(
+    subdir: str,
+    packages: Sequence[bytes | memoryview],
+    packages_conda: Sequence[bytes | memoryview],
+    *,
+    base_url: str | None = None,
+) -> tuple[bytes, list[int]]:
+    """:func:`join_repodata` for entries already in order (by file name) in their two
+    sections: the document, and the start and end of each entry in it (flat, ``packages``
+    first). The work per entry is done by ``bytes.join`` and ``itertools``, not Python."""
+    info: dict[str, Any] = {"subdir": subdir}
+    if base_url is not None:
+        info["base_url"] = base_url
+    parts = [b'{\n  "info": ' + dumps(info).replace(b"\n", b"\n  ")]
+    position = len(parts[0])
+    spans: list[int] = []
+    separator = b"," + _ENTRY_INDENT
+    for key, bodies in zip(PACKAGE_KEYS, (packages, packages_conda), strict=True):
+        opening = f',\n  "{key}": '.encode() + (b"{" + _ENTRY_INDENT if bodies else b"{}")
+        lengths = list(map(len, bodies))
+        first = position + len(opening)
+        gaps = [n + len(separator) for n in lengths[:-1]]
+        starts = list(itertools.accumulate(gaps, initial=first)) if bodies else []
+        ends = map(operator.add, starts, lengths)
+        spans += itertools.chain.from_iterable(zip(starts, ends, strict=True))
+        joined = separator.join(bodies)
+        parts += [opening, joined, b"\n  }" if bodies else b""]
+        position += len(opening) + len(joined) + (4 if bodies else 0)
+    version = 2 if base_url is not None else 1
+    parts.append(f',\n  "removed": [],\n  "repodata_version": {version}\n}}'.encode())
+    return b"".join(parts), spans
 
 
 # --- hotfixes ------------------------------------------------------------------------------
@@ -144,7 +222,7 @@ class _Candidate:
     version: Version = field(init=False)
 
     def __post_init__(self) -> None:
-        self.version = Version(str(self.record["version"]))
+        self.version = _version(str(self.record["version"]))
 
     @property
     def sort_key(self) -> tuple[Version, int, int]:
@@ -210,11 +288,10 @@ def _backfill_dependencies(
     while pending:
         candidate = pending.pop()
         for dependency in candidate.record.get("depends", []):
-            spec = _lenient_spec(dependency)
-            if spec is None or spec.name is None:
+            spec = _dependency(dependency)
+            if spec is None:
                 continue
-            name = spec.name.normalized
-            options = by_name.get(name, [])
+            options = by_name.get(spec.name, [])
             if any(_matches(spec, c) for c in options if c.filename in kept):
                 continue
             match = next((c for c in options if _matches(spec, c)), None)
@@ -223,15 +300,30 @@ def _backfill_dependencies(
                 pending.append(match)
 
 
-def _lenient_spec(text: str) -> MatchSpec | None:
+@dataclass(frozen=True)
+class _Dependency:
+    """What back-filling needs of a dependency's match spec, read once per distinct text
+    (a channel's records repeat the same few thousand)."""
+
+    name: str
+    version: VersionSpec | None
+    build: str | None
+
+
+@functools.lru_cache(maxsize=65536)
+def _dependency(text: str) -> _Dependency | None:
     try:
-        return MatchSpec(text, strict=False)
+        spec = MatchSpec(text, strict=False)
     except Exception:  # an unparseable dependency is left to the solver to report
         return None
+    if spec.name is None:
+        return None
+    version = _version_spec(spec.version) if spec.version is not None else None
+    return _Dependency(spec.name.normalized, version, spec.build)
 
 
-def _matches(spec: MatchSpec, candidate: _Candidate) -> bool:
-    if spec.version is not None and not _version_spec(spec.version).matches(candidate.version):
+def _matches(spec: _Dependency, candidate: _Candidate) -> bool:
+    if spec.version is not None and not spec.version.matches(candidate.version):
         return False
     if spec.build is not None:
         return fnmatch.fnmatchcase(str(candidate.record.get("build", "")), spec.build)
@@ -241,6 +333,11 @@ def _matches(spec: MatchSpec, candidate: _Candidate) -> bool:
 @functools.lru_cache(maxsize=4096)
 def _version_spec(text: str) -> VersionSpec:
     return VersionSpec(text, strict=False)
+
+
+@functools.lru_cache(maxsize=65536)
+def _version(text: str) -> Version:
+    return Version(text)
 
 
 # --- run_exports.json and channeldata.json -------------------------------------------------

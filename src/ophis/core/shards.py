@@ -48,28 +48,45 @@ def build_shards(
     for key in PACKAGE_KEYS:
         for filename, record in repodata.get(key, {}).items():
             shard = grouped.setdefault(record["name"], {k: {} for k in PACKAGE_KEYS})
-            shard[key][filename] = _binary_hashes(record)
-
-    compressor = zstandard.ZstdCompressor(level=_LEVEL)
+            shard[key][filename] = record
     shards: dict[str, bytes] = {}
     names: dict[str, str] = {}
     for name in sorted(grouped):
-        body = compressor.compress(msgpack.packb({**grouped[name], "removed": []}))
+        body = encode_shard(grouped[name])
         digest = hashlib.sha256(body).hexdigest()
         shards[digest] = body
         names[name] = digest
+    subdir = repodata.get("info", {}).get("subdir", "")
+    index = encode_shards_index(subdir, names, base_url, shards_base_url)
+    return ShardedRepodata(index, shards, names)
 
+
+def encode_shard(sections: Mapping[str, Mapping[str, Any]]) -> bytes:
+    """One compressed shard from ``{section: {filename: record}}`` (both sections are
+    written, empty or not; records in the order given)."""
+    shard: dict[str, Any] = {
+        key: {filename: _binary_hashes(r) for filename, r in sections.get(key, {}).items()}
+        for key in PACKAGE_KEYS
+    }
+    shard["removed"] = []
+    return zstandard.ZstdCompressor(level=_LEVEL).compress(msgpack.packb(shard))
+
+
+def encode_shards_index(
+    subdir: str, names: Mapping[str, str], base_url: str = "", shards_base_url: str = "./shards/"
+) -> bytes:
+    """The compressed shard index from ``{package name: shard sha256 hex}``."""
     index = {
         "version": 1,
         "info": {
-            "subdir": repodata.get("info", {}).get("subdir", ""),
+            "subdir": subdir,
             "base_url": base_url,
             "shards_base_url": shards_base_url,
             "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         },
-        "shards": {name: bytes.fromhex(digest) for name, digest in names.items()},
+        "shards": {name: bytes.fromhex(names[name]) for name in sorted(names)},
     }
-    return ShardedRepodata(compressor.compress(msgpack.packb(index)), shards, names)
+    return zstandard.ZstdCompressor(level=_LEVEL).compress(msgpack.packb(index))
 
 
 def _binary_hashes(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,8 @@ Here HTTP(S) archives are fetched, up to :data:`MAX_PARALLEL` at a time, into
 ``<cache>/<filename>.partial``. An interrupted download is continued on the next run with
 ``Range: bytes=N-`` (and started over when the server ignores ranges). The whole file is
 checked against the record's sha256 (md5 when it has none) and only then renamed to
-``<cache>/<filename>``, where it stays, as in conda's cache. ``file://`` archives are
+``<cache>/<filename>``, where it stays, as in conda's cache (the fetching itself is
+:mod:`ophis.client.verified_download`, shared with ``ophis mirror``). ``file://`` archives are
 checked and extracted where they are. Extraction goes through
 :func:`ophis.core.package_file.extract_package`, which refuses hostile archives.
 Credentials (``url_rewrites``) go into request URLs only; messages name the clean URL.
@@ -29,7 +30,6 @@ process's install never sees a half-written entry.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import struct
 import threading
@@ -37,12 +37,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import httpx
 import rattler
 
+from ophis.client.verified_download import (
+    FileDownload,
+    download_client,
+    download_verified,
+    expected_digest,
+    file_digest,
+)
 from ophis.core.atomic_file import write_atomic
 from ophis.core.errors import TransactionError
 from ophis.core.package_file import extract_package, remove_tree
@@ -56,10 +62,8 @@ except ImportError:  # pragma: no cover - Windows: rattler locks with LockFileEx
 MAX_PARALLEL = 5
 #: the progress stage whose numbers are bytes
 DOWNLOAD_STAGE = "download"
-_CHUNK = 256 * 1024
 _REVISION = struct.Struct(">Q")
 _CACHE_LOCK = ".cache.lock"
-_USER_AGENT = "ophis (conda-compatible)"
 _TIMEOUT_SECONDS = 60.0
 
 Progress = Callable[[str, int, int], None]
@@ -138,10 +142,6 @@ class _Job:
         )
 
     @property
-    def partial(self) -> Path:
-        return self.archive.with_name(f"{self.archive.name}.partial")
-
-    @property
     def size(self) -> int | None:
         return self.record.size
 
@@ -153,15 +153,8 @@ class _Job:
 
     def expected(self) -> tuple[str, str] | None:
         """(algorithm, hex digest) the archive must have: sha256, else md5, else nothing."""
-        if self.record.sha256:
-            return "sha256", bytes(self.record.sha256).hex()
-        if self.record.md5:
-            return "md5", bytes(self.record.md5).hex()
-        return None
-
-    def hasher(self) -> Any:
-        expected = self.expected()
-        return hashlib.new(expected[0] if expected else "sha256")
+        sha256, md5 = self.record.sha256, self.record.md5
+        return expected_digest(bytes(sha256) if sha256 else None, bytes(md5) if md5 else None)
 
 
 def _with_credentials(url: str, rewrites: Mapping[str, str]) -> str:
@@ -201,15 +194,9 @@ class _Meter:
             self._progress(stage, done, total)
 
 
-class _Stopped(Exception):
-    """Another download failed: this one stops; its partial file is kept for next time."""
-
-
 def _run_parallel(jobs: list[_Job], meter: _Meter, max_parallel: int) -> None:
     stop = threading.Event()
-    # archives are compressed already; and a Range counts bytes of the file as it is stored
-    headers = {"User-Agent": _USER_AGENT, "Accept-Encoding": "identity"}
-    with httpx.Client(timeout=_TIMEOUT_SECONDS, follow_redirects=True, headers=headers) as client:
+    with download_client(_TIMEOUT_SECONDS) as client:
         pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="ophis-fetch")
         try:
             futures = [pool.submit(_fill_one, client, job, meter, stop) for job in jobs]
@@ -243,96 +230,10 @@ def _fill_one(client: httpx.Client, job: _Job, meter: _Meter, stop: threading.Ev
 
 def _download(client: httpx.Client, job: _Job, meter: _Meter, stop: threading.Event) -> None:
     """Make ``job.archive`` a verified copy of the package, resuming a partial download."""
-    expected = job.expected()
-    if job.archive.is_file():
-        if expected is None or _digest(job.archive, job) == expected[1]:
-            return
-        job.archive.unlink()  # a damaged copy in the cache: fetch it again
-        meter.add_total(job.size or 0)
-    actual = _fetch(client, job, meter, stop)
-    if expected is not None and actual != expected[1]:
-        job.partial.unlink(missing_ok=True)
-        raise TransactionError(
-            f"The download of {job.url} does not match its channel's index: expected "
-            f"{expected[0]} {expected[1]}, got {actual}.",
-            "The download was deleted. Run the command again to download it afresh; if it "
-            "happens again, the channel serves a file its index does not describe: tell the "
-            "channel's owner.",
-        )
-    os.replace(job.partial, job.archive)
-
-
-def _fetch(client: httpx.Client, job: _Job, meter: _Meter, stop: threading.Event) -> str:
-    """Download into the partial file, continuing what is there; return the file's digest."""
-    hasher, offset = _resume(job)
-    meter.advance(offset)
-    if offset and offset == job.size:
-        return hasher.hexdigest()  # complete already: only the rename was missing
-    headers = {"Range": f"bytes={offset}-"} if offset else {}
-    try:
-        with client.stream("GET", job.request_url, headers=headers) as response:
-            if offset and not _continues(response, offset):
-                meter.advance(-offset)
-                hasher, offset = job.hasher(), 0
-                if response.status_code != 200:  # e.g. 416: what we have cannot be continued
-                    job.partial.unlink()
-                    return _fetch(client, job, meter, stop)
-            _check_status(response, job)
-            with job.partial.open("ab" if offset else "wb") as out:
-                for chunk in response.iter_bytes():  # as received: a drop loses nothing
-                    if stop.is_set():
-                        raise _Stopped
-                    out.write(chunk)
-                    hasher.update(chunk)
-                    meter.advance(len(chunk))
-    except httpx.HTTPError as error:
-        detail = str(error).replace(job.request_url, job.url) or type(error).__name__
-        raise TransactionError(
-            f"Downloading {job.url} failed: {detail}",
-            "Check your network connection, then run the command again: the download "
-            "resumes where it stopped.",
-        ) from None
-    return hasher.hexdigest()
-
-
-def _resume(job: _Job) -> tuple[Any, int]:
-    """A hasher fed with the partial file's bytes, and their number (0: start afresh)."""
-    hasher = job.hasher()
-    try:
-        size = job.partial.stat().st_size
-    except FileNotFoundError:
-        return hasher, 0
-    if job.size is not None and size > job.size:  # longer than the package: not ours
-        job.partial.unlink()
-        return hasher, 0
-    _feed(hasher, job.partial)
-    return hasher, size
-
-
-def _continues(response: httpx.Response, offset: int) -> bool:
-    content_range = response.headers.get("Content-Range", "")
-    return response.status_code == 206 and content_range.startswith(f"bytes {offset}-")
-
-
-def _check_status(response: httpx.Response, job: _Job) -> None:
-    code = response.status_code
-    if code in (200, 206):
-        return
-    if code in (401, 403):
-        raise TransactionError(
-            f"The channel refused to send {job.url} (HTTP {code}).",
-            "Check that you are logged in to the channel or that its token is valid, then "
-            "run the command again.",
-        )
-    if code == 404:
-        raise TransactionError(
-            f"{job.url} was not found (HTTP 404).",
-            "The channel's index names a package the channel does not have: try again "
-            "later, or tell the channel's owner.",
-        )
-    raise TransactionError(
-        f"Downloading {job.url} failed: HTTP {code} {response.reason_phrase}.",
-        "Run the command again later: the download resumes where it stopped.",
+    item = FileDownload(job.url, job.request_url, job.archive, job.size, job.expected())
+    # on a failure elsewhere it raises Stopped, keeping its partial file for next time
+    download_verified(
+        client, item, meter.advance, stop, error=TransactionError, refetch=meter.add_total
     )
 
 
@@ -356,15 +257,8 @@ def _verify_local(job: _Job) -> None:
 
 
 def _digest(path: Path, job: _Job) -> str:
-    hasher = job.hasher()
-    _feed(hasher, path)
-    return hasher.hexdigest()
-
-
-def _feed(hasher: Any, path: Path) -> None:
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            hasher.update(chunk)
+    expected = job.expected()
+    return file_digest(path, expected[0] if expected else "sha256")
 
 
 def _extract(job: _Job) -> None:

@@ -26,7 +26,8 @@ from starlette.exceptions import HTTPException
 
 from ophis.core.errors import OphisError
 from ophis.server.context import ServerContext
-from ophis.server.middleware import PathTokenMiddleware
+from ophis.server.failures import record_failure
+from ophis.server.middleware import NulPathMiddleware, PathTokenMiddleware
 from ophis.server.services import retention, webhooks
 from ophis.server.settings import ServerSettings
 
@@ -58,6 +59,7 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
     _add_error_handlers(app)
     _add_routes(app)
     app.add_middleware(PathTokenMiddleware)
+    app.add_middleware(NulPathMiddleware)
     return app
 
 
@@ -117,6 +119,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        await run_in_threadpool(record_failure, request, 500, error)
         return await _error(
             request,
             500,

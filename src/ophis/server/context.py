@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ophis.server.db.engine import make_engine, make_sessionmaker, migrate
 from ophis.server.settings import ServerSettings
+from ophis.server.storage import open_storage
 from ophis.server.storage.interfaces import Storage
-from ophis.server.storage.local import LocalStorage
 
 
 @dataclass
@@ -33,7 +33,7 @@ class ServerContext:
             settings=settings,
             engine=engine,
             sessions=make_sessionmaker(engine),
-            storage=LocalStorage(settings.storage_dir),
+            storage=open_storage(settings),
         )
 
     def close(self) -> None:

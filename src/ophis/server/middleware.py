@@ -1,11 +1,15 @@
-"""Take a ``/t/<token>/`` segment out of channel and index URLs, as Anaconda.org does.
+"""ASGI middleware that looks at the raw path before any route does.
 
-conda inserts the token right after the channel location, so it may come first in the path
-(``/t/<tok>/conda/...``) or after the ``conda``/``pypi`` prefix (``/conda/t/<tok>/...``).
+:class:`PathTokenMiddleware` takes a ``/t/<token>/`` segment out of channel and index URLs,
+as Anaconda.org does: conda inserts the token right after the channel location, so it may
+come first in the path (``/t/<tok>/conda/...``) or after the ``conda``/``pypi`` prefix
+(``/conda/t/<tok>/...``). :class:`NulPathMiddleware` answers 404 to paths holding a NUL
+byte, which name nothing and which PostgreSQL refuses in a query parameter.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -27,4 +31,27 @@ class PathTokenMiddleware:
                 if scope.get("raw_path"):
                     scope["raw_path"] = _RAW_PATTERN.sub(rb"\1\2", scope["raw_path"])
                 scope.setdefault("state", {})["path_token"] = token
+        await self.app(scope, receive, send)
+
+
+class NulPathMiddleware:
+    _BODY = json.dumps(
+        {
+            "error": "There is no such page: its URL holds a NUL byte (%00).",
+            "remedy": "Check the URL.",
+        }
+    ).encode()
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and "\x00" in scope["path"]:
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", b"%d" % len(self._BODY)),
+            ]
+            await send({"type": "http.response.start", "status": 404, "headers": headers})
+            await send({"type": "http.response.body", "body": self._BODY})
+            return
         await self.app(scope, receive, send)

@@ -10,6 +10,7 @@ from rattler import Version
 from rattler.exceptions import InvalidVersionError
 
 from ophis.server.db.models import Account, File, Label, OrgGroup, Package, Release, Token
+from ophis.server.services.authz import is_public
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -185,7 +186,7 @@ def package_public(package: Package, *, with_files: bool = True) -> dict[str, An
         "name": package.name,
         "full_name": f"{package.owner.login}/{package.name}",
         "owner": owner_public(package.owner),
-        "public": package.public,
+        "public": is_public(package),
         "summary": package.summary,
         "description": package.description,
         "license": package.license,

@@ -1,11 +1,21 @@
 """The server's settings: one value passed to :func:`ophis.server.app.create_app`, never
-read from a module-level global."""
+read from a module-level global.
+
+:func:`load_settings` takes each field from, first to last: the command line, an
+``OPHIS_<FIELD>`` environment variable (``OPHIS_DATABASE_URL``, ``OPHIS_STORAGE_URL``, ...),
+the TOML config file (``--config``, ``$OPHIS_SERVER_CONFIG`` or ``<data-dir>/server.toml``,
+keys named as the fields), the default."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from ophis.core.errors import OphisError
 
 
 def default_data_dir() -> Path:
@@ -25,6 +35,13 @@ class ServerSettings:
     data_dir: Path = field(default_factory=default_data_dir)
     #: SQLAlchemy URL; SQLite in the data directory when not given
     database_url: str | None = None
+    #: where package files live: ``s3://bucket/prefix``, or local files under the data
+    #: directory when not given
+    storage_url: str | None = None
+    #: an S3-compatible service other than AWS (MinIO, Ceph, moto); else boto3's default
+    s3_endpoint_url: str | None = None
+    #: send S3 downloads as redirects to presigned URLs (else the server streams them)
+    download_redirect: bool = True
     #: the root URL clients reach the server at (behind a proxy); else taken from requests
     public_url: str | None = None
     #: largest accepted upload, bytes
@@ -69,3 +86,75 @@ class ServerSettings:
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+
+CONFIG_ENV = "OPHIS_SERVER_CONFIG"
+CONFIG_NAME = "server.toml"
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+
+def load_settings(config: Path | None = None, **given: Any) -> ServerSettings:
+    """Settings from the command line (``given``; None means not given), the environment
+    and the config file."""
+    fields = {f.name: f for f in dataclasses.fields(ServerSettings)}
+    unknown = set(given) - set(fields)
+    if unknown:
+        raise TypeError(f"unknown settings: {sorted(unknown)}")
+    data_dir = given.get("data_dir") or default_data_dir()
+    from_file = _read_config(config, Path(data_dir), fields)
+    values: dict[str, Any] = {}
+    for name, spec in fields.items():
+        if given.get(name) is not None:
+            values[name] = given[name]
+        elif (raw := os.environ.get(f"OPHIS_{name.upper()}")) is not None:
+            values[name] = _convert(name, spec.type, raw, f"$OPHIS_{name.upper()}")
+        elif name in from_file:
+            values[name] = from_file[name]
+    values["data_dir"] = Path(values.get("data_dir", data_dir)).absolute()
+    return ServerSettings(**values)
+
+
+def _read_config(
+    config: Path | None, data_dir: Path, fields: dict[str, dataclasses.Field[Any]]
+) -> dict[str, Any]:
+    named = config or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
+    path = named or data_dir / CONFIG_NAME
+    if named is None and not path.is_file():
+        return {}
+    try:
+        table = tomllib.loads(path.read_text())
+    except FileNotFoundError as error:
+        raise OphisError(
+            f"The config file {path} does not exist.", "Check the path given to --config."
+        ) from error
+    except tomllib.TOMLDecodeError as error:
+        raise OphisError(f"{path} is not valid TOML: {error}.", "Fix the file.") from error
+    unknown = set(table) - set(fields)
+    if unknown:
+        raise OphisError(
+            f"{path} has unknown settings: {', '.join(sorted(unknown))}.",
+            f"Known settings: {', '.join(fields)}.",
+        )
+    return {
+        name: _convert(name, fields[name].type, value, str(path)) for name, value in table.items()
+    }
+
+
+def _convert(name: str, annotation: Any, raw: Any, origin: str) -> Any:
+    """A string (environment) or TOML value as the field's type."""
+    kind = str(annotation).split(" |")[0]
+    try:
+        if kind == "bool" and isinstance(raw, str):
+            if raw.lower() not in _TRUE | _FALSE:
+                raise ValueError(raw)
+            return raw.lower() in _TRUE
+        if kind in ("int", "float", "bool"):
+            return {"int": int, "float": float, "bool": bool}[kind](raw)
+        if kind == "Path":
+            return Path(raw)
+        return str(raw)
+    except (TypeError, ValueError) as error:
+        raise OphisError(
+            f"{name} = {raw!r} (from {origin}) is not a valid {kind}.",
+            f"Give {name} a {kind} value.",
+        ) from error

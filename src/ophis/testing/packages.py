@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import struct
+import zlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -71,11 +74,33 @@ def make_package(
     depends: Iterable[str] = (),
     fmt: str = ".tar.bz2",
     files: Mapping[str, bytes] | None = None,
+    icon: bytes | None = None,
     **index_extra: Any,
 ) -> Path:
-    """Write ``<name>-<version>-<build><fmt>`` into ``dest_dir`` and return its path."""
+    """Write ``<name>-<version>-<build><fmt>`` into ``dest_dir`` and return its path.
+    ``icon`` becomes ``info/icon.png``, its md5 the ``icon`` of index.json, as conda-build
+    writes them."""
+    if icon is not None:
+        index_extra.setdefault("icon", hashlib.md5(icon).hexdigest())
     index = make_index(name, version, build, subdir=subdir, depends=depends, **index_extra)
-    return create_package(dest_dir, index=index, files=files or {}, fmt=fmt)
+    extra_info = {"icon.png": icon} if icon is not None else {}
+    return create_package(dest_dir, index=index, files=files or {}, fmt=fmt, extra_info=extra_info)
+
+
+def tiny_png(width: int = 1, height: int = 1, padding: int = 0) -> bytes:
+    """A valid PNG of one colour; ``padding`` bytes of an ancillary chunk make it as large
+    as a test needs (a size limit) while it stays a PNG."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    rows = b"".join(b"\x00" + b"\x20\x80\xc0" * width for _ in range(height))
+    chunks = [chunk(b"IHDR", header), chunk(b"IDAT", zlib.compress(rows))]
+    if padding:
+        chunks.append(chunk(b"tEXt", b"Comment\x00" + b"x" * padding))
+    return b"\x89PNG\r\n\x1a\n" + b"".join(chunks) + chunk(b"IEND", b"")
 
 
 def testdata_dir() -> Path:

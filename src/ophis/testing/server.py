@@ -1,4 +1,5 @@
-"""A real Ophis server for tests: ``ophis server start`` in a subprocess on 127.0.0.1."""
+"""A real Ophis server for tests: ``ophis server start`` in a subprocess on 127.0.0.1, on
+the database and storage :mod:`ophis.testing.backends` picks."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 import httpx
 
+from ophis.server.settings import ServerSettings
+from ophis.testing.backends import Backend, fresh_backend
 from ophis.testing.http import free_port
 
 ADMIN = "admin"
@@ -29,6 +32,12 @@ class RunningServer:
     admin: str
     password: str
     process: subprocess.Popen[bytes]
+    backend: Backend = field(default_factory=Backend)
+
+    @property
+    def settings(self) -> ServerSettings:
+        """What the server runs on, for opening its database from the test process."""
+        return self.backend.settings(self.data_dir)
 
     @property
     def api(self) -> str:
@@ -49,9 +58,14 @@ class RunningServer:
         return response.json()["token"]
 
     def ophis(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """``ophis server ARGS --data-dir <this server's>`` (user and org administration)."""
+        """``ophis server ARGS --data-dir <this server's> [--database <its>]`` (user and org
+        administration)."""
+        database = ["--database", self.backend.database_url] if self.backend.database_url else []
         return subprocess.run(
-            [sys.executable, "-m", "ophis", "server", *args, "--data-dir", str(self.data_dir)],
+            [
+                *(sys.executable, "-m", "ophis", "server", *args),
+                *("--data-dir", str(self.data_dir), *database),
+            ],
             capture_output=True,
             text=True,
             check=False,
@@ -59,7 +73,11 @@ class RunningServer:
 
 
 @contextmanager
-def run_server(data_dir: Path, *extra: str, timeout: float = 30.0) -> Iterator[RunningServer]:
+def run_server(
+    data_dir: Path, *extra: str, backend: Backend | None = None, timeout: float = 30.0
+) -> Iterator[RunningServer]:
+    """A server on ``backend`` (default: a fresh one, see :func:`fresh_backend`)."""
+    backend = backend or fresh_backend()
     port = free_port()
     env = dict(os.environ, OPHIS_ADMIN_USER=ADMIN, OPHIS_ADMIN_PASSWORD=ADMIN_PASSWORD)
     log = (data_dir.parent / f"{data_dir.name}.log").open("wb")
@@ -77,13 +95,15 @@ def run_server(data_dir: Path, *extra: str, timeout: float = 30.0) -> Iterator[R
             "--json",
             "--log-level",
             "warning",
+            *backend.server_args(),
             *extra,
         ],
         stdout=subprocess.PIPE,
         stderr=log,
         env=env,
     )
-    server = RunningServer(f"http://127.0.0.1:{port}", data_dir, ADMIN, ADMIN_PASSWORD, process)
+    url = f"http://127.0.0.1:{port}"
+    server = RunningServer(url, data_dir, ADMIN, ADMIN_PASSWORD, process, backend)
     try:
         _wait_healthy(server, timeout)
         yield server

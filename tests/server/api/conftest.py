@@ -17,8 +17,8 @@ from tests.server.conftest import AnacondaClient
 
 from ophis.server.db.engine import make_engine, make_sessionmaker
 from ophis.server.db.models import ChannelRevision, File
-from ophis.server.services import accounts
-from ophis.server.settings import ServerSettings
+from ophis.server.services import accounts, files
+from ophis.server.storage import open_storage
 from ophis.testing.server import RunningServer
 
 PASSWORD = "a-password-for-tests"
@@ -27,7 +27,7 @@ PASSWORD = "a-password-for-tests"
 @contextmanager
 def database(server: RunningServer) -> Iterator[Session]:
     """A session on the running server's own database."""
-    engine = make_engine(ServerSettings(data_dir=server.data_dir).database)
+    engine = make_engine(server.settings.database)
     try:
         with make_sessionmaker(engine)() as session:
             yield session
@@ -53,13 +53,15 @@ def file_rows(server: RunningServer, sha256: str) -> int:
         return session.scalar(count) or 0
 
 
-def blobs(server: RunningServer, sha256: str) -> list[Path]:
-    return list((server.data_dir / "files" / "blobs").glob(f"*/{sha256}/*"))
+def blobs(server: RunningServer, sha256: str) -> list[str]:
+    """The storage keys holding the bytes with ``sha256``, on whichever backend."""
+    return list(open_storage(server.settings).keys(files.blob_key(sha256, "")))
 
 
 def leftovers(server: RunningServer) -> list[Path]:
     """Files of uploads in progress (none once every upload ended)."""
-    return [p for p in (server.data_dir / "files" / ".tmp").rglob("*") if p.is_file()]
+    staging = open_storage(server.settings).temp_dir()
+    return [p for p in staging.rglob("*") if p.is_file()]
 
 
 def headers(token: str | None) -> dict[str, str]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import httpx
+from sqlalchemy import select
+from tests.server.api.conftest import database
 from tests.server.conftest import AnacondaClient
 
+from ophis.server.db.models import Base, Token
 from ophis.testing.server import RunningServer
 
 
@@ -72,8 +76,15 @@ def test_bad_and_expired_tokens_get_401_with_a_json_error(server: RunningServer)
 
 def test_tokens_are_stored_only_as_hashes(server: RunningServer) -> None:
     token = server.login()
-    stored = b"".join(path.read_bytes() for path in server.data_dir.glob("ophis.sqlite*"))
-    assert token.encode() not in stored
+    with database(server) as session:
+        stored = [
+            repr(row)
+            for table in Base.metadata.sorted_tables
+            for row in session.execute(select(table))
+        ]
+        hashes = set(session.scalars(select(Token.token_hash)))
+    assert stored and not any(token in row for row in stored)
+    assert hashlib.sha256(token.encode()).hexdigest() in hashes
 
 
 def test_unknown_scopes_and_bearer_keys_are_refused(server: RunningServer) -> None:

@@ -22,7 +22,6 @@ from tests.server.conftest import AnacondaClient
 from ophis.client.auth import read_tokens
 from ophis.server.db.engine import make_engine, make_sessionmaker
 from ophis.server.services import accounts
-from ophis.server.settings import ServerSettings
 from ophis.testing.packages import make_package
 from ophis.testing.python_dists import make_sdist, make_wheel
 from ophis.testing.server import RunningServer, run_server
@@ -105,7 +104,7 @@ class Ophis:
 def add_user(server: RunningServer, login: str, org_of: str | None = None) -> None:
     """A user (or, with ``org_of``, an organization owned by that user), made straight in
     the server's database."""
-    engine = make_engine(ServerSettings(data_dir=server.data_dir).database)
+    engine = make_engine(server.settings.database)
     try:
         with make_sessionmaker(engine)() as session:
             if org_of:

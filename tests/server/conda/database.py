@@ -15,14 +15,13 @@ from sqlalchemy import select
 from ophis.server.context import ServerContext
 from ophis.server.db.models import File
 from ophis.server.services import accounts, files
-from ophis.server.settings import ServerSettings
 from ophis.testing.server import RunningServer
 
 
 class ServerDatabase:
     def __init__(self, server: RunningServer) -> None:
         self.server = server
-        self.context = ServerContext.open(ServerSettings(data_dir=server.data_dir), upgrade=False)
+        self.context = ServerContext.open(server.settings, upgrade=False)
 
     def user(self, login: str) -> str:
         """A new user (password ``<login>-password``); returns a token (all scopes)."""

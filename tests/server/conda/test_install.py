@@ -71,7 +71,7 @@ def test_rattler_sees_a_private_package_only_with_the_token(
 ) -> None:
     private = solve(server.conda("alice", token=alice), "secret-tool", tmp_path / "token")
     assert set(private) == {"secret-tool", "dependency"}
-    assert httpx.get(private["secret-tool"]).status_code == 200
+    assert httpx.get(private["secret-tool"], follow_redirects=True).status_code == 200
     with pytest.raises(SolverError, match="secret-tool"):
         solve(server.conda("alice"), "secret-tool", tmp_path / "anonymous")
     assert httpx.get(private["secret-tool"].replace(f"/t/{alice}", "")).status_code == 404

@@ -59,7 +59,8 @@ def test_pep_691_json_and_its_links(server: RunningServer, alice: str) -> None:
     newest = document["files"][-1]
     assert newest["filename"] == "ophis_demo-1.1-py3-none-any.whl"
     assert newest["requires-python"] == ">=3.8"
-    download = httpx.get(httpx.URL(str(page.url)).join(newest["url"]))
+    # pip follows the redirect to a presigned URL that an S3-backed server answers with
+    download = httpx.get(httpx.URL(str(page.url)).join(newest["url"]), follow_redirects=True)
     assert download.status_code == 200
     assert hashlib.sha256(download.content).hexdigest() == newest["hashes"]["sha256"]
     assert len(download.content) == newest["size"]

@@ -6,20 +6,22 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tests.server.web.conftest import PASSWORD, WebClient, conda_package, signed_in, text_of
 
 from ophis.client.upload import UploadOptions, upload
 from ophis.server.context import ServerContext
+from ophis.server.db.engine import make_engine
 from ophis.server.db.models import File, RetentionPolicy, utcnow
 from ophis.server.services import accounts, files, retention
-from ophis.server.settings import ServerSettings
+from ophis.testing.backends import fresh_backend
 from ophis.testing.server import RunningServer, run_server
 
 
@@ -40,7 +42,7 @@ def publish(server: RunningServer, owner: str, folder: Path, ages: dict[str, flo
             labels = ("nightly", also) if also else ("nightly",)
             path = conda_package(folder, name, version)
             upload(client, owner, path, UploadOptions(labels=labels))
-    engine = create_engine(f"sqlite:///{server.data_dir / 'ophis.sqlite'}")
+    engine = make_engine(server.settings.database)
     with Session(engine) as session:
         for key, days in ages.items():
             name, version = key.partition("+")[0].split("-")
@@ -155,8 +157,8 @@ def test_no_one_else_sees_or_runs_an_owners_policies(server: RunningServer) -> N
 
 
 def test_the_runner_applies_every_policy_periodically(tmp_path: Path) -> None:
-    settings = ServerSettings(
-        data_dir=tmp_path / "data", webhook_sender=False, retention_seconds=0.1
+    settings = replace(
+        fresh_backend().settings(tmp_path / "data"), webhook_sender=False, retention_seconds=0.1
     )
     context = ServerContext.open(settings)
     with context.sessions() as session:

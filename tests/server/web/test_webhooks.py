@@ -9,7 +9,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from ophis.client.upload import upload
 from ophis.server.context import ServerContext
 from ophis.server.db.models import Webhook
 from ophis.server.services import accounts, webhooks
-from ophis.server.settings import ServerSettings
+from ophis.testing.backends import fresh_backend
 from ophis.testing.server import RunningServer, run_server
 
 SECRET = "a-webhook-secret"
@@ -152,8 +152,12 @@ def test_a_failed_delivery_is_retried_and_logged(
     first, second = receiver.wait_for(2)
     assert first.delivery == second.delivery and first.body == second.body
     assert first.payload["package"] == "wanted"
-    row = text_of(browser.get("/settings/webhooks")).split("delivered 200")[1]
-    assert row.split()[0] == "2"  # the attempts column
+    # The receiver answers before the server records the answer: wait for the log.
+    deadline = time.monotonic() + 10
+    while "delivered 200" not in (page := text_of(browser.get("/settings/webhooks"))):
+        assert time.monotonic() < deadline, page
+        time.sleep(0.1)
+    assert page.split("delivered 200")[1].split()[0] == "2"  # the attempts column
     time.sleep(1)
     assert len(receiver.received) == 2  # neither sent again nor the other package sent
     browser.close()
@@ -190,7 +194,8 @@ def test_hooks_need_an_http_url_events_and_a_form_token(server: RunningServer) -
 
 def test_a_claimed_delivery_is_left_to_its_sender(tmp_path: Path) -> None:
     """Workers share the database: a row one has leased is not claimed by another."""
-    context = ServerContext.open(ServerSettings(data_dir=tmp_path, webhook_sender=False))
+    settings = replace(fresh_backend().settings(tmp_path), webhook_sender=False)
+    context = ServerContext.open(settings)
     with context.sessions() as session:
         owner = accounts.create_user(session, "lease", PASSWORD)
         session.add(Webhook(owner_id=owner.id, url="http://127.0.0.1:9/", secret=SECRET))

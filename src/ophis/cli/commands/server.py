@@ -14,13 +14,36 @@ from rich.table import Table
 
 from ophis.cli.output import emit_json, fail, stderr, stdout
 from ophis.core.errors import OphisError
-from ophis.server.settings import ServerSettings, default_data_dir
+from ophis.server.settings import ServerSettings, load_settings
 
 DATA_DIR = typer.Option(
-    None, "--data-dir", help="Where the database and files live [default: ~/.ophis/server]."
+    None,
+    "--data-dir",
+    help="Where the database, files and caches live [default: $OPHIS_SERVER_DATA or "
+    "~/.ophis/server].",
 )
 DATABASE = typer.Option(
-    None, "--database-url", envvar="OPHIS_DATABASE_URL", help="SQLAlchemy URL [default: SQLite]."
+    None,
+    "--database",
+    "--database-url",
+    help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db [default: "
+    "$OPHIS_DATABASE_URL, else SQLite in the data directory].",
+)
+STORAGE = typer.Option(
+    None,
+    "--storage",
+    help="Where package files live: s3://bucket/prefix [default: $OPHIS_STORAGE_URL, else "
+    "files in the data directory].",
+)
+S3_ENDPOINT = typer.Option(
+    None,
+    "--s3-endpoint-url",
+    help="An S3-compatible service (MinIO, Ceph) [default: $OPHIS_S3_ENDPOINT_URL, else AWS].",
+)
+CONFIG = typer.Option(
+    None,
+    "--config",
+    help="A TOML file of settings [default: $OPHIS_SERVER_CONFIG or <data-dir>/server.toml].",
 )
 JSON = typer.Option(False, "--json", help="Print JSON.")
 
@@ -30,6 +53,9 @@ def register(app: typer.Typer) -> None:
         help="Run the channel server and manage its accounts.", no_args_is_help=True
     )
     server.command("start")(start)
+    server.command("migrate")(migrate)
+    server.command("export")(export)
+    server.command("import")(import_)
     users = typer.Typer(help="User accounts.", no_args_is_help=True)
     users.command("create")(user_create)
     users.command("list")(user_list)
@@ -48,10 +74,13 @@ def register(app: typer.Typer) -> None:
     app.add_typer(server, name="server")
 
 
-def _settings(data_dir: Path | None, database_url: str | None, **extra: Any) -> ServerSettings:
-    return ServerSettings(
-        data_dir=(data_dir or default_data_dir()).absolute(), database_url=database_url, **extra
-    )
+def _settings(
+    as_json: bool, data_dir: Path | None, database_url: str | None, **extra: Any
+) -> ServerSettings:
+    try:
+        return load_settings(data_dir=data_dir, database_url=database_url, **extra)
+    except OphisError as error:
+        fail(error, as_json)
 
 
 @contextmanager
@@ -59,7 +88,7 @@ def _session(data_dir: Path | None, database_url: str | None, as_json: bool) -> 
     from ophis.server.context import ServerContext
 
     try:
-        context = ServerContext.open(_settings(data_dir, database_url))
+        context = ServerContext.open(_settings(as_json, data_dir, database_url))
     except OphisError as error:
         fail(error, as_json)
     try:
@@ -79,6 +108,15 @@ def start(
     port: int = typer.Option(8080, "--port", "-p", help="TCP port."),
     data_dir: Path = DATA_DIR,
     database_url: str = DATABASE,
+    storage_url: str = STORAGE,
+    s3_endpoint_url: str = S3_ENDPOINT,
+    download_redirect: bool = typer.Option(
+        None,
+        "--download-redirect/--no-download-redirect",
+        help="Answer S3 downloads with presigned redirects, or stream them [default: redirect].",
+        show_default=False,
+    ),
+    config: Path = CONFIG,
     workers: int = typer.Option(1, "--workers", "-w", help="Worker processes."),
     public_url: str = typer.Option(
         None, "--public-url", help="The URL clients use, when behind a proxy."
@@ -89,9 +127,11 @@ def start(
     ),
     as_json: bool = JSON,
 ) -> None:
-    """Start the server (SQLite and local files by default). On first start it creates an
-    administrator ($OPHIS_ADMIN_USER / $OPHIS_ADMIN_PASSWORD, else admin and a generated
-    password) whose namespace is the first channel."""
+    """Start the server (SQLite and local files by default; PostgreSQL and S3 with
+    --database and --storage). On first start it creates an administrator
+    ($OPHIS_ADMIN_USER / $OPHIS_ADMIN_PASSWORD, else admin and a generated password) whose
+    namespace is the first channel. Every worker over the same database and storage serves
+    the same answers."""
     import uvicorn
 
     from ophis.server.app import SETTINGS_ENV, create_app, settings_to_environment
@@ -99,7 +139,17 @@ def start(
     from ophis.server.logs import log_config
     from ophis.server.services.bootstrap import admin_from_environment, ensure_first_admin
 
-    settings = _settings(data_dir, database_url, public_url=public_url, allow_signup=not no_signup)
+    settings = _settings(
+        as_json,
+        data_dir,
+        database_url,
+        config=config,
+        storage_url=storage_url,
+        s3_endpoint_url=s3_endpoint_url,
+        download_redirect=download_redirect,
+        public_url=public_url,
+        allow_signup=False if no_signup else None,
+    )
     try:
         context = ServerContext.open(settings)
         with context.sessions() as session:
@@ -158,6 +208,156 @@ def _announce(root: str, settings: ServerSettings, first: Any, as_json: bool) ->
         highlight=False,
     )
     sys.stdout.flush()
+
+
+# --- schema, export and import ------------------------------------------------------------
+
+
+def migrate(
+    action: str = typer.Argument("upgrade", help="upgrade (to the newest schema) or status."),
+    data_dir: Path = DATA_DIR,
+    database_url: str = DATABASE,
+    config: Path = CONFIG,
+    as_json: bool = JSON,
+) -> None:
+    """Upgrade the database's schema, or show where it stands. Run once before starting a
+    new version on several machines (each `ophis server start` also upgrades)."""
+    from ophis.server.db.engine import migrate as upgrade
+    from ophis.server.db.engine import schema_status
+
+    if action not in ("upgrade", "status"):
+        fail(OphisError(f"Unknown action {action!r}.", "Use upgrade or status."), as_json)
+    settings = _settings(as_json, data_dir, database_url, config=config)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # where SQLite's file goes
+    try:
+        before = schema_status(settings.database)
+        if action == "upgrade" and before.pending:
+            upgrade(settings.database)
+    except Exception as error:  # the driver's own errors: unreachable host, bad password
+        cause = getattr(error, "orig", None) or error
+        message = f"Cannot use the database {_redacted(settings.database)}: {cause}"
+        fail(OphisError(message, _DB_HINT), as_json)
+    facts = {
+        "database": _redacted(settings.database),
+        "current": before.head if action == "upgrade" else before.current,
+        "head": before.head,
+        "pending": [] if action == "upgrade" else before.pending,
+        "applied": before.pending if action == "upgrade" else [],
+    }
+    _show(facts, as_json)
+
+
+_DB_HINT = "Check --database (or $OPHIS_DATABASE_URL) and that the database server is running."
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def export(
+    target: Path = typer.Argument(..., help="The file to write (a tar archive)."),
+    files: bool = typer.Option(
+        False, "--files", help="Include the package files (needed when the storage changes)."
+    ),
+    data_dir: Path = DATA_DIR,
+    database_url: str = DATABASE,
+    storage_url: str = STORAGE,
+    s3_endpoint_url: str = S3_ENDPOINT,
+    config: Path = CONFIG,
+    as_json: bool = JSON,
+) -> None:
+    """Write the whole server (every account, token hash, package, label, statistic and
+    setting; with --files the package files too) to one file, for a backup or a move to
+    another database or storage (`ophis server import`)."""
+    from ophis.server.services.transfer import export_server
+
+    def run(context: Any, progress: Any) -> Any:
+        url = context.settings.database
+        return export_server(
+            context.engine, context.storage, url, target.absolute(), files=files, progress=progress
+        )
+
+    where = (data_dir, database_url, storage_url, s3_endpoint_url, config)
+    _show(_summary_facts(_transfer(run, as_json, *where), target), as_json)
+
+
+def import_(
+    source: Path = typer.Argument(..., help="A file written by `ophis server export`."),
+    data_dir: Path = DATA_DIR,
+    database_url: str = DATABASE,
+    storage_url: str = STORAGE,
+    s3_endpoint_url: str = S3_ENDPOINT,
+    config: Path = CONFIG,
+    as_json: bool = JSON,
+) -> None:
+    """Load an export into a new, empty server (before its first start): for example
+    SQLite and local files into PostgreSQL and S3. All or nothing: rows are checked
+    against the export's manifest before they are committed."""
+    from ophis.server.services.transfer import import_server
+
+    def run(context: Any, progress: Any) -> Any:
+        url = context.settings.database
+        return import_server(
+            context.engine, context.storage, url, source.absolute(), progress=progress
+        )
+
+    where = (data_dir, database_url, storage_url, s3_endpoint_url, config)
+    _show(_summary_facts(_transfer(run, as_json, *where), source), as_json)
+
+
+def _transfer(
+    run: Any,
+    as_json: bool,
+    data_dir: Path | None,
+    database_url: str | None,
+    storage_url: str | None,
+    s3_endpoint_url: str | None,
+    config: Path | None,
+) -> Any:
+    """``run(context, progress)`` on the server these options name, with a progress bar."""
+    from rich.progress import Progress
+
+    from ophis.server.context import ServerContext
+
+    settings = _settings(
+        as_json,
+        data_dir,
+        database_url,
+        config=config,
+        storage_url=storage_url,
+        s3_endpoint_url=s3_endpoint_url,
+    )
+    try:
+        context = ServerContext.open(settings)
+    except OphisError as error:
+        fail(error, as_json)
+    try:
+        with Progress(console=stderr, transient=True, disable=as_json) as bar:
+            tasks: dict[str, Any] = {}
+
+            def progress(what: str, done: int, total: int) -> None:
+                if what not in tasks:
+                    tasks[what] = bar.add_task(what, total=total or None)
+                bar.update(tasks[what], completed=done, total=total or None)
+
+            return run(context, progress)
+    except OphisError as error:
+        fail(error, as_json)
+    finally:
+        context.close()
+
+
+def _summary_facts(summary: Any, path: Path) -> dict[str, Any]:
+    return {
+        "file": str(path),
+        "schema": summary.schema,
+        "rows": sum(summary.rows.values()),
+        "tables": summary.rows,
+        "files": summary.files,
+        "bytes": summary.bytes,
+    }
 
 
 # --- users, organizations, tokens ----------------------------------------------------------

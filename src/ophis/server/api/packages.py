@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse
 
+from ophis.server.conda.responses import remote_file_response
 from ophis.server.deps import ContextDep, PrincipalDep, SessionDep
 from ophis.server.schemas import (
     AttrsUpdate,
@@ -19,6 +20,7 @@ from ophis.server.schemas import (
     user_public,
 )
 from ophis.server.services import packages, stats
+from ophis.server.storage.interfaces import content_disposition
 
 router = APIRouter()
 #: the package type filter, sent as ``type``
@@ -215,8 +217,7 @@ def download(
     local = context.storage.local_path(row.storage_key)
     if local is not None:
         return FileResponse(local, filename=filename, headers=headers)
-    return StreamingResponse(
-        context.storage.iter_bytes(row.storage_key),
-        media_type="application/octet-stream",
-        headers={**headers, "Content-Disposition": f'attachment; filename="{filename}"'},
+    headers["Content-Disposition"] = content_disposition(filename)
+    return remote_file_response(
+        request, context.storage, row.storage_key, filename, row.size, headers
     )

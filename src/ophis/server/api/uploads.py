@@ -22,9 +22,11 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
+from ophis.core.errors import OphisError
 from ophis.server.api.root import root_url
 from ophis.server.db.models import File
 from ophis.server.deps import ContextDep, PrincipalDep, SessionDep
+from ophis.server.failures import record_failure
 from ophis.server.schemas import CommitRequest, StageCreate, file_public
 from ophis.server.services import uploads
 from ophis.server.services.files import MAIN, PYPI
@@ -93,9 +95,13 @@ def commit(
     principal: PrincipalDep,
     context: ContextDep,
 ) -> dict[str, Any]:
-    row = uploads.commit(
-        session, context.storage, principal, (owner, name, version, basename), body.dist_id
-    )
+    try:
+        row = uploads.commit(
+            session, context.storage, principal, (owner, name, version, basename), body.dist_id
+        )
+    except OphisError as error:  # a refused commit; unexpected errors are logged as 500s
+        record_failure(request, getattr(error, "status", 400), error)
+        raise
     return {**file_public(row), "url": _located_at(root_url(request, context), row)}
 
 

@@ -1,14 +1,22 @@
 """How channel documents and package files are answered -- validators, conditional requests
-(304), Cache-Control -- for the conda channels and the pip indexes alike."""
+(304), Cache-Control -- for the conda channels and the pip indexes alike.
+
+A stored file is sent the cheapest way its backend allows: a local file directly (with
+Range support), else a redirect to a short-lived URL of the storage service itself (S3's
+presigned GET, which honours Range too) when ``settings.download_redirect``, else streamed
+through the server. Authorization, 304s and download counts are settled before that.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 
+from ophis.server.errors import ServerError
 from ophis.server.services.authz import Principal
 from ophis.server.services.files import MAIN
 from ophis.server.services.repodata import Artifact, ChannelCache, Download, channel_cache
@@ -18,6 +26,11 @@ from ophis.server.storage.interfaces import Storage
 MAX_AGE = 30
 _FOREVER = "max-age=31536000, immutable"
 _BINARY = "application/octet-stream"
+#: seconds a presigned download URL stays valid: long enough to start a download (S3 checks
+#: it when a request starts, not while the body flows), short because it is a credential
+DOWNLOAD_URL_SECONDS = 600
+#: documents larger than this are sent in slices of this size
+_CHUNK = 256 * 1024
 
 
 # Both dependencies are async because they never block: FastAPI would run a sync one in the
@@ -46,7 +59,21 @@ def document_response(
     }
     if not_modified(request, artifact.etag, artifact.last_modified):
         return Response(status_code=304, headers=headers)
-    return Response(artifact.body, media_type=artifact.media_type, headers=headers)
+    if len(artifact.body) <= _CHUNK:
+        return Response(artifact.body, media_type=artifact.media_type, headers=headers)
+    # A large document goes out in slices of the one cached copy: written whole, the server
+    # would buffer a copy per slow client (22 MiB each for a 100,000-package subdir); in
+    # slices, each connection waits for its socket to drain and holds one slice at most.
+    headers["Content-Length"] = str(len(artifact.body))
+    return StreamingResponse(
+        _slices(artifact.body), media_type=artifact.media_type, headers=headers
+    )
+
+
+async def _slices(body: bytes) -> AsyncIterator[memoryview]:
+    view = memoryview(body)
+    for start in range(0, len(view), _CHUNK):
+        yield view[start : start + _CHUNK]
 
 
 def file_response(
@@ -59,10 +86,47 @@ def file_response(
     path = storage.local_path(download.storage_key)
     if path is not None:
         return FileResponse(path, media_type=_BINARY, headers=headers)
-    headers["Content-Length"] = str(download.size)
-    return StreamingResponse(
-        storage.iter_bytes(download.storage_key), media_type=_BINARY, headers=headers
+    # the name the client asked for (conda's and pip's routes both call it ``filename``)
+    filename = request.path_params.get("filename") or download.storage_key.rsplit("/", 1)[-1]
+    return remote_file_response(
+        request, storage, download.storage_key, filename, download.size, headers
     )
+
+
+def remote_file_response(
+    request: Request,
+    storage: Storage,
+    key: str,
+    filename: str,
+    size: int,
+    headers: dict[str, str],
+) -> Response:
+    """A file of a backend without local paths: headers alone for HEAD (a presigned URL is
+    signed for GET only), a redirect to the backend when allowed, else the bytes streamed."""
+    if request.method == "HEAD":
+        return Response(media_type=_BINARY, headers={**headers, "Content-Length": str(size)})
+    if request.app.state.context.settings.download_redirect:
+        url = storage.download_url(key, filename, expires=DOWNLOAD_URL_SECONDS)
+        if url is not None:
+            return _redirect(url, headers)
+    try:
+        chunks = storage.iter_bytes(key)
+    except FileNotFoundError:
+        raise ServerError(
+            f"The stored bytes of {filename} are missing.",
+            "Tell the server's administrator; uploading the file again restores them.",
+        ) from None
+    return StreamingResponse(
+        chunks, media_type=_BINARY, headers={**headers, "Content-Length": str(size)}
+    )
+
+
+def _redirect(url: str, headers: dict[str, str]) -> Response:
+    # Never cached, not even privately: the URL is a credential that expires, and a shared
+    # cache would hand a private package's URL to anyone. No ETag: it validates the file,
+    # not this redirect.
+    kept = {k: v for k, v in headers.items() if k not in ("ETag", "Cache-Control")}
+    return RedirectResponse(url, status_code=302, headers={**kept, "Cache-Control": "no-store"})
 
 
 def not_modified(request: Request, etag: str, last_modified: float | None) -> bool:

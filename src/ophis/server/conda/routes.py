@@ -7,10 +7,17 @@ never read as a subdir named ``label``.
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 
-from ophis.server.conda.responses import CacheDep, LabelDep, document_response, file_response
+from ophis.server.conda.responses import (
+    MAX_AGE,
+    CacheDep,
+    LabelDep,
+    document_response,
+    file_response,
+)
 from ophis.server.deps import ContextDep, PrincipalDep, SessionDep
-from ophis.server.services import repodata
+from ophis.server.services import notices, repodata
 
 router = APIRouter(prefix="/conda", include_in_schema=False)
 _GET_HEAD = ["GET", "HEAD"]
@@ -29,6 +36,18 @@ def channeldata(
 ) -> Response:
     artifact = repodata.channeldata(session, cache, principal, owner, label)
     return document_response(request, artifact, principal)
+
+
+@router.api_route(f"{_LABEL}/notices.json", methods=_GET_HEAD)
+@router.api_route("/{owner}/notices.json", methods=_GET_HEAD)
+def channel_notices(
+    owner: str, label: LabelDep, session: SessionDep, principal: PrincipalDep
+) -> Response:
+    """The channel's notices as conda reads them (``conda notices``, ``conda install``)."""
+    document = notices.notices_document(session, principal, owner, label)
+    audience = "public" if principal.is_anonymous else "private"
+    headers = {"Cache-Control": f"{audience}, max-age={MAX_AGE}", "Vary": "Authorization"}
+    return JSONResponse(document, headers=headers)
 
 
 @router.api_route(f"{_LABEL}/{{subdir}}/shards/{{filename}}", methods=_GET_HEAD)

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -34,12 +38,47 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def migrate(url: str) -> None:
-    """Bring the database at ``url`` to the newest schema."""
+def _alembic_config(url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(config, "head")
+    return config
+
+
+def migrate(url: str) -> None:
+    """Bring the database at ``url`` to the newest schema."""
+    command.upgrade(_alembic_config(url), "head")
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    #: the database's revision (None: an empty database)
+    current: str | None
+    head: str
+    #: revisions an upgrade would apply, oldest first
+    pending: list[str]
+
+
+def schema_status(url: str) -> SchemaStatus:
+    """Where the database at ``url`` stands against the newest schema; changes nothing."""
+    scripts = ScriptDirectory.from_config(_alembic_config(url))
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+    head = scripts.get_current_head()
+    assert head is not None
+    pending = [s.revision for s in scripts.iterate_revisions(head, current or "base")]
+    return SchemaStatus(current, head, pending[::-1])
+
+
+def upsert(session: Session, table: Any) -> Any:
+    """``INSERT`` for ``table`` with ``on_conflict_do_update`` (both engines have it, each
+    through its own dialect's construct)."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -73,6 +74,9 @@ class Account(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
     is_superuser: Mapped[bool] = mapped_column(Boolean, default=False)
     is_disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: every package of the channel is private, whatever its own ``public`` says (the rule
+    #: is :func:`ophis.server.services.authz.is_public`)
+    private_channel: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -153,6 +157,8 @@ class Package(Base):
     license: Mapped[str] = mapped_column(String(200), default="")
     home: Mapped[str] = mapped_column(String(500), default="")
     package_types: Mapped[list[Any]] = mapped_column(default=list)
+    #: the storage key of the newest uploaded ``info/icon.png`` (content-addressed), if any
+    icon_key: Mapped[str | None] = mapped_column(String(600), default=None)
     #: everything else the client sent in ``public_attrs``
     attrs: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -389,3 +395,40 @@ class RetentionPolicy(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_run_at: Mapped[datetime | None] = mapped_column(default=None)
     owner: Mapped[Account] = relationship()
+
+
+NOTICE_LEVELS = ("info", "warning", "critical")
+
+
+class ChannelNotice(Base):
+    """A message conda shows to the users of a channel (``notices.json``, CEP 7), and the
+    web site shows as a banner on the owner's pages. ``label`` None: every label."""
+
+    __tablename__ = "channel_notices"
+    #: conda remembers which notices it showed by this id, so it is a stable UUID
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str | None] = mapped_column(String(200), default=None)
+    message: Mapped[str] = mapped_column(Text)
+    #: info | warning | critical
+    level: Mapped[str] = mapped_column(String(8), default="info")
+    #: seconds conda waits before it shows the notice again
+    interval: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expired_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ServerErrorLog(Base):
+    """An unexpected server error (an HTTP 500) or a failed upload commit, for the
+    administration page; only the newest rows are kept (see services/error_log.py)."""
+
+    __tablename__ = "server_errors"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    method: Mapped[str] = mapped_column(String(10))
+    #: with tokens redacted (``/t/<TOKEN>/``)
+    path: Mapped[str] = mapped_column(String(2000))
+    status: Mapped[int] = mapped_column(Integer)
+    error_type: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text, default="")
+    request_id: Mapped[str | None] = mapped_column(String(200), default=None)

@@ -1,6 +1,7 @@
-"""What the administration pages show: the accounts, the storage used, the recent uploads.
-Only superusers see any of it (:func:`ophis.server.services.authz.check_superuser`); every
-list is one page of a query, and the package counts are counted for that page only."""
+"""What the administration pages show: the accounts, the storage used, the recent uploads;
+and what they do to accounts: reset a password, disable or enable a user. Only superusers
+see or do any of it (:func:`ophis.server.services.authz.check_superuser`); every list is one
+page of a query, and the package counts are counted for that page only."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ophis.server.db.models import USER, Account, File, Package, Release
-from ophis.server.services import authz
+from ophis.server.errors import BadRequest, NotFound
+from ophis.server.services import accounts, authz, web_sessions
 from ophis.server.services.authz import Principal
 from ophis.server.services.browse import Page, paged
 
@@ -72,3 +74,56 @@ def recent_uploads(session: Session, principal: Principal) -> list[File]:
         .limit(RECENT_UPLOADS)
     )
     return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class PasswordReset:
+    account: Account
+    #: the password the server chose, to be shown once (None when the admin gave one)
+    generated: str | None
+
+
+def reset_password(
+    session: Session, principal: Principal, login: str, password: str = ""
+) -> PasswordReset:
+    """Set a user's password (or a generated one when none is given) and sign them out of
+    every browser, so that whoever knew the old password is out too."""
+    account = _other_user(session, principal, login, "reset the password of")
+    new = password or accounts.generate_password()
+    accounts.set_password(session, account, new)
+    web_sessions.end_sessions(session, account)
+    return PasswordReset(account, None if password else new)
+
+
+def set_disabled(session: Session, principal: Principal, login: str, disabled: bool) -> Account:
+    """Disable (or enable again) a user; disabling signs them out of every browser."""
+    account = _other_user(session, principal, login, "disable" if disabled else "enable")
+    accounts.set_disabled(session, account.login, disabled)
+    if disabled:
+        web_sessions.end_sessions(session, account)
+    return account
+
+
+def _other_user(session: Session, principal: Principal, login: str, action: str) -> Account:
+    """A user (also a disabled one) other than the superuser acting."""
+    authz.check_superuser(principal)
+    account = accounts.find_account(session, login)
+    if account is None or account.kind != USER:
+        raise NotFound(f"There is no user {login}.", "Pick a user from the list of users.")
+    if principal.account is not None and account.id == principal.account.id:
+        raise BadRequest(
+            f"You cannot {action} your own account here.",
+            "Change your own password on your profile page; another superuser may disable"
+            " or enable your account.",
+        )
+    return account
+
+
+def recent_errors(session: Session, principal: Principal, page: int, size: int = 50) -> Page:
+    """One page of the server's error log (unexpected errors, failed upload commits),
+    newest first; see :mod:`ophis.server.services.error_log`."""
+    # imported here: this module's head belongs to the other admin functions' edits
+    from ophis.server.db.models import ServerErrorLog
+
+    authz.check_superuser(principal)
+    return paged(session, select(ServerErrorLog).order_by(ServerErrorLog.id.desc()), page, size)

@@ -5,17 +5,23 @@ strongest permission among their groups (``read`` < ``write`` < ``admin``); a gr
 some packages grants its permission only on those; a package's collaborators may write it;
 superusers are ``admin`` everywhere. A token narrows this further by its scopes and, when made
 for an organization, to that organization's namespace.
+
+A package is public when its own ``public`` flag is set and its owner's channel is not
+private (:func:`is_public`; :func:`public_packages` is the same rule in SQL). Everything
+that shows or serves packages asks one of the two.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ophis.server.db.models import (
     ORG,
+    USER,
     Account,
     GroupMember,
     GroupPackage,
@@ -125,14 +131,55 @@ def at_least(role: str | None, wanted: str) -> bool:
     return _RANK.get(role, 0) >= _RANK[wanted]
 
 
+def strongest(permissions: Iterable[str | None]) -> str | None:
+    """The strongest of some group permissions (None for none)."""
+    return max(permissions, key=lambda p: _RANK.get(p, 0), default=None)
+
+
 def can_see_private(session: Session, principal: Principal, owner: Account, scope: str) -> bool:
     """May the caller see the owner's private packages through ``scope``
     (``api:read``, ``conda:download``, ``pypi:download``)?"""
     return principal.has_scope(scope) and at_least(role_on(session, principal, owner), READ)
 
 
+def is_public(package: Package) -> bool:
+    """May anyone read ``package``? Not when it is private, nor when its whole channel is."""
+    return package.public and not package.owner.private_channel
+
+
+def public_packages() -> ColumnElement[bool]:
+    """:func:`is_public` as a WHERE clause on ``Package``. The owner is an alias of its own,
+    correlated to ``Package`` only, so that a query already joining ``Account`` keeps its
+    meaning; an indexed primary-key look-up per package row."""
+    owner = aliased(Account)
+    private_channel = (
+        select(owner.id)
+        .where(owner.id == Package.owner_id, owner.private_channel.is_(True))
+        .exists()
+    )
+    return and_(Package.public.is_(True), ~private_channel)
+
+
+def channel_has_private_packages() -> ColumnElement[bool]:
+    """For a query on ``Account``: has that owner any package not everyone may read?"""
+    private_package = (
+        select(Package.id).where(Package.owner_id == Account.id, Package.public.is_(False))
+    ).exists()
+    return or_(Account.private_channel.is_(True), private_package)
+
+
+def can_read_channel(session: Session, principal: Principal, owner: Account, scope: str) -> bool:
+    """May the caller see what the channel says of itself (its notices)? Anyone, unless the
+    channel is private: then its members and those granted some of its packages."""
+    if not owner.private_channel:
+        return True
+    if can_see_private(session, principal, owner, scope):
+        return True
+    return bool(_granted_packages(session, principal, owner, scope))
+
+
 def can_read_package(session: Session, principal: Principal, package: Package, scope: str) -> bool:
-    if package.public:
+    if is_public(package):
         return True
     return principal.has_scope(scope) and at_least(package_role(session, principal, package), READ)
 
@@ -143,7 +190,7 @@ def readable_packages(principal: Principal, scope: str) -> ColumnElement[bool]:
     of loading every row to ask about each."""
     account = principal.account
     if account is None or account.is_disabled or not principal.has_scope(scope):
-        return Package.public.is_(True)
+        return public_packages()
     if account.is_superuser:
         granted: ColumnElement[bool] = true()
     else:
@@ -168,7 +215,7 @@ def readable_packages(principal: Principal, scope: str) -> ColumnElement[bool]:
         )
     if principal.org_id is not None:
         granted = and_(Package.owner_id == principal.org_id, granted)
-    return or_(Package.public.is_(True), granted)
+    return or_(public_packages(), granted)
 
 
 def hidden_packages(
@@ -176,11 +223,10 @@ def hidden_packages(
 ) -> frozenset[int]:
     """The ids of ``owner``'s private packages the caller may not see through ``scope``:
     channel indexes leave them out (the empty set when the caller sees everything)."""
-    private = set(
-        session.scalars(
-            select(Package.id).where(Package.owner_id == owner.id, Package.public.is_(False))
-        )
-    )
+    query = select(Package.id).where(Package.owner_id == owner.id)
+    if not owner.private_channel:  # a private channel hides every package
+        query = query.where(Package.public.is_(False))
+    private = set(session.scalars(query))
     if not private or can_see_private(session, principal, owner, scope):
         return frozenset()
     return frozenset(private - _granted_packages(session, principal, owner, scope))
@@ -249,6 +295,24 @@ def check_admin_owner(session: Session, principal: Principal, owner: Account) ->
     _check_write(principal, at_least(role_on(session, principal, owner), ADMIN), owner.login)
 
 
+def check_manage_channel(session: Session, principal: Principal, owner: Account) -> None:
+    """The channel's settings (visibility, notices) are its admins' business; to anyone
+    else they are not there."""
+    require_login(principal)
+    if not at_least(role_on(session, principal, owner), ADMIN):
+        raise not_found(f"The channel settings of {owner.login}")
+    _check_write(principal, True, owner.login)
+
+
+def check_manage_labels(session: Session, principal: Principal, owner: Account) -> None:
+    """The label settings page of ``owner``: for those who may change its labels (404 to
+    the others, as for any page they may not see)."""
+    require_login(principal)
+    if not at_least(role_on(session, principal, owner), WRITE):
+        raise not_found(f"The labels of {owner.login}")
+    _check_write(principal, True, owner.login)
+
+
 def check_label_unlocked(
     session: Session, principal: Principal, owner: Account, label: Label | None
 ) -> None:
@@ -278,9 +342,32 @@ def can_see_groups(session: Session, principal: Principal, org: Account) -> bool
     return session.scalar(membership.limit(1)) is not None
 
 
+def can_manage_org(session: Session, principal: Principal, org: Account) -> bool:
+    """Would :func:`check_modify_groups` let the caller change the organization?"""
+    return (
+        org.kind == ORG
+        and principal.has_scope("api:modify-group")
+        and at_least(role_on(session, principal, org), ADMIN)
+    )
+
+
+def check_create_org(principal: Principal) -> Account:
+    """Any signed-in user may create an organization (as on Anaconda.org), and becomes its
+    owner; not a token made for another organization."""
+    account = require_login(principal)
+    if account.kind != USER or principal.org_id is not None or "all" not in principal.scopes:
+        raise Forbidden(
+            "Only a user signed in with their password may create an organization.",
+            "Sign in to the web site as yourself, then try again.",
+        )
+    return account
+
+
 def check_modify_groups(session: Session, principal: Principal, org: Account) -> None:
-    """May the caller change an organization's groups, their members and packages?"""
-    require_login(principal)
+    """May the caller change an organization's groups, their members and packages?
+    Someone who is not a member learns nothing of them: a 404, as for a missing group."""
+    if not can_see_groups(session, principal, org):
+        raise not_found(f"The groups of {org.login}")
     if not principal.has_scope("api:modify-group"):
         raise Forbidden(
             f"This token may not change the groups of {org.login}: it lacks api:modify-group.",

@@ -11,11 +11,16 @@ never a row without its file.
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ophis.core.channeldata import package_facts
@@ -23,6 +28,7 @@ from ophis.core.errors import InvalidPackageError
 from ophis.core.package_file import file_digests, read_package, split_package_filename
 from ophis.core.platform import parse_subdir
 from ophis.core.python_dist import is_python_distribution, read_python_distribution
+from ophis.server.db.engine import upsert
 from ophis.server.db.models import (
     Account,
     ChannelRevision,
@@ -36,10 +42,15 @@ from ophis.server.errors import BadRequest, Conflict
 from ophis.server.services import webhooks
 from ophis.server.storage.interfaces import Storage
 
+T = TypeVar("T")
+log = logging.getLogger("ophis.server")
 CONDA, PYPI = "conda", "pypi"
 #: ChannelRevision.subdir for an owner's pip index
 PYPI_INDEX = "@pypi"
 MAIN = "main"
+#: an icon larger than this is ignored (conda-build's are a few KiB)
+ICON_MAX_BYTES = 256 * 1024
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,8 @@ class Inspected:
     facts: dict[str, Any] | None = None
     summary: str = ""
     attrs: dict[str, Any] = field(default_factory=dict)
+    #: conda: the archive's ``info/icon.png`` when it is a PNG of at most ICON_MAX_BYTES
+    icon: bytes | None = None
 
 
 def inspect_file(path: Path, distribution_type: str) -> Inspected:
@@ -98,7 +111,17 @@ def _inspect_conda(path: Path) -> Inspected:
         facts=facts,
         summary=str(contents.about.get("summary") or ""),
         attrs={k: v for k, v in index.items() if k not in ("name", "version")},
+        icon=usable_icon(contents.icon),
     )
+
+
+def usable_icon(data: bytes | None) -> bytes | None:
+    """The icon when it is small and really a PNG: the web site serves it as image/png, so
+    anything else (an HTML file named icon.png) is dropped rather than refused, as the
+    package itself is fine."""
+    if data is None or len(data) > ICON_MAX_BYTES or not data.startswith(_PNG_SIGNATURE):
+        return None
+    return data
 
 
 def _inspect_python(path: Path) -> Inspected:
@@ -150,32 +173,56 @@ def find_file(session: Session, owner: Account, basename: str) -> File | None:
 def ensure_package(
     session: Session, owner: Account, name: str, *, public: bool = True, summary: str = ""
 ) -> Package:
+    """The owner's package, created when missing: private in a private channel, so that it
+    stays private if the channel is made public later."""
     package = find_package(session, owner, name)
     if package is None:
+        public = public and not owner.private_channel
         package = Package(owner_id=owner.id, name=name, public=public, summary=summary)
         package.owner = owner
-        session.add(package)
-        session.flush()
+        package = insert_or_find(session, package, lambda: find_package(session, owner, name))
     return package
 
 
 def ensure_release(session: Session, package: Package, version: str) -> Release:
     release = find_release(session, package, version)
     if release is None:
-        release = Release(package_id=package.id, version=version)
-        release.package = package
-        session.add(release)
-        session.flush()
+        release = insert_or_find(
+            session,
+            Release(package_id=package.id, version=version),
+            lambda: find_release(session, package, version),
+        )
+        release.package = package  # after the insert: a lost race leaves no stray child
     return release
 
 
 def ensure_label(session: Session, owner: Account, name: str) -> Label:
-    label = session.scalar(select(Label).where(Label.owner_id == owner.id, Label.name == name))
+    query = select(Label).where(Label.owner_id == owner.id, Label.name == name)
+    label = session.scalar(query)
     if label is None:
-        label = Label(owner_id=owner.id, name=name)
-        session.add(label)
-        session.flush()
+        label = insert_or_find(
+            session, Label(owner_id=owner.id, name=name), lambda: session.scalar(query)
+        )
     return label
+
+
+def insert_or_find(session: Session, row: T, find: Callable[[], T | None]) -> T:
+    """Insert ``row``; when a concurrent transaction inserted the same unique key first
+    (PostgreSQL runs writers side by side), the row it made. SQLite serializes writers, and
+    its driver's savepoints are unreliable, so there the plain insert is enough."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.add(row)
+        session.flush()
+        return row
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        found = find()
+        if found is None:
+            raise
+        return found
+    return row
 
 
 def add_file(
@@ -202,6 +249,7 @@ def add_file(
     key = blob_key(inspected.sha256, inspected.filename)
     if not storage.exists(key):
         storage.put_file(key, path)
+    icon = store_icon(storage, inspected.icon)
     replaced = [forget_file(session, existing)] if existing is not None else []
     row = record_file(
         session,
@@ -213,10 +261,28 @@ def add_file(
         description=description,
         public=public,
     )
+    if icon is not None:  # the newest upload's icon is the package's
+        row.release.package.icon_key = icon
     webhooks.file_event(session, row, webhooks.UPLOAD)
     session.commit()
     delete_unshared(session, storage, replaced)
     return row
+
+
+def icon_key(data: bytes) -> str:
+    return f"icons/{hashlib.sha256(data).hexdigest()}.png"
+
+
+def store_icon(storage: Storage, data: bytes | None) -> str | None:
+    """Store an icon content-addressed (packages with the same icon share it); its key."""
+    if data is None:
+        return None
+    key = icon_key(data)
+    if not storage.exists(key):
+        with tempfile.NamedTemporaryFile(dir=storage.temp_dir(), delete=False) as out:
+            out.write(data)
+        storage.put_file(key, Path(out.name))
+    return key
 
 
 def record_file(
@@ -330,12 +396,17 @@ def forget_file(session: Session, row: File) -> str:
 
 
 def delete_unshared(session: Session, storage: Storage, keys: list[str]) -> None:
+    """Delete the blobs no file refers to any more. Runs after the change committed, so a
+    storage failure here only leaves an orphan: logged, not reported as the change failing."""
     for key in set(keys):
         shared = session.scalar(
             select(func.count()).select_from(File).where(File.storage_key == key)
         )
         if not shared:
-            storage.delete(key)
+            try:
+                storage.delete(key)
+            except Exception:
+                log.warning("could not delete the unreferenced blob %s", key, exc_info=True)
 
 
 def touch(session: Session, row: File, labels: list[str] | None = None) -> None:
@@ -349,9 +420,15 @@ def touch(session: Session, row: File, labels: list[str] | None = None) -> None:
 
 
 def bump(session: Session, owner_id: int, label: str, subdir: str) -> None:
-    revision = session.get(ChannelRevision, (owner_id, label, subdir))
-    if revision is None:
-        session.add(ChannelRevision(owner_id=owner_id, label=label, subdir=subdir, revision=1))
-    else:
-        revision.revision += 1
-        revision.changed_at = utcnow()
+    """One atomic upsert: concurrent uploads (several workers) never lose an increment nor
+    race to create the row."""
+    now = utcnow()
+    statement = upsert(session, ChannelRevision).values(
+        owner_id=owner_id, label=label, subdir=subdir, revision=1, changed_at=now
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["owner_id", "label", "subdir"],
+            set_={"revision": ChannelRevision.revision + 1, "changed_at": now},
+        )
+    )

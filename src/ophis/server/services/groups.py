@@ -4,12 +4,14 @@ every package of the organization, or, once packages are added to it, on those o
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ophis.server.db.models import ORG, USER, Account, GroupMember, GroupPackage, OrgGroup, Package
-from ophis.server.errors import BadRequest, NotFound
+from ophis.server.errors import BadRequest, Conflict, NotFound
 from ophis.server.services import accounts, authz, files
 from ophis.server.services.accounts import OWNERS_GROUP
 from ophis.server.services.authz import Principal
@@ -133,13 +135,19 @@ def remove_member(
     member = session.get(GroupMember, (group.id, user.id))
     if member is None:
         raise _not_member(user, org.login, name)
-    if name == OWNERS_GROUP and len(group.members) == 1:
+    _check_not_last_owner(org, group, user)
+    session.delete(member)
+    session.commit()
+
+
+def _check_not_last_owner(org: Account, group: OrgGroup, user: Account) -> None:
+    """The owners group (admin, never deleted) always keeps a member: so an organization
+    always has an admin who can manage it."""
+    if group.name == OWNERS_GROUP and len(group.members) == 1:
         raise BadRequest(
             f"{user.login} is the last member of {org.login}/{OWNERS_GROUP}.",
             "Add another owner first: an organization needs an admin.",
         )
-    session.delete(member)
-    session.commit()
 
 
 def _not_member(user: Account, org_login: str, name: str) -> NotFound:
@@ -206,3 +214,193 @@ def _org_package(session: Session, org: Account, name: str) -> Package:
 def _accounts(session: Session, ids: list[int]) -> list[Account]:
     query = select(Account).where(Account.id.in_(ids)).order_by(Account.login_key)
     return list(session.scalars(query))
+
+
+# --- the organization settings pages -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What one member may do in an organization, from the groups they are in."""
+
+    permission: str | None
+    #: the permission holds only on the packages of package-limited groups
+    limited: bool
+
+
+@dataclass(frozen=True)
+class Membership:
+    org: Account
+    standing: Standing
+
+
+@dataclass(frozen=True)
+class GroupView:
+    group: OrgGroup
+    members: list[Account]
+    packages: list[Package]
+
+
+@dataclass(frozen=True)
+class MemberView:
+    account: Account
+    groups: list[str]
+    standing: Standing
+
+
+@dataclass(frozen=True)
+class OrgView:
+    org: Account
+    #: the caller may change groups and members (else the page is read-only)
+    can_manage: bool
+    groups: list[GroupView]
+    members: list[MemberView]
+
+
+def standing(groups: list[OrgGroup]) -> Standing:
+    """Groups for all packages decide; package-limited ones only when there are no others."""
+    whole = [group.permission for group in groups if not group.limited]
+    if whole:
+        return Standing(authz.strongest(whole), limited=False)
+    return Standing(authz.strongest(group.permission for group in groups), limited=bool(groups))
+
+
+def create_org(session: Session, principal: Principal, login: str, name: str = "") -> Account:
+    """A new organization, whose owners group holds the caller."""
+    owner = authz.check_create_org(principal)
+    return accounts.create_org(session, login.strip(), owner, name=name.strip()[:200])
+
+
+def my_orgs(session: Session, principal: Principal) -> list[Membership]:
+    """The organizations the caller is a member of, each with the caller's standing."""
+    user = authz.require_login(principal)
+    mine: dict[int, list[OrgGroup]] = defaultdict(list)
+    query = (
+        select(OrgGroup)
+        .join(GroupMember, GroupMember.group_id == OrgGroup.id)
+        .where(GroupMember.account_id == user.id)
+    )
+    for group in session.scalars(query):
+        mine[group.org_id].append(group)
+    return [Membership(org, standing(mine[org.id])) for org in accounts.orgs_of(session, user)]
+
+
+def org_overview(session: Session, principal: Principal, org_login: str) -> OrgView:
+    """An organization's groups and members, to its members (a 404 to anyone else)."""
+    org = get_org(session, org_login)
+    if not authz.can_see_groups(session, principal, org):
+        raise authz.not_found(org.login)
+    found = list(
+        session.scalars(
+            select(OrgGroup)
+            .where(OrgGroup.org_id == org.id)
+            .options(selectinload(OrgGroup.members), selectinload(OrgGroup.packages))
+            .order_by(OrgGroup.name)
+        )
+    )
+    people = {
+        account.id: account
+        for account in _accounts(session, [m.account_id for g in found for m in g.members])
+    }
+    package_ids = [entry.package_id for group in found for entry in group.packages]
+    packages = {
+        package.id: package
+        for package in session.scalars(select(Package).where(Package.id.in_(package_ids)))
+    }
+    views = [_group_view(group, people, packages) for group in found]
+    return OrgView(
+        org,
+        authz.can_manage_org(session, principal, org),
+        views,
+        _member_views(views, list(people.values())),
+    )
+
+
+def _group_view(
+    group: OrgGroup, people: dict[int, Account], packages: dict[int, Package]
+) -> GroupView:
+    members = sorted(
+        (people[m.account_id] for m in group.members), key=lambda account: account.login_key
+    )
+    limited_to = sorted((packages[e.package_id] for e in group.packages), key=lambda p: p.name)
+    return GroupView(group, members, limited_to)
+
+
+def _member_views(groups: list[GroupView], people: list[Account]) -> list[MemberView]:
+    of: dict[int, list[OrgGroup]] = defaultdict(list)
+    for view in groups:
+        for account in view.members:
+            of[account.id].append(view.group)
+    return [
+        MemberView(account, [group.name for group in of[account.id]], standing(of[account.id]))
+        for account in people
+    ]
+
+
+def create_group(
+    session: Session, principal: Principal, org_login: str, name: str, permission: str
+) -> OrgGroup:
+    """A new group; unlike :func:`save_group`, an existing name is an error (a form to
+    create a group must not quietly change another one)."""
+    org = get_org(session, org_login)
+    authz.check_modify_groups(session, principal, org)
+    name = name.strip()
+    if session.scalar(select(OrgGroup.id).where(OrgGroup.org_id == org.id, OrgGroup.name == name)):
+        raise Conflict(
+            f"{org.login} already has a group {name!r}.",
+            "Change that group's permission in its row, or choose another name.",
+        )
+    return save_group(session, principal, org.login, name, permission)
+
+
+def set_permission(
+    session: Session, principal: Principal, org_login: str, name: str, permission: str
+) -> OrgGroup:
+    """Change an existing group's permission (a 404 for a group that is not there)."""
+    org = get_org(session, org_login)
+    authz.check_modify_groups(session, principal, org)
+    _find_group(session, org, name)
+    return save_group(session, principal, org.login, name, permission)
+
+
+def delete_group(session: Session, principal: Principal, org_login: str, name: str) -> None:
+    org = get_org(session, org_login)
+    authz.check_modify_groups(session, principal, org)
+    group = _find_group(session, org, name)
+    if group.name == OWNERS_GROUP:
+        raise BadRequest(
+            f"The {OWNERS_GROUP} group of {org.login} cannot be deleted: it holds its admins.",
+            "Delete another group, or change who is in this one.",
+        )
+    session.delete(group)
+    session.commit()
+
+
+def remove_from_org(session: Session, principal: Principal, org_login: str, login: str) -> None:
+    """Take a user out of every group of the organization."""
+    org = get_org(session, org_login)
+    authz.check_modify_groups(session, principal, org)
+    # a disabled user's memberships can still be removed
+    user = accounts.find_account(session, login)
+    memberships = [] if user is None else _memberships(session, org, user)
+    if user is None or not memberships:
+        raise NotFound(
+            f"{login} is not a member of {org.login}.",
+            f"See the members on the page of {org.login}'s groups.",
+        )
+    for _member, group in memberships:
+        _check_not_last_owner(org, group, user)
+    for member, _group in memberships:
+        session.delete(member)
+    session.commit()
+
+
+def _memberships(
+    session: Session, org: Account, user: Account
+) -> list[tuple[GroupMember, OrgGroup]]:
+    query = (
+        select(GroupMember, OrgGroup)
+        .join(OrgGroup, OrgGroup.id == GroupMember.group_id)
+        .where(OrgGroup.org_id == org.id, GroupMember.account_id == user.id)
+    )
+    return [(member, group) for member, group in session.execute(query).tuples()]

@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ophis.server.db.models import Account, File, Label, Package, Release
+from ophis.server.db.models import Account, File, FileLabel, Label, Package, Release
 from ophis.server.errors import BadRequest, Conflict, NotFound
 from ophis.server.schemas import CopyRequest, FileSelection
 from ophis.server.services import accounts, authz, files, packages
@@ -269,3 +269,124 @@ def _copy_metadata(source: Package, target: Package, on_conflict: str) -> None:
         if on_conflict == REPLACE
         else {**source.attrs, **target.attrs}
     )
+    if source.icon_key and (on_conflict == REPLACE or not target.icon_key):
+        target.icon_key = source.icon_key  # the blob is content-addressed: shared
+
+
+# --- the label settings page -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LabelRow:
+    """A label as the settings page lists it: how many files it holds, locked or not."""
+
+    name: str
+    files: int
+    is_locked: bool
+
+
+def label_rows(session: Session, principal: Principal, owner_login: str) -> list[LabelRow]:
+    """Every label of the owner, with its number of files (one grouped query), for those
+    who may change the owner's labels (404 to the others)."""
+    owner = accounts.get_account(session, owner_login)
+    authz.check_manage_labels(session, principal, owner)
+    counts = (
+        select(Label.name, Label.is_locked, func.count(FileLabel.file_id))
+        .outerjoin(FileLabel, FileLabel.label_id == Label.id)
+        .where(Label.owner_id == owner.id)
+        .group_by(Label.id, Label.name, Label.is_locked)
+        .order_by(Label.name)
+    )
+    return [LabelRow(name, count, locked) for name, locked, count in session.execute(counts)]
+
+
+def create_label(session: Session, principal: Principal, owner_login: str, name: str) -> Label:
+    """A new, empty label (files are then copied or moved into it)."""
+    check_label_name(name)
+    owner = accounts.get_account(session, owner_login)
+    authz.check_write_owner(session, principal, owner)
+    if find_label(session, owner, name) is not None:
+        raise Conflict(
+            f"{owner.login} already has a label {name!r}.", "Choose another name for the label."
+        )
+    label = files.ensure_label(session, owner, name)
+    session.commit()
+    return label
+
+
+def delete_label(session: Session, principal: Principal, owner_login: str, name: str) -> None:
+    """Take every file out of a label and delete it; the files stay in their other labels."""
+    if name == files.MAIN:
+        raise BadRequest(
+            "The label 'main' is the plain channel and cannot be deleted.",
+            "Move its files to another label instead.",
+        )
+    remove_label(session, principal, owner_login, name, FileSelection())
+
+
+def rename_label(
+    session: Session, principal: Principal, owner_login: str, name: str, new_name: str
+) -> None:
+    """Copy a label's files into a new label and remove the old one, in one transaction
+    (the indexes of both are invalidated and webhooks hear of every file)."""
+    check_label_name(new_name)
+    if files.MAIN in (name, new_name):
+        raise BadRequest(
+            "The label 'main' is the plain channel: it cannot be renamed, nor replaced.",
+            "Create a label and move files between it and main instead.",
+        )
+    owner = accounts.get_account(session, owner_login)
+    authz.check_write_owner(session, principal, owner)
+    source = _existing_label(session, owner, name)
+    authz.check_label_unlocked(session, principal, owner, source)
+    if find_label(session, owner, new_name) is not None:
+        raise Conflict(
+            f"{owner.login} already has a label {new_name!r}.",
+            "Choose a new name, or move the files into that label instead.",
+        )
+    target = files.ensure_label(session, owner, new_name)
+    target.is_locked = source.is_locked
+    for row in list(source.files):
+        files.add_to_label(session, row, target)
+        files.take_out_of_label(session, row, source)
+    session.delete(source)
+    session.commit()
+
+
+def transfer_files(
+    session: Session,
+    principal: Principal,
+    owner_login: str,
+    which: FileSelection,
+    from_label: str,
+    to_label: str,
+    *,
+    move: bool,
+) -> int:
+    """Copy (or move) the files of one package (optionally one version) from one label of
+    the owner to another, creating the target label; the number of files."""
+    check_label_name(to_label)
+    if from_label == to_label:
+        raise BadRequest(
+            f"The files are in {from_label!r} already.", "Choose two different labels."
+        )
+    owner = accounts.get_account(session, owner_login)
+    authz.check_write_owner(session, principal, owner)
+    source = _existing_label(session, owner, from_label)
+    if move:
+        authz.check_label_unlocked(session, principal, owner, source)
+    authz.check_label_unlocked(session, principal, owner, find_label(session, owner, to_label))
+    rows = [row for row in _selected(session, owner, which) if source in row.labels]
+    if not rows:
+        raise NotFound(
+            f"The label {from_label!r} of {owner.login} holds no file of "
+            f"{'/'.join(v for v in (which.package, which.version) if v)}.",
+            "Check the package, the version and the source label.",
+        )
+    target = files.ensure_label(session, owner, to_label)
+    for row in rows:
+        files.add_to_label(session, row, target)
+        if move:
+            files.take_out_of_label(session, row, source)
+    session.commit()
+    return len(rows)

@@ -96,7 +96,7 @@ def _filtered(
         if authz.can_read_package(session, principal, package, "api:read")
         and (not package_type or package_type in (package.package_types or []))
         and (not platform or _has_platform(package, platform))
-        and (not access or access == ("public" if package.public else "private"))
+        and (not access or access == ("public" if authz.is_public(package) else "private"))
     ]
 
 

@@ -193,7 +193,10 @@ def apply_all(sessions: sessionmaker[Session], storage: Storage) -> Outcome:
         ids = list(session.scalars(select(RetentionPolicy.id).order_by(RetentionPolicy.id)))
     for policy_id in ids:
         with sessions() as session:
-            policy = session.get(RetentionPolicy, policy_id)
+            # Every worker runs this: on PostgreSQL a policy another worker is applying is
+            # skipped (SQLite serializes writers, and a second run finds nothing to do).
+            claim = select(RetentionPolicy).where(RetentionPolicy.id == policy_id)
+            policy = session.scalar(claim.with_for_update(skip_locked=True))
             if policy is None:
                 continue
             try:

@@ -16,9 +16,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ophis.server.db.engine import upsert
 from ophis.server.db.models import DailyDownloads, File, Package, Release
 from ophis.server.services import packages
 from ophis.server.services.authz import Principal
@@ -83,8 +83,7 @@ def count_download(session: Session, row: File) -> None:
         update(File).where(File.id == row.id).values(download_count=File.download_count + 1)
     )
     values = {"file_id": row.id, "day": today(), "subdir": row.subdir or NO_SUBDIR, "count": 1}
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(DailyDownloads).values(values)
+    statement = upsert(session, DailyDownloads).values(values)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=[DailyDownloads.file_id, DailyDownloads.day],

@@ -3,16 +3,24 @@ key, the storage POST (no auth header: the key authorises it) streams the file i
 temporary file and checks its digests, ``POST /commit`` checks the archive itself and
 records it through :func:`ophis.server.services.files.add_file`.
 
-Nothing reaches storage or the files table before the commit has inspected the archive; a
-refused or interrupted upload leaves at most its Stage row, purged when it expires.
+Nothing reaches the files table before the commit has inspected the archive; a refused or
+interrupted upload leaves at most its Stage row (and staged bytes), purged when it expires.
+The file is stored (durably: ``put_file`` has returned) before the transaction that makes it
+visible commits, so a package is never listed without its bytes.
+
+The storage POST and the commit may reach different machines behind a load balancer: with
+a remote storage (S3) the received file is also put under ``staging/<dist_id>/`` there, and
+a commit on a machine without the local copy fetches it from there.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import shutil
@@ -23,9 +31,9 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from ophis.core.errors import OphisError
 from ophis.security.tokens import hash_token
 from ophis.server.db.models import File, Release, Stage, utcnow
 from ophis.server.errors import BadRequest, Conflict, NotFound, ServerError
@@ -35,6 +43,7 @@ from ophis.server.services.authz import Principal
 from ophis.server.settings import ServerSettings
 from ophis.server.storage.interfaces import Storage
 
+log = logging.getLogger("ophis.server")
 #: the form field of the storage POST that carries the key /stage issued
 UPLOAD_KEY = "upload_key"
 _SUBDIR = r"[a-z0-9][a-z0-9_-]*"
@@ -42,6 +51,8 @@ _FILENAME = r"[A-Za-z0-9_+!-][A-Za-z0-9._+!-]{0,250}"
 _BASENAME = re.compile(rf"^(?:{_SUBDIR}/)?{_FILENAME}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _UPLOAD_AGAIN = "Upload the file again with `anaconda upload`."
+#: where received files wait for their commit in a remote storage
+STAGING = "staging/"
 
 
 class StoragePostError(ServerError):
@@ -128,9 +139,17 @@ def _check_stage_request(basename: str, body: StageCreate) -> None:
 def _purge_expired(session: Session, storage: Storage) -> None:
     expired = session.scalars(select(Stage).where(Stage.expires_at < utcnow())).all()
     for row in expired:
-        shutil.rmtree(_stage_dir(storage, row.dist_id), ignore_errors=True)
+        _discard_staged(storage, row)
         session.delete(row)
     session.commit()
+
+
+def _discard_staged(storage: Storage, row: Stage) -> None:
+    """The stage's bytes, here and (remote storage) in the shared staging area."""
+    shutil.rmtree(_stage_dir(storage, row.dist_id), ignore_errors=True)
+    if row.storage_key and row.storage_key.startswith(STAGING):
+        with contextlib.suppress(Exception):  # an orphan in staging/ harms no one
+            storage.delete(row.storage_key)
 
 
 def _stage_dir(storage: Storage, dist_id: str) -> Path:
@@ -162,9 +181,28 @@ def receive(
     except BaseException:
         shutil.rmtree(path.parent, ignore_errors=True)
         raise
-    row.storage_key = f"{path.parent.name}/{path.name}"
+    row.storage_key = _share(storage, path, dist_id)
     row.size, row.md5 = size, digest.hex()
     session.commit()
+
+
+def _share(storage: Storage, path: Path, dist_id: str) -> str:
+    """The stage's key: its local file, or, when the storage is remote (other machines
+    may take the commit), a copy under ``staging/`` there too."""
+    if storage.local_path(f"{STAGING}{dist_id}/{path.name}") is not None:
+        return f"{path.parent.name}/{path.name}"
+    key = f"{STAGING}{dist_id}/{path.name}"
+    copy = path.with_name(f".{path.name}.shared")
+    shutil.copyfile(path, copy)
+    try:
+        storage.put_file(key, copy)  # moves (or removes) the copy; the local file stays
+    except Exception:
+        # A commit on this machine still works; the storage's own error is reported by the
+        # commit, which stores the file for good, where the client shows it.
+        log.warning("could not share upload %s through the storage", dist_id, exc_info=True)
+        copy.unlink(missing_ok=True)
+        return f"{path.parent.name}/{path.name}"
+    return key
 
 
 def _stage_for_key(session: Session, dist_id: str, key: str) -> Stage:
@@ -268,16 +306,47 @@ def commit(
             f"The file of upload {dist_id} has not arrived.",
             "POST it to the post_url /stage answered, then commit.",
         )
-    path = storage.temp_dir() / row.storage_key
+    path = _staged_file(storage, row)
     try:
         return _record(session, storage, principal, row, release, path)
-    except OphisError:
-        session.rollback()
-        session.delete(row)
-        session.commit()
+    except Exception:
+        # Refused, or storing or recording failed (storage down, database error): nothing
+        # became visible, as the rows commit only after put_file returned; a commit that
+        # failed after it leaves an unreferenced blob, which a new upload of the same bytes
+        # reuses (content-addressed). The stage goes with its file, so that the client's
+        # retry is a new upload, not a commit of a file no longer there.
+        _drop_stage(session, row)
         raise
     finally:
-        shutil.rmtree(path.parent, ignore_errors=True)
+        _discard_staged(storage, row)
+
+
+def _staged_file(storage: Storage, row: Stage) -> Path:
+    """The received file on this machine: the local copy, else fetched from staging/."""
+    assert row.storage_key is not None
+    local = _stage_dir(storage, row.dist_id) / row.basename.rsplit("/", 1)[-1]
+    if local.is_file():
+        return local
+    if not row.storage_key.startswith(STAGING):
+        raise BadRequest(
+            f"The file of upload {row.dist_id} is on another server, which could not share it.",
+            _UPLOAD_AGAIN,
+        )
+    local.parent.mkdir(parents=True, exist_ok=True)
+    partial = local.with_name(f".{local.name}.partial")
+    with partial.open("wb") as out:
+        for chunk in storage.iter_bytes(row.storage_key):
+            out.write(chunk)
+    partial.replace(local)
+    return local
+
+
+def _drop_stage(session: Session, row: Stage) -> None:
+    session.rollback()
+    # When the database is what failed, the stage stays until it expires (and is purged).
+    with contextlib.suppress(SQLAlchemyError):
+        session.delete(row)
+        session.commit()
 
 
 def _own_stage(session: Session, principal: Principal, dist_id: str) -> Stage:

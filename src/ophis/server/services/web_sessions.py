@@ -153,9 +153,15 @@ def change_password(
     if new != confirm:
         raise BadRequest("The two new passwords differ.", "Type the same new password twice.")
     accounts.set_password(session, account, new)
-    session.execute(
-        delete(WebSession).where(WebSession.account_id == account.id, WebSession.id != row.id)
-    )
+    end_sessions(session, account, keep=row)
+
+
+def end_sessions(session: Session, account: Account, keep: WebSession | None = None) -> None:
+    """Sign the account out of every browser (but ``keep``'s)."""
+    query = delete(WebSession).where(WebSession.account_id == account.id)
+    if keep is not None:
+        query = query.where(WebSession.id != keep.id)
+    session.execute(query)
     session.commit()
 
 

@@ -137,15 +137,61 @@ def _check_hook(url: str, events: list[str]) -> None:
         raise BadRequest("Choose the events to send.", f"Tick some of: {', '.join(EVENTS)}.")
 
 
-def delete_hook(session: Session, principal: Principal, hook_id: int) -> None:
+def _can_manage(session: Session, principal: Principal, hook: Webhook | None) -> bool:
+    return hook is not None and authz.at_least(
+        authz.role_on(session, principal, hook.owner), authz.ADMIN
+    )
+
+
+def _manageable_hook(session: Session, principal: Principal, hook_id: int) -> Webhook:
     hook = session.get(Webhook, hook_id)
     # the same answer as a missing hook for someone who may not manage it
-    if hook is None or not authz.at_least(
-        authz.role_on(session, principal, hook.owner), authz.ADMIN
-    ):
+    if hook is None or not _can_manage(session, principal, hook):
         raise authz.not_found(f"webhook {hook_id}")
-    session.delete(hook)
+    return hook
+
+
+def update_hook(
+    session: Session,
+    principal: Principal,
+    hook_id: int,
+    url: str,
+    events: list[str],
+    package: str = "",
+    active: bool = True,
+) -> Webhook:
+    """Change a hook's URL, events, package and whether it is on; its secret stays."""
+    hook = _manageable_hook(session, principal, hook_id)
+    _check_hook(url, events)
+    hook.url = url
+    hook.events = [event for event in EVENTS if event in events]
+    hook.package = package.strip() or None
+    hook.active = active
     session.commit()
+    return hook
+
+
+def delete_hook(session: Session, principal: Principal, hook_id: int) -> None:
+    session.delete(_manageable_hook(session, principal, hook_id))
+    session.commit()
+
+
+def redeliver(session: Session, principal: Principal, delivery_id: int) -> WebhookDelivery:
+    """A new delivery of a past one's event and payload, left to the sender; the past one's
+    log stays as it was."""
+    past = session.get(WebhookDelivery, delivery_id)
+    hook = session.get(Webhook, past.webhook_id) if past else None
+    if past is None or hook is None or not _can_manage(session, principal, hook):
+        raise authz.not_found(f"webhook delivery {delivery_id}")
+    if not hook.active:
+        raise BadRequest(
+            f"The hook to {hook.url} is turned off, so nothing would be sent.",
+            "Turn the hook on (edit it, tick Active), then redeliver.",
+        )
+    again = WebhookDelivery(webhook_id=hook.id, event=past.event, payload=dict(past.payload))
+    session.add(again)
+    session.commit()
+    return again
 
 
 # --- sending -----------------------------------------------------------------------------
@@ -159,9 +205,12 @@ def signature(secret: str, body: bytes) -> str:
 def claim_due(session: Session) -> list[int]:
     """Take a lease on due deliveries; committed, so another worker skips them."""
     now = utcnow()
+    # a hook turned off keeps its pending deliveries, sent once it is turned on again
+    active = select(Webhook.id).where(Webhook.active.is_(True))
     due = (
         WebhookDelivery.next_attempt_at <= now,
         WebhookDelivery.claimed_until < now,
+        WebhookDelivery.webhook_id.in_(active),
     )
     candidates = session.scalars(select(WebhookDelivery.id).where(*due).limit(_BATCH)).all()
     claimed = [

@@ -2,31 +2,45 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+from ophis.server.storage.interfaces import check_key, check_prefix
+
+_TMP = ".tmp"
 
 
 class LocalStorage:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / ".tmp").mkdir(exist_ok=True)
+        (self.root / _TMP).mkdir(exist_ok=True)
 
     def _path(self, key: str) -> Path:
-        parts = key.split("/")
-        if not key or any(part in ("", ".", "..") for part in parts) or key.startswith(".tmp"):
+        parts = check_key(key)
+        if parts[0] == _TMP:  # uploads in progress are not stored files
             raise ValueError(f"invalid storage key {key!r}")
         return self.root.joinpath(*parts)
 
     def put_file(self, key: str, source: Path) -> None:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = self.root / ".tmp" / f"{os.getpid()}-{target.name}"
+        # A name of its own: two threads storing the same file name under different keys
+        # (content-addressed blobs) must not meet in one staging file.
+        staging = self.root / _TMP / f"{uuid.uuid4().hex}-{target.name}"
         shutil.move(source, staging)  # a rename when on the same filesystem
-        os.replace(staging, target)
+        try:
+            _fsync(staging)  # durable before it is visible: the caller commits a row next
+            os.replace(staging, target)
+        except BaseException:
+            staging.unlink(missing_ok=True)
+            raise
+        _fsync_dir(target.parent)
 
     def open(self, key: str) -> BinaryIO:
         return self._path(key).open("rb")
@@ -35,9 +49,7 @@ class LocalStorage:
         return self._path(key)
 
     def iter_bytes(self, key: str, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
-        with self.open(key) as handle:
-            while chunk := handle.read(chunk_size):
-                yield chunk
+        return _chunks(self.open(key), chunk_size)  # opened now: a missing key raises here
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
@@ -45,5 +57,41 @@ class LocalStorage:
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        check_prefix(prefix)
+        # walk only the folder the prefix's complete parts name
+        start = self.root.joinpath(*prefix.split("/")[:-1])
+        for path in start.rglob("*") if start.is_dir() else []:
+            key = path.relative_to(self.root).as_posix()
+            if key.startswith(prefix) and path.is_file() and not key.startswith(f"{_TMP}/"):
+                yield key
+
     def temp_dir(self) -> Path:
-        return self.root / ".tmp"
+        return self.root / _TMP
+
+    def download_url(self, key: str, filename: str, expires: int = 600) -> str | None:
+        self._path(key)  # refused like every other use of a bad key
+        return None  # the server sends local files itself (with Range support)
+
+
+def _chunks(handle: BinaryIO, chunk_size: int) -> Iterator[bytes]:
+    with handle:
+        while chunk := handle.read(chunk_size):
+            yield chunk
+
+
+def _fsync(path: Path) -> None:
+    with path.open("r+b") as handle:  # Windows flushes only handles open for writing
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make the rename itself durable; directories cannot be opened on Windows."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)

@@ -16,13 +16,26 @@ from ophis.server.web.rendering import STATIC_DIR
 
 
 def add_web_routes(app: FastAPI) -> None:
-    from ophis.server.web import account, admin, pages, retention, sign_in, webhooks
+    from ophis.server.web import (
+        account,
+        admin,
+        channel,
+        labels_page,
+        orgs,
+        pages,
+        retention,
+        sign_in,
+        webhooks,
+    )
 
     app.include_router(sign_in.router)
     app.include_router(account.router)
     app.include_router(webhooks.router)
     app.include_router(retention.router)
     app.include_router(admin.router)
+    app.include_router(orgs.router)
+    app.include_router(channel.router)
+    app.include_router(labels_page.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # last: its /<owner>/... patterns would match anything registered after them
     app.include_router(pages.router)

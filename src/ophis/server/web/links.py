@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from ophis.server.db.models import File, Package
+from ophis.server.services.authz import is_public
 from ophis.server.services.files import CONDA, MAIN, PYPI
 
 #: stands for a token in the commands of a private package (made on the tokens page)
@@ -50,7 +51,7 @@ def install_commands(root: str, package: Package, label: str | None) -> list[Ins
     """What to type to install ``package`` from ``label``, per tool that can."""
     if label is None:
         return []
-    owner, name, private = package.owner.login, package.name, not package.public
+    owner, name, private = package.owner.login, package.name, not is_public(package)
     types = package.package_types or []
     commands = []
     if CONDA in types:
@@ -91,6 +92,6 @@ def by_platform(base: str, rows: list[File], label: str | None = None) -> list[P
     download URLs in ``label`` (see :func:`file_url`)."""
     groups: dict[str, list[FileView]] = {}
     for row in rows:
-        url = file_url(base, row, label) if row.release.package.public else None
+        url = file_url(base, row, label) if is_public(row.release.package) else None
         groups.setdefault(platform_of(row), []).append(FileView(row, url))
     return [PlatformFiles(platform, groups[platform]) for platform in sorted(groups)]

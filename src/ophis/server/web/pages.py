@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response
 
 from ophis.core.platform import KNOWN_SUBDIRS
-from ophis.server.deps import SessionDep
-from ophis.server.services import browse, packages, search, stats
+from ophis.server.db.models import Account, ChannelNotice
+from ophis.server.deps import ContextDep, SessionDep
+from ophis.server.services import authz, browse, icons, notices, packages, search, stats
 from ophis.server.web import links
-from ophis.server.web.caller import CallerDep, SignedInFormDep
+from ophis.server.web.caller import CallerDep, SignedInFormDep, WebCaller
 from ophis.server.web.rendering import base_of, is_page, redirect, render, root_of
 
 
@@ -73,6 +74,8 @@ def owner_page(
         "owner.html",
         overview=overview,
         channel=links.channel_url(root_of(request), overview.owner.login),
+        manage_org=authz.can_manage_org(session, caller.principal, overview.owner),
+        notices=_notices(session, caller, overview.owner),
     )
 
 
@@ -95,6 +98,7 @@ def label_page(
         files=files,
         groups=links.by_platform(base_of(request), files.items, found.name),
         channel=links.channel_url(root_of(request), account.login, found.name),
+        notices=_notices(session, caller, account, found.name),
     )
 
 
@@ -131,7 +135,26 @@ def package_page(
         token=links.TOKEN,
         downloads=downloads,
         bars=stats.chart(downloads),
+        notices=_notices(session, caller, detail.package.owner),
     )
+
+
+@router.get("/{owner}/{package}/icon.png")
+def package_icon(
+    owner: str, package: str, caller: CallerDep, session: SessionDep, context: ContextDep
+) -> Response:
+    icon = icons.package_icon(session, context.storage, caller.principal, owner, package)
+    # the URL stays while the icon may change: a short private lifetime, then revalidate
+    etag = f'"{icon.key.rsplit("/", 1)[-1].removesuffix(".png")}"'
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=300"}
+    return Response(icon.body, media_type="image/png", headers=headers)
+
+
+def _notices(
+    session: SessionDep, caller: WebCaller, owner: Account, label: str | None = None
+) -> list[ChannelNotice]:
+    """The banner of an owner's pages: the channel's current notices the caller may see."""
+    return notices.active_notices(session, caller.principal, owner, label, notices.WEB_SCOPE)
 
 
 @router.post("/{owner}/{package}/visibility")

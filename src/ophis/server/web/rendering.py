@@ -15,6 +15,7 @@ from jinja2.runtime import Context
 from starlette.templating import Jinja2Templates
 
 from ophis.server.api.root import root_url
+from ophis.server.services.authz import is_public
 from ophis.server.web.caller import CSRF_COOKIE, SESSION_COOKIE, WebCaller, current_caller
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -69,6 +70,8 @@ def query_with(context: Context, name: str, value: object) -> str:
 
 TEMPLATES.env.filters.update(size=human_size, when=when, web_url=web_url)
 TEMPLATES.env.globals["query_with"] = query_with
+# ``{% if package is public %}``: the one rule of authz, not a template's own idea of it
+TEMPLATES.env.tests["public"] = is_public
 
 
 def root_of(request: Request) -> str:

@@ -1,5 +1,6 @@
 """``/settings/webhooks``: the hooks of the signed-in user and of the organizations they
-administer, with each hook's recent deliveries."""
+administer, with each hook's recent deliveries; a hook edited, or a past delivery sent
+again."""
 
 from __future__ import annotations
 
@@ -43,12 +44,55 @@ def create_hook(
     return _page(request, caller, session, new_secret=None if secret else hook.secret)
 
 
+@router.post("/{hook_id}/edit")
+def edit_hook(
+    request: Request,
+    hook_id: int,
+    caller: SignedInFormDep,
+    session: SessionDep,
+    url: Field,
+    package: Field = "",
+    active: Field = "",
+    events: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    try:
+        webhooks.update_hook(
+            session, caller.principal, hook_id, url.strip(), events or [], package, bool(active)
+        )
+    except OphisError as error:
+        return _refused(request, caller, session, error, editing=hook_id)
+    return redirect(request, "/settings/webhooks")
+
+
+@router.post("/deliveries/{delivery_id}/redeliver")
+def redeliver(
+    request: Request, delivery_id: int, caller: SignedInFormDep, session: SessionDep
+) -> Response:
+    try:
+        webhooks.redeliver(session, caller.principal, delivery_id)
+    except OphisError as error:
+        return _refused(request, caller, session, error)
+    # the new delivery shows as pending in the hook's log until the sender has sent it
+    return redirect(request, "/settings/webhooks")
+
+
 @router.post("/{hook_id}/delete")
 def delete_hook(
     request: Request, hook_id: int, caller: SignedInFormDep, session: SessionDep
 ) -> Response:
     webhooks.delete_hook(session, caller.principal, hook_id)
     return redirect(request, "/settings/webhooks")
+
+
+def _refused(
+    request: Request, caller: WebCaller, session: SessionDep, error: OphisError, **context: object
+) -> Response:
+    """The page again with what was wrong; but a 404 is the site's one 404 page, the same
+    whether the hook or delivery is missing or another's."""
+    status = getattr(error, "status", 400)
+    if status == 404:
+        raise error
+    return _page(request, caller, session, status=status, action_error=error, **context)
 
 
 def _page(

@@ -1,0 +1,1 @@
+"""Mirroring an upstream conda channel into a local channel folder or a server channel."""
