@@ -13,6 +13,8 @@ for backend in ${OPHIS_TEST_BACKENDS:-sqlite postgresql-s3}; do
     .venv/bin/python -m pytest "$@"
   else
     echo "--- the server tests on $backend ---"
-    OPHIS_TEST_BACKEND="$backend" .venv/bin/python -m pytest tests/server "$@"
+    # tests/server/storage runs every backend in both passes already; settings use none.
+    OPHIS_TEST_BACKEND="$backend" .venv/bin/python -m pytest tests/server \
+      --ignore=tests/server/storage --ignore=tests/server/test_settings.py "$@"
   fi
 done
