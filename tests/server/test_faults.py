@@ -127,7 +127,9 @@ def test_a_worker_killed_during_an_upload_leaves_nothing_and_the_retry_succeeds(
         wait_for_workers(server.process.pid, WORKERS)
         retried(lambda: upload(client, "alice", path))
     assert list(retried(lambda: repodata(server))["packages"]) == [path.name]
-    download = httpx.get(server.conda("alice") + f"/noarch/{path.name}", timeout=60)
+    download = httpx.get(
+        server.conda("alice") + f"/noarch/{path.name}", timeout=60, follow_redirects=True
+    )
     assert hashlib.sha256(download.content).hexdigest() == sha256
 
 

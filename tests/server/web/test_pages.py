@@ -115,7 +115,7 @@ def test_the_download_link_serves_the_file_and_is_counted(
     page = browser.get("/alice/pubpkg", version="1.0")
     link = re.search(r'<a href="([^"]+)" download>pubpkg-1.0-0.tar.bz2</a>', page.text)
     assert link and link.group(1) == f"/conda/alice/{catalog['pub1']}"
-    download = browser.get(link.group(1))
+    download = browser.http.get(link.group(1), follow_redirects=True)
     assert download.status_code == 200
     sha256 = hashlib.sha256(download.content).hexdigest()
     assert f'<code class="hash">{sha256}</code>' in page.text

@@ -42,7 +42,7 @@ def downloaded(
 
 
 def get(server: RunningServer, path: str, **headers: str) -> httpx.Response:
-    return httpx.get(f"{server.url}{path}", headers=headers)
+    return httpx.get(f"{server.url}{path}", headers=headers, follow_redirects=True)
 
 
 def today() -> str:

@@ -1,0 +1,1 @@
+"""Recipes into conda packages: see README.md in this folder."""

@@ -1,0 +1,176 @@
+"""``ophis render``, ``ophis skeleton pypi`` and ``ophis build --upload``, as a user runs
+them: offline, against a channel made here and a test server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from ruamel.yaml import YAML
+
+from ophis.build.recipe import host_subdir
+from ophis.testing.build_channels import make_build_channel, write_recipe
+from ophis.testing.cli import isolated_user, ok_json, ophis
+from ophis.testing.python_dists import make_sdist
+from ophis.testing.server import RunningServer, run_server
+
+
+@pytest.fixture(scope="module")
+def channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_build_channel(tmp_path_factory.mktemp("channel"), host_subdir())
+
+
+@pytest.fixture(scope="module")
+def user(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    env = isolated_user(tmp_path_factory.mktemp("user"))
+    closed = "http://127.0.0.1:9"  # anything but 127.0.0.1 fails instead of downloading
+    env.update(https_proxy=closed, http_proxy=closed, no_proxy="127.0.0.1,localhost")
+    return env
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with run_server(tmp_path_factory.mktemp("server") / "data") as running:
+        yield running
+
+
+def test_render_prints_a_meta_yaml_converted_and_rendered(
+    tmp_path: Path, user: dict[str, str]
+) -> None:
+    done = ophis(user, "render", str(write_recipe(tmp_path, "greet")))
+    assert done.returncode == 0, done.stderr
+    header, body = done.stdout.split("\n", 1)
+    assert header == "# variant: target_platform=noarch"
+    rendered = YAML(typ="safe").load(body)
+    assert rendered["package"] == {"name": "greet", "version": "0.3.1"}
+    assert rendered["build"]["string"].startswith("pyh")
+    assert rendered["build"]["python"]["entry_points"] == ["greet = greet:main"]
+    assert rendered["tests"][1] == {"script": 'greet | grep "hello from greet 0.3.1"'}
+
+
+def test_render_shows_one_recipe_per_variant(tmp_path: Path, user: dict[str, str]) -> None:
+    documents = ok_json(ophis(user, "render", "--json", str(write_recipe(tmp_path, "matrix"))))
+    assert [d["variant"]["libdemo"] for d in documents] == ["1", "2"]
+    strings = {d["recipe"]["build"]["string"] for d in documents}
+    assert len(strings) == 2
+    # a --variant-config given replaces the recipe folder's values for its keys
+    (tmp_path / "only-2.yaml").write_text('libdemo:\n  - "2"\n')
+    only = ok_json(
+        ophis(
+            user,
+            *("render", "--json", str(tmp_path / "matrix")),
+            *("--variant-config", str(tmp_path / "only-2.yaml")),
+        )
+    )
+    assert [d["variant"]["libdemo"] for d in only] == ["2"]
+
+
+def test_render_reads_a_conda_build_config_with_selectors_next_to_a_meta_yaml(
+    tmp_path: Path, user: dict[str, str]
+) -> None:
+    (tmp_path / "meta.yaml").write_text(
+        "package:\n  name: m\n  version: 1\nrequirements:\n  host:\n    - libdemo\n"
+    )
+    (tmp_path / "conda_build_config.yaml").write_text(
+        "libdemo:\n  - 1  # [unix]\n  - 2  # [unix]\n  - 3  # [win]\n"
+    )
+    documents = ok_json(ophis(user, "render", "--json", str(tmp_path)))
+    assert sorted(str(d["variant"]["libdemo"]) for d in documents) == ["1", "2"]
+    assert all(d["recipe"]["requirements"]["host"] == ["libdemo"] for d in documents)
+
+
+def test_render_a_meta_yaml_over_two_pythons_with_py_selectors(
+    tmp_path: Path, user: dict[str, str]
+) -> None:
+    (tmp_path / "meta.yaml").write_text(
+        "package:\n  name: m\n  version: 1\n"
+        "build:\n  skip: true  # [py<310]\n"
+        "requirements:\n  host:\n    - python\n  run:\n    - python\n"
+        "    - tomli  # [py<311]\n"
+    )
+    (tmp_path / "conda_build_config.yaml").write_text(
+        'python:\n  - "3.9"\n  - "3.10"\n  - "3.11"\n'
+    )
+    documents = ok_json(ophis(user, "render", "--json", str(tmp_path)))
+    by_python = {d["variant"]["python"]: d for d in documents}
+    assert sorted(by_python) == ["3.10", "3.11", "3.9"]
+    assert [by_python[v]["skipped"] for v in ("3.9", "3.10", "3.11")] == [True, False, False]
+    assert by_python["3.10"]["recipe"]["requirements"]["run"] == ["python", "tomli"]
+    assert by_python["3.11"]["recipe"]["requirements"]["run"] == ["python"]
+    assert (
+        by_python["3.10"]["recipe"]["build"]["string"]
+        != by_python["3.11"]["recipe"]["build"]["string"]
+    )
+
+
+def test_render_names_the_line_of_what_is_not_supported(
+    tmp_path: Path, user: dict[str, str]
+) -> None:
+    (tmp_path / "meta.yaml").write_text(
+        "package:\n  name: a\n  version: 1\nbuild:\n  number: 0\n  binary_relocation: false\n"
+    )
+    done = ophis(user, "render", str(tmp_path))
+    assert done.returncode == 1
+    assert "meta.yaml line 6: `build/binary_relocation` is not supported" in done.stderr
+
+
+def test_skeleton_pypi_writes_a_recipe_from_a_local_sdist(
+    tmp_path: Path, user: dict[str, str]
+) -> None:
+    sdist = make_sdist(tmp_path, "demo-py", "1.4")
+    done = ophis(user, "skeleton", "pypi", "demo-py", "--sdist", str(sdist), "-o", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    recipe = YAML(typ="safe").load((tmp_path / "demo-py" / "recipe.yaml").read_text())
+    assert recipe["package"] == {"name": "demo-py", "version": "${{ version }}"}
+    assert recipe["context"] == {"version": "1.4"}
+    assert recipe["source"]["url"] == sdist.resolve().as_uri()
+    assert len(recipe["source"]["sha256"]) == 64
+    assert recipe["build"]["noarch"] == "python"
+    assert recipe["requirements"]["run"] == ["python >=3.8"]
+    assert recipe["tests"] == [{"python": {"imports": ["demo_py"]}}]
+    # and it renders
+    rendered = ok_json(ophis(user, "render", "--json", str(tmp_path / "demo-py")))
+    assert rendered[0]["recipe"]["package"]["version"] == "1.4"
+
+
+def test_build_upload_puts_the_tested_packages_on_a_server_label_and_they_install(
+    tmp_path: Path, user: dict[str, str], channel: Path, server: RunningServer
+) -> None:
+    token = server.login()
+    report = ok_json(
+        ophis(
+            user,
+            *("build", str(write_recipe(tmp_path, "greet")), "-o", str(tmp_path / "out")),
+            *("-c", channel.as_uri(), "--json"),
+            *("--upload", f"{server.url}/{server.admin}", "--label", "dev", "--token", token),
+        )
+    )
+    [package] = report["packages"]
+    assert report["uploaded"] == [
+        {
+            "basename": f"noarch/{Path(package['path']).name}",
+            "owner": server.admin,
+            "status": "uploaded",
+            "labels": ["dev"],
+        }
+    ]
+    prefix = tmp_path / "env"
+    created = ophis(
+        user,
+        *("create", "-y", "--json", "-p", str(prefix), "--override-channels"),
+        *("-c", server.conda(server.admin, "dev"), "-c", channel.as_uri(), "greet"),
+    )
+    ok_json(created)
+    run = subprocess.run([str(prefix / "bin" / "greet")], capture_output=True, text=True)
+    assert run.stdout.strip() == "hello from greet 0.3.1", run.stderr
+
+    # the server's repodata lists it under the label only
+    def names(channel: str) -> set[str]:
+        repodata = httpx.get(f"{channel}/noarch/repodata.json").json()
+        return {r["name"] for r in repodata["packages.conda"].values()}
+
+    assert "greet" in names(server.conda(server.admin, "dev"))
+    assert "greet" not in names(server.conda(server.admin))
