@@ -28,7 +28,7 @@ from ophis.core.errors import OphisError
 from ophis.server.context import ServerContext
 from ophis.server.failures import record_failure
 from ophis.server.middleware import NulPathMiddleware, PathTokenMiddleware
-from ophis.server.services import retention, webhooks
+from ophis.server.services import mirror_channels, retention, webhooks
 from ophis.server.settings import ServerSettings
 
 log = logging.getLogger("ophis.server")
@@ -45,6 +45,8 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
             workers.append(webhooks.sender(context.sessions, settings))
         if settings.retention_runner:
             workers.append(retention.runner(context.sessions, context.storage, settings))
+        if settings.mirror_runner:
+            workers.append(mirror_channels.runner(context, settings))
         for worker in workers:
             worker.start()
         yield

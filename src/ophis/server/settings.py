@@ -75,6 +75,12 @@ class ServerSettings:
         default_factory=lambda: _env_seconds("OPHIS_RETENTION_SECONDS", 3600.0)
     )
 
+    #: sync the mirror channels that are due in this process (off for tests that do not
+    #: want it); a lease in the database lets one process sync each mirror at a time
+    mirror_runner: bool = True
+    #: seconds between the mirror runner's looks for mirror channels that are due
+    mirror_poll_seconds: float = 60.0
+
     @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'ophis.sqlite'}"

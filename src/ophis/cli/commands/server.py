@@ -71,6 +71,12 @@ def register(app: typer.Typer) -> None:
     server.add_typer(users, name="user")
     server.add_typer(orgs, name="org")
     server.add_typer(tokens, name="token")
+    mirrors = typer.Typer(help="Mirror and proxy channels.", no_args_is_help=True)
+    mirrors.command("add")(mirror_add)
+    mirrors.command("list")(mirror_list)
+    mirrors.command("sync")(mirror_sync)
+    mirrors.command("remove")(mirror_remove)
+    server.add_typer(mirrors, name="mirror")
     app.add_typer(server, name="server")
 
 
@@ -526,6 +532,140 @@ def token_create(
         },
         as_json,
     )
+
+
+# --- mirror and proxy channels ------------------------------------------------------------
+
+
+def _owner_label(target: str) -> tuple[str, str | None]:
+    owner, _, label = target.partition("/")
+    return owner, label or None
+
+
+def mirror_add(
+    target: str = typer.Argument(..., help="OWNER or OWNER/LABEL: the channel that follows."),
+    upstream: str = typer.Argument(..., help="The upstream channel URL (http(s):// or file://)."),
+    proxy: bool = typer.Option(
+        False, "--proxy", help="Fetch files on first request instead of syncing on a schedule."
+    ),
+    subdirs: list[str] = typer.Option([], "--subdir", "-s", help="Subdirs [default: all]."),
+    include: list[str] = typer.Option([], "--include", help="Match specs to keep."),
+    exclude: list[str] = typer.Option([], "--exclude", help="Match specs to leave out."),
+    licenses: list[str] = typer.Option([], "--license", help="License globs to keep."),
+    newest: int = typer.Option(None, "--newest", help="Keep the N newest versions per package."),
+    keep_removed: bool = typer.Option(False, "--keep-removed", help="Keep what upstream drops."),
+    interval: int = typer.Option(
+        3600, "--interval", help="Seconds between syncs (a proxy: its repodata's freshness)."
+    ),
+    token: str = typer.Option(
+        None, "--token", envvar="OPHIS_UPSTREAM_TOKEN", help="A token for the upstream."
+    ),
+    data_dir: Path = DATA_DIR,
+    database_url: str = DATABASE,
+    as_json: bool = JSON,
+) -> None:
+    """Make a label of a channel a mirror (or --proxy) of an upstream channel. The server
+    syncs it on schedule; `ophis server mirror sync` syncs it now."""
+    from ophis.server.services.mirror_channels import MirrorRequest, add_mirror, describe
+
+    owner, label = _owner_label(target)
+    request = MirrorRequest(
+        owner=owner,
+        upstream=upstream,
+        label=label or "main",
+        mode="proxy" if proxy else "mirror",
+        subdirs=tuple(subdirs),
+        include=tuple(include),
+        exclude=tuple(exclude),
+        licenses=tuple(licenses),
+        newest=newest,
+        keep_removed=keep_removed,
+        interval_seconds=interval,
+        token=token,
+    )
+    with _session(data_dir, database_url, as_json) as session:
+        facts = describe(add_mirror(session, None, request))
+    _show(facts, as_json)
+
+
+def mirror_list(
+    owner: str = typer.Argument(None, help="One owner's [default: every owner's]."),
+    data_dir: Path = DATA_DIR,
+    database_url: str = DATABASE,
+    as_json: bool = JSON,
+) -> None:
+    """List mirror and proxy channels with their last sync (tokens are never shown)."""
+    from ophis.server.services.mirror_channels import describe, list_mirrors
+
+    with _session(data_dir, database_url, as_json) as session:
+        rows = [describe(row) for row in list_mirrors(session, owner)]
+    if as_json:
+        emit_json(rows)
+        return
+    keys = ("owner", "label", "mode", "upstream", "last_sync_at", "last_status")
+    _table([{key: row[key] for key in keys} for row in rows], as_json)
+
+
+def mirror_sync(
+    target: str = typer.Argument(None, help="OWNER or OWNER/LABEL [default: with --all]."),
+    every: bool = typer.Option(False, "--all", help="Sync every mirror channel."),
+    data_dir: Path = DATA_DIR,
+    database_url: str = DATABASE,
+    storage_url: str = STORAGE,
+    s3_endpoint_url: str = S3_ENDPOINT,
+    config: Path = CONFIG,
+    as_json: bool = JSON,
+) -> None:
+    """Sync mirror channels now (a mirror another worker is syncing is skipped). Exit code
+    1 when a sync failed, wholly or for some files."""
+    from ophis.server.services.mirror_channels import sync_named
+
+    if target is None and not every:
+        fail(
+            OphisError(
+                "Name a mirror channel, or give --all.", "Give OWNER or OWNER/LABEL, or --all."
+            ),
+            as_json,
+        )
+    owner, label = _owner_label(target) if target else (None, None)
+
+    def run(context: Any, _progress: Any) -> Any:
+        return sync_named(context, owner, label)
+
+    where = (data_dir, database_url, storage_url, s3_endpoint_url, config)
+    rows = _transfer(run, as_json, *where)
+    failed = any(r["status"] == "failed" for r in rows)
+    if as_json:
+        emit_json(rows)
+    else:
+        for r in rows:
+            what = (
+                "synced by another worker"
+                if r["status"] == "busy"
+                else r.get("error")
+                or f"{r['files']} files, {r['bytes']} bytes, "
+                f"{r['removed']} removed, {r['failure_count']} failed"
+            )
+            stdout.print(f"{r['owner']}/{r['label']}: {r['status']} ({what})", highlight=False)
+            for failure in r.get("failures") or []:
+                stderr.print(f"  {failure['subdir']}/{failure['filename']}: {failure['error']}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def mirror_remove(
+    target: str = typer.Argument(..., help="OWNER or OWNER/LABEL."),
+    data_dir: Path = DATA_DIR,
+    database_url: str = DATABASE,
+    as_json: bool = JSON,
+) -> None:
+    """Stop following the upstream; the files the label holds stay."""
+    from ophis.server.services.mirror_channels import remove_mirror
+
+    owner, label = _owner_label(target)
+    with _session(data_dir, database_url, as_json) as session:
+        remove_mirror(session, None, owner, label or "main")
+    _show({"owner": owner, "label": label or "main", "removed": True}, as_json)
 
 
 def _show(facts: dict[str, Any], as_json: bool) -> None:

@@ -17,7 +17,7 @@ from ophis.server.conda.responses import (
     file_response,
 )
 from ophis.server.deps import ContextDep, PrincipalDep, SessionDep
-from ophis.server.services import notices, repodata
+from ophis.server.services import notices, proxy, repodata
 
 router = APIRouter(prefix="/conda", include_in_schema=False)
 _GET_HEAD = ["GET", "HEAD"]
@@ -79,13 +79,28 @@ def subdir_file(
     cache: CacheDep,
     context: ContextDep,
 ) -> Response:
-    """``repodata.json`` and its companions, or a package file."""
+    """``repodata.json`` and its companions, or a package file. A proxy channel's
+    documents are upstream's, and its files are fetched on first request
+    (:mod:`ophis.server.services.proxy`)."""
     if repodata.is_document(filename):
-        artifact = repodata.subdir_document(
-            session, cache, principal, owner, label, subdir, filename
-        )
+        if (proxied := proxy.proxy_of(session, owner, label)) is not None:
+            artifact = proxy.subdir_document(
+                session, cache, context.settings, principal, proxied, subdir, filename
+            )
+        else:
+            artifact = repodata.subdir_document(
+                session, cache, principal, owner, label, subdir, filename
+            )
         return document_response(request, artifact, principal)
-    download = repodata.open_package_file(
-        session, principal, owner, label, subdir, filename, count=request.method == "GET"
+    download = proxy.open_package_file(
+        session,
+        context.storage,
+        context.settings,
+        principal,
+        owner,
+        label,
+        subdir,
+        filename,
+        count=request.method == "GET",
     )
     return file_response(request, context.storage, download, principal)

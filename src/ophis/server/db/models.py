@@ -432,3 +432,45 @@ class ServerErrorLog(Base):
     error_type: Mapped[str] = mapped_column(String(200))
     message: Mapped[str] = mapped_column(Text, default="")
     request_id: Mapped[str | None] = mapped_column(String(200), default=None)
+
+
+MIRROR, PROXY = "mirror", "proxy"
+
+
+class ChannelMirror(Base):
+    """A label of an owner's channel that follows an upstream conda channel.
+
+    ``mirror``: synced on a schedule (``interval_seconds``) with the same filters as
+    ``ophis mirror`` (``filters``: subdirs, include, exclude, licenses, newest,
+    keep_removed). ``proxy``: upstream's filtered repodata is served as the label's
+    (refetched once older than ``interval_seconds``), and a package file is fetched on its
+    first request, then kept. Which process syncs a mirror is decided by a lease
+    (``claimed_until``, taken by one conditional UPDATE, as webhook deliveries are), so one
+    worker syncs it at a time across processes and machines."""
+
+    __tablename__ = "channel_mirrors"
+    __table_args__ = (
+        UniqueConstraint("owner_id", "label"),
+        Index("ix_channel_mirrors_due", "next_due_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(200), default="main")
+    #: the channel URL, without credentials
+    upstream: Mapped[str] = mapped_column(String(2000))
+    #: a secret: used for upstream requests only, never shown in pages, API or logs
+    upstream_token: Mapped[str | None] = mapped_column(String(500), default=None)
+    #: mirror | proxy
+    mode: Mapped[str] = mapped_column(String(8), default=MIRROR)
+    filters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    interval_seconds: Mapped[int] = mapped_column(Integer, default=3600)
+    next_due_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: a syncing worker's lease: the others leave the mirror alone until then
+    claimed_until: Mapped[datetime] = mapped_column(default=utcnow)
+    last_sync_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: "" (never synced) | ok | failed (some files, or the whole run)
+    last_status: Mapped[str] = mapped_column(String(16), default="")
+    #: what the last sync did: files, bytes, removed, failures, seconds, error
+    last_summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    owner: Mapped[Account] = relationship()

@@ -299,15 +299,26 @@ def _check_subdir(session: Session, owner: Account, label: str, subdir: str) -> 
         )
 
 
+def media_type(name: str) -> str:
+    """The media type a document is served as."""
+    return _MEDIA_TYPES.get(Path(name).suffix, "application/octet-stream")
+
+
+def derivation(name: str) -> tuple[str, Callable[[bytes], bytes]] | None:
+    """The document ``name`` is derived from, and how (None: it is built itself); also used
+    by proxy channels (:mod:`ophis.server.services.proxy`), whose repodata is upstream's."""
+    return _DERIVED.get(name)
+
+
 def _document(session: Session, cache: ChannelCache, view: IndexView, name: str) -> Artifact:
-    media_type = _MEDIA_TYPES.get(Path(name).suffix, "application/octet-stream")
+    media_type_ = media_type(name)
     if name == REPODATA:
         build = functools.partial(_repodata, session, cache, view)
     elif name == SHARDS_INDEX:
         build = functools.partial(_shards, session, cache, view)
     else:
         build = functools.partial(_derive, session, cache, view, name)
-    return cache.get(view.key, name, build, media_type)
+    return cache.get(view.key, name, build, media_type_)
 
 
 def _derive(session: Session, cache: ChannelCache, view: IndexView, name: str) -> bytes:

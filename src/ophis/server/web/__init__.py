@@ -21,6 +21,7 @@ def add_web_routes(app: FastAPI) -> None:
         admin,
         channel,
         labels_page,
+        mirrors_page,
         orgs,
         pages,
         retention,
@@ -36,6 +37,7 @@ def add_web_routes(app: FastAPI) -> None:
     app.include_router(orgs.router)
     app.include_router(channel.router)
     app.include_router(labels_page.router)
+    app.include_router(mirrors_page.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # last: its /<owner>/... patterns would match anything registered after them
     app.include_router(pages.router)

@@ -10,7 +10,16 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Res
 from ophis.core.platform import KNOWN_SUBDIRS
 from ophis.server.db.models import Account, ChannelNotice
 from ophis.server.deps import ContextDep, SessionDep
-from ophis.server.services import authz, browse, icons, notices, packages, search, stats
+from ophis.server.services import (
+    authz,
+    browse,
+    icons,
+    mirror_channels,
+    notices,
+    packages,
+    search,
+    stats,
+)
 from ophis.server.web import links
 from ophis.server.web.caller import CallerDep, SignedInFormDep, WebCaller
 from ophis.server.web.rendering import base_of, is_page, redirect, render, root_of
@@ -76,6 +85,7 @@ def owner_page(
         channel=links.channel_url(root_of(request), overview.owner.login),
         manage_org=authz.can_manage_org(session, caller.principal, overview.owner),
         notices=_notices(session, caller, overview.owner),
+        mirrors=_mirrors(session, caller, overview.owner),
     )
 
 
@@ -99,6 +109,7 @@ def label_page(
         groups=links.by_platform(base_of(request), files.items, found.name),
         channel=links.channel_url(root_of(request), account.login, found.name),
         notices=_notices(session, caller, account, found.name),
+        mirror=_mirrors(session, caller, account).get(found.name),
     )
 
 
@@ -155,6 +166,15 @@ def _notices(
 ) -> list[ChannelNotice]:
     """The banner of an owner's pages: the channel's current notices the caller may see."""
     return notices.active_notices(session, caller.principal, owner, label, notices.WEB_SCOPE)
+
+
+def _mirrors(session: SessionDep, caller: WebCaller, owner: Account) -> dict[str, dict]:
+    """The owner's mirror and proxy channels by label, for their badges (without tokens);
+    none for a private channel the caller may not read."""
+    if not authz.can_read_channel(session, caller.principal, owner, notices.WEB_SCOPE):
+        return {}
+    found = mirror_channels.owner_mirrors(session, owner)
+    return {label: mirror_channels.describe(row) for label, row in found.items()}
 
 
 @router.post("/{owner}/{package}/visibility")

@@ -1,0 +1,136 @@
+"""``/settings/mirrors``: the mirror and proxy channels of the signed-in user, or of an
+organization they administer (``?owner=acme``): listed with their last sync, added,
+removed, synced now. Every change is a service call of
+:mod:`ophis.server.services.mirror_channels` (authorization there, through ``authz``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request, Response
+
+from ophis.core.errors import OphisError
+from ophis.server.deps import SessionDep
+from ophis.server.services import mirror_channels, webhooks
+from ophis.server.services.authz import require_login
+from ophis.server.web.caller import SignedInDep, SignedInFormDep, WebCaller
+from ophis.server.web.rendering import redirect, render
+
+router = APIRouter(prefix="/settings/mirrors", include_in_schema=False)
+Field = Annotated[str, Form()]
+
+
+@router.get("")
+def mirror_list(
+    request: Request, caller: SignedInDep, session: SessionDep, owner: str = ""
+) -> Response:
+    return _page(request, caller, session, owner)
+
+
+@router.post("")
+def add_mirror(
+    request: Request,
+    caller: SignedInFormDep,
+    session: SessionDep,
+    owner: Field,
+    upstream: Field,
+    label: Field = "main",
+    mode: Field = "mirror",
+    subdirs: Field = "",
+    include: Field = "",
+    exclude: Field = "",
+    licenses: Field = "",
+    newest: Field = "",
+    interval: Field = "3600",
+    token: Field = "",
+    keep_removed: Field = "",
+) -> Response:
+    try:
+        wanted = mirror_channels.MirrorRequest(
+            owner=owner,
+            upstream=upstream,
+            label=label.strip() or "main",
+            mode=mode,
+            subdirs=_words(subdirs),
+            include=_lines(include),
+            exclude=_lines(exclude),
+            licenses=_words(licenses),
+            newest=int(newest) if newest.strip() else None,
+            keep_removed=bool(keep_removed),
+            interval_seconds=int(interval or 3600),
+            token=token.strip() or None,
+        )
+    except ValueError:
+        error = OphisError("Newest and the interval are whole numbers.", "Fix them.")
+        return _page(request, caller, session, owner, status=400, error=error)
+    return _change(request, caller, session, owner, mirror_channels.add_mirror, wanted)
+
+
+@router.post("/sync")
+def sync_now(
+    request: Request, caller: SignedInFormDep, session: SessionDep, owner: Field, label: Field
+) -> Response:
+    return _change(request, caller, session, owner, mirror_channels.request_sync, owner, label)
+
+
+@router.post("/delete")
+def remove_mirror(
+    request: Request, caller: SignedInFormDep, session: SessionDep, owner: Field, label: Field
+) -> Response:
+    return _change(request, caller, session, owner, mirror_channels.remove_mirror, owner, label)
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.replace(",", " ").split())
+
+
+def _lines(text: str) -> tuple[str, ...]:
+    """Match specs, one a line (a spec may hold spaces: ``numpy >=1.26``)."""
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _change(
+    request: Request,
+    caller: WebCaller,
+    session: SessionDep,
+    owner: str,
+    change: Callable[..., object],
+    *args: object,
+) -> Response:
+    """Run one change; its error shows on the page, success goes back to the list."""
+    try:
+        change(session, caller.principal, *args)
+    except OphisError as error:
+        session.rollback()
+        return _page(request, caller, session, owner, status=_status(error), error=error)
+    return redirect(request, f"/settings/mirrors?owner={quote(owner)}")
+
+
+def _page(
+    request: Request,
+    caller: WebCaller,
+    session: SessionDep,
+    owner: str,
+    *,
+    status: int = 200,
+    **context: object,
+) -> Response:
+    owners = webhooks.manageable_owners(session, caller.principal)
+    login = owner or require_login(caller.principal).login
+    rows = mirror_channels.mirrors_of(session, caller.principal, login)
+    return render(
+        request,
+        caller,
+        "mirrors.html",
+        status=status,
+        owner_login=login,
+        owners=owners,
+        rows=rows,
+        **context,
+    )
+
+
+def _status(error: OphisError) -> int:
+    return getattr(error, "status", 400)
