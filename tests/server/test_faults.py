@@ -84,44 +84,46 @@ def test_a_worker_killed_during_an_upload_leaves_nothing_and_the_retry_succeeds(
     server: RunningServer, token: str, tmp_path: Path
 ) -> None:
     path = big_package(tmp_path, "interrupted")
+    target = f"alice/interrupted/1.0/noarch/{path.name}"
+    sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    # Closed before the upload starts: its kept-alive connection must not be the one found.
     with api(server, token) as client:
         client.post("package/alice/interrupted", json={"public": True}).raise_for_status()
         client.post("release/alice/interrupted/1.0", json={}).raise_for_status()
-        target = f"alice/interrupted/1.0/noarch/{path.name}"
-        sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
         staged = client.post(
             f"stage/{target}",
             json={"distribution_type": "conda", "attrs": {}, "channels": [], "sha256": sha256},
         ).json()
-        form = httpx.Request(
-            "POST",
-            staged["post_url"],
-            data=staged["form_data"],
-            files={"file": (path.name, path.read_bytes())},
-        )
-        body, started, failure = form.read(), threading.Event(), []
+    form = httpx.Request(
+        "POST",
+        staged["post_url"],
+        data=staged["form_data"],
+        files={"file": (path.name, path.read_bytes())},
+    )
+    body, started, failure = form.read(), threading.Event(), []
 
-        def send() -> None:
-            try:
-                httpx.post(
-                    staged["post_url"],
-                    content=slow_body(body, started),
-                    headers={"Content-Type": form.headers["Content-Type"]},
-                    timeout=60,
-                )
-            except httpx.TransportError as error:
-                failure.append(error)
+    def send() -> None:
+        try:
+            httpx.post(
+                staged["post_url"],
+                content=slow_body(body, started),
+                headers={"Content-Type": form.headers["Content-Type"]},
+                timeout=60,
+            )
+        except httpx.TransportError as error:
+            failure.append(error)
 
-        sender = threading.Thread(target=send)
-        sender.start()
-        assert started.wait(30)
-        port = httpx.URL(server.url).port
-        assert port is not None
-        kill_worker_serving(server.process.pid, port)
-        sender.join(60)
-        assert failure, "the upload should have lost its connection"
+    sender = threading.Thread(target=send)
+    sender.start()
+    assert started.wait(30)
+    port = httpx.URL(server.url).port
+    assert port is not None
+    kill_worker_serving(server.process.pid, port)
+    sender.join(60)
+    assert failure, "the upload should have lost its connection"
 
-        assert f"noarch/{path.name}" not in str(repodata(server))
+    assert f"noarch/{path.name}" not in str(repodata(server))
+    with api(server, token) as client:
         committed = client.post(f"commit/{target}", json={"dist_id": staged["dist_id"]})
         assert committed.status_code >= 400  # the half-sent file was never stored
         wait_for_workers(server.process.pid, WORKERS)
@@ -144,13 +146,24 @@ def test_a_worker_killed_among_repodata_requests_costs_only_retries(
     port = httpx.URL(server.url).port
     assert port is not None
 
-    def fetch(_: int) -> dict[str, Any]:
-        return retried(lambda: repodata(server))
+    stop = threading.Event()
+
+    def keep_fetching(_: int) -> list[dict[str, Any]]:
+        """Requests in flight all along, so that the kill lands among them."""
+        answers = []
+        while not stop.is_set():
+            answers.append(retried(lambda: repodata(server)))
+        return answers
 
     with ThreadPoolExecutor(16) as pool:
-        answers = pool.map(fetch, range(400))
-        kill_worker_serving(server.process.pid, port)
-        assert all(answer == expected for answer in answers)
+        results = pool.map(keep_fetching, range(16))
+        try:
+            kill_worker_serving(server.process.pid, port)
+            time.sleep(0.5)  # requests go on against the survivor and the restarted worker
+        finally:
+            stop.set()
+        answers = [answer for result in results for answer in result]
+    assert answers and all(answer == expected for answer in answers)
     wait_for_workers(server.process.pid, WORKERS)
     assert repodata(server) == expected
 
