@@ -13,7 +13,7 @@ from ophis.server.errors import BadRequest
 from ophis.server.services import tokens, web_sessions
 from ophis.server.services.authz import SCOPES
 from ophis.server.web.caller import SignedInDep, SignedInFormDep, WebCaller
-from ophis.server.web.rendering import redirect, render
+from ophis.server.web.rendering import error_status, redirect, render
 
 router = APIRouter(prefix="/settings", include_in_schema=False)
 Field = Annotated[str, Form()]
@@ -50,7 +50,7 @@ def save_profile(
     try:
         web_sessions.update_profile(session, account, name, email)
     except OphisError as error:
-        return render(request, caller, "profile.html", status=_status(error), error=error)
+        return render(request, caller, "profile.html", status=error_status(error), error=error)
     return render(request, caller, "profile.html", saved="Your profile was saved.")
 
 
@@ -66,7 +66,9 @@ def change_password(
     try:
         web_sessions.change_password(session, _row(caller), current, new, confirm)
     except OphisError as error:
-        return render(request, caller, "profile.html", status=_status(error), password_error=error)
+        return render(
+            request, caller, "profile.html", status=error_status(error), password_error=error
+        )
     return render(
         request,
         caller,
@@ -101,7 +103,7 @@ def create_token(
             fail_if_exists=True,
         )
     except OphisError as error:
-        return _tokens_page(request, caller, session, status=_status(error), error=error)
+        return _tokens_page(request, caller, session, status=error_status(error), error=error)
     return _tokens_page(request, caller, session, new_token=secret, new_name=token.name)
 
 
@@ -147,7 +149,3 @@ def _row(caller: WebCaller) -> WebSession:
 
 def _account(caller: WebCaller) -> Account:
     return _row(caller).account
-
-
-def _status(error: OphisError) -> int:
-    return getattr(error, "status", 400)

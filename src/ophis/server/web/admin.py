@@ -17,7 +17,7 @@ from ophis.server.deps import SessionDep
 from ophis.server.services import admin, browse
 from ophis.server.web.caller import CallerDep, FormCallerDep, WebCaller
 from ophis.server.web.pages import PageNumber
-from ophis.server.web.rendering import redirect, render
+from ophis.server.web.rendering import error_status, redirect, render
 
 router = APIRouter(prefix="/settings/admin", include_in_schema=False)
 Field = Annotated[str, Form()]
@@ -94,9 +94,9 @@ def _failed(
     error: OphisError,
     login: str,
 ) -> Response:
-    if getattr(error, "status", 400) == 404:
+    if error_status(error) == 404:
         raise error  # the site's one 404 page: nothing said about who exists
-    status = getattr(error, "status", 400)
+    status = error_status(error)
     return _page(request, caller, session, page, status=status, error=error, failed=login)
 
 

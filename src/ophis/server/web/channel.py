@@ -16,7 +16,7 @@ from ophis.server.deps import SessionDep
 from ophis.server.errors import BadRequest
 from ophis.server.services import channel_settings, notices
 from ophis.server.web.caller import SignedInDep, SignedInFormDep, WebCaller
-from ophis.server.web.rendering import redirect, render
+from ophis.server.web.rendering import error_status, redirect, render
 
 router = APIRouter(prefix="/settings/channel", include_in_schema=False)
 Field = Annotated[str, Form()]
@@ -61,7 +61,7 @@ def post_notice(
         )
         notices.post_notice(session, caller.principal, owner, form)
     except OphisError as error:
-        status = getattr(error, "status", 400)
+        status = error_status(error)
         return _page(request, caller, session, owner, status=status, error=error)
     return redirect(request, _url(owner))
 

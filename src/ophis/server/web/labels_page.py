@@ -6,20 +6,21 @@ call of :mod:`ophis.server.services.labels`."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request, Response
 
 from ophis.core.errors import OphisError
 from ophis.server.deps import SessionDep
 from ophis.server.schemas import FileSelection
-from ophis.server.services import labels, webhooks
-from ophis.server.services.authz import require_login
+from ophis.server.services import labels
 from ophis.server.web.caller import SignedInDep, SignedInFormDep, WebCaller
-from ophis.server.web.rendering import redirect, render
+from ophis.server.web.owner_settings import OwnerSettingsPage
+from ophis.server.web.rendering import error_status
 
 router = APIRouter(prefix="/settings/labels", include_in_schema=False)
+PAGE = OwnerSettingsPage("/settings/labels", "labels.html", labels.label_rows)
 Field = Annotated[str, Form()]
 #: what the transfer form's buttons do: copy leaves the files in the source label too
 COPY, MOVE = "copy", "move"
@@ -29,7 +30,7 @@ COPY, MOVE = "copy", "move"
 def label_list(
     request: Request, caller: SignedInDep, session: SessionDep, owner: str = ""
 ) -> Response:
-    return _page(request, caller, session, owner)
+    return PAGE.render(request, caller, session, owner)
 
 
 @router.post("")
@@ -94,10 +95,10 @@ def transfer_files(
             move=action == MOVE,
         )
     except OphisError as error:
-        return _page(request, caller, session, owner, status=_status(error), error=error)
+        return PAGE.render(request, caller, session, owner, status=error_status(error), error=error)
     verb = "moved" if action == MOVE else "copied"
     done = f"{count} file(s) of {which.package} {verb} from {from_label} to {to_label.strip()}."
-    return _page(request, caller, session, owner, saved=done)
+    return PAGE.render(request, caller, session, owner, saved=done)
 
 
 def _change(
@@ -108,37 +109,6 @@ def _change(
     change: Callable[..., object],
     *args: object,
 ) -> Response:
-    """Run one label change; its error shows on the page, success goes back to the list."""
-    try:
-        change(session, caller.principal, owner, *args)
-    except OphisError as error:
-        return _page(request, caller, session, owner, status=_status(error), error=error)
-    return redirect(request, f"/settings/labels?owner={quote(owner)}")
-
-
-def _page(
-    request: Request,
-    caller: WebCaller,
-    session: SessionDep,
-    owner: str,
-    *,
-    status: int = 200,
-    **context: object,
-) -> Response:
-    owners = webhooks.manageable_owners(session, caller.principal)
-    login = owner or require_login(caller.principal).login
-    rows = labels.label_rows(session, caller.principal, login)
-    return render(
-        request,
-        caller,
-        "labels.html",
-        status=status,
-        owner_login=login,
-        owners=owners,
-        rows=rows,
-        **context,
-    )
-
-
-def _status(error: OphisError) -> int:
-    return getattr(error, "status", 400)
+    """One label change of ``owner``'s."""
+    run = partial(change, session, caller.principal, owner, *args)
+    return PAGE.apply(request, caller, session, owner, run)

@@ -6,19 +6,19 @@ removed, synced now. Every change is a service call of
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request, Response
 
 from ophis.core.errors import OphisError
 from ophis.server.deps import SessionDep
-from ophis.server.services import mirror_channels, webhooks
-from ophis.server.services.authz import require_login
+from ophis.server.services import mirror_channels
 from ophis.server.web.caller import SignedInDep, SignedInFormDep, WebCaller
-from ophis.server.web.rendering import redirect, render
+from ophis.server.web.owner_settings import OwnerSettingsPage
 
 router = APIRouter(prefix="/settings/mirrors", include_in_schema=False)
+PAGE = OwnerSettingsPage("/settings/mirrors", "mirrors.html", mirror_channels.mirrors_of)
 Field = Annotated[str, Form()]
 
 
@@ -26,7 +26,7 @@ Field = Annotated[str, Form()]
 def mirror_list(
     request: Request, caller: SignedInDep, session: SessionDep, owner: str = ""
 ) -> Response:
-    return _page(request, caller, session, owner)
+    return PAGE.render(request, caller, session, owner)
 
 
 @router.post("")
@@ -64,7 +64,7 @@ def add_mirror(
         )
     except ValueError:
         error = OphisError("Newest and the interval are whole numbers.", "Fix them.")
-        return _page(request, caller, session, owner, status=400, error=error)
+        return PAGE.render(request, caller, session, owner, status=400, error=error)
     return _change(request, caller, session, owner, mirror_channels.add_mirror, wanted)
 
 
@@ -99,38 +99,5 @@ def _change(
     change: Callable[..., object],
     *args: object,
 ) -> Response:
-    """Run one change; its error shows on the page, success goes back to the list."""
-    try:
-        change(session, caller.principal, *args)
-    except OphisError as error:
-        session.rollback()
-        return _page(request, caller, session, owner, status=_status(error), error=error)
-    return redirect(request, f"/settings/mirrors?owner={quote(owner)}")
-
-
-def _page(
-    request: Request,
-    caller: WebCaller,
-    session: SessionDep,
-    owner: str,
-    *,
-    status: int = 200,
-    **context: object,
-) -> Response:
-    owners = webhooks.manageable_owners(session, caller.principal)
-    login = owner or require_login(caller.principal).login
-    rows = mirror_channels.mirrors_of(session, caller.principal, login)
-    return render(
-        request,
-        caller,
-        "mirrors.html",
-        status=status,
-        owner_login=login,
-        owners=owners,
-        rows=rows,
-        **context,
-    )
-
-
-def _status(error: OphisError) -> int:
-    return getattr(error, "status", 400)
+    run = partial(change, session, caller.principal, *args)
+    return PAGE.apply(request, caller, session, owner, run)

@@ -19,7 +19,7 @@ from ophis.core.errors import OphisError
 from ophis.server.deps import SessionDep
 from ophis.server.services import groups
 from ophis.server.web.caller import SignedInDep, SignedInFormDep, WebCaller
-from ophis.server.web.rendering import redirect, render
+from ophis.server.web.rendering import error_status, redirect, render
 
 router = APIRouter(prefix="/settings/orgs", include_in_schema=False)
 Field = Annotated[str, Form()]
@@ -37,7 +37,7 @@ def create_org(
     try:
         org = groups.create_org(session, caller.principal, login, name)
     except OphisError as error:
-        status = getattr(error, "status", 400)
+        status = error_status(error)
         return _list_page(request, caller, session, status=status, error=error, login=login)
     return redirect(request, f"/settings/orgs/{org.login}")
 
@@ -154,7 +154,7 @@ def _change(
         change()
     except OphisError as error:
         session.rollback()
-        return _org_page(request, caller, session, org, getattr(error, "status", 400), error)
+        return _org_page(request, caller, session, org, error_status(error), error)
     return redirect(request, f"/settings/orgs/{org}")
 
 

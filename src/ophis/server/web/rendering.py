@@ -106,6 +106,11 @@ def render(
     return response
 
 
+def error_status(error: Exception) -> int:
+    """The HTTP status a page answers with when a service refused a change."""
+    return getattr(error, "status", 400)
+
+
 def redirect(request: Request, path: str) -> RedirectResponse:
     """303 See Other: after a form post the browser GETs the next page."""
     return RedirectResponse(base_of(request) + path, status_code=303)

@@ -10,7 +10,7 @@ from ophis.core.errors import OphisError
 from ophis.server.deps import ContextDep, SessionDep
 from ophis.server.services import web_sessions
 from ophis.server.web.caller import SESSION_COOKIE, CallerDep, FormCallerDep
-from ophis.server.web.rendering import cookie_options, redirect, render
+from ophis.server.web.rendering import cookie_options, error_status, redirect, render
 
 router = APIRouter(include_in_schema=False)
 Field = Annotated[str, Form()]
@@ -50,7 +50,7 @@ def signup(
             request,
             caller,
             "signup.html",
-            status=getattr(error, "status", 400),
+            status=error_status(error),
             error=error,
             login=login,
             email=email,
@@ -84,7 +84,7 @@ def login(
             request,
             caller,
             "login.html",
-            status=getattr(error, "status", 400),
+            status=error_status(error),
             error=error,
             login=login,
             next=safe_next(next),
