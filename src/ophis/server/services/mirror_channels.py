@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ophis.core.errors import OphisError
 from ophis.core.redaction import redact
+from ophis.core.repodata import build_repodata
 from ophis.mirror.plan import Filters, Record, SubdirPlan
 from ophis.mirror.sync import FileFailure, MirrorOptions, MirrorReport, mirror
 from ophis.server.background import PeriodicThread
@@ -334,12 +335,7 @@ class DatabaseChannelDestination:
         rows = self._rows(subdir)
         if not rows:
             return None
-        document: dict[str, Any] = {"info": {"subdir": subdir}, "packages": {}}
-        document["packages.conda"] = {}
-        for row in rows:
-            key = "packages.conda" if row.filename.endswith(".conda") else "packages"
-            document[key][row.filename] = row.record or {}
-        return document
+        return build_repodata(subdir, {row.filename: row.record or {} for row in rows})
 
     def present(self, subdir: str) -> dict[str, int]:
         # a file is listed only once stored and committed: what the label lists, it holds
