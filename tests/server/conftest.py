@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ophis.testing.backends import session_services
+from ophis.testing.backends import POSTGRES_ENV, session_services
+from ophis.testing.postgres import running_postgres
 from ophis.testing.server import RunningServer, run_server
 
 
@@ -21,6 +22,16 @@ def server_backend() -> Iterator[str]:
     ``OPHIS_TEST_BACKEND=postgresql-s3``, PostgreSQL and S3 started for the session."""
     with session_services() as name:
         yield name
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[str]:
+    """The session's PostgreSQL cluster, or one of this module's own."""
+    if os.environ.get(POSTGRES_ENV):
+        yield os.environ[POSTGRES_ENV]
+        return
+    with running_postgres() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

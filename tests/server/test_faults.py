@@ -18,9 +18,9 @@ import pytest
 
 from ophis.client.upload import upload
 from ophis.core.package_create import create_package
-from ophis.testing.backends import POSTGRES_ENV, Backend, fresh_backend
+from ophis.testing.backends import Backend, fresh_backend
 from ophis.testing.packages import make_index
-from ophis.testing.postgres import create_database, restart_postgres, running_postgres
+from ophis.testing.postgres import create_database, restart_postgres
 from ophis.testing.processes import kill_worker_serving, wait_for_workers
 from ophis.testing.server import RunningServer, run_server
 
@@ -166,16 +166,6 @@ def test_a_worker_killed_among_repodata_requests_costs_only_retries(
     assert answers and all(answer == expected for answer in answers)
     wait_for_workers(server.process.pid, WORKERS)
     assert repodata(server) == expected
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[str]:
-    """The session's PostgreSQL cluster, or one of this module's own."""
-    if os.environ.get(POSTGRES_ENV):
-        yield os.environ[POSTGRES_ENV]
-        return
-    with running_postgres() as url:
-        yield url
 
 
 def test_clients_recover_when_postgresql_restarts_during_downloads(

@@ -10,30 +10,18 @@ import os
 import subprocess
 import sys
 import tarfile
-from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
-import pytest
 from tests.server.web.conftest import conda_package
 
 from ophis.client.upload import UploadOptions, upload
-from ophis.testing.backends import POSTGRES_ENV, Backend, fresh_backend
-from ophis.testing.postgres import create_database, running_postgres
+from ophis.testing.backends import Backend, fresh_backend
+from ophis.testing.postgres import create_database
 from ophis.testing.server import RunningServer, run_server
 
 PASSWORD = "a-password-for-transfers"
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[str]:
-    """The session's PostgreSQL cluster, or one of this module's own."""
-    if os.environ.get(POSTGRES_ENV):
-        yield os.environ[POSTGRES_ENV]
-        return
-    with running_postgres() as url:
-        yield url
 
 
 def ophis_server(*args: str) -> subprocess.CompletedProcess[str]:

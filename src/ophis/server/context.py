@@ -28,12 +28,10 @@ class ServerContext:
         settings.cache_dir.mkdir(parents=True, exist_ok=True)
         if upgrade:
             migrate(settings.database)
+        storage = open_storage(settings)  # first: it may refuse (no bucket), with no engine open
         engine = make_engine(settings.database)
         return cls(
-            settings=settings,
-            engine=engine,
-            sessions=make_sessionmaker(engine),
-            storage=open_storage(settings),
+            settings=settings, engine=engine, sessions=make_sessionmaker(engine), storage=storage
         )
 
     def close(self) -> None:
