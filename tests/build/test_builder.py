@@ -132,6 +132,43 @@ def test_a_two_variant_matrix_makes_two_packages_with_the_run_exports_applied(
     assert exports == {"weak": ["uses-libdemo >=1.0,<2.0a0"]}
 
 
+def test_ophis_solves_each_variants_environments_and_the_build_links_only_those(
+    built: dict[str, Any], user: dict[str, str]
+) -> None:
+    environments = built["matrix"]["environments"]
+    assert environments["uses-libdemo (libdemo=1) host"] == {
+        "specs": ["libdemo 1"],
+        "packages": ["libdemo-1.0-0.conda"],
+    }
+    assert environments["uses-libdemo (libdemo=2) host"]["packages"] == ["libdemo-2.0-0.conda"]
+    assert environments["uses-libdemo (libdemo=1) build"] == {"specs": [], "packages": []}
+    # what the build linked came through Ophis's package cache
+    cache = Path(user["CONDA_PKGS_DIRS"])
+    assert (cache / "libdemo-1.0-0" / "info" / "index.json").is_file()
+    # the package was built against the library its variant asked for
+    [first] = [p for p in built["matrix"]["packages"] if p["variant"]["libdemo"] == "1"]
+    assert json.loads(_info(first["path"])["info/index.json"])["depends"] == [
+        "libdemo >=1.0,<2.0a0"
+    ]
+
+
+def test_a_host_environment_ophis_cannot_solve_fails_before_building(
+    tmp_path: Path, user: dict[str, str], build_channel: Path
+) -> None:
+    recipe = tmp_path / "recipe"
+    recipe.mkdir()
+    (recipe / "recipe.yaml").write_text(
+        "package:\n  name: wants-nothing-real\n  version: '1'\n"
+        "build:\n  noarch: generic\n  script:\n    - echo\n"
+        "requirements:\n  host:\n    - no-such-library >=9\n"
+    )
+    done = _build(user, recipe, tmp_path / "out", build_channel)
+    assert done.returncode == 1
+    assert "The host environment of wants-nothing-real cannot be solved" in done.stderr
+    assert "no-such-library" in done.stderr
+    assert not list((tmp_path / "out").glob("*/*.conda"))
+
+
 def test_a_package_whose_test_fails_is_kept_aside(built: dict[str, Any]) -> None:
     report = built["failing"]
     assert report["returncode"] == 1

@@ -3,6 +3,7 @@ them: offline, against a channel made here and a test server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from ruamel.yaml import YAML
 from ophis.build.recipe import host_subdir
 from ophis.testing.build_channels import make_build_channel, write_recipe
 from ophis.testing.cli import isolated_user, ok_json, ophis
-from ophis.testing.python_dists import make_sdist
+from ophis.testing.python_dists import make_project_sdist, make_sdist
 from ophis.testing.server import RunningServer, run_server
 
 
@@ -117,23 +118,78 @@ def test_render_names_the_line_of_what_is_not_supported(
     assert "meta.yaml line 6: `build/binary_relocation` is not supported" in done.stderr
 
 
-def test_skeleton_pypi_writes_a_recipe_from_a_local_sdist(
+def test_skeleton_pypi_writes_a_recipe_from_a_local_sdist_with_grayskull(
     tmp_path: Path, user: dict[str, str]
 ) -> None:
-    sdist = make_sdist(tmp_path, "demo-py", "1.4")
-    done = ophis(user, "skeleton", "pypi", "demo-py", "--sdist", str(sdist), "-o", str(tmp_path))
-    assert done.returncode == 0, done.stderr
-    recipe = YAML(typ="safe").load((tmp_path / "demo-py" / "recipe.yaml").read_text())
-    assert recipe["package"] == {"name": "demo-py", "version": "${{ version }}"}
-    assert recipe["context"] == {"version": "1.4"}
-    assert recipe["source"]["url"] == sdist.resolve().as_uri()
-    assert len(recipe["source"]["sha256"]) == 64
-    assert recipe["build"]["noarch"] == "python"
-    assert recipe["requirements"]["run"] == ["python >=3.8"]
-    assert recipe["tests"] == [{"python": {"imports": ["demo_py"]}}]
+    sdist = make_project_sdist(
+        tmp_path,
+        "tool-kit",
+        "2.1",
+        ["PyYAML>=6", "msgpack", "packaging; python_version>'3.0'"],
+        {"tool-kit": "tool_kit.cli:main"},
+    )
+    out = tmp_path / "recipes"
+    done = ophis(user, "skeleton", "pypi", "--json", str(sdist), "-o", str(out))
+    report = ok_json(done)
+    assert report["recipe"] == str(out / "tool-kit" / "recipe.yaml")
+    assert report["notes"] == [
+        "about/license: not found in the package; add it.",
+        "about/license_file: not found in the package; add it.",
+    ]
+    recipe = YAML(typ="safe").load((out / "tool-kit" / "recipe.yaml").read_text())
+    assert recipe["context"] == {"version": "2.1"}
+    assert recipe["package"] == {"name": "tool-kit", "version": "${{ version }}"}
+    assert recipe["source"] == [
+        {"url": sdist.resolve().as_uri(), "sha256": hashlib.sha256(sdist.read_bytes()).hexdigest()}
+    ]
+    assert recipe["build"]["python"] == {"entry_points": ["tool-kit = tool_kit.cli:main"]}
+    assert recipe["build"]["script"] == ["${{ PYTHON }} -m pip install . -vv"]
+    # grayskull's PyPI -> conda-forge name map, and the marker as a per-variant condition
+    run = recipe["requirements"]["run"]
+    assert run[:3] == ["python >=3.9", "pyyaml >=6", "msgpack-python"]
+    assert run[3] == {"if": 'match(python, ">3.0")', "then": "packaging"}
+    assert recipe["tests"][0] == {"python": {"imports": ["tool_kit"], "pip_check": False}}
+    assert "tool-kit --help" in recipe["tests"][1]["script"]
     # and it renders
+    rendered = ok_json(ophis(user, "render", "--json", str(out / "tool-kit")))
+    assert rendered[0]["recipe"]["package"]["version"] == "2.1"
+
+
+def test_skeleton_pypi_can_write_conda_builds_meta_yaml(
+    tmp_path: Path, user: dict[str, str]
+) -> None:
+    sdist = make_sdist(tmp_path, "demo-py", "1.4")  # setup.py only: grayskull runs it
+    done = ophis(
+        user,
+        "skeleton",
+        "pypi",
+        "demo-py",
+        "--sdist",
+        str(sdist),
+        "-o",
+        str(tmp_path),
+        "--format",
+        "meta.yaml",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "To do: license_file" in done.stderr
+    text = (tmp_path / "demo-py" / "meta.yaml").read_text()
+    assert '{% set version = "1.4" %}' in text
+    assert "{{ PYTHON }} -m pip install . -vv" in text
     rendered = ok_json(ophis(user, "render", "--json", str(tmp_path / "demo-py")))
-    assert rendered[0]["recipe"]["package"]["version"] == "1.4"
+    assert rendered[0]["recipe"]["package"] == {"name": "demo-py", "version": "1.4"}
+    assert rendered[0]["recipe"]["build"]["script"] == "${{ PYTHON }} -m pip install . -vv"
+
+
+def test_skeleton_names_what_is_wrong_with_a_bad_sdist(
+    tmp_path: Path, user: dict[str, str]
+) -> None:
+    bad = tmp_path / "broken-1.0.tar.gz"
+    bad.write_bytes(b"not a tar file")
+    done = ophis(user, "skeleton", "pypi", "broken", "--sdist", str(bad), "-o", str(tmp_path))
+    assert done.returncode == 1
+    assert "grayskull could not make a recipe from the sdist" in done.stderr
+    assert not (tmp_path / "broken").exists()
 
 
 def test_build_upload_puts_the_tested_packages_on_a_server_label_and_they_install(

@@ -73,6 +73,8 @@ class BuildReport:
     log: str = ""
     #: the staging folder, when kept (--keep-stage)
     stage: Path | None = None
+    #: what Ophis solved: "<variant> build|host" -> {"specs": [...], "packages": [...]}
+    environments: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         def shown(p: BuiltPackage) -> dict[str, Any]:
@@ -96,6 +98,7 @@ class BuildReport:
             "contained": self.contained,
             "seconds": round(self.seconds, 3),
             "stage": str(self.stage) if self.stage else None,
+            "environments": self.environments,
         }
 
 
@@ -116,6 +119,7 @@ def build_recipe(where: Path, options: BuildOptions) -> BuildReport:
             report.skipped = True
         else:
             job.channels.append(output_dir.as_uri())
+            _pin_environments(job, stage, report)
             payload, report.contained, report.log = _run_worker(job, stage, options.contain)
             built = [BuiltPackage(**_fields(p)) for p in payload["packages"]]
             report.skipped = not built and payload.get("skipped", 0) > 0
@@ -124,6 +128,18 @@ def build_recipe(where: Path, options: BuildOptions) -> BuildReport:
             _index(output_dir)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _pin_environments(job: BuildJob, stage: Path, report: BuildReport) -> None:
+    """Ophis solves the build and host environments; the build sees only what it chose
+    (the tests still solve their environments from the given channels and the output)."""
+    from ophis.build.engine import rendered_documents
+    from ophis.build.environments import pin_environments
+
+    pinned = pin_environments(rendered_documents(job), job.channels, stage, host_subdir())
+    report.environments = pinned.solved
+    job.test_channels = [*job.channels]
+    job.channels = [pinned.url]
 
 
 def render_recipe(where: Path, options: BuildOptions) -> list[dict[str, Any]]:

@@ -31,6 +31,9 @@ class BuildJob:
     package_format: str = "conda"  # or "tar.bz2"
     test: bool = True
     render_only: bool = False
+    #: where the tests' environments come from (``channels`` when empty): the build's
+    #: channels are the pinned one, which holds only the build and host environments
+    test_channels: list[str] = field(default_factory=list)
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self)))
@@ -129,7 +132,7 @@ def build(job: BuildJob) -> tuple[list[BuiltPackage], int]:
             )
     if job.test:
         for package in built:
-            package.tests = run_tests(Path(package.path), job.channels)
+            package.tests = run_tests(Path(package.path), job.test_channels or job.channels)
     return built, skipped
 
 
@@ -142,6 +145,8 @@ def _skip_expressions(job: BuildJob) -> list[str]:
         skip = Stage0Recipe.from_file(job.recipe).build.to_dict().get("skip") or []
     except AttributeError:  # a multi-output recipe: its outputs' skips are not read
         return []
+    except Exception as error:  # py-rattler-build's parse errors
+        raise RecipeError(f"{Path(job.recipe).name}: {error}", "Fix the recipe.") from None
     items = skip if isinstance(skip, list) else [skip]
     return [str(item).lower() if isinstance(item, bool) else str(item) for item in items]
 

@@ -117,6 +117,11 @@ def render_jinja(text: str, environ: Mapping[str, str], variant_keys: Iterable[s
     context["environ"] = dict(environ)
     for name in ("compiler", "stdlib", "pin_subpackage", "pin_compatible", "cdt"):
         context[name] = _passthrough(name)
+    # conda-build's build-time names: the interpreter as rattler-build's own variable, the
+    # folders as the variables its scripts see
+    context["PYTHON"] = "${{ PYTHON }}"
+    for name in ("PREFIX", "BUILD_PREFIX", "SRC_DIR", "RECIPE_DIR"):
+        context[name] = f"${name}"
     for name in ("load_setup_py_data", "load_file_data", "load_file_regex", "load_str_data"):
         context[name] = _unsupported(name)
     try:
@@ -380,7 +385,8 @@ def convert_meta(meta: Mapping[str, Any], recipe_dir: Path) -> dict[str, Any]:
     if about:
         for name in _names(about.get("license_file")):
             check_inside(recipe_dir, name, "about/license_file", _line_of(about, "license_file"))
-        recipe["about"] = {_ABOUT.get(k, k): _plain(v) for k, v in about.items()}
+        # conda-build reads an empty value (grayskull writes `license: ''`) as none
+        recipe["about"] = {_ABOUT.get(k, k): _plain(v) for k, v in about.items() if v != ""}
     if meta.get("extra"):
         recipe["extra"] = _plain(meta["extra"])
     return recipe

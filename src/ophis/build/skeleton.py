@@ -1,106 +1,135 @@
-"""``ophis skeleton pypi``: a starter recipe.yaml for a Python package.
+"""``ophis skeleton pypi``: a starter recipe for a Python package, written by grayskull.
 
-Offline from a local sdist (its PKG-INFO gives name, version, summary, licence, Python
-requirement and dependencies); otherwise from PyPI through py-rattler-build's generator
-(grayskull's job, done by rattler-build).
+grayskull reads the package (from PyPI, or offline from a local sdist: its pyproject.toml,
+setup.cfg or setup.py), maps PyPI names to conda-forge's, and writes a conda-build
+``meta.yaml``. Ophis keeps that meta.yaml when asked for it; otherwise it renders and converts
+it into a ``recipe.yaml`` with the same converter ``ophis build`` uses for meta.yaml, so the
+starter recipe is known to render.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-import tarfile
-from email.parser import HeaderParser
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ophis.build.errors import BuildError
-from ophis.build.recipe import RECIPE_YAML, dump_yaml
+from ophis.build.recipe import (
+    META_YAML,
+    RECIPE_YAML,
+    convert_meta,
+    dump_yaml,
+    host_subdir,
+    load_meta_yaml,
+)
 
-_MARKER = re.compile(r"\s*;.*$")
+FORMATS = (RECIPE_YAML, META_YAML)
+#: what grayskull writes where it could not find a value: left out of a recipe.yaml, which
+#: would not build with them, and named in the notes instead
+_PLACEHOLDERS = {
+    "license": ("IT-WAS-NOT-POSSIBLE-TO-RECOVER-LICENCE",),
+    "license_file": ("PLEASE_ADD_LICENSE_FILE",),
+}
 
 
-def write_pypi_recipe(name: str, output_dir: Path, sdist: Path | None = None) -> Path:
-    """Write ``<output_dir>/<name>/recipe.yaml`` and return its path."""
+def write_pypi_recipe(
+    name: str, output_dir: Path, sdist: Path | None = None, recipe_format: str = RECIPE_YAML
+) -> tuple[Path, list[str]]:
+    """Write ``<output_dir>/<package>/<recipe_format>``; its path, and notes on what the
+    author must still fill in."""
     if sdist is None and name.endswith((".tar.gz", ".zip")) and Path(name).is_file():
         sdist = Path(name)
-    if sdist is not None:
-        recipe = recipe_from_sdist(sdist)
-        text = dump_yaml(recipe)
-        folder_name = recipe["package"]["name"]
-    else:
-        text, folder_name = _from_pypi(name)
-    folder = output_dir / folder_name
+    if recipe_format not in FORMATS:
+        raise BuildError(f"Unknown recipe format {recipe_format!r}.", f"Use one of {FORMATS}.")
+    meta_text, package = _grayskull_meta_yaml(str(sdist.resolve()) if sdist else name, sdist)
+    folder = output_dir / package
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / RECIPE_YAML).write_text(text)
-    return folder / RECIPE_YAML
+    if recipe_format == META_YAML:
+        notes = [f"{key}: {value}" for key, value in _placeholders_in(meta_text)]
+        text = meta_text
+    else:
+        recipe, notes = recipe_from_meta_yaml(meta_text, folder)
+        text = dump_yaml(recipe)
+    path = folder / recipe_format
+    path.write_text(text)
+    return path, notes
 
 
-def recipe_from_sdist(sdist: Path) -> dict[str, Any]:
-    """A noarch python recipe for a local sdist, built with pip."""
-    meta = _pkg_info(sdist)
-    name = meta["Name"].lower().replace("_", "-")
-    python = f"python {meta['Requires-Python']}".strip() if meta.get("Requires-Python") else ""
-    run = [python or "python", *(_conda_spec(r) for r in meta.get_all("Requires-Dist") or [])]
-    return {
-        "context": {"version": meta["Version"]},
-        "package": {"name": name, "version": "${{ version }}"},
-        "source": {
-            "url": sdist.resolve().as_uri(),
-            "sha256": hashlib.sha256(sdist.read_bytes()).hexdigest(),
-        },
-        "build": {
-            "number": 0,
-            "noarch": "python",
-            "script": "${{ PYTHON }} -m pip install . --no-deps --no-build-isolation -vv",
-        },
-        "requirements": {"host": [python or "python", "pip", "setuptools"], "run": run},
-        "tests": [{"python": {"imports": [name.replace("-", "_")]}}],
-        "about": _about(meta),
-    }
+def recipe_from_meta_yaml(meta_text: str, folder: Path) -> tuple[dict[str, Any], list[str]]:
+    """grayskull's meta.yaml as a recipe.yaml document, its version in ``context``."""
+    meta = load_meta_yaml(meta_text, host_subdir(), variant=("python",))
+    recipe = convert_meta(meta, folder)
+    version = recipe["package"]["version"]
+    recipe = {"context": {"version": version}, **recipe}
+    recipe["package"]["version"] = "${{ version }}"
+    notes = []
+    about = recipe.get("about", {})
+    for key, placeholders in _PLACEHOLDERS.items():
+        if about.get(key) in placeholders:
+            del about[key]
+        if key not in about:
+            notes.append(f"about/{key}: not found in the package; add it.")
+    return recipe, notes
 
 
-def _about(meta: Any) -> dict[str, str]:
-    about = {
-        "summary": meta.get("Summary"),
-        "license": meta.get("License-Expression") or meta.get("License"),
-        "homepage": meta.get("Home-page"),
-    }
-    return {key: value for key, value in about.items() if value}  # empty URLs do not parse
+def _placeholders_in(meta_text: str) -> list[tuple[str, str]]:
+    return [
+        (key, "not found in the package; add it.")
+        for key, values in _PLACEHOLDERS.items()
+        if any(value in meta_text for value in values)
+    ]
 
 
-def _conda_spec(requirement: str) -> str:
-    """A PEP 508 requirement as a conda spec, markers dropped (``a>=1; extra=='x'``)."""
-    spec = _MARKER.sub("", requirement).strip()
-    name, _, version = re.match(r"([A-Za-z0-9._-]+)\s*(.*)", spec).groups()  # type: ignore[union-attr]
-    return f"{name.lower().replace('_', '-')} {version.strip('() ')}".strip()
+def _grayskull_meta_yaml(source: str, sdist: Path | None) -> tuple[str, str]:
+    """grayskull's meta.yaml text for ``source`` (a PyPI name or a local sdist's path), and
+    the package's name."""
+    from grayskull.cli import CLIConfig
+    from grayskull.main import create_python_recipe
+    from grayskull.utils import generate_recipe
 
-
-def _pkg_info(sdist: Path) -> Any:
+    config = CLIConfig()
+    config.stdout = False  # grayskull prints its own progress; Ophis reports the result
+    if sdist is not None:
+        if not sdist.is_file():
+            raise BuildError(f"{sdist} does not exist.", "Give the path of a local sdist.")
+        config.package_indexes = []  # offline: do not ask anaconda.org which names exist
     try:
-        with tarfile.open(sdist) as tar:
-            member = next(
-                m
-                for m in tar.getmembers()
-                if m.name.count("/") == 1 and m.name.endswith("/PKG-INFO")
-            )
-            raw = tar.extractfile(member).read().decode()  # type: ignore[union-attr]
-    except (OSError, tarfile.TarError, StopIteration) as error:
+        with _quiet(offline=sdist is not None):
+            recipe, recipe_config = create_python_recipe(source, from_local_sdist=bool(sdist))
+            with tempfile.TemporaryDirectory() as scratch:
+                generate_recipe(recipe, recipe_config, scratch, False)
+                [written] = Path(scratch).glob(f"*/{META_YAML}")
+                return written.read_text(), written.parent.name
+    except BuildError:
+        raise
+    except Exception as error:  # grayskull's errors are plain exceptions and HTTP errors
+        where = f"the sdist {sdist}" if sdist else f"{source} on PyPI"
         raise BuildError(
-            f"{sdist}: no PKG-INFO found ({error or 'not in the archive'}).",
-            "Give a source distribution made by `python -m build --sdist`.",
+            f"grayskull could not make a recipe from {where}: {error}",
+            "Give a source distribution made by `python -m build --sdist` (with a "
+            "pyproject.toml, setup.cfg or setup.py), or check the name and your network.",
         ) from None
-    return HeaderParser().parsestr(raw)
 
 
-def _from_pypi(name: str) -> tuple[str, str]:
-    from rattler_build import generate_pypi_recipe
-
+@contextmanager
+def _quiet(offline: bool) -> Iterator[None]:
+    """grayskull's log lines go away; offline, the pip it runs to read a setup.py looks at no
+    package index (it fails fast, and grayskull falls back to reading setup.cfg)."""
+    saved = os.environ.get("PIP_NO_INDEX")
+    logger = logging.getLogger()
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    if offline:
+        os.environ["PIP_NO_INDEX"] = "1"
     try:
-        recipe = generate_pypi_recipe(name)
-    except Exception as error:
-        raise BuildError(
-            f"Could not make a recipe for {name} from PyPI: {error}",
-            "Check the name and your network, or pass --sdist with a local sdist.",
-        ) from None
-    return dump_yaml(recipe.to_dict()), name.lower()
+        yield
+    finally:
+        logger.setLevel(level)
+        if saved is None:
+            os.environ.pop("PIP_NO_INDEX", None)
+        else:
+            os.environ["PIP_NO_INDEX"] = saved

@@ -59,5 +59,43 @@ def make_sdist(folder: Path, name: str = "demo-py", version: str = "1.0") -> Pat
     return path
 
 
+def make_project_sdist(
+    folder: Path,
+    name: str,
+    version: str,
+    dependencies: list[str],
+    scripts: dict[str, str] | None = None,
+) -> Path:
+    """An sdist with a PEP 621 pyproject.toml, as ``python -m build --sdist`` makes one."""
+    module = name.replace("-", "_")
+    stem = f"{module}-{version}"
+    quoted = ", ".join(f'"{d}"' for d in dependencies)
+    pyproject = (
+        '[build-system]\nrequires = ["setuptools>=61"]\n'
+        'build-backend = "setuptools.build_meta"\n\n'
+        f'[project]\nname = "{name}"\nversion = "{version}"\n'
+        f'description = "The {name} test project"\nrequires-python = ">=3.9"\n'
+        f"dependencies = [{quoted}]\n"
+    )
+    if scripts:
+        pyproject += "\n[project.scripts]\n" + "".join(
+            f'{command} = "{target}"\n' for command, target in scripts.items()
+        )
+    members = {
+        "PKG-INFO": metadata(name, version),
+        "pyproject.toml": pyproject,
+        f"{module}/__init__.py": "",
+        f"{module}/cli.py": "def main():\n    print('hello')\n",
+    }
+    path = folder / f"{stem}.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        for member, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{stem}/{member}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
 def _record_digest(data: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()

@@ -145,16 +145,21 @@ def skeleton_pypi(
     name: str = typer.Argument(..., help="The PyPI name, or a local sdist (.tar.gz)."),
     output_dir: Path = typer.Option(Path("."), "--output-dir", "-o", help="Where to write."),
     sdist: Path = typer.Option(None, "--sdist", help="Read this local sdist (offline)."),
+    recipe_format: str = typer.Option(
+        "recipe.yaml", "--format", help="recipe.yaml (rattler-build) or meta.yaml (conda-build)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Write a starter recipe.yaml for a Python package."""
+    """Write a starter recipe for a Python package (with grayskull)."""
     from ophis.build.skeleton import write_pypi_recipe
 
     try:
-        path = write_pypi_recipe(name, output_dir, sdist)
+        path, notes = write_pypi_recipe(name, output_dir, sdist, recipe_format)
     except OphisError as error:
         fail(error, as_json)
     if as_json:
-        emit_json({"success": True, "recipe": str(path)})
-    else:
-        stdout.print(f"Wrote {path}", highlight=False)
+        emit_json({"success": True, "recipe": str(path), "notes": notes})
+        return
+    stdout.print(f"Wrote {path}", highlight=False)
+    for note in notes:
+        stderr.print(f"  To do: {note}", highlight=False)
