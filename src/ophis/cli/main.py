@@ -47,7 +47,14 @@ COMMANDS = {
     "deactivate": "shell",
     "run": "run",
     "clean": "maintenance",
+    "project": "project",
+    "deployment": "project",
     "doctor": "maintenance",
+    "navigator": "navigator",
+    "sbom": "security",
+    "audit": "security",
+    "constructor": "distribution",
+    "metapackage": "distribution",
 }
 
 

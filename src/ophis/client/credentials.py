@@ -131,6 +131,17 @@ def api_url(url: str) -> str:
     return f"{url}/api"
 
 
+def login_target(config: ClientConfig, url: str | None, name: str | None) -> Server:
+    """The server ``ophis login [URL] [--server NAME]`` logs in to: a known one by name, or
+    the one at ``url`` (keeping what is known about it)."""
+    if not url:
+        return config.resolve(name)
+    api = api_url(url)
+    name = name or config.name_for(api)
+    known = config.servers.get(name)
+    return replace(known, url=api) if known else Server(name, api)
+
+
 def login(
     config: ClientConfig,
     server: Server,

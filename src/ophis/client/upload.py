@@ -23,6 +23,7 @@ from urllib.parse import quote
 import httpx
 
 from ophis.client.api import ApiClient, checked
+from ophis.core import project_archive
 from ophis.core.errors import OphisError
 from ophis.core.package_file import file_digests, read_package
 from ophis.core.python_dist import is_python_distribution, read_python_distribution
@@ -57,6 +58,21 @@ class Distribution:
 def describe(path: Path) -> Distribution:
     """Read and check ``path`` (a conda package, a wheel or an sdist); raises
     InvalidPackageError naming what is wrong with it."""
+    if project_archive.is_project_archive(path.name):
+        facts = project_archive.read_facts(path.read_bytes(), path.name)
+        size, md5, sha256 = file_digests(path)
+        return Distribution(
+            path,
+            facts.name,
+            facts.version,
+            path.name,
+            "project",
+            facts.summary,
+            {},
+            size,
+            md5,
+            sha256,
+        )
     if is_python_distribution(path.name):
         dist = read_python_distribution(path)
         attrs = {"packagetype": dist.packagetype, "python_version": "source"}

@@ -34,11 +34,14 @@ def create_package(
     run_exports: dict[str, Any] | None = None,
     extra_info: Mapping[str, bytes] = {},
     fmt: str = ".conda",
+    compression_level: int = 19,
 ) -> Path:
     """Write ``<name>-<version>-<build><fmt>`` into ``destination_dir`` atomically and return
     its path. ``files`` and ``symlinks`` (path -> target) are the payload; ``extra_info``
     entries land as ``info/<key>``. Files under ``bin/`` are made executable. Symlink
-    targets are stored as given (tests use this to build hostile packages)."""
+    targets are stored as given (tests use this to build hostile packages).
+    ``compression_level`` is zstd's for .conda (19, conda-build's default, is slow on
+    large payloads)."""
     if fmt not in PACKAGE_EXTENSIONS:
         raise ValueError(f"fmt must be one of {PACKAGE_EXTENSIONS}, not {fmt!r}")
     stem = _stem_of(index)
@@ -53,7 +56,7 @@ def create_package(
     out_dir.mkdir(parents=True, exist_ok=True)
     if fmt == ".tar.bz2":
         return _write_tar_bz2(out_dir, stem, tarinfos)
-    return _write_conda(out_dir, stem, tarinfos)
+    return _write_conda(out_dir, stem, tarinfos, compression_level)
 
 
 def _stem_of(index: Mapping[str, Any]) -> str:
@@ -193,14 +196,19 @@ def _write_tar_bz2(
 
 
 def _write_conda(
-    out_dir: Path, stem: str, members: list[tuple[tarfile.TarInfo, bytes | None]]
+    out_dir: Path,
+    stem: str,
+    members: list[tuple[tarfile.TarInfo, bytes | None]],
+    compression_level: int,
 ) -> Path:
     # conda_builder names the output after the stem, so build in a private folder and rename
     final = out_dir / f"{stem}.conda"
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=out_dir))
     try:
-        # threads=0: no worker thread per tiny package; level 19 is conda-build's default
-        with conda_builder(stem, staging, compression_level=19, compression_threads=0) as tar:
+        # threads=0: no worker thread per tiny package
+        with conda_builder(
+            stem, staging, compression_level=compression_level, compression_threads=0
+        ) as tar:
             _add_all(tar, members)
         os.replace(staging / final.name, final)
     finally:

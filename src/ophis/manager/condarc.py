@@ -153,6 +153,18 @@ def remove_item(doc: CommentedMap, key: str, item: str) -> None:
         current.remove(item)
 
 
+def move_item(doc: CommentedMap, key: str, item: str, offset: int) -> None:
+    """Move one item of a list key ``offset`` places (negative: towards the top, where the
+    highest priority is); clamped at either end."""
+    param, rest = _canonical(key, [])
+    current = doc.get(param.name)
+    if param.kind != _S or rest or not isinstance(current, list) or item not in current:
+        raise CondaKeyError(param.name, f"value {item!r} not present in config")
+    start = current.index(item)
+    current.pop(start)
+    current.insert(max(0, min(len(current), start + offset)), item)
+
+
 def remove_key(doc: CommentedMap, key: str) -> None:
     """``--remove-key KEY``: delete a key (``a.b`` for a map entry) and all its values."""
     candidates = [key]

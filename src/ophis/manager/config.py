@@ -68,11 +68,19 @@ def home_dir(env: Mapping[str, str]) -> Path:
     return Path(home) if home else Path.home()
 
 
+#: written by Ophis's installer into the base environment it makes
+BASE_MARKER = ".ophis-base"
+
+
 def bootstrap_root_prefix(env: Mapping[str, str]) -> Path:
-    """The root prefix before any file is read: OPHIS_ROOT_PREFIX, CONDA_ROOT_PREFIX, ~/.ophis."""
+    """The root prefix before any file is read: OPHIS_ROOT_PREFIX, CONDA_ROOT_PREFIX, the
+    base environment this Ophis runs from (an installer's, marked so), else ~/.ophis --
+    conda's rule, where the root is the environment conda itself is installed in."""
     for name in ("OPHIS_ROOT_PREFIX", "CONDA_ROOT_PREFIX"):
         if env.get(name):
             return _expand(env[name], env)
+    if (Path(sys.prefix) / BASE_MARKER).is_file():
+        return Path(sys.prefix)
     return home_dir(env) / DEFAULT_ROOT_DIRNAME
 
 

@@ -34,6 +34,7 @@ from ophis.manager.history import record_spec, requested_specs, state_at
 from ophis.manager.lockfile import locked_records
 from ophis.manager.prefix import PrefixData
 from ophis.manager.records import base_url, dist_name
+from ophis.manager.signatures import policy_for, verify_records
 from ophis.manager.solve import SolveRequest, SolveResult, solve, toposort
 from ophis.manager.specs import parse_spec, spec_name
 from ophis.manager.transaction import (
@@ -124,6 +125,8 @@ def plan_change(request: ChangeRequest, config: Config, env: Mapping[str, str]) 
         solution = _solve_revision(revision_specs, config, channels, repodata, installed)
     else:
         solution = _solve(request, config, env, channels, repodata, installed)
+    # signed channels: every package to link against its signed record, before any download
+    verify_records(solution.link, channels, repodata, policy_for(config, channels))
     return _outcome(request, channels, solution, recovered, warnings)
 
 
@@ -323,6 +326,8 @@ def fetch_repodata(
 ) -> dict[tuple[str, str], Path]:
     """Local repodata per (channel, subdir). With ``names``, sharded channels are read only
     as far as those packages and their dependencies reach."""
+    if policy_for(config, channels).active:
+        names = None  # shards carry no signatures: checked channels are read whole
     fetched: list[Subdir] = fetch_all(
         channels,
         subdirs,

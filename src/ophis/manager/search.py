@@ -61,3 +61,37 @@ def search_json(found: list[Found]) -> dict[str, list[dict]]:
         )
         out.setdefault(record.name.normalized, []).append(entry)
     return out
+
+
+def newest(
+    channels: list[Channel],
+    repodata: dict[tuple[str, str], Path],
+    *,
+    names: set[str] | None = None,
+    contains: str = "",
+    limit: int | None = None,
+) -> dict[str, Found]:
+    """The newest record of each package name the channels offer (a package table's
+    "latest" column): of ``names`` only, else of every name containing ``contains``, the
+    first ``limit`` names alphabetically. Only those names' records are read, so a big
+    channel costs its name list, not all its records."""
+    sources = [
+        (channel, rattler.SparseRepoData(channel.to_rattler(), subdir, path))
+        for channel in channels
+        for (url, subdir), path in repodata.items()
+        if url == channel.base_url
+    ]
+    offered = {n for _, sparse in sources for n in sparse.package_names()}
+    chosen = sorted(offered & names if names is not None else (n for n in offered if contains in n))
+    best: dict[str, Found] = {}
+    for name in chosen[:limit]:
+        for channel, sparse in sources:  # channels in priority order: the first wins a tie
+            for record in sparse.load_records(name, rattler.PackageFormatSelection.BOTH):
+                have = best.get(name)
+                if have is None or _newer(record, have.record):
+                    best[name] = Found(record, channel)
+    return best
+
+
+def _newer(record: rattler.RepoDataRecord, than: rattler.RepoDataRecord) -> bool:
+    return (record.version, record.build_number) > (than.version, than.build_number)

@@ -14,6 +14,9 @@ Filters, applied in this order to the patched upstream records:
 * ``exclude``: match specs; a record matching one is dropped.
 * ``licenses``: glob patterns (``BSD-*``, ``MIT``), case-insensitive, on the record's
   ``license``; a record without a license is dropped when any pattern is given.
+* ``vulnerabilities`` with ``max_score``: a record a known vulnerability (a feed read by
+  :func:`ophis.security.cve.load_feed`) affects with a score of at least ``max_score``
+  (any score when None) is dropped -- the mirror side of a channel's CVE policy.
 * ``newest``: per package name (and subdir), only the N highest versions, every build of
   each. Dependencies are not followed: a mirror holds what its filters select (conda-mirror
   does the same).
@@ -33,6 +36,7 @@ from rattler import MatchSpec, Version, VersionSpec
 
 from ophis.core.errors import OphisError
 from ophis.core.repodata import PACKAGE_KEYS, build_repodata
+from ophis.security.cve import Vulnerability, build_index
 
 Record = dict[str, Any]
 
@@ -102,6 +106,8 @@ class Filters:
     exclude: tuple[RecordSpec, ...] = ()
     licenses: tuple[str, ...] = ()
     newest: int | None = None
+    vulnerabilities: tuple[Vulnerability, ...] = ()
+    max_score: float | None = None
 
     @classmethod
     def parse(
@@ -110,6 +116,9 @@ class Filters:
         exclude: tuple[str, ...] = (),
         licenses: tuple[str, ...] = (),
         newest: int | None = None,
+        *,
+        vulnerabilities: tuple[Vulnerability, ...] = (),
+        max_score: float | None = None,
     ) -> Filters:
         if newest is not None and newest < 1:
             raise MirrorFilterError(
@@ -120,6 +129,8 @@ class Filters:
             tuple(map(RecordSpec.parse, exclude)),
             tuple(p.lower() for p in licenses),
             newest,
+            tuple(v for v in vulnerabilities if max_score is None or (v.score or 0) >= max_score),
+            max_score,
         )
 
     def exact_names(self) -> tuple[str, ...] | None:
@@ -140,8 +151,23 @@ class Filters:
             return False
         if self.licenses:
             license_ = str(record.get("license") or "").lower()
-            return bool(license_) and any(fnmatch.fnmatchcase(license_, p) for p in self.licenses)
-        return True
+            if not license_ or not any(fnmatch.fnmatchcase(license_, p) for p in self.licenses):
+                return False
+        return not self.vulnerabilities or not self._vulnerable(record)
+
+    @functools.cached_property
+    def _vulnerable_index(self) -> dict[str, list[Any]]:
+        return build_index(self.vulnerabilities)
+
+    def _vulnerable(self, record: Mapping[str, Any]) -> bool:
+        entries = self._vulnerable_index.get(str(record.get("name", "")).lower())
+        if not entries:
+            return False
+        try:
+            version = Version(str(record.get("version", "")))
+        except Exception:  # rattler's parse error: an odd version is no known vulnerability
+            return False
+        return any(spec.matches(version) for _vulnerability, spec in entries)
 
 
 def _newest(records: Mapping[str, Record], count: int) -> dict[str, Record]:

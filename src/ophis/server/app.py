@@ -28,7 +28,7 @@ from ophis.core.errors import OphisError
 from ophis.server.context import ServerContext
 from ophis.server.failures import record_failure
 from ophis.server.middleware import NulPathMiddleware, PathTokenMiddleware
-from ophis.server.services import mirror_channels, retention, webhooks
+from ophis.server.services import deployments, mirror_channels, notebooks, retention, webhooks
 from ophis.server.settings import ServerSettings
 
 log = logging.getLogger("ophis.server")
@@ -47,6 +47,10 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
             workers.append(retention.runner(context.sessions, context.storage, settings))
         if settings.mirror_runner:
             workers.append(mirror_channels.runner(context, settings))
+        if settings.notebooks_enabled:
+            workers.append(notebooks.reaper(settings))
+        if settings.deployments_enabled:
+            workers.append(deployments.supervisor(context, settings))
         for worker in workers:
             worker.start()
         yield
@@ -80,12 +84,19 @@ def settings_to_environment(settings: ServerSettings) -> str:
 
 
 def _add_routes(app: FastAPI) -> None:
+    from ophis.server.api import deployments as deployments_api
     from ophis.server.api import groups, labels, packages, root, session, stats, uploads
 
     app.include_router(root.router)
     app.include_router(session.router, prefix="/api")
-    for api in (packages, uploads, labels, groups, stats):
+    for api in (packages, uploads, labels, groups, stats, deployments_api):
         app.include_router(api.router, prefix="/api")
+    from ophis.server.api import cves
+
+    app.include_router(cves.router, prefix="/api")
+    from ophis.server.api import sboms
+
+    app.include_router(sboms.router, prefix="/api")
     from ophis.server.conda import routes as conda_routes
     from ophis.server.pypi import routes as pypi_routes
 

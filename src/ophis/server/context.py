@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ophis.server.db.engine import make_engine, make_sessionmaker, migrate
+from ophis.server.services.signing import SECRET_FILE as SIGNING_SECRET
 from ophis.server.settings import ServerSettings
 from ophis.server.storage import open_storage
 from ophis.server.storage.interfaces import Storage
@@ -30,9 +31,10 @@ class ServerContext:
             migrate(settings.database)
         storage = open_storage(settings)  # first: it may refuse (no bucket), with no engine open
         engine = make_engine(settings.database)
-        return cls(
-            settings=settings, engine=engine, sessions=make_sessionmaker(engine), storage=storage
-        )
+        sessions = make_sessionmaker(engine)
+        # the upload path signs files: its sessions reach the secret of the signing keys
+        sessions.configure(info={"signing_secret": settings.data_dir / SIGNING_SECRET})
+        return cls(settings=settings, engine=engine, sessions=sessions, storage=storage)
 
     def close(self) -> None:
         self.engine.dispose()

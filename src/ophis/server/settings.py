@@ -81,6 +81,25 @@ class ServerSettings:
     #: seconds between the mirror runner's looks for mirror channels that are due
     mirror_poll_seconds: float = 60.0
 
+    #: let signed-in users start a JupyterLab on this host (``/notebooks/<login>/``)
+    notebooks_enabled: bool = True
+    #: the jupyter-lab executable; else the one `ophis server notebooks setup` installed,
+    #: else the server's own environment's
+    notebooks_jupyter: str | None = None
+    #: notebook servers running at once, across all users
+    notebooks_max_running: int = 10
+    #: address space of one notebook server and its kernels, MiB
+    notebooks_memory_mb: int = 4096
+    #: a notebook server with no activity for this long is stopped
+    notebooks_idle_seconds: float = 3600.0
+    #: seconds between the reaper's looks for idle notebook servers
+    notebooks_poll_seconds: float = 30.0
+
+    #: run deployed projects on this host (``/deployments/<owner>/<name>/``)
+    deployments_enabled: bool = True
+    #: seconds between the supervisor's looks for deployments that ended
+    deployments_poll_seconds: float = 2.0
+
     @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'ophis.sqlite'}"

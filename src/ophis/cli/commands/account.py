@@ -7,7 +7,6 @@ import getpass
 import os
 import re
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -16,7 +15,7 @@ from ophis.cli.output import emit_json, fail
 from ophis.cli.remote import JSON, SERVER, connect, say, show_facts, show_table
 from ophis.client import credentials
 from ophis.client.api import ApiError
-from ophis.client.credentials import ClientConfig, CredentialsError, Server
+from ophis.client.credentials import ClientConfig, CredentialsError
 from ophis.core.errors import OphisError
 
 _DURATION = re.compile(r"^(\d+)([smhdw]?)$")
@@ -62,7 +61,7 @@ def login(
     channel and the `anaconda` client work at once, with no token in the URL."""
     try:
         config = ClientConfig.load(os.environ)
-        target = _login_target(config, url, server)
+        target = credentials.login_target(config, url, server)
         user = username or target.username or _ask("Username")
         done = credentials.login(config, target, user, _password(user), os.environ)
     except OphisError as error:
@@ -79,15 +78,6 @@ def login(
         return
     say(f"Logged in to {done.url} as {done.username} (server '{done.name}', the default now).")
     say(f"The token is kept in {where[done.token_store]} and where conda looks for it.")
-
-
-def _login_target(config: ClientConfig, url: str | None, name: str | None) -> Server:
-    if not url:
-        return config.resolve(name)
-    api = credentials.api_url(url)
-    name = name or config.name_for(api)
-    known = config.servers.get(name)
-    return replace(known, url=api) if known else Server(name, api)
 
 
 def _ask(what: str) -> str:

@@ -21,6 +21,7 @@ from ophis.mirror.destinations import (
 )
 from ophis.mirror.plan import Filters
 from ophis.mirror.sync import DOWNLOAD_STAGE, MAX_PARALLEL, MirrorOptions, MirrorReport, mirror
+from ophis.security.cve import load_feed
 
 
 def register(app: typer.Typer) -> None:
@@ -51,6 +52,12 @@ def mirror_command(
         [], "--license", help="Only packages whose license matches this glob (repeatable)."
     ),
     newest: int = typer.Option(None, "--newest", help="Only the N newest versions per package."),
+    cve_feed: Path = typer.Option(
+        None, "--cve-feed", help="Leave out packages a vulnerability of this OSV/CVE feed affects."
+    ),
+    max_score: float = typer.Option(
+        None, "--max-score", help="With --cve-feed: only vulnerabilities scoring this or more."
+    ),
     keep_removed: bool = typer.Option(
         False, "--keep-removed", help="Keep packages upstream removed."
     ),
@@ -74,7 +81,14 @@ def mirror_command(
         destination = _destination(dest, to, token, work_dir)
         options = MirrorOptions(
             subdirs=tuple(subdir),
-            filters=Filters.parse(tuple(include), tuple(exclude), tuple(license_), newest),
+            filters=Filters.parse(
+                tuple(include),
+                tuple(exclude),
+                tuple(license_),
+                newest,
+                vulnerabilities=tuple(load_feed(cve_feed)) if cve_feed else (),
+                max_score=max_score,
+            ),
             keep_removed=keep_removed,
             dry_run=dry_run,
             max_parallel=parallel,

@@ -77,6 +77,15 @@ def register(app: typer.Typer) -> None:
     mirrors.command("sync")(mirror_sync)
     mirrors.command("remove")(mirror_remove)
     server.add_typer(mirrors, name="mirror")
+    from ophis.cli.commands.server_keys import keys_app  # it imports this module's options
+
+    server.add_typer(keys_app(), name="keys")
+    from ophis.cli.commands.server_cve import cve_app
+
+    server.add_typer(cve_app(), name="cve")
+    from ophis.cli.commands.server_notebooks import notebooks_app
+
+    server.add_typer(notebooks_app(), name="notebooks")
     app.add_typer(server, name="server")
 
 
@@ -90,11 +99,13 @@ def _settings(
 
 
 @contextmanager
-def _session(data_dir: Path | None, database_url: str | None, as_json: bool) -> Iterator[Any]:
+def _session(
+    data_dir: Path | None, database_url: str | None, as_json: bool, config: Path | None = None
+) -> Iterator[Any]:
     from ophis.server.context import ServerContext
 
     try:
-        context = ServerContext.open(_settings(as_json, data_dir, database_url))
+        context = ServerContext.open(_settings(as_json, data_dir, database_url, config=config))
     except OphisError as error:
         fail(error, as_json)
     try:

@@ -51,6 +51,7 @@ def register(app: typer.Typer) -> None:
     shell.command("activate")(shell_activate)
     shell.command("deactivate")(shell_deactivate)
     shell.command("reactivate")(shell_reactivate)
+    shell.command("init")(shell_init)
     app.add_typer(shell, name="shell")
     app.command("activate", context_settings=_PASS_ARGS)(activate)
     app.command("deactivate", context_settings=_PASS_ARGS)(deactivate)
@@ -119,6 +120,62 @@ def shell_reactivate(shell: ShellName = SHELL) -> None:
         _emit(activator, activator.reactivate())
     except OphisError as error:
         _fail(error)
+
+
+class InitShell(StrEnum):
+    bash = "bash"
+    zsh = "zsh"
+    fish = "fish"
+    powershell = "powershell"
+
+
+def shell_init(
+    shell: InitShell = typer.Argument(None, help="Default: the one $SHELL names, else bash."),
+    reverse: bool = typer.Option(False, "--reverse", help="Remove Ophis's block instead."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the change; write nothing."),
+    json_output: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+) -> None:
+    """Add 'ophis activate' to your shell's start-up file (~/.bashrc, ~/.zshrc,
+    config.fish, profile.ps1) between marker lines; --reverse takes it out again.
+
+    The block is static: a new shell does not start Ophis until you type 'ophis ...'."""
+    from ophis.cli.output import emit_json
+    from ophis.distribution.shell_init import (
+        apply_init,
+        default_init_shell,
+        installed_root_prefix,
+        plan_init,
+    )
+
+    name = shell.value if shell else default_init_shell(os.environ)
+    try:
+        change = plan_init(
+            name,
+            ophis_command(),
+            os.environ,
+            reverse=reverse,
+            root_prefix=installed_root_prefix(),
+            config=load_config_from_os(),
+        )
+        if not dry_run:
+            apply_init(change)
+    except OphisError as error:
+        if json_output:
+            from ophis.cli.output import fail
+
+            fail(error, True)
+        _fail(error)
+    if json_output:
+        emit_json({**change.to_json(), "dry_run": dry_run})
+        return
+    verb = {"added": "Added", "updated": "Updated", "removed": "Removed"}.get(change.action)
+    if verb is None:
+        print(f"No change: {change.path} is already as it should be.")
+    elif dry_run:
+        print(f"Would change {change.path} ({change.action}); it would become:\n")
+        sys.stdout.write(change.after.decode("utf-8", errors="replace"))
+    else:
+        print(f"{verb} Ophis's block in {change.path}. Open a new shell to use it.")
 
 
 def _emit(activator: Activator, changes: Changes) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from ophis.security.signing import ATTESTATION_SUFFIX
 from ophis.server.conda.responses import (
     MAX_AGE,
     CacheDep,
@@ -17,7 +18,8 @@ from ophis.server.conda.responses import (
     file_response,
 )
 from ophis.server.deps import ContextDep, PrincipalDep, SessionDep
-from ophis.server.services import notices, proxy, repodata
+from ophis.server.errors import NotFound
+from ophis.server.services import notices, proxy, repodata, signing
 
 router = APIRouter(prefix="/conda", include_in_schema=False)
 _GET_HEAD = ["GET", "HEAD"]
@@ -82,6 +84,9 @@ def subdir_file(
     """``repodata.json`` and its companions, or a package file. A proxy channel's
     documents are upstream's, and its files are fetched on first request
     (:mod:`ophis.server.services.proxy`)."""
+    if filename.endswith(ATTESTATION_SUFFIX):
+        body = signing.attestation_for(session, principal, owner, label, subdir, filename)
+        return Response(body, media_type="application/json")
     if repodata.is_document(filename):
         if (proxied := proxy.proxy_of(session, owner, label)) is not None:
             artifact = proxy.subdir_document(
@@ -104,3 +109,14 @@ def subdir_file(
         count=request.method == "GET",
     )
     return file_response(request, context.storage, download, principal)
+
+
+@router.api_route(f"{_LABEL}/{{filename}}", methods=_GET_HEAD)
+@router.api_route("/{owner}/{filename}", methods=_GET_HEAD)
+def trust_metadata(owner: str, filename: str, session: SessionDep) -> Response:
+    """``N.root.json`` and ``key_mgr.json``, where conda's ``signing_metadata_url_base``
+    (the channel's URL) points; the same for every label of the channel."""
+    if not signing.is_trust_file(filename):
+        raise NotFound(f"There is no {filename} here.", "Check the URL.")
+    body = signing.trust_document(session, owner, filename)
+    return Response(body, media_type="application/json", headers={"Cache-Control": "no-cache"})

@@ -135,6 +135,10 @@ class Token(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: a deployment token (scope ``deployment:invoke``) reaches this deployment only
+    deployment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), default=None
+    )
     account: Mapped[Account] = relationship(foreign_keys=[account_id])
     org: Mapped[Account | None] = relationship(foreign_keys=[org_id])
 
@@ -473,4 +477,214 @@ class ChannelMirror(Base):
     #: what the last sync did: files, bytes, removed, failures, seconds, error
     last_summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    owner: Mapped[Account] = relationship()
+
+
+# --- known vulnerabilities (ophis.security.cve) and channel policies ----------------------
+
+
+class Vulnerability(Base):
+    """A vulnerability record imported from an OSV or CVE JSON 5 feed (upserted by id)."""
+
+    __tablename__ = "vulnerabilities"
+    __table_args__ = (Index("ix_vulnerabilities_score", "score"),)
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    aliases: Mapped[list[Any]] = mapped_column(default=list)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    published: Mapped[str | None] = mapped_column(String(40), default=None)
+    modified: Mapped[str | None] = mapped_column(String(40), default=None)
+    #: the highest base score of ``scores``, for filtering and policies
+    score: Mapped[float | None] = mapped_column(default=None)
+    severity: Mapped[str] = mapped_column(String(10), default="none")
+    #: [{version, vector, base}]
+    scores: Mapped[list[Any]] = mapped_column(default=list)
+    references: Mapped[list[Any]] = mapped_column(default=list)
+    #: the whole record as imported (ophis.security.cve.Vulnerability as JSON)
+    record: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ranges: Mapped[list[VulnerabilityRange]] = relationship(
+        cascade="all, delete-orphan", order_by="VulnerabilityRange.id"
+    )
+
+
+class VulnerabilityRange(Base):
+    """One affected (conda package name, conda version spec) of a vulnerability."""
+
+    __tablename__ = "vulnerability_ranges"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vulnerability_id: Mapped[str] = mapped_column(
+        ForeignKey("vulnerabilities.id", ondelete="CASCADE"), index=True
+    )
+    #: conda | pypi
+    ecosystem: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    spec: Mapped[str] = mapped_column(Text)
+
+
+class FileVulnerability(Base):
+    """A vulnerability that affects a stored file, with the curators' status for it."""
+
+    __tablename__ = "file_vulnerabilities"
+    __table_args__ = (UniqueConstraint("vulnerability_id", "file_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vulnerability_id: Mapped[str] = mapped_column(
+        ForeignKey("vulnerabilities.id", ondelete="CASCADE")
+    )
+    file_id: Mapped[int] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"), index=True)
+    #: one of ophis.security.cve.STATUSES; new matches start as ``reported``
+    status: Mapped[str] = mapped_column(String(12), default="reported")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    updated_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), default=None
+    )
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    vulnerability: Mapped[Vulnerability] = relationship()
+    file: Mapped[File] = relationship()
+    updated_by: Mapped[Account | None] = relationship()
+
+
+class VulnerabilityStatusChange(Base):
+    """The history of a (vulnerability, file) status: who changed it, when, from what."""
+
+    __tablename__ = "vulnerability_status_changes"
+    __table_args__ = (
+        Index("ix_vulnerability_status_changes_match", "vulnerability_id", "file_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vulnerability_id: Mapped[str] = mapped_column(
+        ForeignKey("vulnerabilities.id", ondelete="CASCADE")
+    )
+    file_id: Mapped[int] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"))
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), default=None
+    )
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    from_status: Mapped[str] = mapped_column(String(12))
+    to_status: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    account: Mapped[Account | None] = relationship()
+
+
+class ChannelPolicy(Base):
+    """What a channel (an owner, one label or ``""`` for every label) accepts: files with a
+    vulnerability of score >= ``max_score`` in one of ``statuses``, or a license outside
+    ``licenses`` (when not empty), are refused at upload (``refuse``) or hidden from the
+    channel's indexes (both actions hide such files already stored)."""
+
+    __tablename__ = "channel_policies"
+    __table_args__ = (UniqueConstraint("owner_id", "label"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    #: hide | refuse
+    action: Mapped[str] = mapped_column(String(8), default="hide")
+    max_score: Mapped[float | None] = mapped_column(default=None)
+    statuses: Mapped[list[Any]] = mapped_column(default=list)
+    licenses: Mapped[list[Any]] = mapped_column(default=list)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PolicyHiddenFile(Base):
+    """A file a channel policy hides from the indexes (repodata, shards, channeldata, pip
+    index) of one label (``label``) or of every label (""): kept up to date by
+    ophis.server.services.channel_policy."""
+
+    __tablename__ = "policy_hidden_files"
+    __table_args__ = (Index("ix_policy_hidden_files_channel", "owner_id", "label"),)
+    file_id: Mapped[int] = mapped_column(
+        ForeignKey("files.id", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[str] = mapped_column(String(200), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    #: why, for the owner's pages: e.g. "CVE-2022-37434 (9.8, active)"
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+# --- package signing (conda content trust) ------------------------------------------------
+
+
+class SigningKey(Base):
+    """An owner's key_mgr or pkg_mgr ed25519 key. The private key is encrypted at rest
+    (AES-256-GCM under the server's signing secret, :mod:`ophis.server.services.signing`),
+    so database exports and backups carry no usable private key. Retired keys keep their
+    public half: a rotation lists the old pkg_mgr key until the files are re-signed."""
+
+    __tablename__ = "signing_keys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    #: key_mgr | pkg_mgr
+    role: Mapped[str] = mapped_column(String(16))
+    public_key: Mapped[str] = mapped_column(String(64), unique=True)
+    #: nonce + AES-GCM ciphertext of the raw private key, hex; empty once retired
+    private_key: Mapped[str] = mapped_column(Text, default="")
+    #: active | retiring (still delegated to) | retired
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TrustMetadata(Base):
+    """A channel's served trust metadata: ``N.root.json`` and ``key_mgr.json``."""
+
+    __tablename__ = "trust_metadata"
+    __table_args__ = (UniqueConstraint("owner_id", "filename"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChannelSigning(Base):
+    """Per owner: whether uploads must be signed, and a counter bumped whenever existing
+    signatures change (rotation), so repodata rebuilds know to re-read them."""
+
+    __tablename__ = "channel_signing"
+    owner_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    require_signatures: Mapped[bool] = mapped_column(Boolean, default=False)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FileSignature(Base):
+    """A pkg_mgr key's signatures of one conda file: over its repodata record, and over
+    its attestation statement (filename and sha256)."""
+
+    __tablename__ = "file_signatures"
+    file_id: Mapped[int] = mapped_column(
+        ForeignKey("files.id", ondelete="CASCADE"), primary_key=True
+    )
+    public_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record_signature: Mapped[str] = mapped_column(String(128))
+    attestation_signature: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Deployment(Base):
+    """A project served by this host: its ``serve`` task runs as a process of its own on
+    a port of 127.0.0.1, proxied under ``/deployments/<owner>/<name>/``. ``desired`` is what
+    its owner asked for; ``status`` what the supervisor last saw."""
+
+    __tablename__ = "deployments"
+    __table_args__ = (UniqueConstraint("owner_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    #: anyone may call it (else the owner, ``allowed_users``, ``allowed_groups``, tokens)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    allowed_users: Mapped[list[Any]] = mapped_column(default=list)
+    #: "org/group" names
+    allowed_groups: Mapped[list[Any]] = mapped_column(default=list)
+    #: running | stopped
+    desired: Mapped[str] = mapped_column(String(8), default="running")
+    #: running | crashed | stopped | failed
+    status: Mapped[str] = mapped_column(String(16), default="stopped")
+    port: Mapped[int | None] = mapped_column(Integer, default=None)
+    pid: Mapped[int | None] = mapped_column(Integer, default=None)
+    restarts: Mapped[int] = mapped_column(Integer, default=0)
+    last_exit_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    #: when the supervisor may start a crashed deployment again (back-off)
+    next_start_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     owner: Mapped[Account] = relationship()

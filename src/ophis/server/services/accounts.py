@@ -17,6 +17,9 @@ _LOGIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
 RESERVED = frozenset(
     {
         "api",
+        "notebooks",
+        "deployments",
+        "cves",
         "conda",
         "pypi",
         "t",

@@ -48,6 +48,7 @@ SCOPES: dict[str, str] = {
     "pypi:download": "Download private pip packages",
     "pypi:upload": "Upload pip packages",
     "repos": "Download from conda channels and pip indexes",
+    "deployment:invoke": "Call deployments (a deployment token: that deployment only)",
 }
 #: scopes a family-wide scope grants besides its own family
 _REPOS = frozenset({"conda:download", "pypi:download"})
@@ -62,6 +63,8 @@ class Principal:
     #: a token made for an organization acts only within that namespace
     org_id: int | None = None
     token_id: int | None = None
+    #: a deployment token reaches this deployment only
+    deployment_id: int | None = None
 
     @property
     def is_anonymous(self) -> bool:
@@ -302,6 +305,27 @@ def check_manage_channel(session: Session, principal: Principal, owner: Account)
     if not at_least(role_on(session, principal, owner), ADMIN):
         raise not_found(f"The channel settings of {owner.login}")
     _check_write(principal, True, owner.login)
+
+
+def can_curate(session: Session, principal: Principal, package: Package) -> bool:
+    """May the caller set the vulnerability statuses of ``package``'s files? Site admins,
+    and the admins of the package's namespace (its owner, an organization's admins)."""
+    return (
+        principal.has_scope("api:write")
+        and can_read_package(session, principal, package, "api:read")
+        and at_least(role_on(session, principal, package.owner), ADMIN)
+    )
+
+
+def check_curate(session: Session, principal: Principal, package: Package) -> None:
+    check_read_package(session, principal, package)
+    what = f"the vulnerability statuses of {package.owner.login}/{package.name}"
+    _check_write(principal, True, what)
+    if not at_least(role_on(session, principal, package.owner), ADMIN):
+        raise Forbidden(
+            f"You may not change {what}.",
+            f"Only admins of {package.owner.login} and of the server curate them: ask one.",
+        )
 
 
 def check_manage_labels(session: Session, principal: Principal, owner: Account) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ophis.server.db.models import Account, File, FileLabel, Label, Package, Release
-from ophis.server.services import accounts, authz, files, packages
+from ophis.server.services import accounts, authz, channel_policy, files, packages
 from ophis.server.services.authz import Principal
 
 SCOPE = "api:read"
@@ -169,6 +169,8 @@ def label_files(
         # FileLabel's column, not File's: ix_file_labels_label_file gives it in order
         .order_by(FileLabel.file_id.desc())
     )
+    if not authz.at_least(authz.role_on(session, principal, owner), authz.WRITE):
+        rows = rows.where(channel_policy.hidden_clause(owner.id, name))  # as in its repodata
     return owner, label, paged(session, rows, number, size)
 
 
@@ -195,9 +197,12 @@ def package_detail(
     )
     if version:
         rows = rows.where(Release.version == version)
+    can_write = authz.can_write_package(session, principal, package)
+    if not can_write:  # what a policy hides from every label is not listed either
+        rows = rows.where(channel_policy.hidden_everywhere_clause(package.owner_id))
     return PackageDetail(
         package=package,
-        can_write=authz.can_write_package(session, principal, package),
+        can_write=can_write,
         latest=_newest_version(session, package),
         labels=_package_labels(session, package),
         versions=paged(session, versions.order_by(Release.id.desc()), versions_page, 20),

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ophis.core import project_archive
 from ophis.core.channeldata import package_facts
 from ophis.core.errors import InvalidPackageError
 from ophis.core.package_file import file_digests, read_package, split_package_filename
@@ -39,12 +40,14 @@ from ophis.server.db.models import (
     utcnow,
 )
 from ophis.server.errors import BadRequest, Conflict
-from ophis.server.services import webhooks
+from ophis.server.services import cves, signing, webhooks
 from ophis.server.storage.interfaces import Storage
 
 T = TypeVar("T")
 log = logging.getLogger("ophis.server")
 CONDA, PYPI = "conda", "pypi"
+#: a project archive (``ophis project upload``): a template others start from
+PROJECT = "project"
 #: ChannelRevision.subdir for an owner's pip index
 PYPI_INDEX = "@pypi"
 MAIN = "main"
@@ -80,6 +83,8 @@ def inspect_file(path: Path, distribution_type: str) -> Inspected:
         return _inspect_conda(path)
     if distribution_type == PYPI:
         return _inspect_python(path)
+    if distribution_type == PROJECT:
+        return _inspect_project(path)
     raise BadRequest(
         f"Distribution type {distribution_type!r} is not accepted.",
         "Upload conda packages (.conda, .tar.bz2), wheels or sdists.",
@@ -122,6 +127,29 @@ def usable_icon(data: bytes | None) -> bytes | None:
     if data is None or len(data) > ICON_MAX_BYTES or not data.startswith(_PNG_SIGNATURE):
         return None
     return data
+
+
+def _inspect_project(path: Path) -> Inspected:
+    if not project_archive.is_project_archive(path.name):
+        suffix = project_archive.SUFFIX
+        raise InvalidPackageError(path.name, f"is not a project archive (*{suffix})")
+    facts = project_archive.read_facts(path.read_bytes(), path.name)
+    expected = project_archive.archive_name(facts.name, facts.version)
+    if path.name != expected:
+        raise InvalidPackageError(path.name, f"its manifest says it is {expected}")
+    size, md5, sha256 = file_digests(path)
+    return Inspected(
+        distribution_type=PROJECT,
+        name=facts.name,
+        version=facts.version,
+        basename=path.name,
+        filename=path.name,
+        subdir=None,
+        size=size,
+        md5=md5,
+        sha256=sha256,
+        summary=facts.summary,
+    )
 
 
 def _inspect_python(path: Path) -> Inspected:
@@ -325,6 +353,8 @@ def record_file(
     package.modified_at = utcnow()
     touch(session, row)
     session.flush()
+    signing.sign_file(session, row)  # the channel's pkg_mgr key signs it, when it has one
+    cves.track_file(session, row)  # known vulnerabilities and the channel's policy
     return row
 
 

@@ -67,7 +67,6 @@ from ophis.core.platform import KNOWN_SUBDIRS
 from ophis.core.repodata import (
     CONDA_V2,
     PACKAGE_KEYS,
-    build_current_repodata,
     dumps,
     encode_entry,
     join_sections,
@@ -102,7 +101,9 @@ from ophis.server.services.channel_cache import CacheKey as CacheKey
 from ophis.server.services.channel_cache import ChannelCache as ChannelCache
 from ophis.server.services.channel_cache import channel_cache as channel_cache
 from ophis.server.services.channel_cache import etag_of
+from ophis.server.services.channel_policy import hidden_clause as hidden_by_policy
 from ophis.server.services.files import CONDA, MAIN
+from ophis.server.services.repodata_signatures import current_repodata, with_signatures
 from ophis.server.services.stats import count_download
 
 SCOPE = "conda:download"
@@ -119,7 +120,7 @@ ENTRIES = "repodata.json.entries"
 _DERIVED: dict[str, tuple[str, Callable[[bytes], bytes]]] = {
     f"{REPODATA}.zst": (REPODATA, lambda data: zstandard.compress(data, ZSTD_LEVEL)),
     f"{REPODATA}.bz2": (REPODATA, bz2.compress),
-    CURRENT: (REPODATA, lambda data: dumps(build_current_repodata(orjson.loads(data)))),
+    CURRENT: (REPODATA, current_repodata),  # with the signatures of what it lists
     f"{CURRENT}.zst": (CURRENT, lambda data: zstandard.compress(data, ZSTD_LEVEL)),
     f"{CURRENT}.bz2": (CURRENT, bz2.compress),
 }
@@ -215,6 +216,7 @@ def visible_files(
             Label.name == label,
             File.distribution_type == distribution_type,
             Release.package_id.not_in(hidden),
+            hidden_by_policy(owner_id, label),
         )
     )
 
@@ -350,9 +352,13 @@ def _repodata(session: Session, cache: ChannelCache, view: IndexView) -> Artifac
     for section in sections:
         section.sort()
     body, spans = join_sections(view.index, sections[0].encoded, sections[1].encoded)
+    listed = [(section.ids, section.filenames) for section in sections]
+    body, signed = with_signatures(
+        session, view.owner.id, view.index, listed, earlier.signed, set(added), body
+    )
     artifact = cache.put(view.key, REPODATA, body, "application/json", etag_of(body))
     if artifact.body is body:  # else another worker's build was published first
-        index: dict[str, Any] = {"etag": artifact.etag, "spans": spans}
+        index: dict[str, Any] = {"etag": artifact.etag, "spans": spans, "signatures": signed}
         index["conda_start"] = len(sections[0].ids)
         for column in _Section.COLUMNS[:-1]:
             index[column] = getattr(sections[0], column) + getattr(sections[1], column)
@@ -430,6 +436,12 @@ class _EarlierEntries:
     conda_start: int
     #: the directory of that build
     directory: Path | None
+    #: its signatures section's index (:mod:`ophis.server.services.repodata_signatures`)
+    signatures: dict[str, Any] | None = None
+
+    @property
+    def signed(self) -> tuple[memoryview, dict[str, Any] | None]:
+        return self.body, self.signatures
 
     @classmethod
     def of(cls, cache: ChannelCache, key: CacheKey) -> _EarlierEntries:
@@ -458,7 +470,8 @@ class _EarlierEntries:
             position = dict(zip(columns[0], range(len(columns[0])), strict=True))
         except (ValueError, KeyError, TypeError):  # unreadable: build from scratch
             return _NO_ENTRIES
-        return cls(memoryview(body), position, *columns, spans, conda_start, directory)
+        signatures = index.get("signatures")
+        return cls(memoryview(body), position, *columns, spans, conda_start, directory, signatures)
 
     def sections(self, removed: set[int]) -> tuple[range | list[int], range | list[int]]:
         """The places of the entries still there, in ``packages`` and in

@@ -95,6 +95,7 @@ def principal_for(session: Session, secret: str) -> Principal:
         scopes=frozenset(token.scopes or ["all"]),
         org_id=token.org_id,
         token_id=token.id,
+        deployment_id=token.deployment_id,
     )
 
 

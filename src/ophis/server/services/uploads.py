@@ -38,7 +38,7 @@ from ophis.security.tokens import hash_token
 from ophis.server.db.models import File, Release, Stage, utcnow
 from ophis.server.errors import BadRequest, Conflict, NotFound, ServerError
 from ophis.server.schemas import StageCreate
-from ophis.server.services import authz, files, labels, packages
+from ophis.server.services import authz, channel_policy, files, labels, packages
 from ophis.server.services.authz import Principal
 from ophis.server.settings import ServerSettings
 from ophis.server.storage.interfaces import Storage
@@ -125,10 +125,10 @@ def _check_stage_request(basename: str, body: StageCreate) -> None:
             "Upload conda packages as <subdir>/<name>-<version>-<build>.conda|.tar.bz2 and"
             " Python distributions under their own file names.",
         )
-    if body.distribution_type not in (files.CONDA, files.PYPI):
+    if body.distribution_type not in (files.CONDA, files.PYPI, files.PROJECT):
         raise BadRequest(
             f"Distribution type {body.distribution_type!r} is not accepted.",
-            "Upload conda packages (.conda, .tar.bz2), wheels or sdists.",
+            "Upload conda packages (.conda, .tar.bz2), wheels, sdists or project archives.",
         )
     if not _SHA256.match(body.sha256.lower()):
         raise BadRequest(
@@ -384,6 +384,7 @@ def _record(
         authz.check_label_unlocked(
             session, principal, package.owner, labels.find_label(session, package.owner, name)
         )
+    channel_policy.check_upload(session, package.owner, inspected, row.labels or [files.MAIN])
     session.delete(row)
     return files.add_file(
         session,

@@ -20,8 +20,10 @@ def add_web_routes(app: FastAPI) -> None:
         account,
         admin,
         channel,
+        deployments,
         labels_page,
         mirrors_page,
+        notebooks,
         orgs,
         pages,
         retention,
@@ -38,6 +40,11 @@ def add_web_routes(app: FastAPI) -> None:
     app.include_router(channel.router)
     app.include_router(labels_page.router)
     app.include_router(mirrors_page.router)
+    app.include_router(notebooks.router)
+    app.include_router(deployments.router)
+    from ophis.server.web import cves_page
+
+    app.include_router(cves_page.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # last: its /<owner>/... patterns would match anything registered after them
     app.include_router(pages.router)

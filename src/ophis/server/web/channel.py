@@ -14,7 +14,7 @@ from ophis.core.errors import OphisError
 from ophis.server.db.models import NOTICE_LEVELS
 from ophis.server.deps import SessionDep
 from ophis.server.errors import BadRequest
-from ophis.server.services import channel_settings, notices
+from ophis.server.services import channel_policy, channel_settings, notices
 from ophis.server.web.caller import SignedInDep, SignedInFormDep, WebCaller
 from ophis.server.web.rendering import error_status, redirect, render
 
@@ -92,6 +92,7 @@ def _page(
         settings=settings,
         levels=NOTICE_LEVELS,
         now=datetime.now(UTC),
+        policies=channel_policy.policies_of(session, settings.owner.id),
         **context,
     )
 

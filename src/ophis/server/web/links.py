@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from ophis.server.db.models import File, Package
 from ophis.server.services.authz import is_public
-from ophis.server.services.files import CONDA, MAIN, PYPI
+from ophis.server.services.files import CONDA, MAIN, PROJECT, PYPI
 
 #: stands for a token in the commands of a private package (made on the tokens page)
 TOKEN = "<TOKEN>"
@@ -64,6 +64,9 @@ def install_commands(root: str, package: Package, label: str | None) -> list[Ins
     if PYPI in types:
         index = index_url(root, owner, label, private=private)
         commands.append(InstallCommand("pip", f"pip install --index-url {index} {name}"))
+    if PROJECT in types:
+        template = f"ophis project init --template {owner}/{name} --server {root}"
+        commands.append(InstallCommand("ophis project", template))
     return commands
 
 
@@ -80,6 +83,10 @@ def file_url(base: str, row: File, label: str | None = None) -> str | None:
         return f"{base}/conda/{owner}{_label_path(label)}/{quote(row.basename)}"
     if row.distribution_type == PYPI:
         return f"{base}/pypi/{owner}{_label_path(label)}/files/{quote(row.filename)}"
+    if row.distribution_type == PROJECT:
+        release = row.release
+        name, version = quote(release.package.name), quote(release.version)
+        return f"{base}/api/download/{owner}/{name}/{version}/{quote(row.basename)}"
     return None
 
 

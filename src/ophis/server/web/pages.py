@@ -13,6 +13,7 @@ from ophis.server.deps import ContextDep, SessionDep
 from ophis.server.services import (
     authz,
     browse,
+    cves,
     icons,
     mirror_channels,
     notices,
@@ -147,6 +148,9 @@ def package_page(
         downloads=downloads,
         bars=stats.chart(downloads),
         notices=_notices(session, caller, detail.package.owner),
+        vulnerabilities=cves.page_findings(
+            session, caller.principal, detail.package, detail.files.items
+        ),
     )
 
 

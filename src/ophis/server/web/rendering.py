@@ -21,7 +21,7 @@ from ophis.server.web.caller import CSRF_COOKIE, SESSION_COOKIE, WebCaller, curr
 STATIC_DIR = Path(__file__).with_name("static")
 TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 #: first path segments that are not pages: their errors stay JSON
-_NOT_PAGES = frozenset({"api", "conda", "pypi", "healthz"})
+_NOT_PAGES = frozenset({"api", "conda", "pypi", "healthz", "deployments"})
 _HEADERS = {
     # no scripts at all; styles and forms only from this server; never framed
     "Content-Security-Policy": (

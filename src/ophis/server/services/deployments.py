@@ -1,0 +1,541 @@
+"""Deployments: projects whose ``serve`` task this host runs and proxies.
+
+A deploy receives a project archive (its manifest, lock file and files), unpacks it safely
+into a new release folder, installs the environment the lock file pins -- without solving:
+a lock that does not satisfy the manifest is refused -- then starts ``serve`` as a process
+group of its own on a free port of 127.0.0.1 and waits until that port answers. Only then
+does the new release replace the running one, so a failed deploy leaves nothing new
+running (and the previous release, if any, serving).
+
+The supervisor (one per host, chosen by a file lock) restarts a deployment whose process
+ended while it should run, after a back-off of 1, 2, 4, ... seconds (at most 5 minutes),
+and counts the restarts. The output of every run is appended to the deployment's log.
+
+Who may call a deployment is decided in :func:`can_invoke` (with ``authz``): everyone when
+it is public; else its owner (and the owner organization's admins), the users and groups
+it names, and tokens with the ``deployment:invoke`` scope of those accounts -- a token made
+by ``ophis deployment token create`` reaches that one deployment only.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ophis.core import project_archive
+from ophis.core.errors import InvalidPackageError, OphisError
+from ophis.server.db.models import Account, Deployment, GroupMember, OrgGroup, utcnow
+from ophis.server.errors import BadRequest, Conflict, NotFound, ServerError
+from ophis.server.services import accounts, tokens
+from ophis.server.services.authz import (
+    Principal,
+    check_write_owner,
+    is_superuser,
+    role_on,
+)
+from ophis.server.services.processes import is_alive, terminate_group
+from ophis.server.settings import ServerSettings
+
+SCOPE = "deployment:invoke"
+RUNNING, STOPPED, CRASHED, FAILED = "running", "stopped", "crashed", "failed"
+SERVE_TASK = "serve"
+MAX_ARCHIVE_BYTES = 256 * 1024 * 1024
+_START_SECONDS = 90.0
+_MAX_BACKOFF = 300.0
+_LOG = "deployment.log"
+
+
+@dataclass(frozen=True)
+class Started:
+    pid: int
+    port: int
+
+
+# --- paths ---------------------------------------------------------------------------
+
+
+def deployment_dir(settings: ServerSettings, owner: str, name: str) -> Path:
+    return settings.data_dir / "deployments" / owner.lower() / name
+
+
+def current_release(settings: ServerSettings, owner: str, name: str) -> Path:
+    return deployment_dir(settings, owner, name) / "current"
+
+
+def log_path(settings: ServerSettings, owner: str, name: str) -> Path:
+    return deployment_dir(settings, owner, name) / _LOG
+
+
+# --- lookups and access ----------------------------------------------------------------
+
+
+def find(session: Session, owner: str, name: str) -> Deployment | None:
+    account = accounts.find_account(session, owner)
+    if account is None:
+        return None
+    return session.scalar(
+        select(Deployment).where(Deployment.owner_id == account.id, Deployment.name == name)
+    )
+
+
+def get_managed(session: Session, principal: Principal, owner: str, name: str) -> Deployment:
+    """A deployment the caller may manage (write access to its owner's namespace)."""
+    deployment = find(session, owner, name)
+    if deployment is None:
+        raise _not_found(owner, name)
+    check_write_owner(session, principal, deployment.owner)
+    return deployment
+
+
+def list_managed(session: Session, principal: Principal, owner: str) -> list[Deployment]:
+    account = accounts.find_account(session, owner)
+    if account is None:
+        raise NotFound(f"There is no account named {owner!r}.", "Check the name.")
+    check_write_owner(session, principal, account)
+    return list(
+        session.scalars(
+            select(Deployment).where(Deployment.owner_id == account.id).order_by(Deployment.name)
+        )
+    )
+
+
+def can_invoke(session: Session, principal: Principal, deployment: Deployment) -> bool:
+    if deployment.public:
+        return True
+    account = principal.account
+    if account is None or account.is_disabled:
+        return False
+    if principal.token_id is not None:
+        if not principal.has_scope(SCOPE):
+            return False
+        if principal.deployment_id not in (None, deployment.id):
+            return False
+    if is_superuser(principal) or role_on(session, principal, deployment.owner) is not None:
+        return True
+    if account.login_key in {u.lower() for u in deployment.allowed_users}:
+        return True
+    return _in_allowed_group(session, account, deployment.allowed_groups)
+
+
+def _in_allowed_group(session: Session, account: Account, groups: list[Any]) -> bool:
+    for entry in groups:
+        org_name, _, group_name = str(entry).partition("/")
+        org = accounts.find_account(session, org_name)
+        if org is None:
+            continue
+        member = session.scalar(
+            select(GroupMember.account_id)
+            .join(OrgGroup, OrgGroup.id == GroupMember.group_id)
+            .where(
+                OrgGroup.org_id == org.id,
+                OrgGroup.name == group_name,
+                GroupMember.account_id == account.id,
+            )
+        )
+        if member is not None:
+            return True
+    return False
+
+
+def _not_found(owner: str, name: str) -> NotFound:
+    return NotFound(
+        f"There is no deployment {owner}/{name} (or it is not yours to see).",
+        "Check the name with `ophis deployment list`.",
+    )
+
+
+# --- deploying -----------------------------------------------------------------------
+
+
+def deploy(
+    session: Session,
+    settings: ServerSettings,
+    principal: Principal,
+    owner: str,
+    name: str,
+    archive: bytes,
+    *,
+    public: bool | None = None,
+    users: list[str] | None = None,
+    groups: list[str] | None = None,
+) -> Deployment:
+    """Install and start a new release of ``owner/name`` from a project archive."""
+    account = accounts.find_account(session, owner)
+    if account is None:
+        raise NotFound(f"There is no account named {owner!r}.", "Check the owner's name.")
+    check_write_owner(session, principal, account)
+    _check_name(name)
+    folder = deployment_dir(settings, account.login, name)
+    folder.mkdir(parents=True, exist_ok=True)
+    with _deploy_lock(folder):
+        release = folder / "releases" / f"{time.time_ns()}"
+        try:
+            project = _unpack(archive, release / "project")
+            _install(settings, project)
+            started = _start(settings, account.login, name, project)
+        except BaseException:
+            shutil.rmtree(release, ignore_errors=True)
+            raise
+        deployment = find(session, account.login, name)
+        if deployment is not None and deployment.pid:
+            terminate_group(deployment.pid)
+        _switch(folder, release)
+        if deployment is None:
+            deployment = Deployment(owner_id=account.id, name=name, owner=account)
+            session.add(deployment)
+        deployment.public = bool(public) if public is not None else deployment.public or False
+        if users is not None:
+            deployment.allowed_users = sorted(set(users))
+        if groups is not None:
+            deployment.allowed_groups = sorted(set(groups))
+        _mark_running(deployment, started)
+        deployment.restarts = 0
+        session.commit()
+    return deployment
+
+
+def _check_name(name: str) -> None:
+    if not name or not all(c.isalnum() or c in "-_." for c in name) or name[0] in "._-":
+        raise BadRequest(
+            f"{name!r} is not a valid deployment name.", "Use letters, digits, '-', '_', '.'."
+        )
+
+
+def _unpack(archive: bytes, target: Path) -> Path:
+    """The archive's files into ``target``, refusing anything that would land outside it."""
+    if len(archive) > MAX_ARCHIVE_BYTES:
+        raise BadRequest(
+            f"The project archive is {len(archive)} bytes; the limit is {MAX_ARCHIVE_BYTES}.",
+            "Leave data and environments (.ophis/) out of the project.",
+        )
+    try:
+        project_archive.unpack(archive, target, "The project archive")
+    except InvalidPackageError as error:
+        raise BadRequest(
+            error.message,
+            "Send a .tar.gz of the project folder (`ophis project deploy` makes one).",
+        ) from None
+    return target
+
+
+def _project_config(settings: ServerSettings) -> Any:
+    """The package manager's settings for deployments: nothing of the server user's
+    .condarc, one package cache for every deployment of this host."""
+    from ophis.manager.config import load_config
+
+    cache = settings.data_dir / "deployments" / ".pkgs"
+    home = settings.data_dir / "deployments" / ".home"
+    home.mkdir(parents=True, exist_ok=True)
+    return load_config(
+        {"HOME": str(home)},
+        search_path=[],
+        overrides={"pkgs_dirs": [str(cache)], "envs_dirs": [str(home / "envs")]},
+    )
+
+
+def _install(settings: ServerSettings, project: Path) -> None:
+    from ophis.project.manifest import find_manifest, load_manifest
+    from ophis.project.workspace import prepare
+
+    try:
+        manifest = load_manifest(find_manifest(project))
+        if manifest.root != project:
+            raise BadRequest("The archive's manifest is not at its top.", "Archive the project.")
+        manifest.task(SERVE_TASK)
+        prepare(manifest, _project_config(settings), {"HOME": str(project)}, locked=True)
+    except OphisError as error:
+        raise BadRequest(error.message, error.remedy) from None
+
+
+def _switch(folder: Path, release: Path) -> None:
+    """Point ``current`` at ``release`` in one step; older releases go."""
+    link = folder / "current"
+    temporary = folder / "current.new"
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(release.relative_to(folder))
+    temporary.replace(link)
+    for old in (folder / "releases").iterdir():
+        if old != release:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+# --- processes -----------------------------------------------------------------------
+
+
+def _start(settings: ServerSettings, owner: str, name: str, project: Path) -> Started:
+    """Run the project's ``serve`` task on a free port; wait until the port answers."""
+    from ophis.project.manifest import find_manifest, load_manifest
+    from ophis.project.workspace import project_environ, task_script
+
+    manifest = load_manifest(find_manifest(project))
+    port = _free_port()
+    root_path = f"/deployments/{owner.lower()}/{name}"
+    environ = {
+        "HOME": str(project),
+        "PATH": "/usr/bin:/bin",
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "PORT": str(port),
+        "OPHIS_ROOT_PATH": root_path,
+    }
+    config = _project_config(settings)
+    script = task_script(manifest, SERVE_TASK, [], config, environ, [sys.executable, "-m", "ophis"])
+    (project.parent / "run.sh").write_text(script)
+    log = log_path(settings, owner, name)
+    with log.open("ab") as out:
+        when = f"{utcnow():%Y-%m-%d %H:%M:%S}"
+        out.write(f"--- starting {SERVE_TASK} on port {port} at {when} UTC\n".encode())
+        process = subprocess.Popen(
+            ["bash", str(project.parent / "run.sh")],
+            cwd=project,
+            env=project_environ(manifest, environ),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + _START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BadRequest(
+                f"The {SERVE_TASK} task ended with exit code {process.returncode} before it "
+                f"served:\n{tail(log, 20)}",
+                f"Run `ophis project run {SERVE_TASK}` locally and fix what fails.",
+            )
+        if _answers(port):
+            return Started(process.pid, port)
+        time.sleep(0.2)
+    terminate_group(process.pid)
+    raise BadRequest(
+        f"The {SERVE_TASK} task did not listen on $PORT ({port}) within "
+        f"{_START_SECONDS:.0f} seconds:\n{tail(log, 20)}",
+        f"Make the {SERVE_TASK} task listen on 127.0.0.1:$PORT.",
+    )
+
+
+def _mark_running(deployment: Deployment, started: Started) -> None:
+    deployment.pid, deployment.port = started.pid, started.port
+    deployment.status, deployment.desired = RUNNING, RUNNING
+    deployment.next_start_at = None
+    deployment.updated_at = utcnow()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def tail(path: Path, lines: int) -> str:
+    if not path.is_file():
+        return ""
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        handle.seek(max(0, size - 64 * 1024))
+        text = handle.read().decode(errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# --- owner's commands ------------------------------------------------------------------
+
+
+def stop(session: Session, settings: ServerSettings, deployment: Deployment) -> Deployment:
+    if deployment.pid:
+        terminate_group(deployment.pid)
+    deployment.pid, deployment.port = None, None
+    deployment.desired, deployment.status = STOPPED, STOPPED
+    deployment.updated_at = utcnow()
+    session.commit()
+    return deployment
+
+
+def start(session: Session, settings: ServerSettings, deployment: Deployment) -> Deployment:
+    if deployment.status == RUNNING and is_alive(deployment.pid):
+        return deployment
+    project = current_release(settings, deployment.owner.login, deployment.name) / "project"
+    if not project.is_dir():
+        raise Conflict(
+            f"{deployment.owner.login}/{deployment.name} has no release to start.",
+            "Deploy the project again.",
+        )
+    try:
+        started = _start(settings, deployment.owner.login, deployment.name, project)
+    except OphisError:
+        deployment.status = FAILED
+        session.commit()
+        raise
+    _mark_running(deployment, started)
+    session.commit()
+    return deployment
+
+
+def remove(session: Session, settings: ServerSettings, deployment: Deployment) -> None:
+    if deployment.pid:
+        terminate_group(deployment.pid)
+    folder = deployment_dir(settings, deployment.owner.login, deployment.name)
+    session.delete(deployment)
+    session.commit()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def set_access(
+    session: Session,
+    deployment: Deployment,
+    public: bool | None,
+    users: list[str] | None,
+    groups: list[str] | None,
+) -> Deployment:
+    if public is not None:
+        deployment.public = public
+    if users is not None:
+        deployment.allowed_users = sorted(set(users))
+    if groups is not None:
+        deployment.allowed_groups = sorted(set(groups))
+    deployment.updated_at = utcnow()
+    session.commit()
+    return deployment
+
+
+def create_token(
+    session: Session,
+    principal: Principal,
+    deployment: Deployment,
+    name: str,
+    expires_in: timedelta | None,
+) -> tuple[Any, str]:
+    """A token of the caller with the ``deployment:invoke`` scope, bound to this
+    deployment; the secret is returned once."""
+    account = principal.account
+    if account is None:
+        raise ServerError("A token needs a signed-in caller.", "Log in first.")
+    max_age = int(expires_in.total_seconds()) if expires_in else None
+    row, secret = tokens.create_token(session, account, name=name, scopes=[SCOPE], max_age=max_age)
+    row.deployment_id = deployment.id
+    session.commit()
+    return row, secret
+
+
+def public_view(deployment: Deployment, root: str) -> dict[str, Any]:
+    owner = deployment.owner.login
+    return {
+        "owner": owner,
+        "name": deployment.name,
+        "url": f"{root}/deployments/{owner.lower()}/{deployment.name}/",
+        "status": deployment.status,
+        "desired": deployment.desired,
+        "public": deployment.public,
+        "allowed_users": list(deployment.allowed_users),
+        "allowed_groups": list(deployment.allowed_groups),
+        "restarts": deployment.restarts,
+        "pid": deployment.pid,
+        "last_exit_code": deployment.last_exit_code,
+        "created_at": deployment.created_at.isoformat(),
+        "updated_at": deployment.updated_at.isoformat(),
+    }
+
+
+# --- the supervisor ------------------------------------------------------------------
+
+
+def supervise(context: Any) -> None:
+    """One round: restart what should run and does not, after its back-off."""
+    settings: ServerSettings = context.settings
+    root = settings.data_dir / "deployments"
+    root.mkdir(parents=True, exist_ok=True)
+    with _host_lock(root / ".supervisor.lock") as held:
+        if not held:
+            return  # another worker of this host supervises
+        with context.sessions() as session:
+            wanted = session.scalars(select(Deployment).where(Deployment.desired == RUNNING))
+            for deployment in list(wanted):
+                _supervise_one(session, settings, deployment)
+            session.commit()
+
+
+def _supervise_one(session: Session, settings: ServerSettings, deployment: Deployment) -> None:
+    now = utcnow()
+    if deployment.status == RUNNING:
+        if is_alive(deployment.pid):
+            return
+        deployment.status = CRASHED
+        deployment.last_exit_code = _exit_code(deployment.pid)
+        delay = min(2.0**deployment.restarts, _MAX_BACKOFF)
+        deployment.next_start_at = now + timedelta(seconds=delay)
+        owner, name = deployment.owner.login, deployment.name
+        with log_path(settings, owner, name).open("ab") as out:
+            out.write(f"--- the process ended; restarting in {delay:.0f} s\n".encode())
+        return
+    if deployment.status == CRASHED and (deployment.next_start_at or now) <= now:
+        deployment.restarts += 1
+        try:
+            start(session, settings, deployment)
+        except OphisError as error:
+            deployment.status = CRASHED
+            delay = min(2.0**deployment.restarts, _MAX_BACKOFF)
+            deployment.next_start_at = now + timedelta(seconds=delay)
+            with log_path(settings, deployment.owner.login, deployment.name).open("ab") as out:
+                out.write(f"--- restart failed: {error.message}\n".encode())
+
+
+def _exit_code(pid: int | None) -> int | None:
+    if not pid:
+        return None
+    try:
+        _, status = os.waitpid(pid, os.WNOHANG)
+        return os.waitstatus_to_exitcode(status) if status else None
+    except ChildProcessError:
+        return None
+
+
+def supervisor(context: Any, settings: ServerSettings) -> object:
+    from ophis.server.background import PeriodicThread
+
+    return PeriodicThread(
+        "deployment-supervisor", settings.deployments_poll_seconds, lambda: supervise(context)
+    )
+
+
+@contextmanager
+def _host_lock(path: Path) -> Iterator[bool]:
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _deploy_lock(folder: Path) -> Iterator[None]:
+    with (folder / ".deploy.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,172 @@
+"""Notebooks on the server: a real JupyterLab per user, reached through the server's proxy
+with that user's web session only, and stopped when idle."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.server.web.conftest import WebClient, signed_in
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from ophis.testing.server import RunningServer, run_server
+
+IDLE_SECONDS = 6
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    data = tmp_path_factory.mktemp("notebooks") / "data"
+    data.mkdir()
+    (data / "server.toml").write_text(
+        f"notebooks_idle_seconds = {IDLE_SECONDS}\n"
+        "notebooks_poll_seconds = 0.5\n"
+        "notebooks_max_running = 1\n"
+    )
+    with run_server(data) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def alice(server: RunningServer) -> Iterator[WebClient]:
+    client = signed_in(server, "alice")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def bob(server: RunningServer) -> Iterator[WebClient]:
+    client = signed_in(server, "bob")
+    yield client
+    client.close()
+
+
+def _xsrf(client: WebClient) -> dict[str, str]:
+    """JupyterLab's own XSRF header, from the cookie its pages set."""
+    return {"X-XSRFToken": client.http.cookies.get("_xsrf", "")}
+
+
+def test_a_user_starts_jupyterlab_and_reaches_it_through_the_proxy(
+    server: RunningServer, alice: WebClient
+) -> None:
+    page = alice.get("/notebooks")
+    assert page.status_code == 200 and "Start JupyterLab" in page.text
+    started = alice.post("/notebooks/start", {"environment": "default"}, page="/notebooks")
+    assert started.status_code == 303, started.text
+    assert started.headers["location"].endswith("/notebooks/alice/lab")
+    lab = alice.get("/notebooks/alice/lab")
+    assert lab.status_code == 200 and "JupyterLab" in lab.text
+    status = alice.get("/notebooks/alice/api/status")
+    assert status.status_code == 200 and "last_activity" in status.json()
+    # a file saved through JupyterLab lands in the user's persistent folder
+    saved = alice.http.put(
+        "/notebooks/alice/api/contents/hello.txt",
+        json={"type": "file", "format": "text", "content": "hello from the lab"},
+        headers=_xsrf(alice),
+    )
+    assert saved.status_code in (200, 201), saved.text
+    folder = server.data_dir / "notebooks" / "alice"
+    assert (folder / "hello.txt").read_text() == "hello from the lab"
+    # the administrator sees it running
+    command = ["server", "notebooks", "list", "--json", "--data-dir", str(server.data_dir)]
+    listed = subprocess.run(
+        [sys.executable, "-m", "ophis", *command],
+        capture_output=True,
+        text=True,
+    )
+    assert [(s["login"], s["environment"]) for s in json.loads(listed.stdout)] == [
+        ("alice", "default")
+    ]
+
+
+def test_a_kernel_runs_code_over_the_proxied_websocket(
+    server: RunningServer, alice: WebClient
+) -> None:
+    kernel = alice.http.post("/notebooks/alice/api/kernels", json={}, headers=_xsrf(alice))
+    assert kernel.status_code == 201, kernel.text
+    cookie = f"ophis_session={alice.http.cookies['ophis_session']}"
+    kernel_id = kernel.json()["id"]
+    url = f"{server.url.replace('http', 'ws')}/notebooks/alice/api/kernels/{kernel_id}/channels"
+    with connect(url, additional_headers={"Cookie": cookie, "Origin": server.url}) as socket:
+        msg_id = uuid.uuid4().hex
+        socket.send(json.dumps(_execute_request(msg_id, "print(6 * 7)")))
+        assert _stream_output(socket, msg_id) == "42\n"
+
+
+def test_another_users_session_and_no_session_are_refused(
+    server: RunningServer, alice: WebClient, bob: WebClient
+) -> None:
+    assert bob.get("/notebooks/alice/api/status").status_code == 403
+    assert "belongs to another user" in bob.get("/notebooks/alice/lab").text
+    anonymous = WebClient(server)
+    try:
+        refused = anonymous.get("/notebooks/alice/lab")
+        assert refused.status_code == 303 and "/login" in refused.headers["location"]
+    finally:
+        anonymous.close()
+    cookie = f"ophis_session={bob.http.cookies['ophis_session']}"
+    url = f"{server.url.replace('http', 'ws')}/notebooks/alice/api/events/subscribe"
+    with pytest.raises(InvalidStatus) as refused_socket:
+        connect(url, additional_headers={"Cookie": cookie})
+    assert refused_socket.value.response.status_code == 403
+    # the server's limit: one notebook server at once
+    over = bob.post("/notebooks/start", {"environment": "default"}, page="/notebooks")
+    assert over.status_code == 429
+    assert "notebook servers are running already" in over.text
+
+
+def test_an_idle_notebook_server_is_stopped(server: RunningServer, alice: WebClient) -> None:
+    state = server.data_dir / "notebooks-runtime" / "alice" / "server.json"
+    pid = json.loads(state.read_text())["pid"]
+    deadline = time.monotonic() + IDLE_SECONDS + 20
+    while state.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not state.exists(), "the idle notebook server was not stopped"
+    assert not Path(f"/proc/{pid}").exists() or _zombie(pid)
+    assert alice.get("/notebooks/alice/api/status").status_code == 404
+    assert "Start JupyterLab" in alice.get("/notebooks").text
+    # the user's files stay
+    assert (server.data_dir / "notebooks" / "alice" / "hello.txt").is_file()
+
+
+def _zombie(pid: int) -> bool:
+    return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+
+
+def _execute_request(msg_id: str, code: str) -> dict[str, object]:
+    header = {
+        "msg_id": msg_id,
+        "username": "test",
+        "session": uuid.uuid4().hex,
+        "msg_type": "execute_request",
+        "version": "5.3",
+        "date": "",
+    }
+    return {
+        "header": header,
+        "parent_header": {},
+        "metadata": {},
+        "content": {"code": code, "silent": False, "store_history": False},
+        "channel": "shell",
+        "buffers": [],
+    }
+
+
+def _stream_output(socket: object, msg_id: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = json.loads(socket.recv(timeout=timeout))  # type: ignore[attr-defined]
+        if message.get("parent_header", {}).get("msg_id") != msg_id:
+            continue
+        if message["msg_type"] == "stream":
+            return message["content"]["text"]
+        if message["msg_type"] == "error":
+            raise AssertionError(message["content"])
+    raise AssertionError("no output from the kernel")
