@@ -18,7 +18,7 @@ run_pass() {
   local backend="$1"
   shift
   if [ "$backend" = sqlite ]; then
-    .venv/bin/python -m pytest --basetemp="$scratch/sqlite" "$@"
+    .venv/bin/python -m pytest --basetemp="$scratch/sqlite" --durations=15 "$@"
   else
     # tests/server/storage runs every backend in both passes already; settings use none.
     OPHIS_TEST_BACKEND="$backend" .venv/bin/python -m pytest tests/server \

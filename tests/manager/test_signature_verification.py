@@ -221,3 +221,30 @@ def test_keys_forged_after_the_root_was_kept_are_refused(
         proxy.mode = "pass"
     assert code == 1
     assert "key_mgr.json" in report["message"] and "good signature" in report["message"]
+
+
+def test_an_explicit_file_from_a_checked_channel_is_checked_too(
+    proxy: type[_Proxy], home: dict[str, str], tmp_path: Path
+) -> None:
+    """No solve, the same check: an @EXPLICIT file naming an unsigned package of a channel
+    that requires signatures is refused; the signed channel's file installs."""
+    channel = f"{proxy.url}/conda/alice"  # type: ignore[attr-defined]
+    explicit = tmp_path / "explicit.txt"
+    explicit.write_text(
+        "@EXPLICIT\n" + "".join(f"{channel}/noarch/{name}\n" for name in (DEP, APP))
+    )
+    Path(home["CONDARC"]).write_text(json.dumps(required(channel)))
+    prefix = tmp_path / "env"
+    stripped = {**home, "CONDA_PKGS_DIRS": str(tmp_path / "stripped-cache")}
+    proxy.mode = "strip"
+    try:
+        refused = ophis(stripped, "create", "-p", str(prefix), "--file", str(explicit), "--json")
+    finally:
+        proxy.mode = "pass"
+    assert refused.returncode == 1, refused.stdout
+    assert APP in refused.stdout and "is not signed" in refused.stdout
+    assert not (prefix / "conda-meta").exists()
+    intact = {**home, "CONDA_PKGS_DIRS": str(tmp_path / "cache")}
+    done = ophis(intact, "create", "-p", str(prefix), "--file", str(explicit), "--json")
+    assert done.returncode == 0, done.stdout
+    assert (prefix / "conda-meta").is_dir()

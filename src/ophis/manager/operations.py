@@ -495,7 +495,22 @@ def plan_records(
         update_specs=tuple(record_spec(r, ctx) for r in link),
         remove_specs=(),
     )
-    return _outcome(request, _channels_of(records, config), solution, recovered, warnings)
+    channels = _channels_of(records, config)
+    _verify_unsolved(solution.link, channels, config)
+    return _outcome(request, channels, solution, recovered, warnings)
+
+
+def _verify_unsolved(
+    link: Sequence[rattler.RepoDataRecord], channels: list[Channel], config: Config
+) -> None:
+    """Records that were not solved (an @EXPLICIT file, a lock file) are checked against
+    their channels' signed repodata too, when those channels are checked: a lock file
+    names hashes, but only the channel's signatures say the channel published them."""
+    policy = policy_for(config, channels)
+    if not policy.active or not link:
+        return
+    subdirs = tuple(sorted({r.subdir for r in link} | {"noarch"}))
+    verify_records(link, channels, fetch_repodata(channels, subdirs, config), policy)
 
 
 def _refuse_duplicates(records: Sequence[rattler.RepoDataRecord]) -> None:
