@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.server.web.conftest import WebClient, signed_in
+from tests.server.web.conftest import PASSWORD, WebClient, signed_in
+from tests.server.web.test_browser import WIDE, chromium
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -98,6 +99,26 @@ def test_a_kernel_runs_code_over_the_proxied_websocket(
         msg_id = uuid.uuid4().hex
         socket.send(json.dumps(_execute_request(msg_id, "print(6 * 7)")))
         assert _stream_output(socket, msg_id) == "42\n"
+
+
+def test_jupyterlab_works_in_a_real_browser_through_the_proxy(
+    server: RunningServer, alice: WebClient, tmp_path: Path
+) -> None:
+    """The whole front end (its assets, its API, a kernel's WebSocket) through the proxy:
+    a new notebook runs code."""
+    with chromium() as browser:
+        page = browser.new_page(viewport=WIDE)
+        page.goto(f"{server.url}/login")
+        page.fill("input[name=login]", "alice")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.goto(f"{server.url}/notebooks/alice/lab")
+        page.locator(".jp-LauncherCard[data-category='Notebook']").first.click(timeout=60_000)
+        page.locator(".jp-Notebook .jp-Cell .cm-content").first.click(timeout=60_000)
+        page.keyboard.type("print(6 * 7)")
+        page.keyboard.press("Shift+Enter")
+        page.wait_for_selector(".jp-OutputArea-output:has-text('42')", timeout=60_000)
+        page.screenshot(path=str(tmp_path / "jupyterlab.png"))
 
 
 def test_another_users_session_and_no_session_are_refused(

@@ -219,6 +219,9 @@ def _command(
         "--ServerApp.password=",
         "--ServerApp.allow_remote_access=True",
         "--ServerApp.open_browser=False",
+        # no calls home from the server's host: no update checks, no news feed
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.news_url=None",
     ]
     if os.geteuid() == 0:
         command.append("--allow-root")
