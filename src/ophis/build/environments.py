@@ -32,7 +32,7 @@ from ophis.core.repodata import build_repodata, dumps
 from ophis.core.virtual_packages import detect_virtual_packages
 from ophis.manager.config import Config, load_config_from_os
 from ophis.manager.download import cache_stem, fill_cache
-from ophis.manager.operations import fetch_repodata
+from ophis.manager.operations import credentialed_urls, fetch_repodata
 from ophis.manager.solve import SolveRequest, solve
 from ophis.manager.specs import spec_name
 
@@ -155,17 +155,8 @@ def _solve(
             "Check the recipe's requirements and the channels given with -c.",
         ) from None
     records = [r for r in result.final if isinstance(r, rattler.RepoDataRecord)]
-    fill_cache(records, Path(config.pkgs_dirs[0]), url_rewrites=_credentials(channels, subdir))
+    fill_cache(records, Path(config.pkgs_dirs[0]), url_rewrites=credentialed_urls(channels, subdir))
     return records
-
-
-def _credentials(channels: list[Channel], subdir: str) -> dict[str, str]:
-    return {
-        channel.url(s) + "/": channel.url(s, with_token=True, with_auth=True) + "/"
-        for channel in channels
-        if channel.token or channel.auth
-        for s in (subdir, "noarch")
-    }
 
 
 def _strong_exports(records: list[rattler.RepoDataRecord], config: Config) -> list[str]:

@@ -258,7 +258,7 @@ def apply_change(
         cmd=request.argv,
     )
     pkgs_dirs = [Path(p) for p in config.pkgs_dirs]
-    rewrites = _credentialed_urls(outcome.channels, config.subdir)
+    rewrites = credentialed_urls(outcome.channels, config.subdir)
     messages = prepare(plan, pkgs_dirs=pkgs_dirs, progress=progress, url_rewrites=rewrites)
     if messages and confirm is not None and not confirm(messages):
         outcome.declined = True
@@ -271,7 +271,7 @@ def apply_change(
     return outcome
 
 
-def _credentialed_urls(channels: list[Channel], subdir: str) -> dict[str, str]:
+def credentialed_urls(channels: list[Channel], subdir: str) -> dict[str, str]:
     """Clean subdir URL -> the same with the channel's token or login, for downloads."""
     return {
         channel.url(s) + "/": channel.url(s, with_token=True, with_auth=True) + "/"
