@@ -11,15 +11,17 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
+from ophis.core.atomic_file import write_atomic
 from ophis.core.channel import ChannelContext, parse_channel
 from ophis.core.errors import CondaValueError, EnvironmentLocationNotFound, OphisError
 from ophis.core.spec_name import spec_name
 from ophis.manager.config import Config, home_dir
 from ophis.manager.env_vars import read_env_vars, write_env_vars
 from ophis.manager.envfile import EnvironmentFile
-from ophis.manager.history import requested_specs
+from ophis.manager.history import CREATED_AT, requested_specs
 from ophis.manager.prefix import CONDA_META, PrefixData
 from ophis.manager.records import base_url
 
@@ -40,6 +42,67 @@ def list_environments(config: Config, env: Mapping[str, str]) -> list[Path]:
             found += sorted(p for p in Path(envs_dir).iterdir() if is_environment(p))
     found += [p for p in _registered(env) if is_environment(p)]
     return list(dict.fromkeys(p.absolute() for p in found))
+
+
+def register_environment(prefix: Path, config: Config, env: Mapping[str, str]) -> None:
+    """conda's ``register_env``: after every transaction the prefix is listed in
+    ``~/.conda/environments.txt`` (once), so ``env list`` of conda and Ophis finds
+    ``-p`` environments too; ``register_envs: false`` turns it off."""
+    if not config.get("register_envs"):
+        return
+    registry = home_dir(env) / REGISTRY
+    location = os.path.normpath(prefix.absolute())
+    try:
+        old = registry.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        old = ""
+    except OSError:
+        return  # conda only warns when the registry cannot be read or written
+    if location in (line.strip() for line in old.splitlines()):
+        return
+    if old and not old.endswith("\n"):
+        old += "\n"
+    try:
+        registry.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(registry, (old + location + "\n").encode("utf-8"))
+    except OSError:
+        return
+
+
+def environment_details(
+    prefix: Path, config: Config, env: Mapping[str, str]
+) -> dict[str, str | bool | None]:
+    """conda's ``envs_details`` entry: name (``""`` outside the envs dirs), creation and
+    last change (ISO 8601, UTC), whether it is active, the base, frozen (CEP 22) and
+    writable."""
+    meta = prefix / CONDA_META
+    active = env.get("CONDA_PREFIX")
+    return {
+        "name": environment_name(prefix, config) or "",
+        "created": _created(meta),
+        "last_modified": _timestamp(meta / "history"),
+        "active": bool(active) and Path(active).absolute() == prefix.absolute(),
+        "base": prefix.absolute() == Path(config.root_prefix).absolute(),
+        "frozen": (meta / "frozen").is_file(),
+        "writable": os.access(meta / "history", os.W_OK)
+        if (meta / "history").exists()
+        else os.access(meta, os.W_OK),
+    }
+
+
+def _created(meta: Path) -> str | None:
+    try:
+        stamp = float((meta / CREATED_AT).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return datetime.fromtimestamp(stamp, tz=UTC).isoformat()
+
+
+def _timestamp(path: Path) -> str | None:
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).isoformat()
+    except OSError:
+        return None
 
 
 def _registered(env: Mapping[str, str]) -> list[Path]:

@@ -28,9 +28,10 @@ from ophis.core.errors import (
 from ophis.core.platform import detect_machine_facts
 from ophis.core.virtual_packages import detect_virtual_packages
 from ophis.manager.config import Config
+from ophis.manager.environments import register_environment
 from ophis.manager.explicit import ExplicitFile, ExplicitPackage, is_explicit, parse_explicit
 from ophis.manager.explicit_records import explicit_records
-from ophis.manager.history import record_spec, requested_specs, state_at
+from ophis.manager.history import CONDA_COMPAT_VERSION, record_spec, requested_specs, state_at
 from ophis.manager.lockfile import locked_records
 from ophis.manager.prefix import PrefixData
 from ophis.manager.records import base_url, dist_name
@@ -162,7 +163,12 @@ def _solve(
             installed=tuple(installed),
             history_specs=_history_specs(request.prefix, channels) if installed else {},
             virtual_packages=tuple(
-                detect_virtual_packages(config.subdir, detect_machine_facts(), env)
+                detect_virtual_packages(
+                    config.subdir,
+                    detect_machine_facts(),
+                    env,
+                    conda_version=CONDA_COMPAT_VERSION,
+                )
             ),
             channel_priority=request.channel_priority or config.channel_priority,
             update_modifier=request.update_modifier or config.update_modifier,
@@ -266,6 +272,7 @@ def apply_change(
     if request.action == "create":
         _clear_existing(request.prefix)
     outcome.report = execute(plan, pkgs_dirs=pkgs_dirs, progress=progress, url_rewrites=rewrites)
+    register_environment(Path(request.prefix), config, os.environ)
     if outcome.clone_source is not None:
         copy_untracked(outcome.clone_source, request.prefix, outcome.untracked)
     return outcome

@@ -159,9 +159,7 @@ def init(
     _initialize(list(InitShell) if all_shells else shells or [], reverse, dry_run, json_output)
 
 
-def _initialize(
-    shells: list[InitShell], reverse: bool, dry_run: bool, json_output: bool
-) -> None:
+def _initialize(shells: list[InitShell], reverse: bool, dry_run: bool, json_output: bool) -> None:
     from ophis.cli.output import emit_json, fail
     from ophis.distribution.shell_init import (
         apply_init,
