@@ -19,9 +19,10 @@ from ophis.core.channel import ChannelContext, parse_channel
 from ophis.core.errors import CondaValueError, EnvironmentLocationNotFound, OphisError
 from ophis.core.spec_name import spec_name
 from ophis.manager.config import Config, home_dir
-from ophis.manager.env_vars import read_env_vars, write_env_vars
+from ophis.manager.env_vars import UNSET_MARKER, read_env_vars, write_env_vars
 from ophis.manager.envfile import EnvironmentFile
 from ophis.manager.history import CREATED_AT, requested_specs
+from ophis.manager.pip_interop import PYPI_CHANNEL, pip_packages
 from ophis.manager.prefix import CONDA_META, PrefixData
 from ophis.manager.records import base_url
 
@@ -148,11 +149,16 @@ def export_environment(
             for r in records
         ]
     channels = [_channel_name(base_url(r), context) for r in records] + list(config.channels)
+    # conda's export: what pip installed goes under pip: (not with --from-history), and the
+    # environment's variables (conda-meta/state) under variables:
+    pips = [] if from_history else pip_packages(prefix, records)
     return EnvironmentFile(
         name=name or environment_name(prefix, config) or prefix.name,
         prefix=str(prefix.absolute()),
         channels=tuple(dict.fromkeys(c for c in channels if c)),
         dependencies=tuple(sorted(dependencies)),
+        pip=tuple(f"{p.name}=={p.version}" for p in pips if p.channel == PYPI_CHANNEL),
+        variables={k: v for k, v in read_env_vars(prefix).items() if v != UNSET_MARKER},
     )
 
 

@@ -6,7 +6,7 @@ import os
 import platform
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from ophis.manager.config import (
     system_rc_path,
     user_rc_path,
 )
+from ophis.manager.env_vars import UNSET_MARKER, read_env_vars, write_env_vars
 from ophis.manager.envfile import dumps_environment_file, read_environment_file
 from ophis.manager.environments import (
     check_env_file_target,
@@ -58,6 +59,13 @@ def register(app: typer.Typer) -> None:
     env.command("create")(env_create)
     env.command("update")(env_update)
     env.command("remove")(env_remove)
+    variables = typer.Typer(help="An environment's own variables.", no_args_is_help=True)
+    variables.command("list")(env_vars_list)
+    variables.command("set")(env_vars_set)
+    variables.command("unset")(env_vars_unset)
+    config_group = typer.Typer(help="An environment's configuration.", no_args_is_help=True)
+    config_group.add_typer(variables, name="vars")
+    env.add_typer(config_group, name="config")
     app.add_typer(env, name="env")
     app.command("info")(info)
 
@@ -92,6 +100,70 @@ def _print_envs(envs: list[Path], config: Config) -> None:
     stdout.print("\n".join([*lines, "", ""]), highlight=False, markup=False, soft_wrap=True)
 
 
+def env_vars_list(name: str = NAME, prefix: str = PREFIX, json_output: bool = JSON) -> None:
+    """List the variables the environment sets on activation (conda's env config vars)."""
+    try:
+        target = existing_prefix(name, prefix, load_config_from_os(), os.environ)
+        shown = {k: v for k, v in read_env_vars(target).items() if v != UNSET_MARKER}
+    except OphisError as error:
+        fail(error, json_output)
+    if json_output:
+        emit_json(shown)
+        return
+    for key, value in shown.items():
+        stdout.print(f"{key} = {value}", highlight=False, markup=False, soft_wrap=True)
+
+
+def env_vars_set(
+    assignments: list[str] = typer.Argument(..., metavar="KEY=VALUE..."),
+    name: str = NAME,
+    prefix: str = PREFIX,
+    json_output: bool = JSON,
+) -> None:
+    """Set variables that activation exports (KEY=VALUE, separated by spaces)."""
+    pairs = dict(_assignment(a) for a in assignments)
+    _change_env_vars(name, prefix, json_output, lambda current: {**current, **pairs})
+
+
+def env_vars_unset(
+    names: list[str] = typer.Argument(..., metavar="KEY..."),
+    name: str = NAME,
+    prefix: str = PREFIX,
+    json_output: bool = JSON,
+) -> None:
+    """Unset variables: activation then removes them (and restores what they overwrote)."""
+    keys = {key.strip() for key in names}
+    _change_env_vars(
+        name,
+        prefix,
+        json_output,
+        lambda current: {k: UNSET_MARKER if k in keys else v for k, v in current.items()},
+    )
+
+
+def _assignment(text: str) -> tuple[str, str]:
+    """conda's split: the key before the first ``=``, the value after it, both stripped."""
+    key, _, value = text.partition("=")
+    return key.strip(), value.strip()
+
+
+def _change_env_vars(
+    name: str | None,
+    prefix: str | None,
+    json_output: bool,
+    change: Callable[[dict[str, str]], dict[str, str]],
+) -> None:
+    try:
+        target = existing_prefix(name, prefix, load_config_from_os(), os.environ)
+        write_env_vars(target, change(read_env_vars(target)))
+    except OphisError as error:
+        fail(error, json_output)
+    if json_output:
+        emit_json({"success": True})
+    elif os.environ.get("CONDA_PREFIX") == str(target):
+        print("To make your changes take effect please reactivate your environment")
+
+
 def env_export(
     name: str = NAME,
     prefix: str = PREFIX,
@@ -112,10 +184,14 @@ def env_export(
     except OphisError as error:
         fail(error, json_output)
     if json_output:
+        dependencies: list[Any] = list(exported.dependencies)
+        if exported.pip:
+            dependencies.append({"pip": list(exported.pip)})
         document = {
             "name": exported.name,
             "channels": list(exported.channels),
-            "dependencies": list(exported.dependencies),
+            "dependencies": dependencies,
+            **({"variables": exported.variables} if exported.variables else {}),
             "prefix": exported.prefix,
         }
         emit_json(document)
