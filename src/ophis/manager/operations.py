@@ -155,6 +155,9 @@ def _outcome(
     if solution.link or solution.unlink or request.action == "create":
         outcome.solution = solution
         outcome.link_scripts = _link_scripts(solution, request.prefix, config)
+        # the scripts known already (packages in the cache, pre-unlink in the prefix) are
+        # refused at once, so that a dry run says so too
+        refuse_link_scripts(outcome.link_scripts, config.get("ophis_link_scripts"))
     return outcome
 
 
