@@ -32,9 +32,6 @@ from ophis.core.errors import TransactionError
 from ophis.manager.records import dist_name
 from ophis.manager.transaction import _extracted_dir
 
-SAFETY_CHECK_LEVELS = ("disabled", "warn", "enabled")
-LINK_SCRIPT_POLICIES = ("run", "refuse")
-LINK_SCRIPT_ACTIONS = ("pre-link", "post-link", "pre-unlink")
 #: where conda looks for a package's link script: ``bin/`` on Unix, ``Scripts/`` on Windows
 _SCRIPT_PLACES = (("bin", "sh"), ("Scripts", "bat"))
 
