@@ -20,6 +20,7 @@ from ophis.cli.commands.change import (
     NAME,
     PREFIX,
     QUIET,
+    REFUSE_LINK_SCRIPTS,
     YES,
     ChangeOptions,
     run_change,
@@ -212,6 +213,7 @@ def env_create(
     file: Path = ENV_FILE,
     name: str = NAME,
     prefix: str = PREFIX,
+    refuse_link_scripts: bool = REFUSE_LINK_SCRIPTS,
     dry_run: bool = DRY_RUN,
     yes: bool = typer.Option(False, "--yes", "-y", help="Replace an existing environment."),
     quiet: bool = QUIET,
@@ -219,7 +221,17 @@ def env_create(
 ) -> None:
     """Create an environment from an environment.yml: conda packages, then the pip: section,
     then the variables: (set on activation)."""
-    _apply_env_file("create", file, name, prefix, dry_run, yes, quiet, json_output)
+    _apply_env_file(
+        "create",
+        file,
+        name,
+        prefix,
+        dry_run,
+        yes,
+        quiet,
+        json_output,
+        refuse_link_scripts=refuse_link_scripts,
+    )
 
 
 def env_update(
@@ -227,17 +239,30 @@ def env_update(
     name: str = NAME,
     prefix: str = PREFIX,
     prune: bool = typer.Option(False, "--prune", help="Remove what the file no longer needs."),
+    refuse_link_scripts: bool = REFUSE_LINK_SCRIPTS,
     dry_run: bool = DRY_RUN,
     quiet: bool = QUIET,
     json_output: bool = JSON,
 ) -> None:
     """Update an environment from an environment.yml."""
-    _apply_env_file("install", file, name, prefix, dry_run, True, quiet, json_output, prune)
+    _apply_env_file(
+        "install",
+        file,
+        name,
+        prefix,
+        dry_run,
+        True,
+        quiet,
+        json_output,
+        prune,
+        refuse_link_scripts=refuse_link_scripts,
+    )
 
 
 def env_remove(
     name: str = NAME,
     prefix: str = PREFIX,
+    refuse_link_scripts: bool = REFUSE_LINK_SCRIPTS,
     dry_run: bool = DRY_RUN,
     yes: bool = YES,
     quiet: bool = QUIET,
@@ -251,7 +276,13 @@ def env_remove(
     except OphisError as error:
         fail(error, json_output)
     options = ChangeOptions.quiet_defaults(
-        name, prefix, json_output=json_output, dry_run=dry_run, yes=yes, all_packages=True
+        name,
+        prefix,
+        json_output=json_output,
+        dry_run=dry_run,
+        yes=yes,
+        all_packages=True,
+        refuse_link_scripts=refuse_link_scripts,
     )
     run_change("remove", replace(options, quiet=quiet or json_output))
 
@@ -266,6 +297,8 @@ def _apply_env_file(
     quiet: bool,
     json_output: bool,
     prune: bool = False,
+    *,
+    refuse_link_scripts: bool = False,
 ) -> None:
     try:
         environment = read_environment_file(file)
@@ -279,7 +312,13 @@ def _apply_env_file(
         check_env_file_target(environment, target, config, action, replace=yes)
     except OphisError as error:
         fail(error, json_output)
-    options = ChangeOptions.quiet_defaults(name, prefix, json_output=json_output, dry_run=dry_run)
+    options = ChangeOptions.quiet_defaults(
+        name,
+        prefix,
+        json_output=json_output,
+        dry_run=dry_run,
+        refuse_link_scripts=refuse_link_scripts,
+    )
     options = replace(options, quiet=quiet or json_output)
     channels = list(environment.channels)
     run_change(action, replace(options, specs=list(environment.dependencies), channel=channels))
