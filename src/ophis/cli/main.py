@@ -42,6 +42,8 @@ COMMANDS = {
     "download": "packages_remote",
     "env": "env",
     "info": "env",
+    "compare": "env_tools",
+    "rename": "env_tools",
     "shell": "shell",
     "activate": "shell",
     "deactivate": "shell",

@@ -38,6 +38,16 @@ class PipPackage:
     def dist_name(self) -> str:
         return f"{self.name}-{self.version}-{self.build}"
 
+    def to_record(self) -> rattler.PackageRecord:
+        """As a record, so that match specs can test it (``compare``)."""
+        return rattler.PackageRecord(
+            name=self.name,
+            version=self.version,
+            build=rattler.BuildString(self.build),
+            build_number=0,
+            subdir="pypi",
+        )
+
     def dist_fields(self) -> dict[str, object]:
         """conda's ``list --json`` entry for it."""
         return {

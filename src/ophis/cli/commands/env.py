@@ -25,6 +25,7 @@ from ophis.cli.commands.change import (
     ChangeOptions,
     run_change,
 )
+from ophis.cli.commands.env_tools import rename
 from ophis.cli.output import emit_json, fail, stdout
 from ophis.core.errors import CondaValueError, OphisError
 from ophis.core.platform import detect_machine_facts
@@ -67,6 +68,7 @@ def register(app: typer.Typer) -> None:
     config_group = typer.Typer(help="An environment's configuration.", no_args_is_help=True)
     config_group.add_typer(variables, name="vars")
     env.add_typer(config_group, name="config")
+    env.command("rename")(rename)
     app.add_typer(env, name="env")
     app.command("info")(info)
 
