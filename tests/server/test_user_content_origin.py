@@ -1,0 +1,240 @@
+"""A deployment never shares an origin with the site's sessions: a hostile app, deployed
+public, is served on the user-content origin, where its script cannot read or post to the
+site with a visitor's cookies, cannot set the site's cookies, and never sees an Ophis
+cookie or token; private deployments still open to their callers (a token, or a browser
+the site hands over with a one-time ticket)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.server.test_deployments import _deployment_pids, _eventually, _kill_group
+from tests.server.web.conftest import WebClient, signed_in
+from tests.server.web.test_browser import WIDE, chromium
+
+from ophis.indexer.channel_index import index_channel
+from ophis.testing.build_channels import make_build_channel
+from ophis.testing.cli import isolated_user, ok_json, ophis
+from ophis.testing.server import RunningServer, run_server
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="linux-64 channel")
+
+#: the hostile app: echoes what reaches it, tries to plant the site's session cookie (the
+#: value in ?fix=), and its page's script tries to read and post to the site (?site=)
+HOSTILE_APP = r'''
+import json, os
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+PAGE = """<!doctype html><title>hostile</title><pre id="out">running</pre><script>
+(async () => {
+  const site = new URLSearchParams(location.search).get("site");
+  const out = [];
+  const attempt = async (name, act) => {
+    try { out.push(name + "=" + await act()); } catch (e) { out.push(name + "=blocked"); }
+  };
+  await attempt("read", async () => (await fetch(site + "/settings/tokens",
+    {credentials: "include"})).text());
+  await attempt("post", async () => (await fetch(site + "/settings/tokens", {method: "POST",
+    credentials: "include", body: new URLSearchParams({name: "stolen", scopes: "all"})})).status);
+  await attempt("cookie", async () => { document.cookie = "ophis_session=planted; path=/";
+    return "written"; });
+  document.getElementById("out").textContent = out.join(" ");
+})();
+</script>"""
+
+
+class App(BaseHTTPRequestHandler):
+    def do_GET(self):
+        url = urlsplit(self.path)
+        if url.path.endswith("/echo"):
+            body, kind = json.dumps(dict(self.headers.items())).encode(), "application/json"
+        else:
+            body, kind = PAGE.encode(), "text/html"
+        fix = parse_qs(url.query).get("fix", ["x"])[0]
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        for cookie in (f"ophis_session={fix}; Path=/", f"=ophis_session={fix}; Path=/",
+                       "ophis_csrf=planted; Path=/", "app_cookie=kept; Path=/"):
+            self.send_header("Set-Cookie", cookie)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+HTTPServer(("127.0.0.1", int(os.environ["PORT"])), App).serve_forever()
+'''
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    data = tmp_path_factory.mktemp("user-content") / "data"
+    data.mkdir()
+    (data / "server.toml").write_text("deployments_enabled = true\nnotebooks_enabled = false\n")
+    with run_server(data) as running:
+        yield running
+    for pid in _deployment_pids(data):
+        _kill_group(pid)
+
+
+@pytest.fixture(scope="module")
+def owner(tmp_path_factory: pytest.TempPathFactory, server: RunningServer) -> dict[str, str]:
+    env = isolated_user(tmp_path_factory.mktemp("owner"))
+    closed = "http://127.0.0.1:9"
+    env.update(http_proxy=closed, https_proxy=closed, no_proxy="127.0.0.1,localhost")
+    env["ANACONDA_API_TOKEN"] = server.login()
+    env["OPHIS_SERVER"] = server.api
+    return env
+
+
+@pytest.fixture(scope="module")
+def hostile(
+    tmp_path_factory: pytest.TempPathFactory, server: RunningServer, owner: dict[str, str]
+) -> str:
+    """The hostile app, deployed public; its address on the user-content origin."""
+    channel = make_build_channel(tmp_path_factory.mktemp("channel"))
+    index_channel(channel)
+    folder = tmp_path_factory.mktemp("projects") / "hostile"
+    made = ophis(owner, "project", "init", str(folder), "-t", "python", "-c", channel.as_uri())
+    assert made.returncode == 0, made.stderr
+    (folder / "main.py").write_text(HOSTILE_APP)
+    manifest = folder / "ophis.toml"
+    manifest.write_text(manifest.read_text() + 'serve = "python main.py"\n')
+    deploy = ["project", "deploy", "--path", str(folder), "--name", "hostile", "--json"]
+    deployed = ok_json(ophis(owner, *deploy, "--server", server.url))
+    assert deployed["url"].startswith(server.user_content_url)
+    _access(owner, server, "--public")
+    return deployed["url"]
+
+
+def _access(owner: dict[str, str], server: RunningServer, *flags: str) -> None:
+    ok_json(
+        ophis(owner, "deployment", "access", "hostile", *flags, "--server", server.url, "--json")
+    )
+
+
+def _patch(server: RunningServer, owner: dict[str, str], **change: object) -> None:
+    answer = httpx.patch(
+        f"{server.api}/deployments/{server.admin}/hostile",
+        json=change,
+        headers={"Authorization": f"token {owner['ANACONDA_API_TOKEN']}"},
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def test_the_site_never_serves_a_deployment(server: RunningServer, hostile: str) -> None:
+    site = f"{server.url}/deployments/{server.admin}/hostile/echo?q=1"
+    moved = httpx.get(site, headers={"Cookie": "ophis_session=whatever"})
+    assert moved.status_code == 307
+    assert moved.headers["location"] == f"{hostile}echo?q=1"
+    assert "set-cookie" not in moved.headers
+
+
+def test_the_app_never_sees_an_ophis_cookie_or_token(
+    server: RunningServer, owner: dict[str, str], hostile: str
+) -> None:
+    token = owner["ANACONDA_API_TOKEN"]
+    sent = {
+        "Cookie": "ophis_session=s; ophis_csrf=c; ophis_app=a; __Host-ophis_session=h; own=1",
+        "Authorization": f"token {token}",
+    }
+    seen = httpx.get(f"{hostile}echo", headers=sent).json()
+    seen = {k.lower(): v for k, v in seen.items()}
+    assert seen.get("cookie") == "own=1"
+    assert "authorization" not in seen and token not in str(seen)
+
+
+def test_the_app_cannot_set_the_sites_cookies_and_is_sandboxed(hostile: str) -> None:
+    answer = httpx.get(f"{hostile}page", params={"fix": "planted"})
+    assert answer.status_code == 200
+    assert answer.headers.get_list("set-cookie") == ["app_cookie=kept; Path=/"]
+    policy = answer.headers["content-security-policy"]
+    assert policy.startswith("sandbox allow-scripts") and "allow-same-origin" not in policy
+    assert "frame-ancestors 'self'" in policy
+    assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_visitors_browser_keeps_its_session_and_its_tokens(
+    server: RunningServer, owner: dict[str, str], hostile: str, tmp_path: Path
+) -> None:
+    """In chromium: a signed-in visitor opens the app, whose script tries to read the
+    site, post a token form and plant a session (mallory's, a real one): all fail, also
+    once the owner turned the sandbox off."""
+    signed_in(server, "visitor").close()
+    mallory = signed_in(server, "mallory")
+    planted = mallory.http.cookies["ophis_session"]
+    with chromium() as browser:
+        context = browser.new_context(viewport=WIDE)
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        page.goto(f"{server.url}/login")
+        page.fill("input[name=login]", "visitor")
+        page.fill("input[name=password]", "a-password-for-tests")
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        session = _site_session(context)
+        for sandbox in (None, "off"):
+            if sandbox is not None:
+                _patch(server, owner, sandbox=sandbox)
+            page.goto(f"{hostile}page?site={server.url}&fix={planted}")
+            page.wait_for_function("document.getElementById('out').textContent !== 'running'")
+            report = page.inner_text("#out")
+            page.screenshot(path=str(tmp_path / f"hostile-{sandbox}.png"))
+            assert "read=blocked" in report, report
+            assert "post=blocked" in report or "post=403" in report, report
+            assert _site_session(context) == session
+            tokens = page.goto(f"{server.url}/settings/tokens")
+            assert tokens is not None and tokens.status == 200
+            assert "visitor" in page.content() and "stolen" not in page.content()
+    mallory.close()
+    _patch(server, owner, sandbox="allow-scripts allow-forms")
+
+
+def _site_session(context: object) -> list[str]:
+    cookies = context.cookies()  # type: ignore[attr-defined]
+    return sorted(c["value"] for c in cookies if c["name"] == "ophis_session")
+
+
+def test_a_private_deployment_opens_to_a_token_and_to_a_handed_over_browser(
+    server: RunningServer, owner: dict[str, str], hostile: str
+) -> None:
+    _access(owner, server, "--private")
+    page = {"Accept": "text/html"}
+    # no credentials: an API caller is asked for a token, a browser goes to sign in
+    assert httpx.get(f"{hostile}echo").status_code == 401
+    to_site = httpx.get(f"{hostile}page", headers=page)
+    assert to_site.status_code == 302
+    assert to_site.headers["location"] == f"{server.url}/deployments/{server.admin}/hostile/page"
+    # the site's session means nothing on the user-content origin
+    admin = WebClient(server)
+    admin.sign_in(server.admin, server.password)
+    cookie = {"Cookie": f"ophis_session={admin.http.cookies['ophis_session']}"}
+    assert httpx.get(f"{hostile}echo", headers=cookie).status_code == 401
+    # a deployment token opens it
+    made = ophis(owner, "deployment", "token", "create", "hostile", "--name", "api", "--json")
+    bearer = {"Authorization": f"Bearer {ok_json(made)['token']}"}
+    assert _eventually(lambda: httpx.get(f"{hostile}echo", headers=bearer)).status_code == 200
+    # the owner's browser is handed over with a ticket, which works once
+    handed = admin.http.get(f"/deployments/{server.admin}/hostile/page", headers=page)
+    assert handed.status_code == 303
+    ticket_url = handed.headers["location"]
+    assert ticket_url.startswith(f"{server.user_content_url}/.ophis/enter?ticket=")
+    with httpx.Client(follow_redirects=True) as owner_browser:
+        opened = owner_browser.get(ticket_url, headers=page)
+        assert opened.status_code == 200 and "hostile" in opened.text
+        assert owner_browser.get(f"{hostile}echo").status_code == 200
+        # its cookie opens this app only, and is never passed to it
+        echoed = {k.lower(): v for k, v in owner_browser.get(f"{hostile}echo").json().items()}
+        assert "ophis_app" not in echoed.get("cookie", "")
+    replayed = httpx.get(ticket_url)
+    assert replayed.status_code == 401 and "used already" in replayed.json()["error"]
+    # a signed-in user without access: not found, and no ticket
+    visitor = WebClient(server)
+    visitor.sign_in("visitor")
+    refused = visitor.http.get(f"/deployments/{server.admin}/hostile/page", headers=page)
+    assert refused.status_code == 404
+    for client in (admin, visitor):
+        client.close()
