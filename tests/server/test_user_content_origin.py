@@ -23,16 +23,9 @@ from ophis.testing.server import RunningServer, run_server
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="linux-64 channel")
 
-#: the hostile app: echoes what reaches it, tries to plant the site's session cookie (the
-#: value in ?fix=), and its page's script tries to read and post to the site (?site=)
-HOSTILE_APP = r'''
-import json, os
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from urllib.parse import parse_qs, urlsplit
-
-PAGE = """<!doctype html><title>hostile</title><pre id="out">running</pre><script>
-(async () => {
-  const site = new URLSearchParams(location.search).get("site");
+#: what a hostile page's script tries against the site (at ``site``) with the visitor's
+#: cookies: read the tokens page, post the form that creates a token, plant a session
+ATTACK_THE_SITE = """async (site) => {
   const out = [];
   const attempt = async (name, act) => {
     try { out.push(name + "=" + await act()); } catch (e) { out.push(name + "=blocked"); }
@@ -41,10 +34,24 @@ PAGE = """<!doctype html><title>hostile</title><pre id="out">running</pre><scrip
     {credentials: "include"})).text());
   await attempt("post", async () => (await fetch(site + "/settings/tokens", {method: "POST",
     credentials: "include", body: new URLSearchParams({name: "stolen", scopes: "all"})})).status);
-  await attempt("cookie", async () => { document.cookie = "ophis_session=planted; path=/";
-    return "written"; });
-  document.getElementById("out").textContent = out.join(" ");
-})();
+  await attempt("cookie", async () => {
+    document.cookie = "ophis_session=planted; path=/";
+    document.cookie = "ophis_session=planted; path=/settings";
+    return "written";
+  });
+  return out.join(" ");
+}"""
+
+#: the hostile app: echoes what reaches it, tries to plant the site's session cookie (the
+#: value in ?fix=), and its page's script attacks the site (at ?site=)
+HOSTILE_APP = r'''
+import json, os
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+PAGE = """<!doctype html><title>hostile</title><pre id="out">running</pre><script>
+const site = new URLSearchParams(location.search).get("site");
+(ATTACK)(site).then((report) => { document.getElementById("out").textContent = report; });
 </script>"""
 
 
@@ -66,7 +73,7 @@ class App(BaseHTTPRequestHandler):
 
 
 HTTPServer(("127.0.0.1", int(os.environ["PORT"])), App).serve_forever()
-'''
+'''.replace("(ATTACK)", f"({ATTACK_THE_SITE})")
 
 
 @pytest.fixture(scope="module")
@@ -116,13 +123,12 @@ def _access(owner: dict[str, str], server: RunningServer, *flags: str) -> None:
     )
 
 
-def _patch(server: RunningServer, owner: dict[str, str], **change: object) -> None:
-    answer = httpx.patch(
+def _patch(server: RunningServer, owner: dict[str, str], **change: object) -> httpx.Response:
+    return httpx.patch(
         f"{server.api}/deployments/{server.admin}/hostile",
         json=change,
         headers={"Authorization": f"token {owner['ANACONDA_API_TOKEN']}"},
     )
-    assert answer.status_code == 200, answer.text
 
 
 def test_the_site_never_serves_a_deployment(server: RunningServer, hostile: str) -> None:
@@ -147,7 +153,9 @@ def test_the_app_never_sees_an_ophis_cookie_or_token(
     assert "authorization" not in seen and token not in str(seen)
 
 
-def test_the_app_cannot_set_the_sites_cookies_and_is_sandboxed(hostile: str) -> None:
+def test_the_app_cannot_set_the_sites_cookies_and_is_sandboxed(
+    server: RunningServer, owner: dict[str, str], hostile: str
+) -> None:
     answer = httpx.get(f"{hostile}page", params={"fix": "planted"})
     assert answer.status_code == 200
     assert answer.headers.get_list("set-cookie") == ["app_cookie=kept; Path=/"]
@@ -155,14 +163,22 @@ def test_the_app_cannot_set_the_sites_cookies_and_is_sandboxed(hostile: str) -> 
     assert policy.startswith("sandbox allow-scripts") and "allow-same-origin" not in policy
     assert "frame-ancestors 'self'" in policy
     assert answer.headers["x-content-type-options"] == "nosniff"
+    # its owner may narrow the sandbox, never give the app the user-content origin
+    for escape in ("allow-scripts allow-same-origin", "off"):
+        refused = _patch(server, owner, sandbox=escape)
+        assert refused.status_code == 400 and "may not be set" in refused.json()["error"]
+    assert _patch(server, owner, sandbox="allow-forms").status_code == 200
+    narrowed = httpx.get(f"{hostile}page").headers["content-security-policy"]
+    assert narrowed == "sandbox allow-forms; frame-ancestors 'self'"
+    assert _patch(server, owner, sandbox="allow-scripts").status_code == 200
 
 
 def test_a_visitors_browser_keeps_its_session_and_its_tokens(
     server: RunningServer, owner: dict[str, str], hostile: str, tmp_path: Path
 ) -> None:
-    """In chromium: a signed-in visitor opens the app, whose script tries to read the
-    site, post a token form and plant a session (mallory's, a real one): all fail, also
-    once the owner turned the sandbox off."""
+    """In chromium: a signed-in visitor opens the app, which tries to read the site, post
+    a token form and plant a session (mallory's, a real one): all fail. (Without the
+    sandbox, on the notebooks' origin, the same script fails too: test_notebooks.)"""
     signed_in(server, "visitor").close()
     mallory = signed_in(server, "mallory")
     planted = mallory.http.cookies["ophis_session"]
@@ -176,21 +192,22 @@ def test_a_visitors_browser_keeps_its_session_and_its_tokens(
         page.click("button[type=submit]")
         page.wait_for_load_state()
         session = _site_session(context)
-        for sandbox in (None, "off"):
-            if sandbox is not None:
-                _patch(server, owner, sandbox=sandbox)
-            page.goto(f"{hostile}page?site={server.url}&fix={planted}")
-            page.wait_for_function("document.getElementById('out').textContent !== 'running'")
-            report = page.inner_text("#out")
-            page.screenshot(path=str(tmp_path / f"hostile-{sandbox}.png"))
-            assert "read=blocked" in report, report
-            assert "post=blocked" in report or "post=403" in report, report
-            assert _site_session(context) == session
-            tokens = page.goto(f"{server.url}/settings/tokens")
-            assert tokens is not None and tokens.status == 200
-            assert "visitor" in page.content() and "stolen" not in page.content()
+        page.goto(f"{hostile}page?site={server.url}&fix={planted}")
+        page.wait_for_function("document.getElementById('out').textContent !== 'running'")
+        report = page.inner_text("#out")
+        page.screenshot(path=str(tmp_path / "hostile.png"))
+        assert report == "read=blocked post=blocked cookie=blocked", report
+        assert _site_session(context) == session
+        assert_still_signed_in_without_stolen_token(page, server.url, "visitor")
     mallory.close()
-    _patch(server, owner, sandbox="allow-scripts allow-forms")
+
+
+def assert_still_signed_in_without_stolen_token(page: object, site: str, login: str) -> None:
+    """The browser's site session is its own still, and no token was made with it."""
+    shown = page.goto(f"{site}/settings/tokens")  # type: ignore[attr-defined]
+    assert shown is not None and shown.status == 200
+    content = page.content()  # type: ignore[attr-defined]
+    assert login in content and "stolen" not in content
 
 
 def _site_session(context: object) -> list[str]:

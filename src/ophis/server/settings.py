@@ -114,7 +114,9 @@ class ServerSettings:
     site_port: int | None = None
     #: the CSP ``sandbox`` deployments are served under unless their owner set one:
     #: scripts and forms run, in an opaque origin (no ``allow-same-origin``: no cookies or
-    #: storage of the user-content origin, no reading other deployments)
+    #: storage of the user-content origin, no reading other deployments or notebooks).
+    #: "off", or adding allow-same-origin, lets every deployment's script act with its
+    #: visitors' sessions of that origin: only with trusted deployments
     user_content_sandbox: str = (
         "allow-scripts allow-forms allow-popups allow-modals allow-downloads"
     )

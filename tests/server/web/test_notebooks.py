@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.server.test_user_content_origin import ATTACK_THE_SITE
 from tests.server.web.conftest import PASSWORD, WebClient, signed_in
 from tests.server.web.test_browser import WIDE, chromium
 from websockets.exceptions import InvalidStatus
@@ -21,11 +22,6 @@ from websockets.sync.client import connect
 from ophis.testing.server import RunningServer, run_server
 
 IDLE_SECONDS = 6
-#: what a page's script gets from a cross-origin read of the site with the visitor's cookies
-READ_THE_SITE = """async (url) => {
-  try { const r = await fetch(url, {credentials: "include"}); return await r.text(); }
-  catch (e) { return "blocked"; }
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -137,14 +133,19 @@ def test_jupyterlab_opens_in_a_real_browser_through_the_proxy(
                 ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000
             )
             page.wait_for_selector(".jp-DirListing-item:has-text('hello.txt')", timeout=30_000)
-            # script on the notebook's origin cannot read the site with alice's cookies
-            assert page.evaluate(READ_THE_SITE, f"{server.url}/settings/tokens") == "blocked"
+            # script on the notebook's origin (no sandbox: JupyterLab needs its origin)
+            # can neither read the site with alice's cookies nor post a token form
+            report = page.evaluate(ATTACK_THE_SITE, server.url)
+            assert report.startswith("read=blocked post=blocked"), report
         finally:
             page.screenshot(path=str(tmp_path / "jupyterlab.png"))
+    tokens = alice.get("/settings/tokens")
+    assert tokens.status_code == 200 and "alice" in tokens.text
+    assert "stolen" not in tokens.text
 
 
 def test_another_users_session_and_no_session_are_refused(
-    server: RunningServer, alice: WebClient, bob: WebClient
+    server: RunningServer, alice: WebClient, bob: WebClient, lab: httpx.Client
 ) -> None:
     assert bob.get("/notebooks/alice/api/status").status_code == 403
     assert "belongs to another user" in bob.get("/notebooks/alice/lab").text
@@ -164,6 +165,10 @@ def test_another_users_session_and_no_session_are_refused(
             url = f"{origin.replace('http', 'ws')}/notebooks/alice/api/events/subscribe"
             connect(url, additional_headers={"Cookie": cookie})
         assert refused_socket.value.response.status_code == 403
+    # alice's own app session, in a request another origin's page made: refused
+    elsewhere = {"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "cors", **_xsrf(lab)}
+    made = lab.post("/notebooks/alice/api/kernels", json={}, headers=elsewhere)
+    assert made.status_code == 403 and "its own pages only" in made.json()["error"]
     # the server's limit: one notebook server at once
     over = bob.post("/notebooks/start", {"environment": "default"}, page="/notebooks")
     assert over.status_code == 429

@@ -25,7 +25,10 @@ from ophis.server.errors import BadRequest, Unauthorized
 
 TICKET, SESSION = "ticket", "session"
 TICKET_SECONDS = 60
-#: the CSP sandbox keywords a deployment may be given; "off" serves it without a sandbox
+#: the CSP sandbox keywords an owner may give a deployment: never ``allow-same-origin``,
+#: which would let its script act in the user-content origin with every visitor's app
+#: sessions (another private deployment's, a notebook server's); only the administrator
+#: may allow that, for all deployments (``user_content_sandbox``, or "off")
 SANDBOX_KEYWORDS = frozenset(
     {
         "allow-downloads",
@@ -36,11 +39,11 @@ SANDBOX_KEYWORDS = frozenset(
         "allow-popups",
         "allow-popups-to-escape-sandbox",
         "allow-presentation",
-        "allow-same-origin",
         "allow-scripts",
         "allow-top-navigation-by-user-activation",
     }
 )
+#: the administrator's ``user_content_sandbox`` value that serves deployments unsandboxed
 SANDBOX_OFF = "off"
 
 
@@ -107,15 +110,15 @@ def _row(
 
 def check_sandbox(value: str) -> str:
     """A deployment's sandbox as given by its owner, normalized; refused when it names
-    what a CSP sandbox does not know."""
+    what a CSP sandbox does not know or an owner may not choose."""
     words = value.split()
-    if words == [SANDBOX_OFF]:
-        return SANDBOX_OFF
-    unknown = sorted(set(words) - SANDBOX_KEYWORDS)
-    if unknown:
+    refused = sorted(set(words) - SANDBOX_KEYWORDS)
+    if refused:
         raise BadRequest(
-            f"{', '.join(unknown)} is not a sandbox keyword.",
-            f"Use some of {', '.join(sorted(SANDBOX_KEYWORDS))}, or {SANDBOX_OFF!r}.",
+            f"The sandbox keyword(s) {', '.join(refused)} may not be set by a deployment's "
+            "owner (allow-same-origin would give its script every visitor's sessions of "
+            "the user-content origin).",
+            f"Use some of {', '.join(sorted(SANDBOX_KEYWORDS))}.",
         )
     return " ".join(sorted(set(words)))
 

@@ -252,11 +252,26 @@ def _notebook_for(connection: HTTPConnection, login: str) -> notebooks.NotebookS
         raise Unauthorized("Sign in to reach your notebooks.", "Open /notebooks on the site.")
     if owner != login.lower():
         raise Forbidden("This notebook server belongs to another user.", "Open your own.")
+    if _sent_from_elsewhere(connection):
+        raise Forbidden(
+            "A notebook server answers its own pages only.", "Open it from the Notebooks page."
+        )
     server = notebooks.running(settings, login)
     if server is None:
         raise NotFound("Your notebook server is not running.", "Start it from the Notebooks page.")
     notebooks.touch(settings, login)
     return server
+
+
+def _sent_from_elsewhere(connection: HTTPConnection) -> bool:
+    """A request another origin's page made (the site, a deployment: same-site, as cookies
+    ignore ports), but for following a link: JupyterLab's cookie-based XSRF check alone
+    would not stop a page that can plant cookies for this host name."""
+    fetch_site = connection.headers.get("sec-fetch-site")
+    if fetch_site in (None, "same-origin", "none"):
+        return False
+    navigates = connection.headers.get("sec-fetch-mode") == "navigate"
+    return not (navigates and isinstance(connection, Request) and connection.method == "GET")
 
 
 def _notebook_url(scheme: str, connection: HTTPConnection, login: str, path: str) -> str:
