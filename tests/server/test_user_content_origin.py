@@ -6,10 +6,12 @@ the site hands over with a one-time ticket)."""
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 from tests.server.test_deployments import _deployment_pids, _eventually, _kill_group
@@ -17,10 +19,14 @@ from tests.server.web.conftest import WebClient, signed_in
 from tests.server.web.test_browser import WIDE, chromium
 
 from ophis.indexer.channel_index import index_channel
+from ophis.server.app import create_app
+from ophis.server.services import accounts
+from ophis.server.settings import ServerSettings
 from ophis.testing.build_channels import make_build_channel
 from ophis.testing.cli import isolated_user, ok_json, ophis
 from ophis.testing.server import RunningServer, run_server
 
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="linux-64 channel")
 
 #: what a hostile page's script tries against the site (at ``site``) with the visitor's
@@ -255,3 +261,76 @@ def test_a_private_deployment_opens_to_a_token_and_to_a_handed_over_browser(
     assert refused.status_code == 404
     for client in (admin, visitor):
         client.close()
+
+
+def test_the_sites_cookies_cannot_be_planted_over_https(tmp_path: Path) -> None:
+    """Over HTTPS the site's cookies are ``__Host-`` ones (no sibling host can set them);
+    a cookie sent twice signs no one in; a form posted from another origin of the same
+    site (the user-content one) is refused even with the right CSRF token."""
+    settings = ServerSettings(
+        data_dir=tmp_path / "data",
+        public_url="https://ophis.test",
+        webhook_sender=False,
+        retention_runner=False,
+        mirror_runner=False,
+    )
+    app = create_app(settings)
+    with app.state.context.sessions() as session:
+        accounts.create_user(session, "visitor", "a-password-for-tests")
+    jar = "__Host-ophis_session"
+
+    async def visit() -> dict[str, int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=settings.public_url) as site:
+            form = await site.get("/login")
+            set_csrf = form.headers["set-cookie"]
+            assert set_csrf.startswith("__Host-ophis_csrf=") and "Secure" in set_csrf
+            assert "Path=/" in set_csrf and "HttpOnly" in set_csrf
+            csrf = CSRF.search(form.text).group(1)  # type: ignore[union-attr]
+            login = {"login": "visitor", "password": "a-password-for-tests", "csrf_token": csrf}
+            signed = await site.post("/login", data=login)
+            assert signed.headers["set-cookie"].startswith(f"{jar}=")
+            secret = signed.cookies[jar]
+            site.cookies.clear()
+
+            async def status(cookie: str, **headers: str) -> int:
+                answer = await site.get("/settings/tokens", headers={"Cookie": cookie, **headers})
+                return answer.status_code
+
+            page = await site.get("/settings/tokens", headers={"Cookie": f"{jar}={secret}"})
+            token_form = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+
+            async def post(**headers: str) -> int:
+                answer = await site.post(
+                    "/settings/tokens",
+                    data={
+                        "name": f"t{len(headers)}",
+                        "expiry": "30d",
+                        "scopes": "api:read",
+                        "csrf_token": token_form,
+                    },
+                    headers={"Cookie": f"{jar}={secret}", **headers},
+                )
+                return answer.status_code
+
+            return {
+                "own": await status(f"{jar}={secret}"),
+                "unprefixed": await status(f"ophis_session={secret}"),
+                "twice": await status(f"{jar}=planted; {jar}={secret}"),
+                "post from the user-content origin": await post(Origin="https://apps.ophis.test"),
+                "post same-site": await post(**{"Sec-Fetch-Site": "same-site"}),
+                "post from the site": await post(**{"Sec-Fetch-Site": "same-origin"}),
+            }
+
+    try:
+        seen = anyio.run(visit)
+    finally:
+        app.state.context.close()
+    assert seen == {
+        "own": 200,
+        "unprefixed": 303,
+        "twice": 303,
+        "post from the user-content origin": 403,
+        "post same-site": 403,
+        "post from the site": 200,
+    }

@@ -74,18 +74,32 @@ def only_cookie(connection: HTTPConnection, name: str) -> str | None:
     return values[0] if len(values) == 1 else None
 
 
+def is_secure(request: Request) -> bool:
+    """The site is reached over HTTPS (directly, or as its public URL says)."""
+    public_url = request.app.state.context.settings.public_url or ""
+    return request.url.scheme == "https" or public_url.startswith("https:")
+
+
+def cookie_name(request: Request, name: str) -> str:
+    """``name``, prefixed ``__Host-`` over HTTPS when the site is at the root of its host:
+    a browser then takes that cookie only from this host, Secure, for every path, so a
+    sibling host (``apps.example.org`` setting ``Domain=example.org``) cannot plant it."""
+    public_path = urlsplit(request.app.state.context.settings.public_url or "").path
+    return f"__Host-{name}" if is_secure(request) and not public_path.strip("/") else name
+
+
 def caller_for(request: Request, session: Session) -> WebCaller:
-    secret = only_cookie(request, SESSION_COOKIE)
+    secret = only_cookie(request, cookie_name(request, SESSION_COOKIE))
     row = web_sessions.find_session(session, secret) if secret else None
     if row is not None:
         caller = WebCaller(row, row.csrf_token)
     else:
-        known = only_cookie(request, CSRF_COOKIE) or ""
+        known = only_cookie(request, cookie_name(request, CSRF_COOKIE)) or ""
         caller = WebCaller(
             None,
             known if _TOKEN.match(known) else secrets.token_urlsafe(32),
             csrf_is_new=not _TOKEN.match(known),
-            stale_session=SESSION_COOKIE in request.cookies,
+            stale_session=cookie_name(request, SESSION_COOKIE) in request.cookies,
         )
     request.state.web_caller = caller
     return caller
