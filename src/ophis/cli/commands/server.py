@@ -177,8 +177,8 @@ def start(
         allow_signup=False if no_signup else None,
         user_content_port=user_content_port,
     )
-    settings = _with_user_content_port(settings, port)
     try:
+        settings = _with_user_content_port(settings, port)
         context = ServerContext.open(settings)
         with context.sessions() as session:
             first = ensure_first_admin(session, settings.data_dir, *admin_from_environment())
@@ -203,6 +203,12 @@ def _with_user_content_port(settings: ServerSettings, port: int) -> ServerSettin
     """The site's port, and the user-content port when deployments or notebooks are on."""
     serves_user_content = settings.notebooks_enabled or settings.deployments_enabled
     user_content_port = (settings.user_content_port or port + 1) if serves_user_content else None
+    if user_content_port == port:
+        raise OphisError(
+            f"The user-content port is the site's port ({port}).",
+            "Give --user-content-port another port: deployments and notebooks need an "
+            "origin apart from the site's.",
+        )
     return dataclasses.replace(settings, site_port=port, user_content_port=user_content_port)
 
 
