@@ -42,7 +42,7 @@ def notebooks_page(request: Request, caller: SignedInDep) -> Response:
         "notebooks.html",
         server=notebooks.running(settings, login),
         environments=notebooks.environments(settings, login),
-        folder=notebooks.user_folder(settings, login),
+        problem=notebooks.cannot_start(settings),
         settings=settings,
     )
 
