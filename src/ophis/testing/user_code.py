@@ -4,6 +4,7 @@ removed afterwards (with their processes)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pwd
 import shutil
@@ -15,6 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import IO
 
 from ophis.server.services.os_users import users_under
 
@@ -53,18 +55,30 @@ def enable_user_code(data_dir: Path, homes: Path, *lines: str) -> None:
 def _interpreter_reachable() -> Iterator[None]:
     """User code runs this interpreter (JupyterLab, the test channel's python), as it runs
     a server's on a real host; where it lives in a closed home (a CI's /root), the folders
-    above it are opened for traversal only (o+x, no listing) and closed again after."""
-    opened = []
-    for folder in Path(sys.executable).resolve().parents:
-        mode = stat.S_IMODE(folder.stat().st_mode)
-        if not mode & stat.S_IXOTH:
-            folder.chmod(mode | stat.S_IXOTH)
-            opened.append((folder, mode))
+    above it are opened for traversal only (o+x, no listing), and closed again after by the
+    last test run of this host that needed them."""
+    with open(Path(tempfile.gettempdir()) / "ophis-interpreter-reachable.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        opened = []
+        for folder in Path(sys.executable).resolve().parents:
+            mode = stat.S_IMODE(folder.stat().st_mode)
+            if not mode & stat.S_IXOTH:
+                folder.chmod(mode | stat.S_IXOTH)
+                opened.append((folder, mode))
+        try:
+            yield
+        finally:
+            if _last_one(lock):
+                for folder, mode in opened:
+                    folder.chmod(mode)
+
+
+def _last_one(lock: IO[str]) -> bool:
     try:
-        yield
-    finally:
-        for folder, mode in opened:
-            folder.chmod(mode)
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False  # another run still needs them
+    return True
 
 
 def _end_processes(uid: int) -> None:

@@ -36,7 +36,6 @@ import httpx
 
 from ophis.server.errors import BadRequest, NotFound, ServerError, TooManyRequests
 from ophis.server.services.os_users import (
-    IsolationUnavailable,
     OsUser,
     account_user,
     homes_dir,
@@ -88,8 +87,13 @@ def _runtime(settings: ServerSettings, login: str) -> Path:
     return folder
 
 
-def cannot_start(settings: ServerSettings) -> IsolationUnavailable | None:
+def cannot_start(settings: ServerSettings) -> ServerError | None:
     """Why no notebook server can start on this host (None when one can)."""
+    if not settings.notebooks_enabled:
+        return NotFound(
+            "Notebooks are turned off on this server.",
+            "Ask its administrator to turn them on (notebooks_enabled = true).",
+        )
     return isolation_error(settings, *_FEATURE)
 
 
@@ -189,14 +193,21 @@ def _spawn(settings: ServerSettings, login: str, environment: str) -> NotebookSe
     private_folder(user, user.run, writable=True)  # for JupyterLab's socket, until it listens
     command, env = _command(settings, login, environment, user)
     with (runtime / "jupyter.log").open("ab") as log:
-        process = spawn_as(
-            user,
-            command,
-            cwd=user.home,
-            env=env,
-            output=log,
-            memory_bytes=settings.notebooks_memory_mb * 1024 * 1024,
-        )
+        try:
+            process = spawn_as(
+                user,
+                command,
+                cwd=user.home,
+                env=env,
+                output=log,
+                memory_bytes=settings.notebooks_memory_mb * 1024 * 1024,
+            )
+        except PermissionError:
+            raise ServerError(
+                f"The accounts' OS users cannot run {command[0]}.",
+                "Install JupyterLab where every user can read it (`ophis server notebooks "
+                "setup`, or notebooks_jupyter), not under a closed home such as /root.",
+            ) from None
     server = NotebookServer(login, environment, process.pid, str(user.run / SOCKET), time.time())
     state = runtime / STATE
     state.with_suffix(".tmp").write_text(json.dumps(asdict(server)))
