@@ -16,6 +16,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -68,13 +69,18 @@ print("PROBE " + json.dumps({
 """
 
 
-def _open_data_dir(tmp: Path) -> Path:
+@contextmanager
+def _open_data_dir() -> Iterator[Path]:
     """A data directory anyone could read as the server found it (as a careless
-    administrator might make it): only the server can close it to user code."""
-    data = Path(tempfile.mkdtemp(prefix="ophis-data-", dir=tmp))
-    data.chmod(0o755)
-    tmp.chmod(0o755)
-    return data
+    administrator might make it; pytest's own folders are closed): only the server can
+    close it to user code."""
+    parent = Path(tempfile.mkdtemp(prefix="ophis-open-"))
+    parent.chmod(0o755)
+    (parent / "data").mkdir(mode=0o755)
+    try:
+        yield parent / "data"
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 def _paths_to_try(server: RunningServer, other_home: Path) -> dict[str, object]:
@@ -136,9 +142,8 @@ def test_a_fresh_server_runs_no_user_code(fresh: RunningServer) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    data = _open_data_dir(tmp_path_factory.mktemp("isolated"))
-    with user_homes() as homes:
+def server() -> Iterator[RunningServer]:
+    with _open_data_dir() as data, user_homes() as homes:
         enable_user_code(data, homes, "notebooks_max_running = 2")
         with run_server(data) as running:
             yield running
@@ -235,15 +240,12 @@ def test_a_deployment_runs_as_its_owners_os_user_and_reaches_nothing_else(
 # --- a server that cannot isolate ----------------------------------------------------------
 
 
-def test_a_server_that_is_not_root_refuses_to_start_notebooks_and_says_why(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> None:
+def test_a_server_that_is_not_root_refuses_to_start_notebooks_and_says_why() -> None:
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         pytest.skip("setpriv (util-linux) is needed to start a server as another user")
     nobody = 65534
-    data = _open_data_dir(tmp_path_factory.mktemp("not-root"))
-    with user_homes() as homes:
+    with _open_data_dir() as data, user_homes() as homes:
         enable_user_code(data, homes)
         os.chown(data, nobody, nobody)
         os.chown(data / "server.toml", nobody, nobody)
@@ -268,7 +270,7 @@ def test_a_server_that_is_not_root_refuses_to_start_notebooks_and_says_why(
             )
             assert deploy.status_code == 503, deploy.text
             assert deploy.json()["error"].startswith("Deployments need isolation")
-        log = (data.parent / f"{data.name}.log").read_text()
+        log = (data.parent / "data.log").read_text()
         assert "Refused: Notebooks need isolation" in log
         assert "Refused: Deployments need isolation" in log
         assert subprocess.run(["pgrep", "-u", str(nobody), "jupyter"]).returncode == 1
