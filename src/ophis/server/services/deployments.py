@@ -418,7 +418,9 @@ def start(session: Session, settings: ServerSettings, deployment: Deployment) ->
     if deployment.status == RUNNING and is_alive(deployment.pid):
         return deployment
     _require_enabled(settings)
-    project = current_release(settings, deployment.owner.login, deployment.name) / "project"
+    # the release itself, in the owner's area: the link is in the data directory, closed to it
+    release = current_release(settings, deployment.owner.login, deployment.name).resolve()
+    project = release / "project"
     if not project.is_dir():
         raise Conflict(
             f"{deployment.owner.login}/{deployment.name} has no release to start.",

@@ -190,8 +190,8 @@ def _spawn(settings: ServerSettings, login: str, environment: str) -> NotebookSe
     runtime = _runtime(settings, login)
     _clean(settings, login)
     _own_folder(user, user.home / "envs")
-    private_folder(user, user.run, writable=True)  # for JupyterLab's socket, until it listens
     command, env = _command(settings, login, environment, user)
+    private_folder(user, user.run, writable=True)  # for JupyterLab's socket, until it listens
     with (runtime / "jupyter.log").open("ab") as log:
         try:
             process = spawn_as(
