@@ -36,7 +36,8 @@ def user_homes() -> Iterator[Path]:
     finally:
         for name in users_under(homes):
             _end_processes(pwd.getpwnam(name).pw_uid)
-            subprocess.run(["userdel", name], capture_output=True, check=False)
+            # --force: a process just killed may not be gone yet
+            subprocess.run(["userdel", "--force", name], capture_output=True, check=False)
         shutil.rmtree(homes, ignore_errors=True)
 
 
