@@ -34,6 +34,8 @@ from ophis.testing.cli import isolated_user, ok_json, ophis
 from ophis.testing.server import RunningServer, run_server
 from ophis.testing.user_code import NOT_ROOT, enable_user_code, user_homes
 
+MAX_PROCESSES = 300
+
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason=NOT_ROOT),
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="OS users of Linux"),
@@ -41,7 +43,7 @@ pytestmark = [
 
 #: what the user code reports: who it is, and what it could reach (paths given in PATHS)
 PROBE = """
-import json, os
+import json, os, resource
 def attempt(path):
     try:
         if os.path.isdir(path):
@@ -65,6 +67,8 @@ print("PROBE " + json.dumps({
     "variables": sorted(os.environ),
     "paths": {path: attempt(path) for path in asked["paths"]},
     "server": signal_server(asked["server_pid"]),
+    "limits": {"processes": resource.getrlimit(resource.RLIMIT_NPROC)[0],
+               "memory": resource.getrlimit(resource.RLIMIT_AS)[0]},
 }), flush=True)
 """
 
@@ -102,6 +106,7 @@ def _assert_isolated(report: dict, tried: dict[str, object]) -> None:
     assert all(result == "EACCES" for result in report["paths"].values()), report["paths"]
     assert set(report["paths"]) == set(tried["paths"])  # type: ignore[arg-type]
     assert report["server"] == "EPERM"
+    assert report["limits"]["processes"] == MAX_PROCESSES
     leaked = [v for v in report["variables"] if v.startswith("OPHIS_ADMIN") or "DATABASE" in v]
     assert leaked == []
 
@@ -144,7 +149,9 @@ def test_a_fresh_server_runs_no_user_code(fresh: RunningServer) -> None:
 @pytest.fixture(scope="module")
 def server() -> Iterator[RunningServer]:
     with _open_data_dir() as data, user_homes() as homes:
-        enable_user_code(data, homes, "notebooks_max_running = 2")
+        enable_user_code(
+            data, homes, "notebooks_max_running = 2", f"user_max_processes = {MAX_PROCESSES}"
+        )
         with run_server(data) as running:
             yield running
 
@@ -187,6 +194,7 @@ def test_notebook_kernels_run_as_their_accounts_os_user_and_reach_nothing_else(
             reports[login] = _report(_run_in_kernel(server, client, login, PROBE))
             _assert_isolated(reports[login], tried)
         assert reports["alice"]["uid"] != reports["bob"]["uid"]
+        assert reports["alice"]["limits"]["memory"] == 4096 * 1024 * 1024
         assert reports["alice"]["home"] == str(_home(server, "alice"))
         assert reports["alice"]["user"].startswith("ophis-alice-")
         # the JupyterLab itself, not only its kernel, runs as alice's OS user

@@ -106,6 +106,8 @@ class ServerSettings:
     #: the accounts' homes (notebooks, environments, deployments' releases), each closed to
     #: the other accounts; never inside the data directory, which user code cannot read
     user_homes_dir: Path = Path("/var/lib/ophis/user-homes")
+    #: processes (and threads) one account's user code may have at once (RLIMIT_NPROC)
+    user_max_processes: int = 512
 
     @property
     def database(self) -> str:

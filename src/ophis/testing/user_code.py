@@ -18,8 +18,6 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
-from ophis.server.services.os_users import users_under
-
 #: why tests of user code are skipped: the server isolates it only as root
 NOT_ROOT = "user code runs as an OS user per account, which the server creates only as root"
 
@@ -80,6 +78,11 @@ def _last_one(lock: IO[str]) -> bool:
     except BlockingIOError:
         return False  # another run still needs them
     return True
+
+
+def users_under(homes: Path) -> list[str]:
+    """The OS users the server made with their home under ``homes``."""
+    return [e.pw_name for e in pwd.getpwall() if Path(e.pw_dir).is_relative_to(homes)]
 
 
 def _end_processes(uid: int) -> None:

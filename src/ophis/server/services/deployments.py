@@ -349,6 +349,7 @@ def _start(settings: ServerSettings, owner: str, name: str, project: Path) -> St
             cwd=project,
             env=project_environ(manifest, environ),
             output=out,
+            max_processes=settings.user_max_processes,
         )
     deadline = time.monotonic() + _START_SECONDS
     while time.monotonic() < deadline:

@@ -200,6 +200,7 @@ def _spawn(settings: ServerSettings, login: str, environment: str) -> NotebookSe
                 cwd=user.home,
                 env=env,
                 output=log,
+                max_processes=settings.user_max_processes,
                 memory_bytes=settings.notebooks_memory_mb * 1024 * 1024,
             )
         except PermissionError:

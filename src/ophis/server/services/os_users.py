@@ -228,9 +228,3 @@ def _lock(settings: ServerSettings) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def users_under(homes: Path) -> list[str]:
-    """The OS users whose home is under ``homes`` (for an administrator's clean-up)."""
-    root = homes.absolute()
-    return [e.pw_name for e in pwd.getpwall() if Path(e.pw_dir).is_relative_to(root)]

@@ -26,14 +26,17 @@ def spawn_as(
     cwd: Path,
     env: Mapping[str, str],
     output: IO[bytes],
+    max_processes: int,
     memory_bytes: int | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start user code as ``user``: no supplementary groups, a session and process group
-    of its own (ended as one), files private by default, and only the variables in
-    ``env`` besides who it is -- nothing of the server's environment."""
+    of its own (ended as one), files private by default, at most ``max_processes``
+    processes for the account, and only the variables in ``env`` besides who it is --
+    nothing of the server's environment."""
     environ = {**env, "HOME": str(user.home), "USER": user.name, "LOGNAME": user.name}
 
-    def limits() -> None:  # in the child, before exec: its address space, and its children's
+    def limits() -> None:  # in the child, before exec; inherited by its children
+        resource.setrlimit(resource.RLIMIT_NPROC, (max_processes, max_processes))
         if memory_bytes is not None:
             resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
 
