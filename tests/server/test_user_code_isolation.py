@@ -21,6 +21,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.server.api.conftest import as_user
+from tests.server.conftest import AnacondaClient
 from tests.server.web.conftest import WebClient, signed_in
 from tests.server.web.test_notebooks import _execute_request, _stream_output
 from websockets.sync.client import connect
@@ -31,6 +33,7 @@ from ophis.server.services.os_users import account_user
 from ophis.server.settings import load_settings
 from ophis.testing.build_channels import make_build_channel
 from ophis.testing.cli import isolated_user, ok_json, ophis
+from ophis.testing.packages import make_package
 from ophis.testing.server import RunningServer, run_server
 from ophis.testing.user_code import NOT_ROOT, enable_user_code, user_homes
 
@@ -88,10 +91,14 @@ def _open_data_dir() -> Iterator[Path]:
 
 
 def _paths_to_try(server: RunningServer, other_home: Path) -> dict[str, object]:
+    """The data directory, its files (the database, the private package's blob first) and
+    another account's home."""
     data = server.data_dir
-    assert (data / "ophis.sqlite").is_file()
-    files = sorted(p for p in data.rglob("*") if p.is_file())[:40]
-    paths = [data, data / "ophis.sqlite", *files, other_home]
+    files = sorted(p for p in data.rglob("*") if p.is_file())
+    secrets = [p for p in files if p.name == "ophis.sqlite" or p.name.startswith("secret-")]
+    if server.backend.database_url is None and server.backend.storage_url is None:
+        assert len(secrets) == 2, secrets
+    paths = [data, *secrets, *files[:40], other_home]
     return {"paths": [str(p) for p in paths], "server_pid": server.process.pid}
 
 
@@ -153,7 +160,14 @@ def server() -> Iterator[RunningServer]:
             data, homes, "notebooks_max_running = 2", f"user_max_processes = {MAX_PROCESSES}"
         )
         with run_server(data) as running:
+            _upload_private_package(running, data.parent)
             yield running
+
+
+def _upload_private_package(server: RunningServer, folder: Path) -> None:
+    client = as_user(AnacondaClient(server, folder / "anaconda"), server.login())
+    client("package", "--create", "--private", "--summary", "Hidden", "admin/secret", check=True)
+    client("upload", str(make_package(folder, "secret", "1.0")), check=True)
 
 
 def _home(server: RunningServer, login: str) -> Path:
