@@ -5,6 +5,7 @@ removed afterwards (with their processes)."""
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import pwd
 import shutil
@@ -16,7 +17,6 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO
 
 #: why tests of user code are skipped: the server isolates it only as root
 NOT_ROOT = "user code runs as an OS user per account, which the server creates only as root"
@@ -54,30 +54,43 @@ def enable_user_code(data_dir: Path, homes: Path, *lines: str) -> None:
 def _interpreter_reachable() -> Iterator[None]:
     """User code runs this interpreter (JupyterLab, the test channel's python), as it runs
     a server's on a real host; where it lives in a closed home (a CI's /root), the folders
-    above it are opened for traversal only (o+x, no listing), and closed again after by the
-    last test run of this host that needed them."""
-    with open(Path(tempfile.gettempdir()) / "ophis-interpreter-reachable.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_SH)
-        opened = []
-        for folder in Path(sys.executable).resolve().parents:
-            mode = stat.S_IMODE(folder.stat().st_mode)
-            if not mode & stat.S_IXOTH:
-                folder.chmod(mode | stat.S_IXOTH)
-                opened.append((folder, mode))
+    above it are opened for traversal only (o+x, no listing), and closed again by the last
+    test run of this host that needed them (the first one noted their modes)."""
+    state = Path(tempfile.gettempdir()) / "ophis-interpreter-reachable.json"
+    with open(state.with_suffix(".lock"), "a") as using:
+        fcntl.flock(using, fcntl.LOCK_SH)
+        with _state_lock(state):
+            if not state.exists():
+                state.write_text(json.dumps(_open_for_traversal()))
         try:
             yield
         finally:
-            if _last_one(lock):
-                for folder, mode in opened:
-                    folder.chmod(mode)
+            with _state_lock(state):
+                try:
+                    fcntl.flock(using, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    pass  # another run still needs them
+                else:
+                    for folder, mode in json.loads(state.read_text()).items():
+                        Path(folder).chmod(mode)
+                    state.unlink()
 
 
-def _last_one(lock: IO[str]) -> bool:
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False  # another run still needs them
-    return True
+def _open_for_traversal() -> dict[str, int]:
+    opened = {}
+    for folder in Path(sys.executable).resolve().parents:
+        mode = stat.S_IMODE(folder.stat().st_mode)
+        if not mode & stat.S_IXOTH:
+            folder.chmod(mode | stat.S_IXOTH)
+            opened[str(folder)] = mode
+    return opened
+
+
+@contextmanager
+def _state_lock(state: Path) -> Iterator[None]:
+    with open(state.with_suffix(".state-lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def users_under(homes: Path) -> list[str]:
