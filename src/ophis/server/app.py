@@ -90,7 +90,8 @@ def app_from_environment() -> FastAPI:
     """The factory uvicorn's workers call (``ophis server start --workers N``); settings come
     as JSON in ``$OPHIS_SERVER_SETTINGS`` and the schema was upgraded before they started."""
     raw = json.loads(os.environ[SETTINGS_ENV])
-    raw["data_dir"] = Path(raw["data_dir"])
+    for name in ("data_dir", "user_homes_dir"):
+        raw[name] = Path(raw[name])
     return create_app(ServerSettings(**raw), upgrade=False)
 
 

@@ -81,8 +81,9 @@ class ServerSettings:
     #: seconds between the mirror runner's looks for mirror channels that are due
     mirror_poll_seconds: float = 60.0
 
-    #: let signed-in users start a JupyterLab on this host (``/notebooks/<login>/``)
-    notebooks_enabled: bool = True
+    #: let signed-in users start a JupyterLab on this host (``/notebooks/<login>/``); off
+    #: by default: it runs users' code (as an OS user per account, see user_homes_dir)
+    notebooks_enabled: bool = False
     #: the jupyter-lab executable; else the one `ophis server notebooks setup` installed,
     #: else the server's own environment's
     notebooks_jupyter: str | None = None
@@ -95,8 +96,9 @@ class ServerSettings:
     #: seconds between the reaper's looks for idle notebook servers
     notebooks_poll_seconds: float = 30.0
 
-    #: run deployed projects on this host (``/deployments/<owner>/<name>/``)
-    deployments_enabled: bool = True
+    #: run deployed projects on this host (``/deployments/<owner>/<name>/``); off by
+    #: default: it runs users' code (as an OS user per account, see user_homes_dir)
+    deployments_enabled: bool = False
     #: seconds between the supervisor's looks for deployments that ended
     deployments_poll_seconds: float = 2.0
 
@@ -120,6 +122,13 @@ class ServerSettings:
     user_content_sandbox: str = (
         "allow-scripts allow-forms allow-popups allow-modals allow-downloads"
     )
+
+    # --- user code isolation: notebooks and deployments run as an OS user per account ---
+    #: the accounts' homes (notebooks, environments, deployments' releases), each closed to
+    #: the other accounts; never inside the data directory, which user code cannot read
+    user_homes_dir: Path = Path("/var/lib/ophis/user-homes")
+    #: processes (and threads) one account's user code may have at once (RLIMIT_NPROC)
+    user_max_processes: int = 512
 
     @property
     def database(self) -> str:
