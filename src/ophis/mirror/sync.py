@@ -45,6 +45,7 @@ from ophis.client.verified_download import (
 )
 from ophis.core.channel import Channel, ChannelContext, parse_channel
 from ophis.core.errors import ChannelError, OphisError
+from ophis.core.paths import check_record_fields
 from ophis.core.platform import parse_subdir
 from ophis.core.shards import read_shards_index, shard_filename
 from ophis.mirror.destinations import Destination, MirrorError
@@ -157,6 +158,9 @@ def mirror(
     subdirs = options.subdirs or discover_subdirs(channel)
     with _work_dir(destination, options.dry_run) as work_dir:
         upstream = _fetch_upstream(channel, subdirs, work_dir, options.filters.exact_names())
+        for document in upstream.values():
+            for filename, record in records_of(document).items():
+                check_record_fields(channel.redacted_url, filename, record)  # become paths
         for subdir in subdirs:
             report.plans.append(
                 plan_subdir(
