@@ -44,7 +44,8 @@ from ophis.client.verified_download import (
     file_digest,
 )
 from ophis.core.channel import Channel, ChannelContext, parse_channel
-from ophis.core.errors import ChannelError, OphisError
+from ophis.core.errors import ChannelError, InvalidPackageError, OphisError
+from ophis.core.package_file import validate_package
 from ophis.core.paths import check_record_fields
 from ophis.core.platform import parse_subdir
 from ophis.core.shards import read_shards_index, shard_filename
@@ -441,11 +442,17 @@ def _fetch_with_retries(
                     refetch=meter.add_total,
                 )
             _check_size(job)
-            return max(0, (job.item.size or 0) - resumed), None
         except Stopped:
             raise
         except (OphisError, OSError) as error:
             message = error.message if isinstance(error, OphisError) else str(error)
+            continue
+        try:  # a hostile package is not published; fetching it again would not help
+            validate_package(job.item.target)
+        except InvalidPackageError as error:
+            job.item.target.unlink(missing_ok=True)
+            return 0, error.message
+        return max(0, (job.item.size or 0) - resumed), None
     return 0, message
 
 

@@ -55,7 +55,7 @@ class HostileCase:
         )
 
 
-_NOARCH_PYTHON = {"noarch": "python", "depends": ["python"]}
+_NOARCH_PYTHON = {"noarch": "python"}
 
 #: every metadata file that names paths, with a path that leaves the prefix
 METADATA_CASES = (
