@@ -106,7 +106,7 @@ def download_verified(
     actual = _fetch(client, item, advance, stop, error)
     size = item.partial.stat().st_size
     if item.size is not None and size != item.size:
-        raise _wrong_size(item, size, error)
+        raise _wrong_size(item, f"{size} bytes", error)
     if expected is not None and actual != expected[1]:
         item.partial.unlink(missing_ok=True)
         raise error(
@@ -148,7 +148,7 @@ def _fetch(
                     offset += len(chunk)
                     if item.size is not None and offset > item.size:  # stop, do not fill the disk
                         out.close()
-                        raise _wrong_size(item, offset, error, "more than ")
+                        raise _wrong_size(item, f"at least {offset} bytes", error)
                     out.write(chunk)
                     hasher.update(chunk)
                     advance(len(chunk))
@@ -162,14 +162,11 @@ def _fetch(
     return hasher.hexdigest()
 
 
-def _wrong_size(
-    item: FileDownload, size: int, error: type[OphisError], more: str = ""
-) -> OphisError:
+def _wrong_size(item: FileDownload, actual: str, error: type[OphisError]) -> OphisError:
     """The error for a download whose size is not the index's; its partial file is gone."""
     item.partial.unlink(missing_ok=True)
     return error(
-        f"The download of {item.url} is {more}{size} bytes, but its channel's index says "
-        f"{item.size} bytes.",
+        f"The download of {item.url} is {actual}, but its channel's index says {item.size} bytes.",
         "The download was deleted. Run the command again; if it happens again, the channel "
         "serves a file its index does not describe: tell the channel's owner.",
     )
