@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,8 +75,13 @@ def diagnose(prefix: Path) -> DoctorReport:
     files = 0
     warnings = list(data.warnings)
     for name, record in sorted(records.items()):
-        warnings += _outside(prefix, name, record)
-        health = _check_record(prefix, name, record)
+        outside = _outside(prefix, record)
+        warnings += [
+            f"{name} lists '{path}', which leads outside the environment; it was not "
+            "checked. Remove the package, and do not install it again."
+            for path in sorted(outside)
+        ]
+        health = _check_record(prefix, name, record, skip=outside)
         files += len(record.paths_data.paths)
         if not health.healthy:
             damaged.append(health)
@@ -89,21 +95,19 @@ def diagnose(prefix: Path) -> DoctorReport:
     )
 
 
-def _outside(prefix: Path, name: str, record: rattler.PrefixRecord) -> list[str]:
+def _outside(prefix: Path, record: rattler.PrefixRecord) -> set[str]:
     """Record entries that lead outside the environment: never read, fixed or removed."""
-    return [
-        f"{name} lists '{entry.relative_path}', which leads outside the environment; it was "
-        "not checked. Remove the package, and do not install it again."
-        for entry in record.paths_data.paths
-        if not contained(prefix, str(entry.relative_path))
-    ]
+    paths = (str(entry.relative_path) for entry in record.paths_data.paths)
+    return {path for path in paths if not contained(prefix, path)}
 
 
-def _check_record(prefix: Path, name: str, record: rattler.PrefixRecord) -> PackageHealth:
+def _check_record(
+    prefix: Path, name: str, record: rattler.PrefixRecord, skip: AbstractSet[str] = frozenset()
+) -> PackageHealth:
     health = PackageHealth(name, str(record.version), record.build, base_url(record))
     for entry in record.paths_data.paths:
-        if not contained(prefix, str(entry.relative_path)):
-            continue  # reported by _outside
+        if str(entry.relative_path) in skip:
+            continue
         path = prefix / entry.relative_path
         if not path.is_symlink() and not path.exists():
             health.missing.append(str(entry.relative_path))

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conda_package_streaming.package_streaming import stream_conda_info
+
 from ophis.core.package_create import create_package
 from ophis.testing.packages import make_index
 
@@ -146,8 +148,6 @@ def write_repodata(channel: Path, packages: Iterable[Path], **overrides: Any) ->
 
 def _index_of(path: Path) -> dict[str, Any]:
     """info/index.json of a package we built, read without any checks."""
-    from conda_package_streaming.package_streaming import stream_conda_info
-
     with path.open("rb") as handle:
         for tar, member in stream_conda_info(path.name, handle):
             if member.name == "info/index.json":
