@@ -13,6 +13,7 @@ from typing import Any
 import rattler
 
 from ophis.core.channel import Channel
+from ophis.core.paths import check_record_fields
 
 AnyRecord = rattler.RepoDataRecord | rattler.PrefixRecord
 
@@ -20,6 +21,22 @@ AnyRecord = rattler.RepoDataRecord | rattler.PrefixRecord
 def dist_name(record: rattler.PackageRecord) -> str:
     """``<name>-<version>-<build>``, the stem conda gives record files and cache folders."""
     return f"{record.name.source}-{record.version}-{record.build}"
+
+
+def checked_records(records: Iterable[AnyRecord]) -> list[AnyRecord]:
+    """``records``, each checked (UnsafeRecordError naming its channel and file) to have a
+    name, version, build, subdir and file name that can safely become part of a path."""
+    checked = []
+    for record in records:
+        fields = {
+            "name": record.name.source,
+            "version": str(record.version),
+            "build": str(record.build),
+            "subdir": str(record.subdir),
+        }
+        check_record_fields(_without_token(base_url(record)), record.file_name, fields)
+        checked.append(record)
+    return checked
 
 
 def base_url(record: AnyRecord) -> str:

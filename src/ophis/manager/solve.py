@@ -57,6 +57,7 @@ from ophis.core.errors import (
     UnsatisfiableError,
 )
 from ophis.core.virtual_packages import VirtualPackageSpec
+from ophis.manager.records import checked_records
 from ophis.manager.specs import ParsedSpec, parse_spec
 
 __all__ = [
@@ -367,7 +368,7 @@ def _result(
     reinstall = set(reinstall)
     final: list = []
     link: list = []
-    for record in toposort(final_records):
+    for record in toposort(checked_records(final_records)):
         name = _name(record)
         old = installed.get(name)
         if old is not None and _same(old, record) and name not in reinstall:
