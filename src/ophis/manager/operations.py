@@ -23,11 +23,13 @@ from ophis.core.channel import Channel, expand_channels, split_channel_and_spec
 from ophis.core.errors import (
     CondaValueError,
     EnvironmentLocationNotFound,
+    EnvironmentNameNotFound,
     OphisError,
 )
 from ophis.core.platform import detect_machine_facts
 from ophis.core.virtual_packages import detect_virtual_packages
 from ophis.manager.config import Config
+from ophis.manager.download import is_cached
 from ophis.manager.explicit import ExplicitFile, ExplicitPackage, is_explicit, parse_explicit
 from ophis.manager.explicit_records import explicit_records
 from ophis.manager.history import record_spec, requested_specs, state_at
@@ -82,6 +84,8 @@ class ChangeOutcome:
     #: create --clone: the source environment, and its files no package owns (copied too)
     clone_source: Path | None = None
     untracked: list[str] = field(default_factory=list)
+    #: the packages to link that are not in the package cache yet (conda's FETCH)
+    fetch: list[rattler.RepoDataRecord] = field(default_factory=list)
 
 
 class EnvironmentFileTypeMismatchError(CondaValueError):
@@ -127,7 +131,7 @@ def plan_change(request: ChangeRequest, config: Config, env: Mapping[str, str]) 
         solution = _solve(request, config, env, channels, repodata, installed)
     # signed channels: every package to link against its signed record, before any download
     verify_records(solution.link, channels, repodata, policy_for(config, channels))
-    return _outcome(request, channels, solution, recovered, warnings)
+    return _outcome(request, channels, solution, recovered, warnings, config)
 
 
 def _outcome(
@@ -136,12 +140,17 @@ def _outcome(
     solution: SolveResult,
     recovered: bool,
     warnings: list[str],
+    config: Config,
 ) -> ChangeOutcome:
     outcome = ChangeOutcome(
         request.prefix, channels, dry_run=request.dry_run, recovered=recovered, warnings=warnings
     )
     if solution.link or solution.unlink or request.action == "create":
         outcome.solution = solution
+        caches = [Path(p) for p in config.pkgs_dirs]
+        outcome.fetch = [
+            r for r in solution.link if not any(is_cached(r, cache) for cache in caches)
+        ]
     return outcome
 
 
@@ -174,6 +183,7 @@ def _solve(
             add_pip_as_python_dependency=config.add_pip_as_python_dependency,
             pinned=tuple(config.pinned_packages),
             aggressive_update_packages=tuple(config.aggressive_update_packages),
+            prefix=str(request.prefix),
         )
     )
 
@@ -343,8 +353,8 @@ def fetch_repodata(
 
 def _check_target(request: ChangeRequest) -> None:
     if request.action != "create" and not PrefixData(request.prefix).is_environment():
-        raise EnvironmentLocationNotFound(
-            f"Not a conda environment: {request.prefix}",
+        raise EnvironmentLocationNotFound.at(
+            request.prefix,
             "Create it first with 'ophis create -p PATH' or 'ophis create -n NAME', "
             "or name an existing one (see 'ophis env list').",
         )
@@ -392,9 +402,7 @@ def existing_prefix(
     """:func:`resolve_prefix` for commands that read or repair an environment: it must exist."""
     target = resolve_prefix(name, prefix, config, env, creating=False)
     if not PrefixData(target).is_environment():
-        raise EnvironmentLocationNotFound(
-            f"Not a conda environment: {target}", "Name an existing environment."
-        )
+        raise EnvironmentLocationNotFound.at(target, "Name an existing environment.")
     return target
 
 
@@ -412,8 +420,8 @@ def _prefix_for_name(name: str, config: Config, *, creating: bool) -> Path:
             return candidate
     if creating:
         return Path(config.envs_dirs[0]) / name
-    raise EnvironmentLocationNotFound(
-        f"Could not find an environment named '{name}'.",
+    raise EnvironmentNameNotFound(
+        name,
         "See the environments with 'ophis env list', or create it with 'ophis create -n NAME'.",
     )
 
@@ -497,7 +505,7 @@ def plan_records(
     )
     channels = _channels_of(records, config)
     _verify_unsolved(solution.link, channels, config)
-    return _outcome(request, channels, solution, recovered, warnings)
+    return _outcome(request, channels, solution, recovered, warnings, config)
 
 
 def _verify_unsolved(
@@ -554,8 +562,8 @@ def plan_clone(request: ChangeRequest, source: Path, config: Config) -> ChangeOu
     source's files that no package owns, copied with the source's path replaced in text."""
     data = PrefixData(source)
     if not data.is_environment():
-        raise EnvironmentLocationNotFound(
-            f"Not a conda environment: {source}",
+        raise EnvironmentLocationNotFound.at(
+            source,
             "Name the environment to clone with --clone NAME or --clone PATH "
             "(see 'ophis env list').",
         )
