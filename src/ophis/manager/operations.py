@@ -30,7 +30,13 @@ from ophis.core.platform import detect_machine_facts
 from ophis.core.virtual_packages import detect_virtual_packages
 from ophis.manager.config import Config
 from ophis.manager.download import is_cached
-from ophis.manager.explicit import ExplicitFile, ExplicitPackage, is_explicit, parse_explicit
+from ophis.manager.explicit import (
+    MARKER,
+    ExplicitFile,
+    ExplicitPackage,
+    is_explicit,
+    parse_explicit,
+)
 from ophis.manager.explicit_records import explicit_records
 from ophis.manager.history import record_spec, requested_specs, state_at
 from ophis.manager.lockfile import locked_records
@@ -454,6 +460,13 @@ def read_spec_files(paths: Sequence[Path]) -> SpecFiles:
         )
     explicit = ExplicitFile(tuple(packages), platform) if "explicit" in kinds.values() else None
     return SpecFiles(tuple(specs), explicit)
+
+
+def package_urls(specs: Sequence[str]) -> ExplicitFile | None:
+    """Specs that are all package URLs are an explicit install, as in conda (no solve)."""
+    if not specs or not all("://" in spec for spec in specs):
+        return None
+    return parse_explicit("\n".join([MARKER, *specs]), "the command line")
 
 
 def _read_spec_file(path: Path) -> str:

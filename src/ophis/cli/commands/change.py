@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from textwrap import indent
 from typing import Any
@@ -30,6 +30,7 @@ from ophis.manager.operations import (
     SpecFiles,
     TooManyArgumentsError,
     apply_change,
+    package_urls,
     plan_change,
     plan_clone,
     plan_explicit,
@@ -278,6 +279,9 @@ def run_change(action: str, o: ChangeOptions, *, defer_json: bool = False) -> Ch
         config = load_config_from_os(offline=o.offline or None)
         target = resolve_prefix(o.name, o.prefix, config, env, creating=action == "create")
         files = read_spec_files(o.file)
+        urls = package_urls(o.specs or ()) if not o.file else None
+        if urls is not None:
+            files, o = SpecFiles(explicit=urls), replace(o, specs=[])
         all_specs = tuple([*(o.specs or ()), *files.specs])
         if o.all_packages:
             all_specs = tuple(_installed_names(target))
@@ -313,13 +317,9 @@ def run_change(action: str, o: ChangeOptions, *, defer_json: bool = False) -> Ch
     if o.all_packages and not o.dry_run:
         _remove_prefix(target)
     # conda's explicit installs (@EXPLICIT files, package URLs) print no JSON at all
-    exact = files.explicit is not None or (bool(all_specs) and all(map(_is_url, all_specs)))
+    exact = files.explicit is not None
     _report(outcome, action, o.json_output, o.name, print_json=not (defer_json or exact))
     return outcome
-
-
-def _is_url(spec: str) -> bool:
-    return "://" in spec
 
 
 def _plan(
