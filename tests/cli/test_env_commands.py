@@ -45,4 +45,4 @@ def test_env_list_export_and_info_see_a_named_environment(
 def test_exporting_a_missing_environment_fails_with_condas_error(home: dict[str, str]) -> None:
     result = ophis(home, "env", "export", "-n", "nope", "--json")
     assert result.returncode != 0
-    assert json.loads(result.stdout)["exception_name"] == "EnvironmentLocationNotFound"
+    assert json.loads(result.stdout)["exception_name"] == "EnvironmentNameNotFound"

@@ -27,7 +27,8 @@ class OphisError(Exception):
         return f"{self.message}\n{self.remedy}" if self.remedy else self.message
 
     def to_json(self) -> dict[str, Any]:
-        """conda's error document (``CondaError.dump_map``), plus Ophis's ``remedy``."""
+        """conda's error document (``CondaError.dump_map``), plus Ophis's ``remedy`` and
+        ``success: false`` (as Ophis's other reports say it)."""
         return {
             "caused_by": "None",
             "error": f"{self.exception_name}: {self.message}",
@@ -36,6 +37,7 @@ class OphisError(Exception):
             "message": self.message,
             **self.fields,
             "remedy": self.remedy,
+            "success": False,
         }
 
 
@@ -116,13 +118,14 @@ class ResolvePackageNotFound(PackagesNotFoundError):
     naming the missing dependency)."""
 
 
-class PackageNotInstalledError(OphisError):
+class PackageNotInstalledError(PackagesNotFoundError):
     """A package named for ``update`` is not in the environment."""
 
     exception_name = "PackageNotInstalledError"
 
     def __init__(self, prefix: object, package_name: str, remedy: str = "") -> None:
-        super().__init__(
+        OphisError.__init__(  # the fields are the environment's, not channels'
+            self,
             f"Package is not installed in prefix.\n  prefix: {prefix}\n"
             f"  package name: {package_name}\n",
             remedy or "Use 'install' to add a package that is not installed.",
@@ -132,14 +135,15 @@ class PackageNotInstalledError(OphisError):
         )
 
 
-class PackagesNotFoundInPrefixError(OphisError):
+class PackagesNotFoundInPrefixError(PackageNotInstalledError):
     """Packages named for ``remove`` are not in the environment."""
 
     exception_name = "PackagesNotFoundInPrefixError"
 
     def __init__(self, packages: Sequence[str], prefix: object, remedy: str = "") -> None:
         listed = dashlist(packages)
-        super().__init__(
+        OphisError.__init__(
+            self,
             "The following packages are missing from the target environment:\n"
             f"  prefix: {prefix}{listed}\n",
             remedy or "See what is installed with 'ophis list'.",

@@ -338,10 +338,14 @@ def _plan(
     others = [*(o.specs or ()), *files.specs, *exact[1:]]
     if exact and others:
         suffix = "s" if len(others) > 1 else ""
+        why = f"did not expect any arguments for {exact[0]}"
         raise TooManyArgumentsError(
-            f"did not expect any arguments for {exact[0]} Got {len(others)} argument{suffix} "
-            f"({', '.join(others)}) but expected 0.",
+            f"{why} Got {len(others)} argument{suffix} ({', '.join(others)}) but expected 0.",
             f"{exact[0]} installs exact packages: give it alone, without package specs.",
+            expected=0,
+            received=len(others),
+            offending_arguments=others,
+            optional_message=why,
         )
     if o.clone is not None:
         source = resolve_prefix(*_name_or_path(o.clone), config, os.environ, creating=False)
