@@ -32,8 +32,9 @@ def channels(testdata: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     made = {}
     for name, (filename, with_noarch) in SNAPSHOTS.items():
         folder = write_channel(read_snapshot(testdata / "conda" / filename), root / name, SUBDIR)
-        if not with_noarch:  # conda's helper reads no noarch for this index
-            (folder / "noarch" / "repodata.json").unlink()
+        if not with_noarch:  # conda's helper reads no noarch for this index: an empty one
+            empty = {"info": {"subdir": "noarch"}, "packages": {}, "packages.conda": {}}
+            (folder / "noarch" / "repodata.json").write_text(json.dumps(empty))
         made[name] = folder
     return made
 

@@ -111,8 +111,8 @@ def check_env_file_target(
             "Use 'ophis env update -f FILE' to change it, or add --yes to replace it.",
         )
     if action != "create" and not is_environment(target):
-        raise EnvironmentLocationNotFound(
-            f"Not a conda environment: {target}", "Create it first with 'ophis env create -f FILE'."
+        raise EnvironmentLocationNotFound.at(
+            target, "Create it first with 'ophis env create -f FILE'."
         )
     if environment.pip and not _will_have_pip(environment, target, config, action):
         raise CondaValueError(
@@ -131,9 +131,7 @@ def _will_have_pip(environment: EnvironmentFile, target: Path, config: Config, a
 
 def check_removable(target: Path, config: Config, env: Mapping[str, str]) -> None:
     if not is_environment(target):
-        raise EnvironmentLocationNotFound(
-            f"Not a conda environment: {target}", "List the environments with 'ophis env list'."
-        )
+        raise EnvironmentLocationNotFound.at(target, "List the environments with 'ophis env list'.")
     if target.absolute() == Path(config.root_prefix).absolute():
         raise CondaValueError(
             "The base environment cannot be removed.", "Remove packages from it instead."
