@@ -108,8 +108,6 @@ class PackagesNotFoundError(OphisError):
             channel_urls=list(channel_urls),
             channels_formatted=channels,
         )
-        self.missing = list(missing)
-        self.channels = list(channel_urls)
 
 
 class ResolvePackageNotFound(PackagesNotFoundError):
