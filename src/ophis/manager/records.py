@@ -7,6 +7,7 @@ conda's ``dist_fields_dump``: ``base_url``, ``build_number``, ``build_string``, 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -78,3 +79,51 @@ def _without_token(url: str) -> str:
         if part == "t" and i > 2:
             return "/".join(parts[:i] + parts[i + 2 :])
     return url
+
+
+#: conda's ``PackageRecord`` fields in the order its ``dump()`` writes them
+_DUMP_ORDER = (
+    "name",
+    "version",
+    "build",
+    "build_number",
+    "channel",
+    "subdir",
+    "fn",
+    "md5",
+    "legacy_bz2_md5",
+    "legacy_bz2_size",
+    "url",
+    "sha256",
+    "arch",
+    "platform",
+    "depends",
+    "constrains",
+    "flags",
+    "track_features",
+    "features",
+    "noarch",
+    "preferred_env",
+    "python_site_packages_path",
+    "license",
+    "license_family",
+    "package_type",
+    "timestamp",
+    "date",
+    "size",
+)
+_ALWAYS = {"depends": [], "constrains": []}
+
+
+def record_dump(record: rattler.RepoDataRecord) -> dict[str, Any]:
+    """The whole record as conda's ``actions.FETCH`` lists it (``PackageRecord.dump()``):
+    its fields in conda's order, those with no value left out, ``channel`` as the subdir's
+    URL, ``track_features`` as one string, ``package_type`` derived from ``noarch``."""
+    fields = {**_ALWAYS, **json.loads(record.to_json())}
+    subdir_url = f"{_without_token(base_url(record))}/{record.subdir}"
+    fields.update(channel=subdir_url, url=_without_token(str(record.url)))
+    if isinstance(fields.get("track_features"), list):
+        fields["track_features"] = " ".join(fields["track_features"])
+    if fields.get("noarch") and "package_type" not in fields:
+        fields["package_type"] = f"noarch_{fields['noarch']}"
+    return {key: fields[key] for key in _DUMP_ORDER if fields.get(key) not in (None, "", ())}
