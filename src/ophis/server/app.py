@@ -25,10 +25,18 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from ophis.core.errors import OphisError
+from ophis.server.body_limits import BodyLimitMiddleware
 from ophis.server.context import ServerContext
 from ophis.server.failures import record_failure
 from ophis.server.middleware import NulPathMiddleware, PathTokenMiddleware
-from ophis.server.services import deployments, mirror_channels, notebooks, retention, webhooks
+from ophis.server.services import (
+    deployments,
+    mirror_channels,
+    notebooks,
+    retention,
+    staging,
+    webhooks,
+)
 from ophis.server.settings import ServerSettings
 
 log = logging.getLogger("ophis.server")
@@ -40,7 +48,7 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        workers = []
+        workers = [staging.purger(context.sessions, context.storage, settings)]
         if settings.webhook_sender:
             workers.append(webhooks.sender(context.sessions, settings))
         if settings.retention_runner:
@@ -66,6 +74,7 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
     _add_routes(app)
     app.add_middleware(PathTokenMiddleware)
     app.add_middleware(NulPathMiddleware)
+    app.add_middleware(BodyLimitMiddleware, settings=settings)  # outermost: before any read
     return app
 
 

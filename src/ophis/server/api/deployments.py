@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from ophis.server.api.root import root_url
 from ophis.server.deps import ContextDep, PrincipalDep, SessionDep
 from ophis.server.services import deployments
+from ophis.server.services.authz import require_login
 
 router = APIRouter()
 
@@ -42,6 +43,7 @@ async def deploy(
     group: list[str] | None = Query(None),
 ) -> dict[str, Any]:
     """The body is the project as a .tar.gz; installing and starting it can take a while."""
+    require_login(principal)  # before the body is read: strangers' archives are not held
     archive = await request.body()
     root = root_url(request, context)
 
