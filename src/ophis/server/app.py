@@ -66,8 +66,12 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
             worker.stop()
         context.close()
 
-    app = FastAPI(
-        title="Ophis", lifespan=lifespan, docs_url="/api/docs", openapi_url="/api/openapi.json"
+    app = FastAPI(  # docs: ophis.server.api.docs serves them without a CDN
+        title="Ophis",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
     )
     app.state.context = context
     _add_error_handlers(app)
@@ -100,7 +104,9 @@ def _add_routes(app: FastAPI) -> None:
     app.include_router(session.router, prefix="/api")
     for api in (packages, uploads, labels, groups, stats, deployments_api):
         app.include_router(api.router, prefix="/api")
-    from ophis.server.api import cves
+    from ophis.server.api import cves, docs
+
+    app.include_router(docs.router)
 
     app.include_router(cves.router, prefix="/api")
     from ophis.server.api import sboms

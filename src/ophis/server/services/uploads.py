@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from ophis.core.versions import check_python_version
 from ophis.security.tokens import hash_token
 from ophis.server.db.models import File, Release, Stage, utcnow
 from ophis.server.errors import BadRequest, Conflict, NotFound, ServerError
@@ -84,7 +85,7 @@ def stage(
     package = release.package
     authz.check_write_package(session, principal, package)
     staging.check_room_for_stage(session, settings, authz.require_login(principal).id)
-    _check_stage_request(basename, body)
+    _check_stage_request(basename, version, body)
     target_labels = body.channels or [files.MAIN]
     for label in target_labels:
         labels.check_label_name(label)
@@ -117,7 +118,7 @@ def stage(
     return StagedUpload(dist_id, key)
 
 
-def _check_stage_request(basename: str, body: StageCreate) -> None:
+def _check_stage_request(basename: str, version: str, body: StageCreate) -> None:
     if not _BASENAME.match(basename) or len(basename) > 500:
         raise BadRequest(
             f"{basename!r} is not a valid file name for an upload.",
@@ -129,6 +130,8 @@ def _check_stage_request(basename: str, body: StageCreate) -> None:
             f"Distribution type {body.distribution_type!r} is not accepted.",
             "Upload conda packages (.conda, .tar.bz2), wheels, sdists or project archives.",
         )
+    if body.distribution_type == files.PYPI:
+        check_python_version(version)
     if not _SHA256.match(body.sha256.lower()):
         raise BadRequest(
             "The sha256 of the upload is not 64 hexadecimal digits.", "Send the file's SHA-256."
