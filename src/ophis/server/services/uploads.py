@@ -149,13 +149,14 @@ def receive(
     """The storage POST: stream the file part into the stage's temporary file, then check
     its size, Content-MD5 and the sha256 given at /stage. The key is spent at once."""
     row = _stage_for_key(session, dist_id, fields.get(UPLOAD_KEY, ""))
-    declared = _declared_size(fields.get("Content-Length"), _file_limit(session, settings, row))
+    limit = _file_limit(session, settings, row)
+    declared = _declared_size(fields.get("Content-Length"), limit)
     md5 = _content_md5(fields.get("Content-MD5"))
     row.upload_key_hash = ""  # one-time: a second POST with the same key is refused
     session.commit()  # also ends the read transaction, which the stream may hold for long
     path = private_dir(staging.stage_dir(storage, dist_id)) / row.basename.rsplit("/", 1)[-1]
     try:
-        size, digest, sha256 = _write(path, chunks, _file_limit(session, settings, row))
+        size, digest, sha256 = _write(path, chunks, limit)
         _check_digests(row, declared, md5, size, digest, sha256)
     except BaseException:
         shutil.rmtree(path.parent, ignore_errors=True)
