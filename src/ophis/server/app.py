@@ -76,9 +76,11 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
     app.state.context = context
     _add_error_handlers(app)
     _add_routes(app)
+    # innermost first: the body limit sees the path without its /t/<token>/ segment (the
+    # middlewares around it read no body)
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(PathTokenMiddleware)
     app.add_middleware(NulPathMiddleware)
-    app.add_middleware(BodyLimitMiddleware, settings=settings)  # outermost: before any read
     return app
 
 
