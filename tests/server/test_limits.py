@@ -19,11 +19,13 @@ from urllib.parse import quote, urlsplit
 import httpx
 import pytest
 from sqlalchemy import func, select
-from tests.server.api.conftest import database, headers
+from tests.server.api.conftest import as_user, database, headers
+from tests.server.conftest import AnacondaClient
 from tests.server.web.test_browser import chromium
 
 from ophis.server.db.models import Stage
 from ophis.server.storage import open_storage
+from ophis.testing.packages import make_package
 from ophis.testing.server import RunningServer, run_server
 
 MiB = 1024**2
@@ -287,6 +289,17 @@ def test_release_versions_are_checked(api: httpx.Client, version: str) -> None:
     assert response.status_code == 400
     assert response.json()["error"].startswith("version ")
     assert "not a valid conda version" in response.json()["error"]
+
+
+def test_the_anaconda_client_cannot_upload_a_version_with_markup(
+    server: RunningServer, api: httpx.Client, tmp_path: Path
+) -> None:
+    client = as_user(AnacondaClient(server, tmp_path / "anaconda"), server.login())
+    package = make_package(tmp_path, "marked", "1.0<b>", "0")
+    result = client("upload", str(package))
+    assert result.returncode != 0
+    assert "version '1.0<b>' is not a valid conda version" in result.output
+    assert api.get("/package/admin/marked").json().get("releases", []) == []
 
 
 def test_a_pip_file_needs_a_pep_440_version(api: httpx.Client) -> None:

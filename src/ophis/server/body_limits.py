@@ -47,7 +47,6 @@ class BodyTooLarge(HTTPException):
 
     def __init__(self, limit: int) -> None:
         super().__init__(413, too_large_message(limit))
-        self.limit = limit
 
 
 def too_large_message(limit: int) -> str:
