@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from ophis.core.errors import OphisError
+from ophis.server.body_limits import BodyLimitMiddleware
 from ophis.server.context import ServerContext
 from ophis.server.failures import record_failure
 from ophis.server.middleware import (
@@ -33,7 +34,14 @@ from ophis.server.middleware import (
     PathTokenMiddleware,
     UserContentMiddleware,
 )
-from ophis.server.services import deployments, mirror_channels, notebooks, retention, webhooks
+from ophis.server.services import (
+    deployments,
+    mirror_channels,
+    notebooks,
+    retention,
+    staging,
+    webhooks,
+)
 from ophis.server.settings import ServerSettings
 
 log = logging.getLogger("ophis.server")
@@ -45,7 +53,7 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        workers = []
+        workers = [staging.purger(context.sessions, context.storage, settings)]
         if settings.webhook_sender:
             workers.append(webhooks.sender(context.sessions, settings))
         if settings.retention_runner:
@@ -63,12 +71,19 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
             worker.stop()
         context.close()
 
-    app = FastAPI(
-        title="Ophis", lifespan=lifespan, docs_url="/api/docs", openapi_url="/api/openapi.json"
+    app = FastAPI(  # docs: ophis.server.api.docs serves them without a CDN
+        title="Ophis",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
     )
     app.state.context = context
     _add_error_handlers(app)
     _add_routes(app)
+    # innermost first: the body limit sees the path without its /t/<token>/ segment (the
+    # middlewares around it read no body)
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(PathTokenMiddleware)
     app.add_middleware(NulPathMiddleware)
     _add_user_content(app, context, settings)
@@ -80,7 +95,8 @@ def _add_user_content(app: FastAPI, context: ServerContext, settings: ServerSett
     if settings.user_content_port and (settings.notebooks_enabled or settings.deployments_enabled):
         from ophis.server.web.user_content import create_user_content_app
 
-        user_content = create_user_content_app(context)
+        # bodies there are bounded as on the site (the proxies take max_upload_bytes)
+        user_content = BodyLimitMiddleware(create_user_content_app(context), settings=settings)
         app.add_middleware(
             UserContentMiddleware, user_content=user_content, port=settings.user_content_port
         )
@@ -109,7 +125,9 @@ def _add_routes(app: FastAPI) -> None:
     app.include_router(session.router, prefix="/api")
     for api in (packages, uploads, labels, groups, stats, deployments_api):
         app.include_router(api.router, prefix="/api")
-    from ophis.server.api import cves
+    from ophis.server.api import cves, docs
+
+    app.include_router(docs.router)
 
     app.include_router(cves.router, prefix="/api")
     from ophis.server.api import sboms

@@ -17,6 +17,9 @@ from typing import Any
 
 from ophis.core.errors import OphisError
 
+#: the database's file in the data directory when no database_url is given
+SQLITE_NAME = "ophis.sqlite"
+
 
 def default_data_dir() -> Path:
     """``$OPHIS_SERVER_DATA`` or ``~/.ophis/server``."""
@@ -130,9 +133,18 @@ class ServerSettings:
     #: processes (and threads) one account's user code may have at once (RLIMIT_NPROC)
     user_max_processes: int = 512
 
+    # --- request limits, staged uploads, the data directory, API docs (area: limits) ---
+    #: largest body of any request but package uploads, project archives and what the
+    #: notebook and deployment proxies pass on (those take ``max_upload_bytes``), bytes
+    max_request_bytes: int = 1024**2
+    #: uploads one user may have staged (not yet committed) at once
+    max_staged_uploads: int = 10
+    #: bytes one user's staged, not yet committed uploads may hold on disk
+    max_staged_bytes: int = 8 * 1024**3
+
     @property
     def database(self) -> str:
-        return self.database_url or f"sqlite:///{self.data_dir / 'ophis.sqlite'}"
+        return self.database_url or f"sqlite:///{self.data_dir / SQLITE_NAME}"
 
     @property
     def storage_dir(self) -> Path:

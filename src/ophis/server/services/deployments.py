@@ -47,7 +47,9 @@ from ophis.server.db.models import Account, Deployment, GroupMember, OrgGroup, u
 from ophis.server.errors import BadRequest, Conflict, NotFound, ServerError
 from ophis.server.services import accounts, tokens
 from ophis.server.services.authz import (
+    READ,
     Principal,
+    at_least,
     check_write_owner,
     is_superuser,
     role_on,
@@ -116,10 +118,17 @@ def find(session: Session, owner: str, name: str) -> Deployment | None:
 def get_managed(session: Session, principal: Principal, owner: str, name: str) -> Deployment:
     """A deployment the caller may manage (write access to its owner's namespace)."""
     deployment = find(session, owner, name)
-    if deployment is None:
-        raise _not_found(owner, name)
+    if deployment is None or not _visible(session, principal, deployment):
+        raise _not_found(owner, name)  # the same answer: names of private ones do not leak
     check_write_owner(session, principal, deployment.owner)
     return deployment
+
+
+def _visible(session: Session, principal: Principal, deployment: Deployment) -> bool:
+    """Does the caller know the deployment is there: a member of its owner's namespace, or
+    someone who may call it?"""
+    member = at_least(role_on(session, principal, deployment.owner), READ)
+    return member or can_invoke(session, principal, deployment)
 
 
 def list_managed(session: Session, principal: Principal, owner: str) -> list[Deployment]:

@@ -273,7 +273,7 @@ def _file_lock(proxy_id: int, folder: Path, filename: str) -> Iterator[None]:
         if fcntl is None:  # pragma: no cover
             yield
             return
-        fd = os.open(folder / f"{filename}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(folder / f"{filename}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # released when closed, also by a killed worker
             yield
