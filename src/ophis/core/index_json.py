@@ -7,7 +7,7 @@ repodata.json when one record has a field of the wrong type (``build_number`` mu
 unsigned integer, ``depends`` a list of strings, ``timestamp`` an integer, ...); NaN or
 Infinity are not JSON at all to most readers. So every field a client reads is checked
 here, on upload and on index, and the same check lets a channel skip a stored record that
-an older version let in (:func:`record_problem`).
+an older version let in (:func:`problem`).
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ __all__ = [
     "MAX_DEPTH",
     "MetadataError",
     "check_about",
+    "check_facts",
     "check_index",
     "check_run_exports",
     "loads",
-    "record_problem",
+    "problem",
 ]
 
 #: nesting deeper than this is refused (index.json needs 3 levels; rattler's reader stops
@@ -186,8 +187,8 @@ _INDEX_FIELDS: dict[str, tuple[Check, str]] = {
     "python_site_packages_path": (_optional_string, _OPTIONAL),
     "purls": (_string_list, _LIST),
     "flags": (_string_list, _LIST),
-    "run_exports": (_run_exports, "must map weak/strong/... to lists of strings"),
-    "extra_depends": (_lists_by_name, "must map names to lists of strings"),
+    "run_exports": (_run_exports, "must be a map of weak/strong/... to lists of strings"),
+    "extra_depends": (_lists_by_name, "must be a map of names to lists of strings"),
     "preferred_env": (_optional_string, _OPTIONAL),
     "package_type": (_optional_string, _OPTIONAL),
     "date": (_optional_string, _OPTIONAL),
@@ -246,17 +247,27 @@ def check_about(about: Any) -> None:
 
 def check_run_exports(run_exports: Any) -> None:
     if not _run_exports(run_exports):
-        raise MetadataError("run_exports", "must map weak/strong/... to lists of strings")
+        raise MetadataError("run_exports", "must be a map of weak/strong/... to lists of strings")
 
 
-def record_problem(record: Any) -> str | None:
-    """Why a stored repodata record cannot be served (None when it can): the channel's
-    documents skip such a record instead of failing as a whole."""
+def check_facts(facts: Any) -> None:
+    """What channeldata keeps of a package's about.json and run_exports.json."""
+    check_about(facts)
+    check_run_exports(facts.get("run_exports") or {})
+
+
+def problem(document: Any, check: Callable[[Any], None] = check_index) -> str | None:
+    """Why a stored document (by default a repodata record) cannot be served, or None. A
+    channel's documents skip such a record instead of failing as a whole: records stored by
+    older versions were not all checked."""
     try:
-        check_index(record)
-        if _depth(record) > MAX_DEPTH:
+        check(document)
+        if _depth(document) > MAX_DEPTH:
             raise MetadataError("(record)", f"is nested more than {MAX_DEPTH} levels deep")
-        json.dumps(record, allow_nan=False)
+        try:
+            json.dumps(document, allow_nan=False)
+        except ValueError:
+            raise MetadataError("(record)", "holds NaN or Infinity, which JSON has not") from None
     except (MetadataError, ValueError, TypeError, RecursionError) as error:
         return str(error) or type(error).__name__
     return None
