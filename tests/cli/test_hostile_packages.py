@@ -94,3 +94,30 @@ def test_ophis_create_refuses_a_bomb_its_channel_lists(tmp_path: Path, build) ->
     assert not (pkgs / bomb.name[: -len(".conda")]).exists()
     assert not (pkgs / bomb.name[: -len(".tar.bz2")]).exists()
     assert not (prefix / "conda-meta" / f"{bomb.name.split('.')[0]}.json").exists()
+
+
+def test_ophis_mirror_leaves_out_upstream_records_the_clients_cannot_read(
+    tmp_path: Path,
+) -> None:
+    upstream = tmp_path / "upstream"
+    good = make_package(upstream / "noarch", "fine", "1.0", "0")
+    index_channel(upstream)
+    repodata_path = upstream / "noarch" / "repodata.json"
+    repodata = json.loads(repodata_path.read_text())
+    repodata["packages"]["bad-1.0-0.tar.bz2"] = {**make_index("bad"), "depends": "python"}
+    repodata_path.write_text(json.dumps(repodata))
+    for twin in ("repodata.json.zst", "repodata.json.bz2"):
+        (upstream / "noarch" / twin).unlink(missing_ok=True)
+    dest = tmp_path / "mirror"
+
+    result = ophis(
+        isolated_user(tmp_path / "user"), "mirror", upstream.as_uri(), str(dest), "--json"
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    noarch = next(s for s in json.loads(result.stdout)["subdirs"] if s["subdir"] == "noarch")
+    assert "'depends' must be a list of strings" in noarch["unreadable"]["bad-1.0-0.tar.bz2"]
+    mirrored = RepoData.from_path(dest / "noarch" / "repodata.json")
+    assert mirrored is not None
+    listed = json.loads((dest / "noarch" / "repodata.json").read_text())
+    assert set(listed["packages"]) == {good.name}
