@@ -119,6 +119,14 @@ def test_a_zstd_frame_asking_for_a_huge_window_is_refused(tmp_path: Path) -> Non
     read_package(hostile.zstd_window_bomb(tmp_path / "small", 20))  # a 1 MiB window is fine
 
 
+def test_a_conda_zip_with_a_huge_directory_is_refused_before_zipfile_reads_it(
+    tmp_path: Path,
+) -> None:
+    path = hostile.zip_directory_bomb(tmp_path, 5000)
+    assert "its zip directory is" in refusal(path) and "5003 entries" in refusal(path)
+    read_package(hostile.zip_directory_bomb(tmp_path / "few", 10))  # junk conda ignores
+
+
 def test_zstd_window_sizes_are_read_from_the_frame_header() -> None:
     assert zstd_window_size(b"\x28\xb5\x2f\xfd\x00\x58") == 2**21  # exponent 11
     assert zstd_window_size(b"\x28\xb5\x2f\xfd\x00\x5c") == 2**21 + 4 * 2**18  # mantissa 4

@@ -14,9 +14,11 @@ its links, its total size) is checked by :mod:`ophis.core.package_file` as membe
 
 from __future__ import annotations
 
+import struct
 import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 from ophis.core.errors import InvalidPackageError
@@ -30,6 +32,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "ExtractionLimits",
     "HeaderBudget",
+    "check_zip_directory",
     "metadata_limit",
     "open_zstd",
     "read_tar",
@@ -200,6 +203,35 @@ def read_tar(
             budget.member(member)
             yield tar, member
         at_end(tar)
+
+
+# --- zip (.conda) -------------------------------------------------------------------------
+
+#: a .conda holds three entries; zipfile reads the whole central directory into memory
+_MAX_ZIP_DIRECTORY_BYTES = 64 * _KiB
+_EOCD = b"PK\x05\x06"
+
+
+def check_zip_directory(path: Path, reject: Callable[[str], Exception]) -> None:
+    """Refuse a zip whose central directory (read whole by :mod:`zipfile`, an object per
+    entry) is larger than a conda package needs, from its end record, before zipfile reads
+    it. A zip64 directory (entries or size saturated) is never needed either."""
+    with path.open("rb") as handle:
+        handle.seek(0, 2)
+        size = handle.tell()
+        handle.seek(max(0, size - (_KiB * 64 + 22)))
+        tail = handle.read()
+    at = tail.rfind(_EOCD)
+    if at < 0 or len(tail) - at < 22:
+        return  # not a zip: zipfile says so
+    entries, directory_bytes = struct.unpack_from("<HI", tail, at + 10)
+    if entries == 0xFFFF or directory_bytes == 0xFFFFFFFF:
+        raise reject("is a zip64 archive; a .conda never needs one (possible memory bomb)")
+    if directory_bytes > _MAX_ZIP_DIRECTORY_BYTES:
+        raise reject(
+            f"its zip directory is {directory_bytes} bytes for {entries} entries, more than "
+            f"the limit of {_MAX_ZIP_DIRECTORY_BYTES} bytes (possible memory bomb)"
+        )
 
 
 # --- zstd ---------------------------------------------------------------------------------

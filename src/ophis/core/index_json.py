@@ -12,6 +12,7 @@ an older version let in (:func:`problem`).
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -59,18 +60,33 @@ def _refuse_constant(name: str) -> Any:
 
 
 def loads(data: bytes | str, what: str) -> Any:
-    """JSON as the clients read it: no NaN or Infinity, at most MAX_DEPTH levels deep. The
-    caller bounds the size; Python's parser guards its own recursion (a RecursionError),
-    and the depth is then measured without recursion. Raises ValueError naming ``what``."""
+    """JSON as the clients read it: no NaN or Infinity, at most MAX_DEPTH levels deep, the
+    depth measured on the text before it is parsed (the caller bounds its size). Raises
+    ValueError naming ``what``."""
+    raw = data.encode() if isinstance(data, str) else data
+    if _nesting(raw) > MAX_DEPTH:
+        raise ValueError(f"{what} is nested more than {MAX_DEPTH} levels deep")
     try:
-        value = json.loads(data, parse_constant=_refuse_constant)
-    except RecursionError:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except RecursionError:  # not reached after the scan; Python's parser guards itself too
         raise ValueError(f"{what} is nested more than {MAX_DEPTH} levels deep") from None
     except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError
         raise ValueError(f"{what} is not valid JSON: {error}") from None
-    if _depth(value) > MAX_DEPTH:
-        raise ValueError(f"{what} is nested more than {MAX_DEPTH} levels deep")
-    return value
+
+
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+_STEP = [0] * 256
+_STEP[ord("[")] = _STEP[ord("{")] = 1
+_STEP[ord("]")] = _STEP[ord("}")] = -1
+
+
+def _nesting(raw: bytes) -> int:
+    """The deepest bracket nesting of a JSON text outside its strings, in C-speed passes:
+    drop escape pairs (``\\\\`` first, then ``\\"``), so every quote left opens or
+    closes a string; keep what lies between strings; keep only brackets; sum."""
+    unescaped = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    outside = b"".join(unescaped.split(b'"')[::2]).translate(None, _NOT_BRACKETS)
+    return max(itertools.accumulate(map(_STEP.__getitem__, outside)), default=0)
 
 
 def _depth(value: Any) -> int:

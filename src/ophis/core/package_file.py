@@ -38,6 +38,7 @@ from ophis.core.archive_limits import (
     DEFAULT_LIMITS,
     ExtractionLimits,
     HeaderBudget,
+    check_zip_directory,
     metadata_limit,
     open_zstd,
     read_tar,
@@ -402,6 +403,7 @@ class _Walk:
         self.rules.finish()
 
     def _conda(self) -> Iterator[tuple[str, tarfile.TarFile, tarfile.TarInfo, str]]:
+        check_zip_directory(self.path, self.rules.reject)
         with zipfile.ZipFile(self.path) as archive:
             components = self._components(archive)
             for component in ("info", "pkg"):

@@ -102,7 +102,7 @@ def write_package(
     dest.mkdir(parents=True, exist_ok=True)
     path = dest / f"{stem}{fmt}"
     if fmt == ".tar.bz2":
-        _compress(path, [*_chain(info, pkg, [end()])], bz2.BZ2Compressor(9))
+        _compress(path, _chain(info, pkg, [end()]), bz2.BZ2Compressor(9))
         return path
     with tempfile.TemporaryDirectory(dir=dest) as scratch, zipfile.ZipFile(path, "w") as archive:
         archive.writestr("metadata.json", json.dumps({"conda_pkg_format_version": 2}))
@@ -199,7 +199,7 @@ def sparse_bomb(dest: Path, fmt: str, blocks: int, name: str = "sparse") -> Path
 
 def many_members(dest: Path, fmt: str, count: int, name: str = "many") -> Path:
     """``count`` empty files in ``info/``."""
-    empty = [header(f"info/m/{n:07d}") for n in range(count)]
+    empty = (header(f"info/m/{n:07d}") for n in range(count))
     return _package(dest, name, fmt, empty)
 
 
@@ -238,6 +238,15 @@ def zstd_window_bomb(dest: Path, window_log: int, name: str = "window") -> Path:
     header carries the window, not the content size)."""
     options = {zstd.CompressionParameter.window_log: window_log}
     return _package(dest, name, ".conda", [member("info/x", b"")], zstd_options=options)
+
+
+def zip_directory_bomb(dest: Path, entries: int, name: str = "zipdir") -> Path:
+    """A sane .conda plus ``entries`` empty zip entries (zipfile reads each into memory)."""
+    path = _package(dest, name, ".conda", [])
+    with zipfile.ZipFile(path, "a") as archive:
+        for n in range(entries):
+            archive.writestr(f"junk/{n:08d}", b"")
+    return path
 
 
 def with_index_text(dest: Path, fmt: str, text: bytes | str, name: str) -> Path:
