@@ -106,6 +106,12 @@ def test_oversized_metadata_is_refused_before_it_is_read(
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_a_paths_json_listing_more_paths_than_members_is_refused(tmp_path: Path, fmt: str) -> None:
+    path = hostile.paths_listing_bomb(tmp_path, fmt, 5000)
+    assert "info/paths.json lists 5000 paths but the package has only 2 members" in refusal(path)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_decompression_bombs_in_info(tmp_path: Path, fmt: str) -> None:
     path = hostile.info_bomb(tmp_path, fmt, 40 * MiB)
     assert "times its compressed size (possible decompression bomb)" in refusal(path)

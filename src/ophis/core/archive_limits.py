@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "ExtractionLimits",
     "HeaderBudget",
+    "check_paths_listing",
     "check_zip_directory",
     "metadata_limit",
     "open_zstd",
@@ -84,6 +85,17 @@ _OTHER_METADATA = 16 * _MiB
 def metadata_limit(name: str) -> int:
     """How many bytes of the metadata member ``name`` may be read into memory."""
     return _METADATA_LIMITS.get(name, _OTHER_METADATA)
+
+
+def check_paths_listing(data: bytes, members: int, reject: Callable[[str], Exception]) -> None:
+    """paths.json lists at most the package's members: counted on the text, so that a
+    small archive cannot make a reader build millions of entries from it."""
+    listed = data.count(b'"_path"')
+    if listed > members:
+        raise reject(
+            f"info/paths.json lists {listed} paths but the package has only {members} "
+            "members (possible memory bomb)"
+        )
 
 
 # --- tar headers ------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from ophis.core.archive_limits import (
     DEFAULT_LIMITS,
     ExtractionLimits,
     HeaderBudget,
+    check_paths_listing,
     check_zip_directory,
     metadata_limit,
     open_zstd,
@@ -558,6 +559,8 @@ def read_package(
                 found[name] = data
     if "info/index.json" not in found:
         raise InvalidPackageError(filename, "is not a conda package (no info/index.json)", _CORRUPT)
+    if "info/paths.json" in found:
+        check_paths_listing(found["info/paths.json"], walk.budget.members, walk.rules.reject)
     index = _parse_json(filename, "info/index.json", found["info/index.json"])
     _check_metadata_types(filename, "info/index.json", index_json.check_index, index)
     _check_index(filename, index, subdir)

@@ -240,6 +240,12 @@ def zstd_window_bomb(dest: Path, window_log: int, name: str = "window") -> Path:
     return _package(dest, name, ".conda", [member("info/x", b"")], zstd_options=options)
 
 
+def paths_listing_bomb(dest: Path, fmt: str, entries: int, name: str = "listing") -> Path:
+    """A paths.json listing ``entries`` paths that the package does not hold."""
+    listing = {"paths": [{"_path": f"f{n}", "path_type": "hardlink"} for n in range(entries)]}
+    return _package(dest, name, fmt, [member("info/paths.json", json.dumps(listing).encode())])
+
+
 def zip_directory_bomb(dest: Path, entries: int, name: str = "zipdir") -> Path:
     """A sane .conda plus ``entries`` empty zip entries (zipfile reads each into memory)."""
     path = _package(dest, name, ".conda", [])
