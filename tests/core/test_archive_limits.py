@@ -90,6 +90,28 @@ def test_too_many_members(tmp_path: Path, fmt: str) -> None:
     read_package(path)  # within the default limit
 
 
+@pytest.mark.parametrize(
+    ("build", "limits", "reason"),
+    [
+        (
+            lambda d: hostile.many_members(d, ".conda", 100),
+            ExtractionLimits(max_names_bytes=1000),
+            "member names add up to more than 1000 bytes",
+        ),
+        (
+            lambda d: hostile.pax_long_path(d, ".tar.bz2", 200_000),
+            ExtractionLimits(max_header_total_bytes=100_000),
+            "more than 100000 bytes of extended tar headers",
+        ),
+    ],
+    ids=["names", "headers-in-all"],
+)
+def test_what_an_archive_keeps_in_memory_in_all_is_bounded(
+    tmp_path: Path, build: Callable[[Path], Path], limits: ExtractionLimits, reason: str
+) -> None:
+    assert reason in refusal(build(tmp_path), limits)
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize(
     ("member", "limit"),

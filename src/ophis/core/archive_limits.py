@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 import tarfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -119,7 +119,7 @@ class HeaderBudget:
     header_bytes: int = 0
     global_bytes: int = 0
     names_bytes: int = 0
-    members: int = field(default=0)
+    members: int = 0
 
     def header(self, header: tarfile.TarInfo) -> None:
         """Called for every raw header, before tarfile reads what follows it."""

@@ -11,6 +11,9 @@ We walk tar members with :mod:`tarfile` in stream mode ourselves instead of thro
 ``.conda``'s components by the *file's* stem, so a renamed file fails with a bare
 ``LookupError`` where we must report the lying name, and (b) it hides the end of the tar
 stream, which we need to see to tell a complete archive from a truncated or padded one.
+Every header, and every metadata file read into memory, is bounded before it is read
+(:mod:`ophis.core.archive_limits`); the metadata is checked against the types conda and
+rattler read (:mod:`ophis.core.index_json`).
 """
 
 from __future__ import annotations
@@ -165,14 +168,13 @@ class _MemberRules:
         self.kinds: dict[str, str] = {}  # path -> "dir" | "file" | "symlink" | "hardlink"
         self.symlinks: dict[str, str] = {}  # path -> link target as stored
         self.total_bytes = 0
-        self.members = 0
 
     def reject(self, rule: str, remedy: str = _HOSTILE) -> InvalidPackageError:
         return InvalidPackageError(self.filename, rule, remedy)
 
     def check(self, member: tarfile.TarInfo) -> str:
-        """The member's normalised path ('' for the root directory), or raise."""
-        self._count_member()
+        """The member's normalised path ('' for the root directory), or raise (members
+        are counted, and their headers bounded, by :class:`HeaderBudget`)."""
         path = self._normalise(member.name)
         if member.isdir():
             if path:
@@ -204,13 +206,6 @@ class _MemberRules:
             self._check_symlink(path, target)
 
     # -- pieces --
-
-    def _count_member(self) -> None:
-        self.members += 1
-        if self.members > self.limits.max_members:
-            raise self.reject(
-                f"has more than {self.limits.max_members} members (possible decompression bomb)"
-            )
 
     def _count_bytes(self, path: str, size: int) -> None:
         limits = self.limits
