@@ -12,8 +12,10 @@ an older version let in (:func:`problem`).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -90,19 +92,22 @@ def _nesting(raw: bytes) -> int:
 
 
 def _depth(value: Any) -> int:
+    """How deep ``value`` nests (without recursion); raises MetadataError for NaN or
+    Infinity (Python's json writes them, orjson silently writes null)."""
+    if type(value) not in (dict, list):
+        return 0
     deepest, pending = 0, [(value, 1)]
     while pending:
         item, level = pending.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
         deepest = max(deepest, level)
         if deepest > MAX_DEPTH:
-            return deepest
-        pending.extend((child, level + 1) for child in children)
+            break
+        for child in item.values() if type(item) is dict else item:
+            kind = type(child)
+            if kind is dict or kind is list:
+                pending.append((child, level + 1))
+            elif kind is float and not math.isfinite(child):
+                raise MetadataError("(record)", "holds NaN or Infinity, which are not JSON")
     return deepest
 
 
@@ -136,10 +141,13 @@ def _name(value: Any) -> bool:
 
 
 def _version(value: Any) -> bool:
-    if not _string(value) or not value or "-" in value:
-        return False
+    return _string(value) and bool(value) and "-" not in value and _parses(value)
+
+
+@functools.lru_cache(maxsize=8192)  # a channel repeats its versions many times
+def _parses(version: str) -> bool:
     try:
-        Version(value)
+        Version(version)
     except Exception:  # rattler's parse error types differ between releases
         return False
     return True
@@ -280,10 +288,6 @@ def problem(document: Any, check: Callable[[Any], None] = check_index) -> str | 
         check(document)
         if _depth(document) > MAX_DEPTH:
             raise MetadataError("(record)", f"is nested more than {MAX_DEPTH} levels deep")
-        try:
-            json.dumps(document, allow_nan=False)
-        except ValueError:
-            raise MetadataError("(record)", "holds NaN or Infinity, which JSON has not") from None
     except (MetadataError, ValueError, TypeError, RecursionError) as error:
         return str(error) or type(error).__name__
     return None
