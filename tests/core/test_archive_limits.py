@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from ophis.core import index_json
+from ophis.core import index_json, project_archive
 from ophis.core.archive_limits import ExtractionLimits, zstd_window_size
 from ophis.core.errors import InvalidPackageError
 from ophis.core.package_create import create_package
 from ophis.core.package_file import extract_package, read_package
+from ophis.core.python_dist import read_python_distribution
 from ophis.testing import hostile_archives as hostile
 from ophis.testing.packages import make_index, make_package
 
@@ -153,6 +154,15 @@ def test_a_conda_zip_with_a_huge_directory_is_refused_before_zipfile_reads_it(
     path = hostile.zip_directory_bomb(tmp_path, 5000)
     assert "its zip directory is" in refusal(path) and "5003 entries" in refusal(path)
     read_package(hostile.zip_directory_bomb(tmp_path / "few", 10))  # junk conda ignores
+
+
+def test_sdists_and_project_archives_bound_their_tar_headers_too(tmp_path: Path) -> None:
+    sdist = hostile.sdist_header_bomb(tmp_path, GiB)
+    with pytest.raises(InvalidPackageError, match=f"PAX tar header declaring {GiB} bytes"):
+        read_python_distribution(sdist)
+    project = hostile.project_header_bomb(tmp_path, GiB)
+    with pytest.raises(InvalidPackageError, match=f"PAX tar header declaring {GiB} bytes"):
+        project_archive.read_facts(project.read_bytes(), project.name)
 
 
 def test_zstd_window_sizes_are_read_from_the_frame_header() -> None:

@@ -32,8 +32,10 @@ __all__ = [
     "DEFAULT_LIMITS",
     "ExtractionLimits",
     "HeaderBudget",
+    "bounded_tarinfo",
     "check_paths_listing",
     "check_zip_directory",
+    "guarded_tarinfo",
     "metadata_limit",
     "open_zstd",
     "read_tar",
@@ -124,10 +126,15 @@ class HeaderBudget:
     def header(self, header: tarfile.TarInfo) -> None:
         """Called for every raw header, before tarfile reads what follows it."""
         kind = _EXTENDED.get(header.type)
-        if kind is None:
+        if kind is None:  # a member's own header: count it before tarfile keeps it
             self.chain = 0
             if header.type == tarfile.GNUTYPE_SPARSE:
                 raise self._sparse()
+            self.members += 1
+            if self.members > self.limits.max_members:
+                raise self.reject(
+                    f"has more than {self.limits.max_members} members (possible decompression bomb)"
+                )
             return
         limits = self.limits
         self.chain += 1
@@ -156,12 +163,7 @@ class HeaderBudget:
                 )
 
     def member(self, member: tarfile.TarInfo) -> None:
-        """Called for every member tarfile returns: counts it and what it keeps."""
-        self.members += 1
-        if self.members > self.limits.max_members:
-            raise self.reject(
-                f"has more than {self.limits.max_members} members (possible decompression bomb)"
-            )
+        """Called for every member tarfile returns: counts the names it keeps."""
         self.names_bytes += len(member.name) + len(member.linkname)
         if self.names_bytes > self.limits.max_names_bytes:
             raise self.reject(
@@ -185,7 +187,7 @@ class _StrictTarInfo(tarfile.TarInfo):
             raise tarfile.ReadError(f"bad tar header: {error}") from None
 
 
-def _guarded_tarinfo(budget: HeaderBudget) -> type[tarfile.TarInfo]:
+def guarded_tarinfo(budget: HeaderBudget) -> type[tarfile.TarInfo]:
     """A TarInfo class that shows each raw header to ``budget`` before tarfile reads its
     payload; GNU sparse maps in PAX records (read without bound) are refused."""
 
@@ -202,13 +204,21 @@ def _guarded_tarinfo(budget: HeaderBudget) -> type[tarfile.TarInfo]:
     return GuardedTarInfo
 
 
+def bounded_tarinfo(
+    filename: str, limits: ExtractionLimits = DEFAULT_LIMITS
+) -> type[tarfile.TarInfo]:
+    """The ``tarinfo`` class for a reader that opens a tar itself (sdists, project
+    archives): its headers and member count bounded as a conda package's are."""
+    return guarded_tarinfo(HeaderBudget(limits, lambda rule: InvalidPackageError(filename, rule)))
+
+
 def read_tar(
     stream: IO[bytes], budget: HeaderBudget, at_end: Callable[[tarfile.TarFile], None]
 ) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]:
     """The members of the tar stream ``stream``, each header checked before it is read and
     no member kept once the next is asked for (a TarFile keeps them all by itself);
     ``at_end`` sees the TarFile after its end marker, before it is closed."""
-    tarinfo = _guarded_tarinfo(budget)
+    tarinfo = guarded_tarinfo(budget)
     with tarfile.open(fileobj=stream, mode="r|", tarinfo=tarinfo) as tar:  # type: ignore[call-overload]
         while (member := tar.next()) is not None:
             tar.members.clear()

@@ -16,6 +16,7 @@ import json
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -253,6 +254,29 @@ def zip_directory_bomb(dest: Path, entries: int, name: str = "zipdir") -> Path:
         for n in range(entries):
             archive.writestr(f"junk/{n:08d}", b"")
     return path
+
+
+def tar_gz_header_bomb(path: Path, declared: int, first: bytes) -> Path:
+    """A .tar.gz (an sdist, a project archive) whose first member, ``first`` (raw tar
+    bytes), sits behind a PAX header declaring ``declared`` bytes."""
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)  # 31: the gzip container
+    _compress(path, _chain(extended(tarfile.XHDTYPE, declared), [first, end()]), compressor)
+    return path
+
+
+def sdist_header_bomb(dest: Path, declared: int) -> Path:
+    pkg_info = b"Metadata-Version: 2.1\nName: demo-py\nVersion: 1.0\n"
+    dest.mkdir(parents=True, exist_ok=True)
+    first = member("demo_py-1.0/PKG-INFO", pkg_info)
+    return tar_gz_header_bomb(dest / "demo_py-1.0.tar.gz", declared, first)
+
+
+def project_header_bomb(dest: Path, declared: int) -> Path:
+    manifest = b'[workspace]\nname = "demo"\nversion = "1.0"\n'
+    dest.mkdir(parents=True, exist_ok=True)
+    return tar_gz_header_bomb(
+        dest / "demo-1.0.project.tar.gz", declared, member("ophis.toml", manifest)
+    )
 
 
 def with_index_text(dest: Path, fmt: str, text: bytes | str, name: str) -> Path:
