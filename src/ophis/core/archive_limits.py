@@ -14,6 +14,7 @@ its links, its total size) is checked by :mod:`ophis.core.package_file` as membe
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import tarfile
 from collections.abc import Callable, Iterator
@@ -282,19 +283,20 @@ def zstd_window_size(frame_start: bytes) -> int | None:
     return size + 256 if size_bytes == 2 else size
 
 
+@contextlib.contextmanager
 def open_zstd(
     open_raw: Callable[[], IO[bytes]], limits: ExtractionLimits, reject: Callable[[str], Any]
-) -> IO[bytes]:
+) -> Iterator[IO[bytes]]:
     """A decompressing reader over ``open_raw()``, refusing a first frame whose window is
     over the limit with a clear reason (later frames meet the decoder's own limit)."""
     limit = 1 << limits.max_zstd_window_log
-    raw = open_raw()
-    window = zstd_window_size(raw.read(18))
-    raw.close()
+    with open_raw() as raw:
+        window = zstd_window_size(raw.read(18))
     if window is not None and window > limit:
         raise reject(
             f"its zstd data needs a {window}-byte window, more than the limit of {limit} bytes "
             "(possible memory bomb)"
         )
     options = {zstd.DecompressionParameter.window_log_max: limits.max_zstd_window_log}
-    return zstd.open(open_raw(), options=options)  # type: ignore[no-any-return]
+    with open_raw() as raw, zstd.open(raw, options=options) as stream:
+        yield stream
