@@ -130,7 +130,7 @@ class HeaderBudget:
         if kind is None:  # a member's own header: count it before tarfile keeps it
             self.chain = 0
             if header.type == tarfile.GNUTYPE_SPARSE:
-                raise self._sparse()
+                raise self.sparse()
             self.members += 1
             if self.members > self.limits.max_members:
                 raise self.reject(
@@ -172,8 +172,8 @@ class HeaderBudget:
                 "(possible memory bomb)"
             )
 
-    def _sparse(self) -> InvalidPackageError:
-        return self.reject("contains a GNU sparse file; conda packages never do")
+    def sparse(self) -> InvalidPackageError:
+        return self.reject("contains a GNU sparse file (packages never hold one)")
 
 
 class _StrictTarInfo(tarfile.TarInfo):
@@ -198,7 +198,7 @@ def guarded_tarinfo(budget: HeaderBudget) -> type[tarfile.TarInfo]:
             return super()._proc_member(tarfile_)  # type: ignore[misc]
 
         def _proc_gnusparse_00(self, *_: Any) -> None:
-            raise budget._sparse()
+            raise budget.sparse()
 
         _proc_gnusparse_01 = _proc_gnusparse_10 = _proc_gnusparse_00
 
