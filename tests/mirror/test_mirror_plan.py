@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from ophis.mirror.plan import Filters, MirrorFilterError, RecordSpec, plan_subdir
 
 
 def record(name: str, version: str, build: str = "0", **extra: object) -> dict:
-    digest = f"{name}{version}{build}"
-    return {"name": name, "version": version, "build": build, "sha256": digest, "size": 10, **extra}
+    digest = hashlib.sha256(f"{name}{version}{build}".encode()).hexdigest()
+    return {
+        **{"name": name, "version": version, "build": build, "build_number": 0},
+        **{"sha256": digest, "size": 10, **extra},
+    }
 
 
 def repodata(*records: dict) -> dict:

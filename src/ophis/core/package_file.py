@@ -11,14 +11,17 @@ We walk tar members with :mod:`tarfile` in stream mode ourselves instead of thro
 ``.conda``'s components by the *file's* stem, so a renamed file fails with a bare
 ``LookupError`` where we must report the lying name, and (b) it hides the end of the tar
 stream, which we need to see to tell a complete archive from a truncated or padded one.
+Every header, and every metadata file read into memory, is bounded before it is read
+(:mod:`ophis.core.archive_limits`); the metadata is checked against the types conda and
+rattler read (:mod:`ophis.core.index_json`).
 """
 
 from __future__ import annotations
 
 import bz2
 import contextlib
+import functools
 import hashlib
-import json
 import os
 import re
 import shlex
@@ -26,20 +29,27 @@ import shutil
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from conda_package_streaming.package_streaming import UMASK
 
+from ophis.core import index_json
+from ophis.core.archive_limits import (
+    DEFAULT_LIMITS,
+    ExtractionLimits,
+    HeaderBudget,
+    check_paths_listing,
+    check_zip_directory,
+    metadata_limit,
+    open_zstd,
+    read_tar,
+    zstd,
+)
 from ophis.core.errors import InvalidPackageError
 from ophis.core.paths import check_package_paths, entry_point_commands
-
-try:  # the zstd binding conda-package-streaming itself uses; it reports truncated frames
-    from compression import zstd  # type: ignore[import-not-found]  # Python 3.14+
-except ImportError:  # pragma: no cover - depends on the Python version
-    from backports import zstd  # type: ignore[import-not-found,no-redef]
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -56,7 +66,6 @@ PACKAGE_EXTENSIONS: tuple[str, ...] = (".conda", ".tar.bz2")
 
 _MiB = 1024**2
 _RATIO_FLOOR = 16 * _MiB  # below this, small files that compress well are not suspicious
-_MAX_METADATA_BYTES = 256 * _MiB  # info/*.json we parse in memory
 _MAX_TRAILER_BYTES = _MiB  # zero padding allowed after the tar end marker
 _MAX_SYMLINK_HOPS = 40  # Linux gives ELOOP after 40 links; deeper chains are refused
 _DEFAULT_PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"
@@ -85,20 +94,8 @@ _CONDA_COMPONENT = re.compile(r"^(info|pkg)-(.+)\.tar\.zst$")
 
 _HOSTILE = "Do not install this package: it may be malicious. Tell the channel's owner."
 _CORRUPT = "Download the package again, or rebuild it."
+_METADATA = "Fix the package's metadata (its recipe) and rebuild it."
 _MISNAMED = "Rename the file to match info/index.json, or rebuild the package."
-
-
-@dataclass(frozen=True)
-class ExtractionLimits:
-    """Bounds that keep a hostile archive from exhausting disk, memory or time."""
-
-    max_total_bytes: int = 8 * 1024**3  # total uncompressed size
-    max_member_bytes: int = 4 * 1024**3
-    max_ratio: float = 200.0  # uncompressed/compressed, checked once total > 16 MiB
-    max_members: int = 500_000
-
-
-DEFAULT_LIMITS = ExtractionLimits()
 
 
 @dataclass(frozen=True)
@@ -172,14 +169,13 @@ class _MemberRules:
         self.kinds: dict[str, str] = {}  # path -> "dir" | "file" | "symlink" | "hardlink"
         self.symlinks: dict[str, str] = {}  # path -> link target as stored
         self.total_bytes = 0
-        self.members = 0
 
     def reject(self, rule: str, remedy: str = _HOSTILE) -> InvalidPackageError:
         return InvalidPackageError(self.filename, rule, remedy)
 
     def check(self, member: tarfile.TarInfo) -> str:
-        """The member's normalised path ('' for the root directory), or raise."""
-        self._count_member()
+        """The member's normalised path ('' for the root directory), or raise (members
+        are counted, and their headers bounded, by :class:`HeaderBudget`)."""
         path = self._normalise(member.name)
         if member.isdir():
             if path:
@@ -211,13 +207,6 @@ class _MemberRules:
             self._check_symlink(path, target)
 
     # -- pieces --
-
-    def _count_member(self) -> None:
-        self.members += 1
-        if self.members > self.limits.max_members:
-            raise self.reject(
-                f"has more than {self.limits.max_members} members (possible decompression bomb)"
-            )
 
     def _count_bytes(self, path: str, size: int) -> None:
         limits = self.limits
@@ -343,18 +332,6 @@ def lexical_resolve(parts: list[str]) -> list[str] | None:
 # --- walking an archive -------------------------------------------------------------------
 
 
-class _StrictTarInfo(tarfile.TarInfo):
-    """tarfile silently ends iteration at a bad or cut-off header past the first member;
-    we call that corruption instead. A clean end of data between members is tolerated."""
-
-    @classmethod
-    def fromtarfile(cls, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
-        try:
-            return super().fromtarfile(tarfile_)
-        except (tarfile.InvalidHeaderError, tarfile.TruncatedHeaderError) as error:
-            raise tarfile.ReadError(f"bad tar header: {error}") from None
-
-
 class _CappedReader:
     """Counts decompressed bytes and stops at a hard cap, whatever the tar headers claim."""
 
@@ -407,6 +384,10 @@ class _Walk:
     ext: str
     rules: _MemberRules
     stem: str | None = None
+    budget: HeaderBudget = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.budget = HeaderBudget(self.rules.limits, self.rules.reject)
 
     def members(self) -> Iterator[tuple[str, tarfile.TarFile, tarfile.TarInfo, str]]:
         """Yield (component, tar, member, normalised path) for every checked member."""
@@ -419,13 +400,16 @@ class _Walk:
         self.rules.finish()
 
     def _conda(self) -> Iterator[tuple[str, tarfile.TarFile, tarfile.TarInfo, str]]:
+        check_zip_directory(self.path, self.rules.reject)
         with zipfile.ZipFile(self.path) as archive:
             components = self._components(archive)
             for component in ("info", "pkg"):
                 entry = components.get(component)
                 if entry is None:
                     continue  # a package with no payload (info only) is legitimate
-                with archive.open(entry) as raw, zstd.open(raw) as stream:
+                with open_zstd(
+                    lambda entry=entry: archive.open(entry), self.rules.limits, self.rules.reject
+                ) as stream:
                     yield from self._tar(component, stream)
 
     def _components(self, archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
@@ -472,10 +456,9 @@ class _Walk:
         # tar headers and padding cost at most ~1.5 KiB a member on top of the contents
         cap = limits.max_total_bytes + 1536 * limits.max_members + 16 * _MiB
         capped = _CappedReader(stream, cap, self.rules)
-        with tarfile.open(fileobj=capped, mode="r|", tarinfo=_StrictTarInfo) as tar:  # type: ignore[call-overload]
-            for member in tar:
-                yield component, tar, member, self.rules.check(member)
-            _check_trailer(tar, self.rules)
+        at_end = functools.partial(_check_trailer, rules=self.rules)
+        for tar, member in read_tar(capped, self.budget, at_end):
+            yield component, tar, member, self.rules.check(member)
 
 
 def _check_trailer(tar: tarfile.TarFile, rules: _MemberRules) -> None:
@@ -496,14 +479,23 @@ def _check_trailer(tar: tarfile.TarFile, rules: _MemberRules) -> None:
             )
 
 
-def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo, filename: str) -> bytes:
-    if member.size > _MAX_METADATA_BYTES:
+def _read_member(
+    tar: tarfile.TarFile, member: tarfile.TarInfo, name: str, filename: str
+) -> bytes | None:
+    """A metadata member's bytes, its size checked before it is read (an icon over its
+    limit is left out: the package is fine without it)."""
+    limit = metadata_limit(name)
+    if member.size > limit:
+        if name == "info/icon.png":
+            return None
         raise InvalidPackageError(
-            filename, f"{member.name} is larger than {_MAX_METADATA_BYTES} bytes", _CORRUPT
+            filename,
+            f"{name} is {member.size} bytes, more than the limit of {limit} bytes",
+            _CORRUPT,
         )
     with _as_corruption(filename):
         reader = tar.extractfile(member)
-        return reader.read() if reader else b""
+        return reader.read(limit + 1) if reader else b""
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -544,26 +536,46 @@ def read_package(
     walk = _Walk(path, filename, ext, _MemberRules(filename, size, limits))
     found: dict[str, bytes] = {}
     info_files: set[str] = set()
+    info_bytes = 0
     for component, tar, member, name in walk.members():
         if not name.startswith("info/") or member.isdir():
             continue
         info_files.add(name)
+        info_bytes += member.size
+        if info_bytes > limits.max_info_bytes:
+            raise InvalidPackageError(
+                filename,
+                f"its info/ folder expands to more than {limits.max_info_bytes} bytes "
+                "(possible decompression bomb)",
+                _HOSTILE,
+            )
         if name in _WANTED_INFO and component != "pkg":  # as conda, ignore pkg-side info/
             if not member.isreg():
                 raise InvalidPackageError(filename, f"{name} is not a regular file", _CORRUPT)
-            found[name] = _read_member(tar, member, filename)
+            data = _read_member(tar, member, name, filename)
+            if data is not None:
+                found[name] = data
     if "info/index.json" not in found:
         raise InvalidPackageError(filename, "is not a conda package (no info/index.json)", _CORRUPT)
+    if "info/paths.json" in found:
+        check_paths_listing(found["info/paths.json"], walk.budget.members, walk.rules.reject)
     index = _parse_json(filename, "info/index.json", found["info/index.json"])
+    _check_metadata_types(filename, "info/index.json", index_json.check_index, index)
     _check_index(filename, index, subdir)
     _check_component_stem(filename, walk.stem)
     paths = _paths(filename, found, walk.rules.kinds)
     _check_metadata_paths(filename, found, paths)
+    about = _optional_json(filename, found, "info/about.json")
+    _check_metadata_types(filename, "info/about.json", index_json.check_about, about)
+    run_exports = _optional_json(filename, found, "info/run_exports.json")
+    _check_metadata_types(
+        filename, "info/run_exports.json", index_json.check_run_exports, run_exports
+    )
     return PackageContents(
         filename=filename,
         index=index,
-        about=_optional_json(filename, found, "info/about.json"),
-        run_exports=_optional_json(filename, found, "info/run_exports.json"),
+        about=about,
+        run_exports=run_exports,
         paths=paths,
         info_files=frozenset(info_files),
         icon=found.get("info/icon.png"),
@@ -596,14 +608,21 @@ def file_digests(path: Path) -> tuple[int, str, str]:
 
 def _parse_json(filename: str, member: str, data: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InvalidPackageError(
-            filename, f"{member} is not valid JSON: {error}", _CORRUPT
-        ) from None
+        value = index_json.loads(data, member)
+    except ValueError as error:
+        raise InvalidPackageError(filename, str(error), _CORRUPT) from None
     if not isinstance(value, dict):
         raise InvalidPackageError(filename, f"{member} is not a JSON object", _CORRUPT)
     return value
+
+
+def _check_metadata_types(
+    filename: str, member: str, check: Callable[[Any], None], document: Any
+) -> None:
+    try:
+        check(document)
+    except index_json.MetadataError as error:
+        raise InvalidPackageError(filename, f"{member}: {error}", _METADATA) from None
 
 
 def _optional_json(filename: str, found: Mapping[str, bytes], member: str) -> dict[str, Any]:

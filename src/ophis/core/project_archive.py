@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from ophis.core.archive_limits import ExtractionLimits, bounded_tarinfo
 from ophis.core.errors import InvalidPackageError
 
 SUFFIX = ".project.tar.gz"
@@ -76,7 +77,8 @@ def unpack(data: bytes, target: Path, filename: str = "the archive") -> None:
 def _workspace(data: bytes, filename: str) -> dict:
     """The manifest's [workspace] table, after checking every member."""
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        bounded = bounded_tarinfo(filename, ExtractionLimits(max_members=MAX_MEMBERS))
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz", tarinfo=bounded) as tar:
             members = tar.getmembers()
             _check_members(members, filename)
             manifest = next((m for m in members if m.name in MANIFESTS and m.isfile()), None)

@@ -21,6 +21,7 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
+from ophis.core.archive_limits import bounded_tarinfo
 from ophis.core.errors import InvalidPackageError
 
 MAX_METADATA_BYTES = 4 * 1024 * 1024
@@ -128,7 +129,7 @@ def _sdist_metadata(path: Path, filename: str) -> bytes:
                 return _capped(None, filename, "PKG-INFO")
             _check_size(infos[0].file_size, filename)
             return archive.read(infos[0])
-    with tarfile.open(path, "r:gz") as archive:
+    with tarfile.open(path, "r:gz", tarinfo=bounded_tarinfo(filename)) as archive:
         for member in archive:
             if _is_top_pkg_info(member.name) and member.isreg():
                 _check_size(member.size, filename)

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: records are type-checked (older caches may hold unchecked ones)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS package (

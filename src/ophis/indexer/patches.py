@@ -9,7 +9,6 @@ has it. A package's instructions win over a subdir's file.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from conda_package_streaming.package_streaming import stream_conda_component
 from rattler import Version
 
+from ophis.core import index_json
 from ophis.core.errors import ChannelIndexError
 from ophis.core.package_file import read_package
 
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from ophis.indexer.cache import CachedPackage
     from ophis.indexer.channel_index import IndexOptions
 
+#: conda-forge's largest subdir's instructions are a few tens of MiB
+_MAX_INSTRUCTIONS_BYTES = 512 * 1024**2
 _MEMBER = re.compile(r"^(?:\./)?([^/]+)/patch_instructions\.json$")
 
 
@@ -77,12 +79,18 @@ def read_patch_package(path: Path) -> dict[str, dict[str, Any]]:
             match = _MEMBER.match(member.name)
             if not match or not member.isfile():
                 continue
+            if member.size > _MAX_INSTRUCTIONS_BYTES:  # checked before it is read
+                raise ChannelIndexError(
+                    f"{path.name}: {member.name} is {member.size} bytes, more than the limit "
+                    f"of {_MAX_INSTRUCTIONS_BYTES} bytes",
+                    "Rebuild the repodata-patches package.",
+                )
             extracted = tar.extractfile(member)
             try:
-                found[match.group(1)] = json.loads(extracted.read() if extracted else b"")
+                data = extracted.read() if extracted else b""
+                found[match.group(1)] = index_json.loads(data, member.name)
             except ValueError as error:
                 raise ChannelIndexError(
-                    f"{path.name}: {member.name} is not valid JSON: {error}",
-                    "Rebuild the repodata-patches package.",
+                    f"{path.name}: {error}", "Rebuild the repodata-patches package."
                 ) from error
     return found

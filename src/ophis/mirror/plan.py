@@ -34,6 +34,7 @@ from typing import Any
 
 from rattler import MatchSpec, Version, VersionSpec
 
+from ophis.core import index_json
 from ophis.core.errors import OphisError
 from ophis.core.repodata import PACKAGE_KEYS, build_repodata
 from ophis.security.cve import Vulnerability, build_index
@@ -210,6 +211,8 @@ class SubdirPlan:
     removed: tuple[str, ...] = ()
     unchanged: int = 0
     changes_repodata: bool = field(default=True)
+    #: upstream records left out because the clients could not read them, and why
+    unreadable: dict[str, str] = field(default_factory=dict)
 
     @property
     def fetch_bytes(self) -> int:
@@ -231,7 +234,9 @@ def plan_subdir(
     keep_removed: bool = False,
 ) -> SubdirPlan:
     """The plan for one subdir; ``present`` maps the mirror's package files to their sizes."""
-    wanted = filters.apply(records_of(upstream))
+    upstream_records = records_of(upstream)
+    unreadable = _unreadable(upstream_records)
+    wanted = filters.apply({fn: r for fn, r in upstream_records.items() if fn not in unreadable})
     current = records_of(mirror)
     fetch = sorted(fn for fn, r in wanted.items() if not _in_place(fn, r, current, present))
     gone = sorted(set(current) - set(wanted))
@@ -255,7 +260,20 @@ def plan_subdir(
         removed,
         unchanged=len(wanted) - len(fetch) - len(patched),
         changes_repodata=changes,
+        unreadable=unreadable,
     )
+
+
+def _unreadable(records: Mapping[str, Record]) -> dict[str, str]:
+    """Upstream records conda or rattler could not read, and why: mirrored, one such
+    record would make rattler refuse the mirror's whole repodata.json."""
+    found = {}
+    for filename, record in records.items():
+        try:
+            index_json.check_index(record)
+        except index_json.MetadataError as error:
+            found[filename] = str(error)
+    return found
 
 
 def _in_place(

@@ -125,6 +125,7 @@ def _subdir_json(plan: SubdirPlan) -> dict[str, Any]:
         "fetch_bytes": plan.fetch_bytes,
         "remove": list(plan.remove),
         "patched": list(plan.patched),
+        "unreadable": plan.unreadable,
     }
 
 

@@ -142,6 +142,13 @@ def _render(report: MirrorReport, quiet: bool) -> None:
             highlight=False,
             soft_wrap=True,
         )
+    for plan in report.plans:
+        for filename, reason in plan.unreadable.items():
+            stderr.print(
+                f"[yellow]Skipped[/] {plan.subdir}/{filename}: its record is unreadable: {reason}",
+                highlight=False,
+                soft_wrap=True,
+            )
     if report.dry_run:
         for plan in report.plans:
             for filename in plan.fetch:

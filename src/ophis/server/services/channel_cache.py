@@ -276,10 +276,16 @@ class ChannelCache:
                 self._size -= len(dropped.body)
 
 
+#: bumped when what a build leaves out or puts in changes, so that no build of an older
+#: version is served or built on (v2: records conda or rattler cannot read are left out)
+BUILD_RULES = "v2"
+
+
 @functools.cache
 def channel_cache(root: Path) -> ChannelCache:
-    """The cache of one server's cache directory, one per process."""
-    return ChannelCache(root)
+    """The cache of one server's cache directory, one per process; older versions' builds
+    (beside it, under ``root``) are never read."""
+    return ChannelCache(root / BUILD_RULES)
 
 
 def _artifact(body: bytes, mtime: float, media_type: str, name: str) -> Artifact:

@@ -104,6 +104,7 @@ from ophis.server.services.channel_cache import etag_of
 from ophis.server.services.channel_policy import hidden_clause as hidden_by_policy
 from ophis.server.services.files import CONDA, MAIN
 from ophis.server.services.repodata_signatures import current_repodata, with_signatures
+from ophis.server.services.servable import servable, servable_entries
 from ophis.server.services.stats import count_download
 
 SCOPE = "conda:download"
@@ -522,6 +523,8 @@ def _encode_entries(
     entries: dict[int, tuple[str, bytes, str | None]] = {}
     for file_id, filename, json_text in rows:
         record = _decode(json_text)
+        if not servable(filename, record, f"{view.index}/repodata.json"):
+            continue
         name = record.get("name") if isinstance(record, dict) else None
         entries[file_id] = (filename, encode_entry(filename, record), name)
     return entries
@@ -651,7 +654,8 @@ def channeldata(
 
     def build() -> bytes:
         query = visible_files(owner.id, label, hidden, CONDA, File.subdir, File.record, File.facts)
-        entries = [ChanneldataEntry(s, r, f or {}) for s, r, f in session.execute(query)]
+        rows = session.execute(query)
+        entries = servable_entries(ChanneldataEntry(s, r, f or {}) for s, r, f in rows)
         return dumps(build_channeldata(entries, {entry.subdir for entry in entries}))
 
     return cache.get(key, CHANNELDATA, build, "application/json")

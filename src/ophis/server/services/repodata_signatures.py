@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from ophis.core.repodata import PACKAGE_KEYS, build_current_repodata, dumps, encode_entry
 from ophis.server.db.models import ChannelSigning, File, FileSignature
+from ophis.server.services.servable import servable_repodata
 
 _INDENT = b"\n    "
 _SEPARATOR = b"," + _INDENT
@@ -179,7 +180,11 @@ def current_repodata(repodata: bytes) -> bytes:
     the records it lists unchanged (a .conda record standing in for its .tar.bz2 twin gains
     ``legacy_bz2_*`` fields, which its signature does not cover)."""
     whole = orjson.loads(repodata)
-    current = build_current_repodata(whole)
+    try:
+        current = build_current_repodata(whole)
+    except (ValueError, TypeError, KeyError, AttributeError):  # a record that cannot be read
+        whole = servable_repodata(whole, "current_repodata.json")
+        current = build_current_repodata(whole)
     signatures = whole.get("signatures")
     if signatures is not None:
         current["signatures"] = {

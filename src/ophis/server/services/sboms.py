@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 from ophis.security import sbom, spdx
 from ophis.security.sbom import KnownVulnerability, SbomPackage
 from ophis.server.db.models import File
-from ophis.server.errors import BadRequest
+from ophis.server.errors import BadRequest, Conflict
 from ophis.server.services import packages
 from ophis.server.services.authz import Principal
+from ophis.server.services.servable import log, unservable_reason
 
 FORMATS = {
     "cyclonedx": "application/vnd.cyclonedx+json; version=1.6",
@@ -68,6 +69,13 @@ def package_of(row: File) -> SbomPackage:
         raise BadRequest(
             f"{row.basename} is not a conda package; SBOMs are made for conda files.",
             "Ask for the SBOM of a .conda or .tar.bz2 file.",
+        )
+    reason = unservable_reason(row.record, row.facts)
+    if reason is not None:  # stored by an older version that did not check it
+        log.warning("no SBOM for %s: its stored metadata: %s", row.basename, reason)
+        raise Conflict(
+            f"{row.basename}: its stored metadata cannot be read ({reason}).",
+            "Remove the file and upload a rebuilt package.",
         )
     record = {**row.record, "fn": row.filename}
     return SbomPackage.from_record(record, channel=row.release.package.owner.login, about=row.facts)
