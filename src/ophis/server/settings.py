@@ -130,6 +130,14 @@ class ServerSettings:
     #: processes (and threads) one account's user code may have at once (RLIMIT_NPROC)
     user_max_processes: int = 512
 
+    # --- deployments' network: who can connect to a deployment's port -------------------
+    #: "none": each deployment runs in a network namespace of its own with only a loopback
+    #: interface, reached by the server's proxy alone (through a Unix socket), and reaching
+    #: no network itself. "host": in the host's network, with outbound access -- but then
+    #: any local process, other accounts' notebooks and deployments too, can connect to its
+    #: port and skip the proxy's access checks of a private deployment
+    deployments_network: str = "none"
+
     @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'ophis.sqlite'}"
