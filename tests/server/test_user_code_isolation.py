@@ -176,24 +176,27 @@ def _home(server: RunningServer, login: str) -> Path:
     return user_folder(load_settings(data_dir=server.data_dir), login)
 
 
-def _start_notebook(client: WebClient, login: str) -> None:
+def _start_notebook(client: WebClient, login: str) -> httpx.Client:
+    """The user's JupyterLab, started; their browser on the user-content origin, handed
+    over by the site, with JupyterLab's XSRF cookie."""
     started = client.post("/notebooks/start", {"environment": "default"}, page="/notebooks")
     assert started.status_code == 303, started.text
-    client.get(f"/notebooks/{login}/lab")  # JupyterLab's XSRF cookie
+    lab = client.open_user_content(f"/notebooks/{login}/lab")
+    assert lab.get(f"/notebooks/{login}/lab").status_code == 200
+    return lab
 
 
-def _run_in_kernel(server: RunningServer, client: WebClient, login: str, code: str) -> str:
-    headers = {"X-XSRFToken": client.http.cookies.get("_xsrf", "")}
-    kernel = client.http.post(f"/notebooks/{login}/api/kernels", json={}, headers=headers)
+def _run_in_kernel(server: RunningServer, lab: httpx.Client, login: str, code: str) -> str:
+    headers = {"X-XSRFToken": lab.cookies.get("_xsrf", "")}
+    kernel = lab.post(f"/notebooks/{login}/api/kernels", json={}, headers=headers)
     assert kernel.status_code == 201, kernel.text
-    url = f"{server.url.replace('http', 'ws')}/notebooks/{login}/api/kernels/{kernel.json()['id']}"
-    cookie = f"ophis_session={client.http.cookies['ophis_session']}"
-    with connect(
-        f"{url}/channels", additional_headers={"Cookie": cookie, "Origin": server.url}
-    ) as socket:
+    origin = server.user_content_url
+    url = f"{origin.replace('http', 'ws')}/notebooks/{login}/api/kernels/{kernel.json()['id']}"
+    cookie = f"ophis_app={lab.cookies['ophis_app']}"
+    with connect(f"{url}/channels", additional_headers={"Cookie": cookie, "Origin": origin}) as ws:
         msg_id = uuid.uuid4().hex
-        socket.send(json.dumps(_execute_request(msg_id, code)))
-        return _stream_output(socket, msg_id, timeout=90)
+        ws.send(json.dumps(_execute_request(msg_id, code)))
+        return _stream_output(ws, msg_id, timeout=90)
 
 
 def test_notebook_kernels_run_as_their_accounts_os_user_and_reach_nothing_else(
@@ -201,13 +204,12 @@ def test_notebook_kernels_run_as_their_accounts_os_user_and_reach_nothing_else(
 ) -> None:
     alice, bob = signed_in(server, "alice"), signed_in(server, "bob")
     try:
-        _start_notebook(alice, "alice")
-        _start_notebook(bob, "bob")
+        labs = {"alice": _start_notebook(alice, "alice"), "bob": _start_notebook(bob, "bob")}
         reports = {}
-        for login, client, other in (("alice", alice, "bob"), ("bob", bob, "alice")):
+        for login, other in (("alice", "bob"), ("bob", "alice")):
             tried = _paths_to_try(server, _home(server, other))
             (_home(server, login) / "paths.json").write_text(json.dumps(tried))
-            reports[login] = _report(_run_in_kernel(server, client, login, PROBE))
+            reports[login] = _report(_run_in_kernel(server, labs[login], login, PROBE))
             _assert_isolated(reports[login], tried)
         assert reports["alice"]["uid"] != reports["bob"]["uid"]
         assert reports["alice"]["limits"]["memory"] == 4096 * 1024 * 1024
@@ -327,8 +329,8 @@ def test_another_accounts_code_cannot_connect_to_a_deployments_port(
     port = int(re.findall(r"starting serve on port (\d+)", log)[-1])
     alice = signed_in(server, "alice")
     try:
-        _start_notebook(alice, "alice")
-        from_notebook = _run_in_kernel(server, alice, "alice", REACH.format(port=port))
+        lab = _start_notebook(alice, "alice")
+        from_notebook = _run_in_kernel(server, lab, "alice", REACH.format(port=port))
     finally:
         alice.close()
     assert "REACH ConnectionRefusedError" in from_notebook, from_notebook
