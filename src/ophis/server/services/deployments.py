@@ -380,9 +380,11 @@ def _start(settings: ServerSettings, owner: str, name: str, project: Path) -> St
                 own_network=own_network,
                 pass_fds=(listener.fileno(), announce),
             )
-    except subprocess.SubprocessError:
+    except BaseException as error:
         listening.unlink()
-        raise _no_network_of_its_own(owner, name) from None
+        if own_network and isinstance(error, subprocess.SubprocessError):  # preexec failed
+            raise _no_network_of_its_own(owner, name) from None
+        raise
     finally:
         listener.close()  # the forwarder has its own copy
         os.close(announce)
@@ -613,16 +615,18 @@ def supervise(context: Any) -> None:
 def _supervise_one(session: Session, settings: ServerSettings, deployment: Deployment) -> None:
     now = utcnow()
     if deployment.status == RUNNING:
-        if is_alive(deployment.pid):
+        alive = is_alive(deployment.pid)
+        if alive and socket_path(settings, deployment.pid).exists():
             return
+        # else it ended, or it was started without a socket (by a server before this one)
         deployment.status = CRASHED
         deployment.last_exit_code = _exit_code(deployment.pid)
-        _end(settings, deployment.pid)  # the app, when only the forwarder was killed
+        _end(settings, deployment.pid)  # all of it: the app outlives a killed forwarder
         delay = min(2.0**deployment.restarts, _MAX_BACKOFF)
         deployment.next_start_at = now + timedelta(seconds=delay)
-        owner, name = deployment.owner.login, deployment.name
-        with log_path(settings, owner, name).open("ab") as out:
-            out.write(f"--- the process ended; restarting in {delay:.0f} s\n".encode())
+        why = "it has no socket to reach it through" if alive else "the process ended"
+        with log_path(settings, deployment.owner.login, deployment.name).open("ab") as out:
+            out.write(f"--- {why}; restarting in {delay:.0f} s\n".encode())
         return
     if deployment.status == CRASHED and (deployment.next_start_at or now) <= now:
         deployment.restarts += 1

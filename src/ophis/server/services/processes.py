@@ -18,7 +18,7 @@ import socket
 import struct
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -77,13 +77,13 @@ _SIOCSIFFLAGS = 0x8914
 _IFF_UP, _IFF_LOOPBACK, _IFF_RUNNING = 0x1, 0x8, 0x40
 
 
-def _unshare_function() -> ctypes._CFuncPtr:  # type: ignore[name-defined]
+def _unshare_function() -> Callable[[int], int]:
     """libc's unshare(2) (``os.unshare`` is Python 3.12+), looked up before fork: loading
     a library in the forked child could deadlock on a lock another thread held."""
     return ctypes.CDLL(None, use_errno=True).unshare
 
 
-def _enter_own_network(unshare: ctypes._CFuncPtr) -> None:  # type: ignore[name-defined]
+def _enter_own_network(unshare: Callable[[int], int]) -> None:
     """A new network namespace for this process, with its loopback interface up (what
     ``ip link set lo up`` does, without a program to run in the child)."""
     if unshare(_CLONE_NEWNET) != 0:
