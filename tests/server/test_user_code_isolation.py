@@ -346,6 +346,16 @@ def test_another_accounts_code_cannot_connect_to_a_deployments_port(
     assert answer.status_code == 200 and "TARGET up" in answer.text
 
 
+def test_a_server_running_deployments_in_the_hosts_network_warns_at_start() -> None:
+    with _open_data_dir() as data, user_homes() as homes:
+        enable_user_code(data, homes, 'deployments_network = "host"')
+        with run_server(data):
+            pass
+        log = " ".join((data.parent / "data.log").read_text().split())
+    assert 'Warning: deployments_network = "host": every local process' in log
+    assert "can connect to every deployment's port, private ones too" in log
+
+
 # --- a server that cannot isolate ----------------------------------------------------------
 
 

@@ -408,6 +408,17 @@ def _network(settings: ServerSettings) -> str:
     return settings.deployments_network
 
 
+def network_warning(settings: ServerSettings) -> str | None:
+    """What the administrator is told at start when deployments run in the host's network."""
+    if not settings.deployments_enabled or settings.deployments_network != "host":
+        return None
+    return (
+        'deployments_network = "host": every local process, other accounts\' notebooks and '
+        "deployments included, can connect to every deployment's port, private ones too, "
+        'without the proxy\'s access checks. Use "none" unless all accounts trust each other.'
+    )
+
+
 def _no_network_of_its_own(owner: str, name: str) -> ServerError:
     return ServerError(
         f"{owner}/{name} could not be started in a network namespace of its own.",
