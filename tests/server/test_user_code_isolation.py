@@ -1,7 +1,8 @@
 """User code never runs as the server. A fresh server runs none; turned on, a notebook's
 kernel and a deployment's code run as an OS user of their account: not the server's, one
 per account, with no access to the data directory (database, blobs, secrets) nor to another
-account's home, no way to signal the server, none of the server's variables. A server that
+account's home, no way to signal the server, none of the server's variables, and no
+connection to another account's deployment but through the proxy. A server that
 cannot isolate (not root) refuses to start user code and says why. What the user code can
 do is seen through its own output."""
 
@@ -210,6 +211,7 @@ def test_notebook_kernels_run_as_their_accounts_os_user_and_reach_nothing_else(
             tried = _paths_to_try(server, _home(server, other))
             (_home(server, login) / "paths.json").write_text(json.dumps(tried))
             reports[login] = _report(_run_in_kernel(server, labs[login], login, PROBE))
+            labs[login].close()
             _assert_isolated(reports[login], tried)
         assert reports["alice"]["uid"] != reports["bob"]["uid"]
         assert reports["alice"]["limits"]["memory"] == 4096 * 1024 * 1024
@@ -331,6 +333,7 @@ def test_another_accounts_code_cannot_connect_to_a_deployments_port(
     try:
         lab = _start_notebook(alice, "alice")
         from_notebook = _run_in_kernel(server, lab, "alice", REACH.format(port=port))
+        lab.close()
     finally:
         alice.close()
     assert "REACH ConnectionRefusedError" in from_notebook, from_notebook
