@@ -83,6 +83,9 @@ _START_SECONDS = 90.0
 _MAX_BACKOFF = 300.0
 _LOG = "deployment.log"
 NETWORKS = ("none", "host")
+_NETWORKS_REMEDY = (
+    'Set deployments_network to "none" (a network of its own per deployment) or "host".'
+)
 #: the longest path a Unix socket may have (sun_path, with its final NUL)
 _MAX_SOCKET_PATH = 107
 
@@ -402,16 +405,18 @@ def _start(settings: ServerSettings, owner: str, name: str, project: Path) -> St
 def _network(settings: ServerSettings) -> str:
     if settings.deployments_network not in NETWORKS:
         raise ServerError(
-            f"deployments_network is {settings.deployments_network!r}.",
-            'Set it to "none" (a network of its own per deployment) or "host".',
+            f"deployments_network is {settings.deployments_network!r}.", _NETWORKS_REMEDY
         )
     return settings.deployments_network
 
 
 def network_warning(settings: ServerSettings) -> str | None:
-    """What the administrator is told at start when deployments run in the host's network."""
-    if not settings.deployments_enabled or settings.deployments_network != "host":
+    """What the administrator is told at start when deployments run in the host's network
+    (or when no deployment can start: an unknown network)."""
+    if not settings.deployments_enabled or settings.deployments_network == "none":
         return None
+    if settings.deployments_network not in NETWORKS:
+        return f"deployments_network is {settings.deployments_network!r}. {_NETWORKS_REMEDY}"
     return (
         'deployments_network = "host": every local process, other accounts\' notebooks and '
         "deployments included, can connect to every deployment's port, private ones too, "
