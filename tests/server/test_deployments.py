@@ -205,6 +205,8 @@ def test_a_crashed_deployment_is_restarted_and_its_logs_kept(
         return now
 
     _eventually(restarted, timeout=60)
+    # the app the killed process had started was ended with it, not left running
+    assert _group_members(shown["pid"]) == []
     answer = _eventually(
         lambda: httpx.post(
             f"{server.user_content_url}/deployments/{server.admin}/iris/predict",
@@ -240,7 +242,7 @@ def test_stop_start_and_remove(server: RunningServer, user: dict[str, str]) -> N
     assert removed == {"success": True, "removed": f"{server.admin}/iris"}
     assert ok_json(ophis(user, "deployment", "list", "--server", server.url, "--json")) == []
     assert not (server.data_dir / "deployments" / server.admin / "iris").exists()
-    assert not _alive(started["pid"])
+    assert not _alive(started["pid"]) and _group_members(started["pid"]) == []
 
 
 def test_a_project_that_cannot_be_solved_is_not_deployed(
@@ -292,6 +294,19 @@ def _eventually(check: Any, timeout: float = 30) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError(f"still failing after {timeout} s: {result}")
         time.sleep(0.3)
+
+
+def _group_members(group: int) -> list[int]:
+    """The live processes of the process group ``group``."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        try:
+            state, _, pgrp = (entry / "stat").read_text().rsplit(") ", 1)[1].split()[:3]
+        except (OSError, IndexError, ValueError):
+            continue
+        if int(pgrp) == group and state != "Z":
+            members.append(int(entry.name))
+    return members
 
 
 def _alive(pid: int) -> bool:

@@ -1,7 +1,8 @@
 """User code never runs as the server. A fresh server runs none; turned on, a notebook's
 kernel and a deployment's code run as an OS user of their account: not the server's, one
 per account, with no access to the data directory (database, blobs, secrets) nor to another
-account's home, no way to signal the server, none of the server's variables. A server that
+account's home, no way to signal the server, none of the server's variables, and no
+connection to another account's deployment but through the proxy. A server that
 cannot isolate (not root) refuses to start user code and says why. What the user code can
 do is seen through its own output."""
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +30,7 @@ from tests.server.web.test_notebooks import _execute_request, _stream_output
 from websockets.sync.client import connect
 
 from ophis.indexer.channel_index import index_channel
+from ophis.server.services import deployments
 from ophis.server.services.notebooks import user_folder
 from ophis.server.services.os_users import account_user
 from ophis.server.settings import load_settings
@@ -175,11 +178,12 @@ def _home(server: RunningServer, login: str) -> Path:
 
 
 def _start_notebook(client: WebClient, login: str) -> httpx.Client:
-    """Start ``login``'s JupyterLab; the browser the site hands over to it."""
+    """The user's JupyterLab, started; their browser on the user-content origin, handed
+    over by the site, with JupyterLab's XSRF cookie."""
     started = client.post("/notebooks/start", {"environment": "default"}, page="/notebooks")
     assert started.status_code == 303, started.text
     lab = client.open_user_content(f"/notebooks/{login}/lab")
-    lab.get(f"/notebooks/{login}/lab")  # JupyterLab's XSRF cookie
+    assert lab.get(f"/notebooks/{login}/lab").status_code == 200
     return lab
 
 
@@ -190,12 +194,10 @@ def _run_in_kernel(server: RunningServer, lab: httpx.Client, login: str, code: s
     origin = server.user_content_url
     url = f"{origin.replace('http', 'ws')}/notebooks/{login}/api/kernels/{kernel.json()['id']}"
     cookie = f"ophis_app={lab.cookies['ophis_app']}"
-    with connect(
-        f"{url}/channels", additional_headers={"Cookie": cookie, "Origin": origin}
-    ) as socket:
+    with connect(f"{url}/channels", additional_headers={"Cookie": cookie, "Origin": origin}) as ws:
         msg_id = uuid.uuid4().hex
-        socket.send(json.dumps(_execute_request(msg_id, code)))
-        return _stream_output(socket, msg_id, timeout=90)
+        ws.send(json.dumps(_execute_request(msg_id, code)))
+        return _stream_output(ws, msg_id, timeout=90)
 
 
 def test_notebook_kernels_run_as_their_accounts_os_user_and_reach_nothing_else(
@@ -209,6 +211,7 @@ def test_notebook_kernels_run_as_their_accounts_os_user_and_reach_nothing_else(
             tried = _paths_to_try(server, _home(server, other))
             (_home(server, login) / "paths.json").write_text(json.dumps(tried))
             reports[login] = _report(_run_in_kernel(server, labs[login], login, PROBE))
+            labs[login].close()
             _assert_isolated(reports[login], tried)
         assert reports["alice"]["uid"] != reports["bob"]["uid"]
         assert reports["alice"]["limits"]["memory"] == 4096 * 1024 * 1024
@@ -223,43 +226,137 @@ def test_notebook_kernels_run_as_their_accounts_os_user_and_reach_nothing_else(
         bob.close()
 
 
-def test_a_deployment_runs_as_its_owners_os_user_and_reaches_nothing_else(
-    server: RunningServer, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    channel = make_build_channel(tmp_path_factory.mktemp("channel"), "linux-64")
-    index_channel(channel)
-    project = tmp_path_factory.mktemp("projects") / "probe"
-    project.mkdir()
-    (project / "ophis.toml").write_text(
-        '[workspace]\nname = "probe"\n'
-        f'channels = ["{channel.as_uri()}"]\nplatforms = ["linux-64"]\n\n'
-        '[dependencies]\npython = ">=3.10"\n\n'
-        '[tasks]\nserve = "python probe.py && exec python -m http.server --bind 127.0.0.1 $PORT"\n'
-    )
-    (project / "probe.py").write_text(PROBE)
-    other = account_user(load_settings(data_dir=server.data_dir), "alice")
-    tried = _paths_to_try(server, other.home)
-    (project / "paths.json").write_text(json.dumps(tried))
+@pytest.fixture(scope="module")
+def channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = make_build_channel(tmp_path_factory.mktemp("channel"), "linux-64")
+    index_channel(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def deployer(server: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The admin's command line, for deploying projects to ``server`` (offline)."""
     user = isolated_user(tmp_path_factory.mktemp("deployer"))
     closed = "http://127.0.0.1:9"
     user.update(http_proxy=closed, https_proxy=closed, no_proxy="127.0.0.1,localhost")
     user["ANACONDA_API_TOKEN"] = server.login()
     user["OPHIS_SERVER"] = server.api
+    return user
+
+
+def _deploy(
+    server: RunningServer,
+    deployer: dict[str, str],
+    folder: Path,
+    channel: Path,
+    script: str,
+    *options: str,
+) -> None:
+    """Deploy ``folder`` as a project whose ``serve`` task runs ``script`` (probe.py), then
+    serves the project's files on $PORT."""
+    folder.mkdir(exist_ok=True)
+    (folder / "ophis.toml").write_text(
+        f'[workspace]\nname = "{folder.name}"\n'
+        f'channels = ["{channel.as_uri()}"]\nplatforms = ["linux-64"]\n\n'
+        '[dependencies]\npython = ">=3.10"\n\n'
+        '[tasks]\nserve = "python probe.py && exec python -m http.server --bind 127.0.0.1 $PORT"\n'
+    )
+    (folder / "probe.py").write_text(script)
     deployed = ophis(
-        user, "project", "deploy", "--path", str(project), "--server", server.url, "--json"
+        deployer, "project", "deploy", "--path", str(folder), "--server", server.url, *options
     )
     assert deployed.returncode == 0, deployed.stderr
+
+
+def _deployment_log(server: RunningServer, owner: str, name: str, marker: str) -> str:
+    """The deployment's log once ``marker`` is in it (what its code printed)."""
+    log = deployments.log_path(load_settings(data_dir=server.data_dir), owner, name)
+    text = ""
+    for _ in range(50):
+        text = log.read_text() if log.is_file() else ""
+        if marker in text:
+            break
+        time.sleep(0.2)
+    return text
+
+
+def test_a_deployment_runs_as_its_owners_os_user_and_reaches_nothing_else(
+    server: RunningServer,
+    deployer: dict[str, str],
+    channel: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    project = tmp_path_factory.mktemp("projects") / "probe"
+    project.mkdir()
+    other = account_user(load_settings(data_dir=server.data_dir), "alice")
+    tried = _paths_to_try(server, other.home)
+    (project / "paths.json").write_text(json.dumps(tried))
+    _deploy(server, deployer, project, channel, PROBE)
     logs = ""
     for _ in range(50):
-        logs = ophis(user, "deployment", "logs", "probe", "--server", server.url).stdout
+        logs = ophis(deployer, "deployment", "logs", "probe", "--server", server.url).stdout
         if "PROBE " in logs:
             break
         time.sleep(0.2)
     report = _report(logs)
     _assert_isolated(report, tried)
     assert report["user"].startswith(f"ophis-{server.admin}-")
-    shown = ok_json(ophis(user, "deployment", "show", "probe", "--server", server.url, "--json"))
-    assert Path(f"/proc/{shown['pid']}").stat().st_uid == report["uid"]
+    shown = ophis(deployer, "deployment", "show", "probe", "--server", server.url, "--json")
+    assert Path(f"/proc/{ok_json(shown)['pid']}").stat().st_uid == report["uid"]
+
+
+#: another account's code, trying to connect to a deployment's port on this host
+REACH = """
+import socket
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=5).close()
+    print("REACH connected", flush=True)
+except OSError as error:
+    print("REACH " + type(error).__name__, flush=True)
+"""
+
+
+def test_another_accounts_code_cannot_connect_to_a_deployments_port(
+    server: RunningServer,
+    deployer: dict[str, str],
+    channel: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A private deployment is reached through the proxy only, which checks its callers:
+    not from another account's notebook kernel nor from another account's deployment,
+    which would skip those checks."""
+    target = tmp_path_factory.mktemp("projects") / "target"
+    _deploy(server, deployer, target, channel, "print('TARGET up', flush=True)")
+    log = _deployment_log(server, server.admin, "target", "TARGET up")
+    port = int(re.findall(r"starting serve on port (\d+)", log)[-1])
+    alice = signed_in(server, "alice")
+    try:
+        lab = _start_notebook(alice, "alice")
+        from_notebook = _run_in_kernel(server, lab, "alice", REACH.format(port=port))
+        lab.close()
+    finally:
+        alice.close()
+    assert "REACH ConnectionRefusedError" in from_notebook, from_notebook
+    reach = tmp_path_factory.mktemp("projects") / "reach"
+    _deploy(server, deployer, reach, channel, REACH.format(port=port), "--owner", "alice")
+    from_deployment = _deployment_log(server, "alice", "reach", "REACH ")
+    assert "REACH ConnectionRefusedError" in from_deployment, from_deployment
+    # the owner's private deployment answers through the proxy, to a token of its own
+    address = f"{server.user_content_url}/deployments/{server.admin}/target/probe.py"
+    assert httpx.get(address).status_code == 401
+    made = ophis(deployer, "deployment", "token", "create", "target", "--name", "t", "--json")
+    answer = httpx.get(address, headers={"Authorization": f"Bearer {ok_json(made)['token']}"})
+    assert answer.status_code == 200 and "TARGET up" in answer.text
+
+
+def test_a_server_running_deployments_in_the_hosts_network_warns_at_start() -> None:
+    with _open_data_dir() as data, user_homes() as homes:
+        enable_user_code(data, homes, 'deployments_network = "host"')
+        with run_server(data):
+            pass
+        log = " ".join((data.parent / "data.log").read_text().split())
+    assert 'Warning: deployments_network = "host": every local process' in log
+    assert "can connect to every deployment's port, private ones too" in log
 
 
 # --- a server that cannot isolate ----------------------------------------------------------

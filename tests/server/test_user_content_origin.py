@@ -6,6 +6,7 @@ the site hands over with a one-time ticket)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -18,6 +19,7 @@ import pytest
 from tests.server.test_deployments import _eventually
 from tests.server.web.conftest import WebClient, signed_in
 from tests.server.web.test_browser import WIDE, chromium
+from websockets.sync.client import connect
 
 from ophis.indexer.channel_index import index_channel
 from ophis.server.app import create_app
@@ -56,7 +58,7 @@ ATTACK_THE_SITE = """async (site) => {
 #: the hostile app: echoes what reaches it, tries to plant the site's session cookie (the
 #: value in ?fix=), and its page's script attacks the site (at ?site=)
 HOSTILE_APP = r'''
-import json, os
+import base64, hashlib, json, os
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -67,7 +69,25 @@ const site = new URLSearchParams(location.search).get("site");
 
 
 class App(BaseHTTPRequestHandler):
+    def echo_one_websocket_message(self):
+        key = self.headers["Sec-WebSocket-Key"] + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+        self.protocol_version, self.close_connection = "HTTP/1.1", True
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        accept = base64.b64encode(hashlib.sha1(key.encode()).digest()).decode()
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.end_headers()
+        _, size = self.rfile.read(2)  # a short, masked text frame from the client
+        mask = self.rfile.read(4)
+        data = bytes(b ^ mask[i % 4] for i, b in enumerate(self.rfile.read(size & 0x7F)))
+        reply = json.dumps({"message": data.decode(), "cookie": self.headers["Cookie"]})
+        body = reply.encode()
+        self.wfile.write(bytes([0x81, 126]) + len(body).to_bytes(2, "big") + body)
+
     def do_GET(self):
+        if self.headers.get("Upgrade", "").lower() == "websocket":
+            return self.echo_one_websocket_message()
         url = urlsplit(self.path)
         if url.path.endswith("/echo"):
             body, kind = json.dumps(dict(self.headers.items())).encode(), "application/json"
@@ -91,7 +111,7 @@ HTTPServer(("127.0.0.1", int(os.environ["PORT"])), App).serve_forever()
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     data = tmp_path_factory.mktemp("user-content") / "data"
     data.mkdir()
-    with user_homes() as homes:  # its clean-up ends what the deployments left running
+    with user_homes() as homes:  # its clean-up ends what the deployment left running
         enable_user_code(data, homes)
         with run_server(data) as running:
             yield running
@@ -161,6 +181,17 @@ def test_the_app_never_sees_an_ophis_cookie_or_token(
     seen = {k.lower(): v for k, v in seen.items()}
     assert seen.get("cookie") == "own=1"
     assert "authorization" not in seen and token not in str(seen)
+
+
+def test_a_websocket_reaches_the_app_through_the_proxy_without_ophis_cookies(
+    server: RunningServer, hostile: str
+) -> None:
+    url = f"{hostile.replace('http', 'ws', 1)}socket"
+    cookies = {"Cookie": "ophis_session=s; ophis_app=a; own=1"}
+    with connect(url, additional_headers=cookies, open_timeout=10) as socket:
+        socket.send("hello")
+        seen = json.loads(socket.recv(timeout=10))
+    assert seen == {"message": "hello", "cookie": "own=1"}
 
 
 def test_the_app_cannot_set_the_sites_cookies_and_is_sandboxed(

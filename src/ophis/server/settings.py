@@ -142,6 +142,14 @@ class ServerSettings:
     #: bytes one user's staged, not yet committed uploads may hold on disk
     max_staged_bytes: int = 8 * 1024**3
 
+    # --- deployments' network: who can connect to a deployment's port -------------------
+    #: "none": each deployment runs in a network namespace of its own with only a loopback
+    #: interface, reached by the server's proxy alone (through a Unix socket), and reaching
+    #: no network itself. "host": in the host's network, with outbound access -- but then
+    #: any local process, other accounts' notebooks and deployments too, can connect to its
+    #: port and skip the proxy's access checks of a private deployment
+    deployments_network: str = "none"
+
     @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / SQLITE_NAME}"

@@ -238,6 +238,11 @@ def _warn_user_code_refused(settings: ServerSettings) -> None:
 
     for error in refusals(settings):
         stderr.print(f"[bold red]Refused:[/] {error.message}\n{error.remedy}", highlight=False)
+    from ophis.server.services.deployments import network_warning
+
+    warning = network_warning(settings)
+    if warning:
+        stderr.print(f"[bold yellow]Warning:[/] {warning}", highlight=False)
 
 
 def _display_host(host: str) -> str:

@@ -9,9 +9,18 @@ its $HOME. Where the server cannot isolate it, nothing is deployed or started.
 A deploy receives a project archive (its manifest, lock file and files), unpacks it safely
 into a new release folder, installs the environment the lock file pins -- without solving:
 a lock that does not satisfy the manifest is refused -- then starts ``serve`` as a process
-group of its own on a free port of 127.0.0.1 and waits until that port answers. Only then
-does the new release replace the running one, so a failed deploy leaves nothing new
-running (and the previous release, if any, serving).
+group of its own, listening on ``127.0.0.1:$PORT``, and waits until that port answers.
+Only then does the new release replace the running one, so a failed deploy leaves nothing
+new running (and the previous release, if any, serving).
+
+No other account's code may reach a deployment but through the server's proxy, which
+checks who calls it. So (with ``deployments_network = "none"``, the default) it runs in a
+network namespace of its own, with only a loopback interface: its port exists in there
+alone, and it reaches no network. The server reaches it through a Unix socket it binds in
+its data directory (closed to user code), which a forwarder started with the app, in its
+namespace and as its user (:mod:`~ophis.server.services.deployment_forwarder`), carries to
+the app's port. ``"host"`` runs it in the host's network instead, where every local process
+(other accounts' notebooks and deployments too) can connect to its port.
 
 The supervisor (one per host, chosen by a file lock) restarts a deployment whose process
 ended while it should run, after a back-off of 1, 2, 4, ... seconds (at most 5 minutes),
@@ -29,6 +38,7 @@ import fcntl
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -36,6 +46,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from select import select as wait_readable
 from typing import Any
 
 from sqlalchemy import select
@@ -45,7 +56,7 @@ from ophis.core import project_archive
 from ophis.core.errors import InvalidPackageError, OphisError
 from ophis.server.db.models import Account, Deployment, GroupMember, OrgGroup, utcnow
 from ophis.server.errors import BadRequest, Conflict, NotFound, ServerError
-from ophis.server.services import accounts, tokens
+from ophis.server.services import accounts, deployment_forwarder, tokens
 from ophis.server.services.authz import (
     READ,
     Principal,
@@ -63,7 +74,7 @@ from ophis.server.services.os_users import (
     require_isolation,
     share_with,
 )
-from ophis.server.services.processes import is_alive, spawn_as, terminate_group
+from ophis.server.services.processes import is_alive, kill_group, spawn_as, terminate_group
 from ophis.server.settings import ServerSettings
 
 SCOPE = "deployment:invoke"
@@ -73,6 +84,12 @@ MAX_ARCHIVE_BYTES = 256 * 1024 * 1024
 _START_SECONDS = 90.0
 _MAX_BACKOFF = 300.0
 _LOG = "deployment.log"
+NETWORKS = ("none", "host")
+_NETWORKS_REMEDY = (
+    'Set deployments_network to "none" (a network of its own per deployment) or "host".'
+)
+#: the longest path a Unix socket may have (sun_path, with its final NUL)
+_MAX_SOCKET_PATH = 107
 
 
 @dataclass(frozen=True)
@@ -101,6 +118,12 @@ def current_release(settings: ServerSettings, owner: str, name: str) -> Path:
 
 def log_path(settings: ServerSettings, owner: str, name: str) -> Path:
     return deployment_dir(settings, owner, name) / _LOG
+
+
+def socket_path(settings: ServerSettings, pid: int) -> Path:
+    """The Unix socket the server reaches the deployment whose process is ``pid`` through:
+    in the data directory (closed to user code), short enough for a socket's address."""
+    return settings.data_dir / "deployments" / ".sockets" / f"{pid}.sock"
 
 
 # --- lookups and access ----------------------------------------------------------------
@@ -226,7 +249,7 @@ def deploy(
             raise
         deployment = find(session, account.login, name)
         if deployment is not None and deployment.pid:
-            terminate_group(deployment.pid)
+            _end(settings, deployment.pid)
         _switch(folder, release)
         if deployment is None:
             deployment = Deployment(owner_id=account.id, name=name, owner=account)
@@ -327,6 +350,7 @@ def _start(settings: ServerSettings, owner: str, name: str, project: Path) -> St
 
     manifest = load_manifest(find_manifest(project))
     user = account_user(settings, owner)
+    own_network = _network(settings) == "none"
     port = _free_port()
     root_path = f"/deployments/{owner.lower()}/{name}"
     environ = {  # all it gets, with who it is ($HOME, $USER): none of the server's secrets
@@ -349,34 +373,123 @@ def _start(settings: ServerSettings, owner: str, name: str, project: Path) -> St
     os.chown(run, 0, user.gid)
     run.chmod(0o640)
     log = log_path(settings, owner, name)
-    with log.open("ab") as out:
-        when = f"{utcnow():%Y-%m-%d %H:%M:%S}"
-        out.write(f"--- starting {SERVE_TASK} on port {port} at {when} UTC\n".encode())
-        process = spawn_as(
-            user,
-            ["bash", str(run)],
-            cwd=project,
-            env=project_environ(manifest, environ),
-            output=out,
-            max_processes=settings.user_max_processes,
+    listener, listening = _listen(settings)
+    ready, announce = os.pipe()
+    try:
+        with log.open("ab") as out:
+            when = f"{utcnow():%Y-%m-%d %H:%M:%S}"
+            where = "" if own_network else " (host network: other accounts can reach it)"
+            out.write(f"--- starting {SERVE_TASK} on port {port}{where} at {when} UTC\n".encode())
+            forwarder = [sys.executable, "-I", deployment_forwarder.__file__]
+            forwarder += [str(port), str(listener.fileno()), str(announce)]
+            process = spawn_as(
+                user,
+                [*forwarder, "bash", str(run)],
+                cwd=project,
+                env=project_environ(manifest, environ),
+                output=out,
+                max_processes=settings.user_max_processes,
+                own_network=own_network,
+                pass_fds=(listener.fileno(), announce),
+            )
+    except BaseException as error:
+        listening.unlink()
+        if own_network and isinstance(error, subprocess.SubprocessError):  # preexec failed
+            raise _no_network_of_its_own(owner, name) from None
+        raise
+    finally:
+        listener.close()  # the forwarder has its own copy
+        os.close(announce)
+    listening.replace(socket_path(settings, process.pid))
+    try:
+        _wait_until_listening(process, ready, port, log)
+    except BaseException:
+        _end(settings, process.pid)
+        raise
+    finally:
+        os.close(ready)
+    return Started(process.pid, port)
+
+
+def _network(settings: ServerSettings) -> str:
+    if settings.deployments_network not in NETWORKS:
+        raise ServerError(
+            f"deployments_network is {settings.deployments_network!r}.", _NETWORKS_REMEDY
         )
+    return settings.deployments_network
+
+
+def network_warning(settings: ServerSettings) -> str | None:
+    """What the administrator is told at start when deployments run in the host's network
+    (or when no deployment can start: an unknown network)."""
+    if not settings.deployments_enabled or settings.deployments_network == "none":
+        return None
+    if settings.deployments_network not in NETWORKS:
+        return f"deployments_network is {settings.deployments_network!r}. {_NETWORKS_REMEDY}"
+    return (
+        'deployments_network = "host": every local process, other accounts\' notebooks and '
+        "deployments included, can connect to every deployment's port, private ones too, "
+        'without the proxy\'s access checks. Use "none" unless all accounts trust each other.'
+    )
+
+
+def _no_network_of_its_own(owner: str, name: str) -> ServerError:
+    return ServerError(
+        f"{owner}/{name} could not be started in a network namespace of its own.",
+        "Run the server as root on a host that allows network namespaces (a container "
+        'needs CAP_SYS_ADMIN), or set deployments_network = "host", where other accounts\' '
+        "code can reach every deployment's port.",
+    )
+
+
+def _listen(settings: ServerSettings) -> tuple[socket.socket, Path]:
+    """A Unix socket listening under a temporary name, beside where the deployment's will be
+    (the server names it after the forwarder's pid once it runs)."""
+    folder = socket_path(settings, 0).parent
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / f"new-{time.time_ns()}.sock"
+    if len(os.fsencode(path)) > _MAX_SOCKET_PATH:
+        raise ServerError(
+            f"The path of a deployment's socket, {path}, is longer than a Unix socket's "
+            f"address can be ({_MAX_SOCKET_PATH} bytes).",
+            "Give the server a data directory with a shorter path.",
+        )
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    path.chmod(0o600)
+    listener.listen(128)
+    return listener, path
+
+
+def _wait_until_listening(
+    process: subprocess.Popen[bytes], ready: int, port: int, log: Path
+) -> None:
+    """Until the forwarder says the app accepts connections on its port."""
     deadline = time.monotonic() + _START_SECONDS
     while time.monotonic() < deadline:
+        readable, _, _ = wait_readable([ready], [], [], 0.2)
+        if readable and os.read(ready, 1) == b"1":
+            return
         if process.poll() is not None:
             raise BadRequest(
                 f"The {SERVE_TASK} task ended with exit code {process.returncode} before it "
                 f"served:\n{tail(log, 20)}",
                 f"Run `ophis project run {SERVE_TASK}` locally and fix what fails.",
             )
-        if _answers(port):
-            return Started(process.pid, port)
-        time.sleep(0.2)
-    terminate_group(process.pid)
+        if readable:  # the forwarder closed the pipe without a word: it is ending
+            time.sleep(0.2)
     raise BadRequest(
         f"The {SERVE_TASK} task did not listen on $PORT ({port}) within "
         f"{_START_SECONDS:.0f} seconds:\n{tail(log, 20)}",
         f"Make the {SERVE_TASK} task listen on 127.0.0.1:$PORT.",
     )
+
+
+def _end(settings: ServerSettings, pid: int) -> None:
+    """End a deployment's process group, all of it, and its socket."""
+    terminate_group(pid)
+    kill_group(pid)  # what outlived its leader
+    socket_path(settings, pid).unlink(missing_ok=True)
 
 
 def _mark_running(deployment: Deployment, started: Started) -> None:
@@ -390,14 +503,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def tail(path: Path, lines: int) -> str:
@@ -416,7 +521,7 @@ def tail(path: Path, lines: int) -> str:
 
 def stop(session: Session, settings: ServerSettings, deployment: Deployment) -> Deployment:
     if deployment.pid:
-        terminate_group(deployment.pid)
+        _end(settings, deployment.pid)
     deployment.pid, deployment.port = None, None
     deployment.desired, deployment.status = STOPPED, STOPPED
     deployment.updated_at = utcnow()
@@ -449,7 +554,7 @@ def start(session: Session, settings: ServerSettings, deployment: Deployment) ->
 
 def remove(session: Session, settings: ServerSettings, deployment: Deployment) -> None:
     if deployment.pid:
-        terminate_group(deployment.pid)
+        _end(settings, deployment.pid)
     owner, name = deployment.owner.login, deployment.name
     session.delete(deployment)
     session.commit()
@@ -535,15 +640,18 @@ def supervise(context: Any) -> None:
 def _supervise_one(session: Session, settings: ServerSettings, deployment: Deployment) -> None:
     now = utcnow()
     if deployment.status == RUNNING:
-        if is_alive(deployment.pid):
+        alive = is_alive(deployment.pid)
+        if alive and socket_path(settings, deployment.pid).exists():
             return
+        # else it ended, or it was started without a socket (by a server before this one)
         deployment.status = CRASHED
         deployment.last_exit_code = _exit_code(deployment.pid)
+        _end(settings, deployment.pid)  # all of it: the app outlives a killed forwarder
         delay = min(2.0**deployment.restarts, _MAX_BACKOFF)
         deployment.next_start_at = now + timedelta(seconds=delay)
-        owner, name = deployment.owner.login, deployment.name
-        with log_path(settings, owner, name).open("ab") as out:
-            out.write(f"--- the process ended; restarting in {delay:.0f} s\n".encode())
+        why = "it has no socket to reach it through" if alive else "the process ended"
+        with log_path(settings, deployment.owner.login, deployment.name).open("ab") as out:
+            out.write(f"--- {why}; restarting in {delay:.0f} s\n".encode())
         return
     if deployment.status == CRASHED and (deployment.next_start_at or now) <= now:
         deployment.restarts += 1

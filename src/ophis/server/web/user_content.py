@@ -138,8 +138,8 @@ def _app_account(session: Session, connection: HTTPConnection, target: str) -> A
 # --- deployments -------------------------------------------------------------------------
 
 
-def _deployment_for(connection: HTTPConnection, owner: str, name: str) -> tuple[int, str]:
-    """The port and the CSP sandbox of a deployment the caller may invoke."""
+def _deployment_for(connection: HTTPConnection, owner: str, name: str) -> tuple[str, str]:
+    """The socket and the CSP sandbox of a deployment the caller may invoke."""
     context = connection.app.state.context
     with context.sessions() as session:
         deployment = deployments.find(session, owner, name)
@@ -158,7 +158,7 @@ def _deployment_for(connection: HTTPConnection, owner: str, name: str) -> tuple[
                 "(`ophis deployment token create`).",
             )
         sandbox = deployment.sandbox
-        return _running_port(deployment), (
+        return _running_socket(context.settings, deployment), (
             context.settings.user_content_sandbox if sandbox is None else sandbox
         )
 
@@ -178,14 +178,14 @@ def _deployment_caller(
     return Principal(account=account, scopes=frozenset({deployments.SCOPE}))
 
 
-def _running_port(deployment: Deployment) -> int:
-    if deployment.status != deployments.RUNNING or deployment.port is None:
+def _running_socket(settings: ServerSettings, deployment: Deployment) -> str:
+    if deployment.status != deployments.RUNNING or deployment.pid is None:
         where = f"{deployment.owner.login}/{deployment.name}"
         raise NotFound(
             f"The deployment {where} is {deployment.status}.",
             "Its owner can start it with `ophis deployment start`.",
         )
-    return deployment.port
+    return str(deployments.socket_path(settings, deployment.pid))
 
 
 def deployment_headers(sandbox: str) -> list[tuple[str, str]]:
@@ -195,30 +195,38 @@ def deployment_headers(sandbox: str) -> list[tuple[str, str]]:
     return [("Content-Security-Policy", policy), ("X-Content-Type-Options", "nosniff")]
 
 
-def _local_url(scheme: str, port: int, path: str, query: str) -> str:
-    return _with_query(f"{scheme}://127.0.0.1:{port}/{path}", query)
+def _local_url(scheme: str, path: str, query: str) -> str:
+    """The address a request has in the deployment (the host is the socket's)."""
+    return _with_query(f"{scheme}://127.0.0.1/{path}", query)
 
 
 @router.api_route("/deployments/{owner}/{name}/{path:path}", methods=METHODS)
 async def deployment_http(request: Request, owner: str, name: str, path: str) -> Response:
-    port, sandbox = await run_in_threadpool(_deployment_for, request, owner, name)
-    url = _local_url("http", port, path, request.url.query)
-    return await forward_http(request, url, extra_headers=deployment_headers(sandbox))
+    import httpx
+
+    socket, sandbox = await run_in_threadpool(_deployment_for, request, owner, name)
+    return await forward_http(
+        request,
+        _local_url("http", path, request.url.query),
+        transport=httpx.AsyncHTTPTransport(uds=socket),
+        extra_headers=deployment_headers(sandbox),
+    )
 
 
 @router.websocket("/deployments/{owner}/{name}/{path:path}")
 async def deployment_websocket(websocket: WebSocket, owner: str, name: str, path: str) -> None:
-    from websockets.asyncio.client import connect as ws_connect
+    from websockets.asyncio.client import unix_connect
 
     try:
-        port, _ = await run_in_threadpool(_deployment_for, websocket, owner, name)
+        socket, _ = await run_in_threadpool(_deployment_for, websocket, owner, name)
     except (OphisError, _SignInAtSite):
         await websocket.close(code=1008)  # policy violation
         return
-    url = _local_url("ws", port, path, websocket.url.query)
+    url = _local_url("ws", path, websocket.url.query)
 
     async def connect(headers: list[tuple[str, str]], protocols: list[str]) -> object:
-        return await ws_connect(
+        return await unix_connect(
+            socket,
             url,
             additional_headers=headers,
             subprotocols=protocols or None,  # type: ignore[arg-type]
