@@ -77,6 +77,8 @@ def build_app(argv: list[str] | None = None) -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
+        # conda's -h as well as --help, on every command (click passes it down)
+        context_settings={"help_option_names": ["-h", "--help"]},
     )
 
     @app.callback()
