@@ -69,6 +69,14 @@ def test_a_prefix_environment_is_registered_and_listed_with_condas_details(
 
     registry = Path(home["HOME"]) / ".conda" / "environments.txt"
     assert registry.read_text().splitlines() == [str(prefix)]
+    # conda's conda-meta record fields, which conda and mamba read
+    (meta,) = (prefix / "conda-meta").glob("dependency-1.0-*.json")
+    record = json.loads(meta.read_text())
+    assert record["requested_spec"] == "dependency=1.0"
+    assert record["requested_specs"] == ["dependency=1.0"]
+    assert record["channel"] == record["url"].rsplit("/", 1)[0]  # with its subdir
+    assert record["package_tarball_full_path"] == str(tmp_path / "pkgs" / record["fn"])
+    assert record["constrains"] == []
     ok_json(ophis(home, "install", "-p", str(prefix), *channel, "dependent", "--json", "-y"))
     assert registry.read_text().splitlines() == [str(prefix)]  # listed once
     float((prefix / "conda-meta" / "created_at").read_text())  # conda's creation time

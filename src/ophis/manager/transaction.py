@@ -186,6 +186,7 @@ def execute(
         )
         if reporter.failure is not None:
             raise reporter.failure
+        _complete_records(prefix, plan, cache_dir)
         order = _link_order(previous, plan)
         report.clobbered += _settle_clobbers(prefix, order, new=plan.link, ctx=channel_context)
         report.warnings += _restore_shared_paths(prefix, removed=plan.unlink)
@@ -535,6 +536,29 @@ def _prelink_messages(records: Iterable[Record], cache_dir: Path) -> list[str]:
 
 
 # --- clobbers ------------------------------------------------------------------------------
+
+
+def _complete_records(prefix: Path, plan: TransactionPlan, cache_dir: Path) -> None:
+    """conda's ``conda-meta/<dist>.json`` fields that rattler does not write: the channel
+    with its subdir, the archive's path in the cache, ``constrains``, the package type and
+    the spec the user asked for (``requested_spec``), which conda and mamba read."""
+    requested = {spec_name(spec): spec for spec in plan.update_specs}
+    for record in plan.link:
+        path = PrefixData(prefix).record_file(record)
+        data = json.loads(path.read_text(encoding="utf-8"))
+        url = str(record.url)
+        asked = requested.get(record.name.normalized)
+        data.update(
+            channel=url.rsplit("/", 1)[0],
+            constrains=[str(c) for c in record.constrains],
+            package_tarball_full_path=str(cache_dir / record.file_name),
+            requested_spec=asked or "",
+            requested_specs=[asked] if asked else data.get("requested_specs") or [],
+        )
+        noarch = str(record.noarch) if record.noarch else ""
+        if noarch in ("python", "generic"):
+            data["package_type"] = f"noarch_{noarch}"
+        write_atomic(path, json.dumps(data, indent=2).encode("utf-8"))
 
 
 def _record_json(prefix: Path, record: rattler.PrefixRecord) -> tuple[Path, dict[str, Any]]:
