@@ -28,6 +28,7 @@ from ophis.core.errors import OphisError
 from ophis.server.context import ServerContext
 from ophis.server.failures import record_failure
 from ophis.server.middleware import NulPathMiddleware, PathTokenMiddleware
+from ophis.server.proxies import ForwardedMiddleware
 from ophis.server.services import deployments, mirror_channels, notebooks, retention, webhooks
 from ophis.server.settings import ServerSettings
 
@@ -66,6 +67,7 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
     _add_routes(app)
     app.add_middleware(PathTokenMiddleware)
     app.add_middleware(NulPathMiddleware)
+    app.add_middleware(ForwardedMiddleware, trusted_proxies=settings.trusted_proxies)
     return app
 
 
@@ -111,7 +113,8 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OphisError)
     async def ophis_error(request: Request, error: OphisError) -> Response:
         status = getattr(error, "status", 400)
-        return await _error(request, status, error.message, error.remedy)
+        headers = getattr(error, "headers", None)
+        return await _error(request, status, error.message, error.remedy, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> Response:

@@ -52,7 +52,8 @@ class ServerSettings:
     allow_signup: bool = True
     #: how long a web sign-in lasts, seconds
     session_seconds: int = 12 * 3600
-    #: failed web sign-ins allowed per (client address, login) within ``sign_in_window``
+    #: failed sign-ins (web form, Basic auth, password form) allowed per (client address,
+    #: login) within ``sign_in_window``
     sign_in_attempts: int = 10
     #: seconds over which failed sign-ins are counted
     sign_in_window: int = 15 * 60
@@ -99,6 +100,12 @@ class ServerSettings:
     deployments_enabled: bool = True
     #: seconds between the supervisor's looks for deployments that ended
     deployments_poll_seconds: float = 2.0
+
+    # --- credentials: whose proxy headers name the client ----------------------------------
+    #: proxies whose ``X-Forwarded-For``/``-Proto`` are believed: IP addresses or CIDR
+    #: networks, separated by commas; empty: the socket's peer is the client (the address
+    #: the sign-in limit counts by). A proxy on this host needs ``127.0.0.1`` here.
+    trusted_proxies: str = ""
 
     @property
     def database(self) -> str:
