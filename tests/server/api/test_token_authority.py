@@ -275,3 +275,18 @@ def test_the_admin_cli_password_reset_revokes_tokens_unless_kept(server: Running
     assert reset.returncode == 0, reset.stderr
     assert json.loads(reset.stdout)["revoked_tokens"] == 1
     assert whoami(server, first) == 401
+
+
+def test_the_admin_page_reset_revokes_tokens(server: RunningServer) -> None:
+    token = add_user(server, "pia")
+    admin = WebClient(server)
+    assert admin.sign_in(server.admin, server.password).status_code == 303
+    page = admin.get("/settings/admin").text
+    assert 'name="revoke_tokens" value="true" checked' in page
+    reset = admin.post(
+        "/settings/admin/users/pia/password",
+        {"password": "a-reset-password", "revoke_tokens": "true"},
+        page="/settings/admin",
+    )
+    assert reset.status_code == 200 and "their 1 API token revoked" in reset.text
+    assert whoami(server, token) == 401

@@ -74,7 +74,5 @@ def _check_limit(session: Session, settings: ServerSettings, key: str, address: 
     ).one()
     session.commit()
     if failures >= settings.sign_in_attempts and oldest is not None:
-        if oldest.tzinfo is None:  # SQLite gives back naive UTC times
-            oldest = oldest.replace(tzinfo=now.tzinfo)
         free_at = oldest + timedelta(seconds=settings.sign_in_window)
         raise SignInLimited(max(1, math.ceil((free_at - now).total_seconds())))
