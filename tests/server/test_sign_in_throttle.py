@@ -4,6 +4,9 @@ and client address; proxy headers name the client only when a configured proxy s
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -140,3 +143,24 @@ def test_a_trusted_proxy_names_the_client(proxied: RunningServer) -> None:
     # appends the address it saw, and that is the one counted
     chained = {"X-Forwarded-For": "198.51.100.20, 203.0.113.7"}
     assert_limited(basic(proxied, "gail", PASSWORD, chained))
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("10.0.0.0/8, proxy.example", "trusted_proxies: 'proxy.example' is not an IP address"),
+        ("*", "trusted_proxies = '*' would let any client choose its own address."),
+    ],
+)
+def test_a_bad_trusted_proxies_entry_stops_the_server(
+    tmp_path: Path, entry: str, message: str
+) -> None:
+    started = subprocess.run(
+        [sys.executable, "-m", "ophis", "server", "start", "--data-dir", str(tmp_path)],
+        env=dict(os.environ, OPHIS_TRUSTED_PROXIES=entry),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert started.returncode != 0 and message in started.stderr + started.stdout

@@ -154,6 +154,7 @@ def start(
     from ophis.server.app import SETTINGS_ENV, create_app, settings_to_environment
     from ophis.server.context import ServerContext
     from ophis.server.logs import log_config
+    from ophis.server.proxies import trusted_networks
     from ophis.server.services.bootstrap import admin_from_environment, ensure_first_admin
 
     settings = _settings(
@@ -168,6 +169,7 @@ def start(
         allow_signup=False if no_signup else None,
     )
     try:
+        trusted_networks(settings.trusted_proxies)  # a bad entry stops the start, named
         context = ServerContext.open(settings)
         with context.sessions() as session:
             first = ensure_first_admin(session, settings.data_dir, *admin_from_environment())

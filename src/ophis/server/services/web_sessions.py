@@ -107,6 +107,15 @@ def end_session(session: Session, row: WebSession) -> None:
     session.commit()
 
 
+@dataclass(frozen=True)
+class PasswordChange:
+    current: str
+    new: str
+    confirm: str
+    #: revoke the account's API tokens too (whoever knew the old password may have made some)
+    revoke_tokens: bool
+
+
 def change_password(
     session: Session,
     settings: ServerSettings,
@@ -125,15 +134,6 @@ def change_password(
     if change.new != change.confirm:
         raise BadRequest("The two new passwords differ.", "Type the same new password twice.")
     return password_changed(session, account, change.new, change.revoke_tokens, keep=row)
-
-
-@dataclass(frozen=True)
-class PasswordChange:
-    current: str
-    new: str
-    confirm: str
-    #: revoke the account's API tokens too (whoever knew the old password may have made some)
-    revoke_tokens: bool = True
 
 
 def password_changed(
