@@ -63,16 +63,22 @@ def test_clean_reports_sizes_and_frees_the_cache(files_channel: Path, home: dict
     assert tarballs  # the archives were kept in the cache
 
     dry = ok_json(ophis(home, "clean", "--all", "--dry-run", "--json"))
-    assert sorted(Path(f).name for f in dry["tarballs"]["files"]) == tarballs
+    # conda's schema: per package cache for tarballs and packages
+    assert sorted(dry["tarballs"]["pkgs_dirs"][str(pkgs)]) == tarballs
+    assert dry["tarballs"]["pkg_sizes"][str(pkgs)] == {
+        p.name: p.stat().st_size for p in pkgs.glob("*.tar.bz2")
+    }
     assert dry["tarballs"]["total_size"] == sum(p.stat().st_size for p in pkgs.glob("*.tar.bz2"))
-    assert dry["packages"]["files"] == []  # both extracted packages are linked into "cl"
+    assert dry["packages"]["pkgs_dirs"] == {}  # both extracted packages are linked into "cl"
+    assert dry["index_cache"]["files"] == [str(pkgs / "cache")]
+    assert dry["tempfiles"] == [] and dry["logfiles"] == []
     assert list(pkgs.glob("*.tar.bz2"))
 
     ok_json(ophis(home, "clean", "--tarballs", "--index-cache", "--json"))
     assert not list(pkgs.glob("*.tar.bz2")) and not (pkgs / "cache").exists()
     ok_json(ophis(home, "env", "remove", "-n", "cl", "-y", "--json"))
     freed = ok_json(ophis(home, "clean", "--packages", "--json"))
-    assert len(freed["packages"]["files"]) == 2
+    assert len(freed["packages"]["pkgs_dirs"][str(pkgs)]) == 2
     assert not [p for p in pkgs.iterdir() if (p / "info").is_dir()]
 
 

@@ -3,6 +3,7 @@ shells (bash, zsh, fish) the way a user's interactive shell runs them."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -54,6 +55,11 @@ def envs(tmp_path: Path) -> dict[str, Path]:
     }
 
 
+def starting_path(user: dict[str, str]) -> str:
+    """PATH after the hook, as conda's: the root's condabin first."""
+    return f"{user['OPHIS_ROOT_PREFIX']}/condabin:{user['PATH']}"
+
+
 def in_shell(shell: str, user: dict[str, str], *lines: str) -> list[str]:
     """Run ``lines`` after the hook in a fresh ``shell``; its output lines."""
     if shutil.which(shell) is None:
@@ -70,6 +76,7 @@ def test_activate_nested_stacked_and_deactivate_in_bash(
     user: dict[str, str], envs: dict[str, Path]
 ) -> None:
     a, b = envs["a"], envs["b"]
+    start = starting_path(user)
     out = in_shell(
         "bash",
         user,
@@ -90,35 +97,37 @@ def test_activate_nested_stacked_and_deactivate_in_bash(
         SHOW,
         'echo "$PS1"',
     )
-    in_a = f"{a}|1|a|from-a|it's a|{a}/bin:/usr/bin:/bin"
+    in_a = f"{a}|1|a|from-a|it's a|{a}/bin:{start}"
     assert out == [
         in_a,
         "(a) $ ",
         "failed=1",
         in_a,  # the failed activation changed nothing
-        f"{b}|2|b||it's a|{b}/bin:/usr/bin:/bin",  # a's deactivate.d ran; a's variables stay
+        f"{b}|2|b||it's a|{b}/bin:{start}",  # a's deactivate.d ran; a's variables stay
         in_a,
-        f"{b}|2|b|from-a|it's a|{b}/bin:{a}/bin:/usr/bin:/bin",
+        f"{b}|2|b|from-a|it's a|{b}/bin:{a}/bin:{start}",
         "(b) $ ",
-        "|0||||/usr/bin:/bin",
+        f"|0||||{start}",
         "$ ",
     ]
 
 
 def test_zsh(user: dict[str, str], envs: dict[str, Path]) -> None:
     a = envs["a"]
+    start = starting_path(user)
     out = in_shell(
         "zsh", user, "PS1='%# '", "ophis activate a", SHOW, 'echo "$PS1"', "ophis deactivate", SHOW
     )
     assert out == [
-        f"{a}|1|a|from-a|it's a|{a}/bin:/usr/bin:/bin",
+        f"{a}|1|a|from-a|it's a|{a}/bin:{start}",
         "(a) %# ",
-        "|0||||/usr/bin:/bin",
+        f"|0||||{start}",
     ]
 
 
 def test_fish(user: dict[str, str], envs: dict[str, Path]) -> None:
     a, b = envs["a"], envs["b"]
+    start = starting_path(user)
     out = in_shell(
         "fish",
         user,
@@ -134,10 +143,10 @@ def test_fish(user: dict[str, str], envs: dict[str, Path]) -> None:
     )
     assert out.pop(1).startswith("(a) ")  # the prompt
     assert out == [
-        f"{a}|1|a|from-a|it's a|{a}/bin:/usr/bin:/bin",
-        f"{b}|2|b|from-a|it's a|{b}/bin:{a}/bin:/usr/bin:/bin",
-        f"{a}|1|a|from-a|it's a|{a}/bin:/usr/bin:/bin",
-        "|0||||/usr/bin:/bin",
+        f"{a}|1|a|from-a|it's a|{a}/bin:{start}",
+        f"{b}|2|b|from-a|it's a|{b}/bin:{a}/bin:{start}",
+        f"{a}|1|a|from-a|it's a|{a}/bin:{start}",
+        f"|0||||{start}",
     ]
 
 
@@ -174,3 +183,53 @@ def test_run_passes_the_environment_and_the_exit_status(
     python = "import os; print(os.environ['CONDA_PREFIX'])"
     streamed = ophis(user, "run", "-p", str(a), "--live-stream", sys.executable, "-c", python)
     assert (streamed.returncode, streamed.stdout) == (0, f"{a}\n")
+
+
+def test_condas_hook_spelling_exports_condas_variables(user: dict[str, str]) -> None:
+    """``eval "$(conda shell.bash hook)"`` habits: the same spelling, the same variables, and
+    a bare ``activate`` activates base."""
+    root = user["OPHIS_ROOT_PREFIX"]
+    script = "\n".join(
+        [
+            f'eval "$({OPHIS} shell.bash hook)"',
+            'echo "$CONDA_EXE|$_CE_M|$_CE_CONDA|$CONDA_PYTHON_EXE|$_CONDA_ROOT|$CONDA_SHLVL"',
+            'echo "$PATH"',
+            '"$CONDA_EXE" $_CE_M $_CE_CONDA --version',
+            "ophis activate",
+            'echo "$CONDA_DEFAULT_ENV|$CONDA_PREFIX|$CONDA_SHLVL"',
+        ]
+    )
+    result = subprocess.run(
+        ["bash", "--norc", "-c", script], env=user, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    exports, *rest = result.stdout.splitlines()
+    exe, ce_m, ce_conda, python, conda_root, shlvl = exports.split("|")
+    assert (exe, ce_m, ce_conda, conda_root, shlvl) == (str(OPHIS), "", "", root, "0")
+    assert Path(python).resolve() == Path(sys.executable).resolve()
+    assert rest == [
+        starting_path(user),
+        f"ophis {ophis_version()}",
+        f"base|{root}|1",
+    ]
+
+
+def ophis_version() -> str:
+    from ophis import __version__
+
+    return __version__
+
+
+def test_init_sets_up_several_shells_as_condas_init(user: dict[str, str]) -> None:
+    result = ophis(user, "init", "bash", "zsh", "--dry-run", "--json")
+    assert result.returncode == 0, result.stderr
+    changes = json.loads(result.stdout)["changes"]
+    home = Path(user["HOME"])
+    assert [Path(c["file"]) for c in changes] == [home / ".bashrc", home / ".zshrc"]
+    assert all(c["dry_run"] for c in changes)
+    assert not (home / ".bashrc").exists()  # a dry run writes nothing
+
+    done = ophis(user, "init", "--all")
+    assert done.returncode == 0, done.stderr
+    assert "# >>> ophis initialize >>>" in (home / ".bashrc").read_text()
+    assert (home / ".config" / "fish" / "config.fish").exists()

@@ -86,6 +86,7 @@ def test_installer_installs_offline_and_its_ophis_creates_and_activates_an_envir
     assert "# update specs: ['python', 'ophis', 'libdemo 1.*']" in history
     assert (prefix / ".condarc").read_text() == f"channels:\n  - {ophis_channel.as_uri()}\n"
     assert (prefix / "lib" / "libdemo.1.txt").is_file()
+    assert (prefix / "condabin" / "ophis").resolve() == (prefix / "bin" / "ophis").resolve()
     assert (prefix / "post.txt").read_text() == f"post-install in {prefix}\n"
     assert not (prefix / ".ophis-installer").exists()
     assert not list((prefix / "pkgs").glob("*.conda"))  # archives dropped, extracted kept

@@ -353,3 +353,39 @@ def test_show_unknown_key_is_an_error(run):
     result = run("--show", "chanels")
     assert result.exit_code == 1
     assert "chanels" in result.stderr
+
+
+def test_show_json_gives_condas_channel_objects(run, home):
+    (home / ".condarc").write_text(
+        "channel_alias: https://mirror.example/conda\n"
+        "custom_channels:\n  mine: https://u:p@host.example:8080/path\n"
+        "custom_multichannels:\n  both: [conda-forge, https://other.example/x]\n"
+    )
+    shown = json.loads(run("--show", "--json").stdout)
+    assert shown["channel_alias"] == {
+        "auth": None,
+        "location": "mirror.example/conda",
+        "name": "",
+        "package_filename": None,
+        "platform": None,
+        "scheme": "https",
+        "token": None,
+    }
+    assert [(c["location"], c["name"]) for c in shown["default_channels"]] == [
+        ("repo.anaconda.com", "pkgs/main"),
+        ("repo.anaconda.com", "pkgs/r"),
+    ]
+    both = shown["custom_multichannels"]["both"]
+    assert [(c["location"], c["name"]) for c in both] == [
+        ("mirror.example/conda", "conda-forge"),  # a bare name lives under the alias
+        ("other.example", "x"),
+    ]
+    mine = shown["custom_channels"]["mine"]
+    assert (mine["auth"], mine["location"], mine["name"]) == (
+        "u:p",
+        "host.example:8080/path",
+        "mine",
+    )
+    assert shown["channels"] == []  # strings, as conda's context gives them
+    text = run("--show", "channel_alias").stdout
+    assert text.strip() == "channel_alias: https://mirror.example/conda"

@@ -43,7 +43,9 @@ def channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     data = tmp_path_factory.mktemp("deployments") / "data"
     data.mkdir()
-    (data / "server.toml").write_text("deployments_poll_seconds = 0.5\n")
+    (data / "server.toml").write_text(
+        "deployments_enabled = true\ndeployments_poll_seconds = 0.5\n"
+    )
     with run_server(data) as running:
         yield running
     for pid in _deployment_pids(data):  # nothing outlives the tests
@@ -114,7 +116,7 @@ def test_a_deployed_model_answers_through_the_proxy_with_a_deployment_token(
     )
     assert deployed["status"] == "running" and deployed["public"] is False
     url = deployed["url"]
-    assert url == f"{server.url}/deployments/{server.admin}/iris/"
+    assert url == f"{server.user_content_url}/deployments/{server.admin}/iris/"
     # no token: refused; a deployment token: the model's prediction
     refused = httpx.post(f"{url}predict", json=SETOSA)
     assert refused.status_code == 401 and "needs a token" in refused.json()["error"]
@@ -142,7 +144,7 @@ def test_another_user_needs_access_and_public_opens_it(
     created = server.ophis("user", "create", "bob", "--password", "bob-password-1", "--json")
     assert created.returncode == 0, created.stderr
     bob = {"Authorization": f"token {server.login('bob', 'bob-password-1')}"}
-    url = f"{server.url}/deployments/{server.admin}/iris/predict"
+    url = f"{server.user_content_url}/deployments/{server.admin}/iris/predict"
     assert httpx.post(url, json=SETOSA, headers=bob).status_code == 404
     ok_json(
         ophis(
@@ -204,7 +206,7 @@ def test_a_crashed_deployment_is_restarted_and_its_logs_kept(
     _eventually(restarted, timeout=60)
     answer = _eventually(
         lambda: httpx.post(
-            f"{server.url}/deployments/{server.admin}/iris/predict",
+            f"{server.user_content_url}/deployments/{server.admin}/iris/predict",
             json=SETOSA,
             headers={"Authorization": f"Bearer {token}"},
         )
@@ -223,11 +225,15 @@ def test_stop_start_and_remove(server: RunningServer, user: dict[str, str]) -> N
         ophis(user, "deployment", "access", "iris", "--public", "--server", server.url, "--json")
     )
     assert public["public"] is True
-    down = httpx.post(f"{server.url}/deployments/{server.admin}/iris/predict", json=SETOSA)
+    down = httpx.post(
+        f"{server.user_content_url}/deployments/{server.admin}/iris/predict", json=SETOSA
+    )
     assert down.status_code == 404 and "is stopped" in down.json()["error"]
     started = ok_json(ophis(user, "deployment", "start", "iris", "--server", server.url, "--json"))
     assert started["status"] == "running"
-    up = httpx.post(f"{server.url}/deployments/{server.admin}/iris/predict", json=SETOSA)
+    up = httpx.post(
+        f"{server.user_content_url}/deployments/{server.admin}/iris/predict", json=SETOSA
+    )
     assert up.status_code == 200
     removed = ok_json(ophis(user, "deployment", "remove", "iris", "--server", server.url, "--json"))
     assert removed == {"success": True, "removed": f"{server.admin}/iris"}

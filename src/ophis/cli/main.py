@@ -42,9 +42,12 @@ COMMANDS = {
     "download": "packages_remote",
     "env": "env",
     "info": "env",
+    "compare": "env_tools",
+    "rename": "env_tools",
     "shell": "shell",
     "activate": "shell",
     "deactivate": "shell",
+    "init": "shell",
     "run": "run",
     "clean": "maintenance",
     "project": "project",
@@ -96,7 +99,17 @@ def build_app(argv: list[str] | None = None) -> typer.Typer:
     return app
 
 
+def conda_shell_spelling(argv: list[str]) -> list[str]:
+    """conda's ``shell.bash hook`` (``shell.<name> hook|activate|...``) as Ophis's
+    ``shell hook --shell bash``, so hooks written for conda work unchanged."""
+    if argv and argv[0].startswith("shell."):
+        name = argv[0].removeprefix("shell.").removesuffix(".exe")
+        return ["shell", *argv[1:], "--shell", name]
+    return argv
+
+
 def main() -> None:
+    sys.argv[1:] = conda_shell_spelling(sys.argv[1:])
     try:
         build_app(sys.argv[1:])()
     finally:

@@ -638,3 +638,62 @@ def split_channel_and_spec(spec: str) -> tuple[str | None, str]:
     if not package or package.startswith("["):
         raise _error(f"{spec!r} names no package after '::'; write e.g. 'conda-forge::numpy'")
     return channel.strip(), package
+
+
+# --- conda's Channel objects as `config --show --json` writes them --------------------------
+
+
+def _scheme_auth_token(url: str) -> tuple[str, str | None, str | None, str | None]:
+    """conda's ``split_scheme_auth_token``: the URL without scheme, credentials and
+    ``/t/<token>``, then the scheme, ``user:password`` and the token."""
+    without_token, token = _split_token(url)
+    parts = urlsplit(without_token)
+    if not parts.scheme:
+        return without_token.rstrip("/"), None, None, token
+    host = parts.hostname or ""
+    location = host + (f":{parts.port}" if parts.port else "") + parts.path
+    auth = None
+    if parts.username is not None:
+        auth = unquote(parts.username) + (f":{unquote(parts.password)}" if parts.password else "")
+    return location.rstrip("/"), parts.scheme, auth, token
+
+
+def channel_dump(url: str, alias: str, name: str | None = None) -> dict[str, str | None]:
+    """conda's ``Channel.make_simple_channel(alias, url, name).dump()``: a URL under the
+    alias keeps the alias's location and is named by the rest of its path; a named custom
+    channel keeps its whole URL as the location."""
+    location, scheme, auth, token = _scheme_auth_token(url)
+    if scheme is None:  # a bare name lives under the alias
+        alias_location, scheme, auth, _ = _scheme_auth_token(alias)
+        location, name = alias_location, name or location
+    elif not name:
+        alias_location = _scheme_auth_token(alias)[0]
+        if alias_location and location.startswith(alias_location):
+            location, name = alias_location, location[len(alias_location) :]
+        else:
+            parts = urlsplit(f"{scheme}://{location}")
+            host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+            location, name = host, parts.path
+    return {
+        "scheme": scheme,
+        "auth": auth,
+        "location": location,
+        "token": token,
+        "name": (name or "").strip("/"),
+        "platform": None,
+        "package_filename": None,
+    }
+
+
+def alias_dump(url: str) -> dict[str, str | None]:
+    """conda's channel alias (or a migrated one) as a Channel: no name of its own."""
+    location, scheme, auth, token = _scheme_auth_token(url)
+    return {
+        "scheme": scheme,
+        "auth": auth,
+        "location": location,
+        "token": token,
+        "name": "",
+        "platform": None,
+        "package_filename": None,
+    }

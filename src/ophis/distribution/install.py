@@ -55,6 +55,7 @@ def install_payload(payload: Path, prefix: Path, *, update: bool) -> list[str]:
     apply_change(request, outcome, config)
     # an Ophis running from here takes this environment as its root (see shell_init)
     write_atomic(prefix / BASE_MARKER, f"{manifest['name']} {manifest['version']}\n".encode())
+    _link_condabin(prefix)
     if manifest.get("write_condarc"):
         write_rc_file(prefix / ".condarc", {"channels": list(manifest["channels"])})
     if (payload / "explicit.txt").is_file():
@@ -63,6 +64,19 @@ def install_payload(payload: Path, prefix: Path, *, update: bool) -> list[str]:
         _drop_archives(pkgs, records)
     linked = outcome.solution.link if outcome.solution is not None else ()
     return [r.file_name for r in linked]
+
+
+def _link_condabin(prefix: Path) -> None:
+    """``condabin/ophis``, as conda's installs have ``condabin/conda``: the shell hook puts
+    only this folder on PATH, so the base's python and tools stay off it until activated."""
+    executable = prefix / "bin" / "ophis"
+    if not executable.exists():
+        return
+    condabin = prefix / "condabin"
+    condabin.mkdir(exist_ok=True)
+    link = condabin / "ophis"
+    if not link.is_symlink():
+        link.symlink_to(os.path.join("..", "bin", "ophis"))
 
 
 def _config(prefix: Path, platform: str) -> Config:

@@ -241,7 +241,9 @@ class Activator:
         if re.search(r"\\|/", name_or_prefix):
             prefix = os.path.abspath(os.path.expanduser(os.path.expandvars(name_or_prefix)))
         elif name_or_prefix in ROOT_ENV_NAMES:
-            prefix = str(self.config.root_prefix)
+            # conda activates its root as it is: a pip-installed Ophis's root may hold no
+            # environment yet, and `ophis activate` alone must still work there
+            return str(self.config.root_prefix)
         else:
             return self._locate_name(name_or_prefix)
         if not os.path.isdir(os.path.join(prefix, _CONDA_META)):
@@ -669,6 +671,8 @@ def hook(shell: Shell, command: Sequence[str], config: Config) -> str:
     As conda's hook does, it ends by activating ``default_activation_env`` when
     ``auto_activate`` is set, here only when that environment exists."""
     text = hook_functions(shell, command)
+    if shell.name != "cmd":
+        text = _hook_exports(shell, command, config) + text + _first_hook(shell)
     if config.changeps1:
         text += _PROMPTS.get(shell.name, "")
     if shell.name != "cmd" and config.get("auto_activate") and _exists(config):
@@ -684,9 +688,64 @@ def hook_functions(shell: Shell, command: Sequence[str]) -> str:
     return text.replace("__OPHIS_SHELL__", shell.name)
 
 
+def executable_vars(command: Sequence[str], config: Config) -> dict[str, str]:
+    """conda's ``conda_exe_vars_dict``: how scripts reach the executable (``$CONDA_EXE``,
+    or ``$CONDA_EXE $_CE_M $_CE_CONDA`` when it runs as ``python -m``), its interpreter and
+    the root prefix."""
+    module = len(command) == 3 and command[1] == "-m"
+    return {
+        "CONDA_EXE": command[0],
+        "_CONDA_EXE": command[0],
+        "_CE_M": "-m" if module else "",
+        "_CE_CONDA": command[2] if module else "",
+        "CONDA_PYTHON_EXE": sys.executable,
+        "_CONDA_ROOT": str(config.root_prefix),
+    }
+
+
+def _hook_exports(shell: Shell, command: Sequence[str], config: Config) -> str:
+    exports = (shell.export(k, v) for k, v in executable_vars(command, config).items())
+    return shell.command_join.join([*exports, ""])
+
+
+# conda's hook, in a shell where nothing was activated yet: CONDA_SHLVL=0 and the root's
+# condabin (which holds only the executable) on PATH, so scripts see conda's starting state
+_FIRST_HOOK = {
+    "posix": """
+if [ -z "${CONDA_SHLVL+x}" ]; then
+    \\export CONDA_SHLVL=0
+    PATH="${_CONDA_ROOT}/condabin${PATH:+":${PATH}"}"
+    \\export PATH
+    if [ -z "${PS1+x}" ]; then
+        PS1=
+    fi
+fi
+""",
+    "fish": """
+if not set -q CONDA_SHLVL
+    set -gx CONDA_SHLVL 0
+    set -gx PATH "$_CONDA_ROOT/condabin" $PATH
+end
+""",
+    "powershell": """
+if ($null -eq $Env:CONDA_SHLVL) {
+    $Env:CONDA_SHLVL = '0'
+    $Env:PATH = (Join-Path $Env:_CONDA_ROOT 'condabin') + [IO.Path]::PathSeparator + $Env:PATH
+}
+""",
+}
+
+
+def _first_hook(shell: Shell) -> str:
+    return _FIRST_HOOK.get(shell.name, _FIRST_HOOK["posix"])
+
+
 def _exists(config: Config) -> bool:
+    name = default_activation_env(config)
+    if name in ROOT_ENV_NAMES:
+        return os.path.isdir(os.path.join(config.root_prefix, _CONDA_META))
     try:
-        Activator(config, {}, SHELLS["posix"]).locate(default_activation_env(config))
+        Activator(config, {}, SHELLS["posix"]).locate(name)
     except OphisError:
         return False
     return True

@@ -18,7 +18,7 @@ from pathlib import Path
 
 ARCHIVE_SUFFIXES = (".conda", ".tar.bz2")
 TEMP_SUFFIXES = (".partial", ".tmp")
-KINDS = ("index_cache", "tarballs", "packages", "tempfiles")
+KINDS = ("index_cache", "tarballs", "packages", "tempfiles", "logfiles")
 
 
 @dataclass
@@ -32,8 +32,21 @@ class CleanTarget:
         self.paths.append(path)
         self.total_size += size
 
-    def to_json(self) -> dict[str, object]:
-        return {"files": [str(p) for p in self.paths], "total_size": self.total_size}
+    def to_json(self, kind: str) -> object:
+        """conda's ``clean --json`` entry for ``kind``: per package cache for tarballs and
+        packages, a ``files`` list for the index cache, a bare list for temp and log files."""
+        if kind in ("tarballs", "packages"):
+            sizes: dict[str, dict[str, int]] = {}
+            for path in self.paths:
+                sizes.setdefault(str(path.parent), {})[path.name] = _size(path)
+            return {
+                "warnings": [],
+                "pkg_sizes": sizes,
+                "pkgs_dirs": {d: list(names) for d, names in sizes.items()},
+                "total_size": self.total_size,
+            }
+        files = [str(p) for p in self.paths]
+        return {"files": files} if kind == "index_cache" else files
 
 
 def plan_clean(pkgs_dirs: Sequence[Path], kinds: Iterable[str]) -> dict[str, CleanTarget]:
@@ -42,6 +55,7 @@ def plan_clean(pkgs_dirs: Sequence[Path], kinds: Iterable[str]) -> dict[str, Cle
         "tarballs": _tarballs,
         "packages": _unused_packages,
         "tempfiles": _tempfiles,
+        "logfiles": _logfiles,
     }
     plan: dict[str, CleanTarget] = {}
     for kind in kinds:
@@ -76,6 +90,12 @@ def _tarballs(pkgs_dir: Path) -> list[Path]:
 
 def _tempfiles(pkgs_dir: Path) -> list[Path]:
     return sorted(p for p in pkgs_dir.iterdir() if p.is_file() and p.name.endswith(TEMP_SUFFIXES))
+
+
+def _logfiles(pkgs_dir: Path) -> list[Path]:
+    """conda's transaction logs: ``<pkgs_dir>/.logs``."""
+    logs = pkgs_dir / ".logs"
+    return sorted(p for p in logs.iterdir() if p.is_file()) if logs.is_dir() else []
 
 
 def _unused_packages(pkgs_dir: Path) -> list[Path]:

@@ -38,7 +38,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from ophis.core.channel import DEFAULT_CHANNELS, ChannelContext
+from ophis.core.channel import DEFAULT_CHANNELS, ChannelContext, alias_dump, channel_dump
 from ophis.core.errors import CondaValueError, ConfigurationError, OphisError
 from ophis.core.platform import MachineFacts, detect_machine_facts, native_subdir, parse_subdir
 from ophis.manager.config_parameters import (
@@ -491,6 +491,37 @@ class Config:
         """``conda config --show --json``: every parameter (or ``keys``), JSON-ready."""
         names = sorted(PARAMETERS_BY_NAME) if keys is None else list(keys)
         return {name: _jsonable(self.get(name)) for name in names}
+
+    def channel_objects(self) -> dict[str, Any]:
+        """The settings conda holds as Channel objects, in conda's ``Channel.dump()`` form;
+        its multichannels include ``defaults`` and ``local`` (existing conda-build roots),
+        and its custom channels every multichannel member by name."""
+        alias = self.channel_alias
+        multichannels = {
+            name: [channel_dump(url, alias) for url in urls]
+            for name, urls in {
+                **self.custom_multichannels,
+                "defaults": self.default_channels,
+                "local": [Path(p).as_uri() for p in self._local_build_roots()],
+            }.items()
+        }
+        custom = {c["name"]: c for members in multichannels.values() for c in members}
+        custom |= {
+            name: channel_dump(url, alias, name) for name, url in self.custom_channels.items()
+        }
+        return {
+            "channel_alias": alias_dump(alias),
+            "default_channels": multichannels["defaults"],
+            "custom_multichannels": multichannels,
+            "custom_channels": custom,
+            "migrated_channel_aliases": [alias_dump(a) for a in self.migrated_channel_aliases],
+        }
+
+    def _local_build_roots(self) -> list[Path]:
+        named = [self.get("croot"), self.get("bld_path")]
+        candidates = [Path(p).expanduser() for p in named if p]
+        candidates += [Path(self.root_prefix) / "conda-bld", Path("~/conda-bld").expanduser()]
+        return [p.absolute() for p in dict.fromkeys(candidates) if p.is_dir()]
 
 
 _FIELD_NAMES = frozenset(

@@ -482,9 +482,18 @@ PARAMETERS: tuple[Parameter, ...] = (
         _choices("disabled", "warn", "enabled"),
         "warn",
         _LINK,
-        "Check package file hashes and sizes while linking.",
+        "Before linking, check each extracted file's size against the package's "
+        "info/paths.json: 'enabled' refuses a mismatch, 'warn' reports it, 'disabled' skips.",
     ),
-    _p("extra_safety_checks", _P, "bool", False, _LINK, "Also check hashes of every file."),
+    _p(
+        "extra_safety_checks",
+        _P,
+        "bool",
+        False,
+        _LINK,
+        "Also check each extracted file's sha256, and package signatures "
+        "(with signing_metadata_url_base).",
+    ),
     _p(
         "signing_metadata_url_base",
         _P,
@@ -510,6 +519,15 @@ PARAMETERS: tuple[Parameter, ...] = (
         _LINK,
         "Channels whose packages must carry valid signatures (Ophis's own setting).",
         expandvars=True,
+    ),
+    _p(
+        "ophis_link_scripts",
+        _P,
+        _choices("run", "refuse"),
+        "run",
+        _LINK,
+        "'refuse': refuse any transaction that would run a package's pre-link, post-link or "
+        "pre-unlink script (Ophis's own setting; --refuse-link-scripts for one command).",
     ),
     _p("shortcuts", _P, "bool", True, _LINK, "Create menu shortcuts."),
     _p(

@@ -11,15 +11,18 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
+from ophis.core.atomic_file import write_atomic
 from ophis.core.channel import ChannelContext, parse_channel
 from ophis.core.errors import CondaValueError, EnvironmentLocationNotFound, OphisError
 from ophis.core.spec_name import spec_name
 from ophis.manager.config import Config, home_dir
-from ophis.manager.env_vars import read_env_vars, write_env_vars
+from ophis.manager.env_vars import UNSET_MARKER, read_env_vars, write_env_vars
 from ophis.manager.envfile import EnvironmentFile
-from ophis.manager.history import requested_specs
+from ophis.manager.history import CREATED_AT, requested_specs
+from ophis.manager.pip_interop import PYPI_CHANNEL, pip_packages
 from ophis.manager.prefix import CONDA_META, PrefixData
 from ophis.manager.records import base_url
 
@@ -40,6 +43,67 @@ def list_environments(config: Config, env: Mapping[str, str]) -> list[Path]:
             found += sorted(p for p in Path(envs_dir).iterdir() if is_environment(p))
     found += [p for p in _registered(env) if is_environment(p)]
     return list(dict.fromkeys(p.absolute() for p in found))
+
+
+def register_environment(prefix: Path, config: Config, env: Mapping[str, str]) -> None:
+    """conda's ``register_env``: after every transaction the prefix is listed in
+    ``~/.conda/environments.txt`` (once), so ``env list`` of conda and Ophis finds
+    ``-p`` environments too; ``register_envs: false`` turns it off."""
+    if not config.get("register_envs"):
+        return
+    registry = home_dir(env) / REGISTRY
+    location = os.path.normpath(prefix.absolute())
+    try:
+        old = registry.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        old = ""
+    except OSError:
+        return  # conda only warns when the registry cannot be read or written
+    if location in (line.strip() for line in old.splitlines()):
+        return
+    if old and not old.endswith("\n"):
+        old += "\n"
+    try:
+        registry.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(registry, (old + location + "\n").encode("utf-8"))
+    except OSError:
+        return
+
+
+def environment_details(
+    prefix: Path, config: Config, env: Mapping[str, str]
+) -> dict[str, str | bool | None]:
+    """conda's ``envs_details`` entry: name (``""`` outside the envs dirs), creation and
+    last change (ISO 8601, UTC), whether it is active, the base, frozen (CEP 22) and
+    writable."""
+    meta = prefix / CONDA_META
+    active = env.get("CONDA_PREFIX")
+    return {
+        "name": environment_name(prefix, config) or "",
+        "created": _created(meta),
+        "last_modified": _timestamp(meta / "history"),
+        "active": bool(active) and Path(active).absolute() == prefix.absolute(),
+        "base": prefix.absolute() == Path(config.root_prefix).absolute(),
+        "frozen": (meta / "frozen").is_file(),
+        "writable": os.access(meta / "history", os.W_OK)
+        if (meta / "history").exists()
+        else os.access(meta, os.W_OK),
+    }
+
+
+def _created(meta: Path) -> str | None:
+    try:
+        stamp = float((meta / CREATED_AT).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return datetime.fromtimestamp(stamp, tz=UTC).isoformat()
+
+
+def _timestamp(path: Path) -> str | None:
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).isoformat()
+    except OSError:
+        return None
 
 
 def _registered(env: Mapping[str, str]) -> list[Path]:
@@ -85,11 +149,16 @@ def export_environment(
             for r in records
         ]
     channels = [_channel_name(base_url(r), context) for r in records] + list(config.channels)
+    # conda's export: what pip installed goes under pip: (not with --from-history), and the
+    # environment's variables (conda-meta/state) under variables:
+    pips = [] if from_history else pip_packages(prefix, records)
     return EnvironmentFile(
         name=name or environment_name(prefix, config) or prefix.name,
         prefix=str(prefix.absolute()),
         channels=tuple(dict.fromkeys(c for c in channels if c)),
         dependencies=tuple(sorted(dependencies)),
+        pip=tuple(f"{p.name}=={p.version}" for p in pips if p.channel == PYPI_CHANNEL),
+        variables={k: v for k, v in read_env_vars(prefix).items() if v != UNSET_MARKER},
     )
 
 

@@ -46,6 +46,8 @@ from ophis.core.spec_name import spec_name
 
 #: the conda release whose behaviour Ophis reproduces; written as ``# conda version:``
 CONDA_COMPAT_VERSION = "26.7.1"
+#: conda-meta/created_at: when the environment was made (Linux keeps no birth time)
+CREATED_AT = "created_at"
 HISTORY = "conda-meta/history"
 
 _HEADER = re.compile(r"==>\s*(.+?)\s*<==")
@@ -384,6 +386,10 @@ def write_revision(
     path = history_path(prefix)
     path.parent.mkdir(parents=True, exist_ok=True)
     old = path.read_bytes() if path.is_file() else b""
+    created = path.with_name(CREATED_AT)
+    if not old.strip() and not created.exists():  # a new environment (rattler may have
+        # made an empty history): conda's creation time, which env list reports
+        write_atomic(created, repr(time.time()).encode())
     if old and not old.endswith(b"\n"):
         old += b"\n"
     block = format_revision(

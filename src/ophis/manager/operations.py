@@ -28,12 +28,19 @@ from ophis.core.errors import (
 from ophis.core.platform import detect_machine_facts
 from ophis.core.virtual_packages import detect_virtual_packages
 from ophis.manager.config import Config
+from ophis.manager.environments import register_environment
 from ophis.manager.explicit import ExplicitFile, ExplicitPackage, is_explicit, parse_explicit
 from ophis.manager.explicit_records import explicit_records
-from ophis.manager.history import record_spec, requested_specs, state_at
+from ophis.manager.history import CONDA_COMPAT_VERSION, record_spec, requested_specs, state_at
 from ophis.manager.lockfile import locked_records
 from ophis.manager.prefix import PrefixData
 from ophis.manager.records import base_url, dist_name
+from ophis.manager.safety import (
+    LinkScripts,
+    check_extracted,
+    find_link_scripts,
+    refuse_link_scripts,
+)
 from ophis.manager.signatures import policy_for, verify_records
 from ophis.manager.solve import SolveRequest, SolveResult, solve, toposort
 from ophis.manager.specs import parse_spec, spec_name
@@ -82,6 +89,11 @@ class ChangeOutcome:
     #: create --clone: the source environment, and its files no package owns (copied too)
     clone_source: Path | None = None
     untracked: list[str] = field(default_factory=list)
+    #: the link scripts the change would run (after planning: those of packages already
+    #: in the package cache; after :func:`prepare_change`: all of them)
+    link_scripts: LinkScripts = field(default_factory=LinkScripts)
+    #: the packages' pre-link messages, once :func:`prepare_change` has filled the cache
+    prelink_messages: list[str] | None = None
 
 
 class EnvironmentFileTypeMismatchError(CondaValueError):
@@ -127,7 +139,7 @@ def plan_change(request: ChangeRequest, config: Config, env: Mapping[str, str]) 
         solution = _solve(request, config, env, channels, repodata, installed)
     # signed channels: every package to link against its signed record, before any download
     verify_records(solution.link, channels, repodata, policy_for(config, channels))
-    return _outcome(request, channels, solution, recovered, warnings)
+    return _outcome(request, channels, solution, recovered, warnings, config)
 
 
 def _outcome(
@@ -136,13 +148,23 @@ def _outcome(
     solution: SolveResult,
     recovered: bool,
     warnings: list[str],
+    config: Config,
 ) -> ChangeOutcome:
     outcome = ChangeOutcome(
         request.prefix, channels, dry_run=request.dry_run, recovered=recovered, warnings=warnings
     )
     if solution.link or solution.unlink or request.action == "create":
         outcome.solution = solution
+        outcome.link_scripts = _link_scripts(solution, request.prefix, config)
+        # the scripts known already (packages in the cache, pre-unlink in the prefix) are
+        # refused at once, so that a dry run says so too
+        refuse_link_scripts(outcome.link_scripts, config.get("ophis_link_scripts"))
     return outcome
+
+
+def _link_scripts(solution: SolveResult, prefix: Path, config: Config) -> LinkScripts:
+    cache_dir = Path(config.pkgs_dirs[0])
+    return find_link_scripts(solution.link, solution.unlink, cache_dir=cache_dir, prefix=prefix)
 
 
 def _solve(
@@ -162,7 +184,12 @@ def _solve(
             installed=tuple(installed),
             history_specs=_history_specs(request.prefix, channels) if installed else {},
             virtual_packages=tuple(
-                detect_virtual_packages(config.subdir, detect_machine_facts(), env)
+                detect_virtual_packages(
+                    config.subdir,
+                    detect_machine_facts(),
+                    env,
+                    conda_version=CONDA_COMPAT_VERSION,
+                )
             ),
             channel_priority=request.channel_priority or config.channel_priority,
             update_modifier=request.update_modifier or config.update_modifier,
@@ -232,23 +259,38 @@ def _solve_revision(
     return SolveResult(final=final, link=link, unlink=unlink, update_specs=(), remove_specs=())
 
 
-def apply_change(
+def prepare_change(
     request: ChangeRequest,
     outcome: ChangeOutcome,
     config: Config,
     progress: Progress | None = None,
-    confirm: Confirm | None = None,
 ) -> ChangeOutcome:
-    """Carry out a planned change: download, link, scripts, history.
-
-    When the packages to link carry pre-link messages, ``confirm`` is called with them
-    after the download and before the environment is touched, as conda asks; if it says
-    no, nothing changes and ``outcome.declined`` is set.
-    """
+    """Everything before the prefix is touched: put the packages into the package cache,
+    run the safety checks on them (``safety_checks``; warnings go to ``outcome.warnings``),
+    list the link scripts the change would run and refuse them when
+    ``ophis_link_scripts`` is ``refuse``. Raises SafetyError, CondaVerificationError or
+    LinkScriptsRefusedError; nothing in the environment has changed then."""
     solution = outcome.solution
-    if solution is None or request.dry_run:
+    if solution is None or request.dry_run or outcome.prelink_messages is not None:
         return outcome
-    plan = TransactionPlan(
+    plan = _transaction_plan(request, solution)
+    pkgs_dirs = [Path(p) for p in config.pkgs_dirs]
+    rewrites = credentialed_urls(outcome.channels, config.subdir)
+    messages = prepare(plan, pkgs_dirs=pkgs_dirs, progress=progress, url_rewrites=rewrites)
+    outcome.warnings += check_extracted(
+        plan.link,
+        pkgs_dirs[0],
+        level=config.safety_checks,
+        extra=config.extra_safety_checks,
+    )
+    outcome.link_scripts = _link_scripts(solution, request.prefix, config)
+    refuse_link_scripts(outcome.link_scripts, config.get("ophis_link_scripts"))
+    outcome.prelink_messages = messages
+    return outcome
+
+
+def _transaction_plan(request: ChangeRequest, solution: SolveResult) -> TransactionPlan:
+    return TransactionPlan(
         prefix=request.prefix,
         link=solution.link,
         unlink=solution.unlink,
@@ -257,15 +299,37 @@ def apply_change(
         remove_specs=solution.remove_specs,
         cmd=request.argv,
     )
+
+
+def apply_change(
+    request: ChangeRequest,
+    outcome: ChangeOutcome,
+    config: Config,
+    progress: Progress | None = None,
+    confirm: Confirm | None = None,
+) -> ChangeOutcome:
+    """Carry out a planned change: :func:`prepare_change` (unless done), link, scripts,
+    history.
+
+    When the packages to link carry pre-link messages, ``confirm`` is called with them
+    after the download and before the environment is touched, as conda asks; if it says
+    no, nothing changes and ``outcome.declined`` is set.
+    """
+    solution = outcome.solution
+    if solution is None or request.dry_run:
+        return outcome
+    outcome = prepare_change(request, outcome, config, progress)
+    messages = outcome.prelink_messages
+    plan = _transaction_plan(request, solution)
     pkgs_dirs = [Path(p) for p in config.pkgs_dirs]
     rewrites = credentialed_urls(outcome.channels, config.subdir)
-    messages = prepare(plan, pkgs_dirs=pkgs_dirs, progress=progress, url_rewrites=rewrites)
     if messages and confirm is not None and not confirm(messages):
         outcome.declined = True
         return outcome
     if request.action == "create":
         _clear_existing(request.prefix)
     outcome.report = execute(plan, pkgs_dirs=pkgs_dirs, progress=progress, url_rewrites=rewrites)
+    register_environment(Path(request.prefix), config, os.environ)
     if outcome.clone_source is not None:
         copy_untracked(outcome.clone_source, request.prefix, outcome.untracked)
     return outcome
@@ -497,7 +561,7 @@ def plan_records(
     )
     channels = _channels_of(records, config)
     _verify_unsolved(solution.link, channels, config)
-    return _outcome(request, channels, solution, recovered, warnings)
+    return _outcome(request, channels, solution, recovered, warnings, config)
 
 
 def _verify_unsolved(

@@ -4,7 +4,8 @@ URL layout (one root, so that conda's token injection works):
 ``/api/...`` the anaconda-client API, ``/conda/<owner>[/label/<label>]/<subdir>/...`` conda
 channels, ``/pypi/<owner>/simple/`` pip indexes, ``/healthz``; ``/t/<token>/`` is accepted
 first and after ``/conda`` or ``/pypi``. Everything else is the web site (``ophis.server.web``),
-whose errors are pages rather than JSON.
+whose errors are pages rather than JSON. Deployments and notebooks are served on a port of
+their own (``ophis.server.web.user_content``), never on the site's origin.
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ from starlette.exceptions import HTTPException
 from ophis.core.errors import OphisError
 from ophis.server.context import ServerContext
 from ophis.server.failures import record_failure
-from ophis.server.middleware import NulPathMiddleware, PathTokenMiddleware
+from ophis.server.middleware import (
+    NulPathMiddleware,
+    PathTokenMiddleware,
+    UserContentMiddleware,
+)
 from ophis.server.proxies import ForwardedMiddleware
 from ophis.server.services import deployments, mirror_channels, notebooks, retention, webhooks
 from ophis.server.settings import ServerSettings
@@ -67,8 +72,20 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
     _add_routes(app)
     app.add_middleware(PathTokenMiddleware)
     app.add_middleware(NulPathMiddleware)
+    _add_user_content(app, context, settings)
     app.add_middleware(ForwardedMiddleware, trusted_proxies=settings.trusted_proxies)
     return app
+
+
+def _add_user_content(app: FastAPI, context: ServerContext, settings: ServerSettings) -> None:
+    """Deployments and notebooks answer on their own port (an origin of their own)."""
+    if settings.user_content_port and (settings.notebooks_enabled or settings.deployments_enabled):
+        from ophis.server.web.user_content import create_user_content_app
+
+        user_content = create_user_content_app(context)
+        app.add_middleware(
+            UserContentMiddleware, user_content=user_content, port=settings.user_content_port
+        )
 
 
 def app_from_environment() -> FastAPI:

@@ -55,3 +55,18 @@ class NulPathMiddleware:
             await send({"type": "http.response.body", "body": self._BODY})
             return
         await self.app(scope, receive, send)
+
+
+class UserContentMiddleware:
+    """Sends what arrives on the user-content port to the user-content app: no request
+    there reaches the site's routes, whatever its Host header or path says."""
+
+    def __init__(self, app: Any, user_content: Any, port: int) -> None:
+        self.app, self.user_content, self.port = app, user_content, port
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        server = scope.get("server") or (None, None)
+        if scope["type"] in ("http", "websocket") and server[1] == self.port:
+            await self.user_content(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

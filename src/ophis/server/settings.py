@@ -101,6 +101,27 @@ class ServerSettings:
     #: seconds between the supervisor's looks for deployments that ended
     deployments_poll_seconds: float = 2.0
 
+    # --- user content: deployments and notebooks on an origin of their own ---------------
+    #: the origin deployments and notebooks are served from, e.g. https://apps.example.org
+    #: (a reverse proxy in front sends it to ``user_content_port``); else the site's own
+    #: host name on ``user_content_port``. Never the site's origin: their pages' script
+    #: must not reach the site with a visitor's cookies.
+    user_content_url: str | None = None
+    #: the port the server listens on for user content (``ophis server start``: its
+    #: ``--port`` + 1 unless given); None: user content is not served
+    user_content_port: int | None = None
+    #: the port the site itself listens on (set by ``ophis server start``): links from the
+    #: user-content origin back to the site, when ``public_url`` is not set
+    site_port: int | None = None
+    #: the CSP ``sandbox`` deployments are served under unless their owner set one:
+    #: scripts and forms run, in an opaque origin (no ``allow-same-origin``: no cookies or
+    #: storage of the user-content origin, no reading other deployments or notebooks).
+    #: "off", or adding allow-same-origin, lets every deployment's script act with its
+    #: visitors' sessions of that origin: only with trusted deployments
+    user_content_sandbox: str = (
+        "allow-scripts allow-forms allow-popups allow-modals allow-downloads"
+    )
+
     # --- credentials: whose proxy headers name the client ----------------------------------
     #: proxies whose ``X-Forwarded-For``/``-Proto`` are believed: IP addresses or CIDR
     #: networks, separated by commas; empty: the socket's peer is the client (the address

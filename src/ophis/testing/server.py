@@ -33,6 +33,8 @@ class RunningServer:
     password: str
     process: subprocess.Popen[bytes]
     backend: Backend = field(default_factory=Backend)
+    #: where deployments and notebooks are served (an origin apart from ``url``)
+    user_content_url: str = ""
 
     @property
     def settings(self) -> ServerSettings:
@@ -78,7 +80,7 @@ def run_server(
 ) -> Iterator[RunningServer]:
     """A server on ``backend`` (default: a fresh one, see :func:`fresh_backend`)."""
     backend = backend or fresh_backend()
-    port = free_port()
+    port, user_content_port = free_port(), free_port()
     env = dict(os.environ, OPHIS_ADMIN_USER=ADMIN, OPHIS_ADMIN_PASSWORD=ADMIN_PASSWORD)
     log = (data_dir.parent / f"{data_dir.name}.log").open("wb")
     process = subprocess.Popen(
@@ -90,6 +92,8 @@ def run_server(
             "start",
             "--port",
             str(port),
+            "--user-content-port",
+            str(user_content_port),
             "--data-dir",
             str(data_dir),
             "--json",
@@ -103,7 +107,15 @@ def run_server(
         env=env,
     )
     url = f"http://127.0.0.1:{port}"
-    server = RunningServer(url, data_dir, ADMIN, ADMIN_PASSWORD, process, backend)
+    server = RunningServer(
+        url,
+        data_dir,
+        ADMIN,
+        ADMIN_PASSWORD,
+        process,
+        backend,
+        user_content_url=f"http://127.0.0.1:{user_content_port}",
+    )
     try:
         _wait_healthy(server, timeout)
         yield server

@@ -50,6 +50,18 @@ class WebClient:
     def sign_out(self) -> httpx.Response:
         return self.post("/logout", {})
 
+    def open_user_content(self, path: str) -> httpx.Client:
+        """A browser of the user-content origin signed in to the app at ``path`` the way
+        the site hands it over: the site's redirect with a ticket, redeemed there."""
+        handed = self.get(path)
+        assert handed.status_code == 303, handed.text
+        client = httpx.Client(
+            base_url=self.server.user_content_url, follow_redirects=False, timeout=30
+        )
+        entered = client.get(handed.headers["location"])
+        assert entered.status_code == 303, entered.text
+        return client
+
     def close(self) -> None:
         self.http.close()
 

@@ -59,16 +59,24 @@ def test_sign_up_sign_in_and_out(browser: WebClient, database: ServerDatabase) -
 
 
 def test_cookies_are_secure_behind_https(browser: WebClient, server: RunningServer) -> None:
+    """Behind a TLS-terminating proxy on the same host (uvicorn trusts 127.0.0.1's
+    X-Forwarded-Proto) the cookies are Secure ``__Host-`` ones: no other host can set them."""
     browser.sign_up("dave")
-    token = browser.csrf("/login")
-    response = browser.http.post(
-        "/login",
-        data={"login": "dave", "password": PASSWORD, "csrf_token": token},
-        # what a TLS-terminating proxy on the same host says (uvicorn trusts 127.0.0.1)
-        headers={"X-Forwarded-Proto": "https"},
+    https = {"X-Forwarded-Proto": "https"}
+    page = httpx.get(f"{server.url}/login", headers=https)
+    csrf = cookie_header(page, "__Host-ophis_csrf")
+    assert "secure" in csrf.lower() and "path=/" in csrf.lower()
+    response = httpx.post(
+        f"{server.url}/login",
+        data={
+            "login": "dave",
+            "password": PASSWORD,
+            "csrf_token": page.cookies["__Host-ophis_csrf"],
+        },
+        headers={**https, "Cookie": f"__Host-ophis_csrf={page.cookies['__Host-ophis_csrf']}"},
     )
     assert response.status_code == 303
-    assert "secure" in cookie_header(response, "ophis_session").lower()
+    assert "secure" in cookie_header(response, "__Host-ophis_session").lower()
 
 
 def test_forms_without_the_right_csrf_token_are_refused(server: RunningServer) -> None:

@@ -34,6 +34,7 @@ from ophis.manager.operations import (
     plan_clone,
     plan_explicit,
     plan_locked,
+    prepare_change,
     read_spec_files,
     resolve_prefix,
 )
@@ -64,6 +65,12 @@ FORCE_REINSTALL = typer.Option(False, "--force-reinstall", help="Reinstall even 
 FREEZE = typer.Option(False, "--freeze-installed", help="Do not change installed packages.")
 UPDATE_SPECS = typer.Option(False, "--update-specs", help="Update the named specs only.")
 UPDATE_DEPS = typer.Option(False, "--update-deps", help="Update dependencies too.")
+REFUSE_LINK_SCRIPTS = typer.Option(
+    False,
+    "--refuse-link-scripts",
+    help="Refuse the change if a package would run a pre-link, post-link or pre-unlink "
+    "script (as 'ophis_link_scripts: refuse' does).",
+)
 SPECS = typer.Argument(None, help="Package specs, e.g. 'numpy>=1.26' or 'conda-forge::scipy'.")
 
 
@@ -92,6 +99,7 @@ def create(
     no_deps: bool = NO_DEPS,
     only_deps: bool = ONLY_DEPS,
     offline: bool = OFFLINE,
+    refuse_link_scripts: bool = REFUSE_LINK_SCRIPTS,
     dry_run: bool = DRY_RUN,
     yes: bool = YES,
     quiet: bool = QUIET,
@@ -123,6 +131,7 @@ def install(
     revision: int = typer.Option(
         None, "--revision", help="Go back to revision N (see 'ophis list --revisions')."
     ),
+    refuse_link_scripts: bool = REFUSE_LINK_SCRIPTS,
     dry_run: bool = DRY_RUN,
     yes: bool = YES,
     quiet: bool = QUIET,
@@ -148,6 +157,7 @@ def update(
     update_specs: bool = UPDATE_SPECS,
     update_deps: bool = UPDATE_DEPS,
     update_all: bool = typer.Option(False, "--all", "--update-all", help="Update everything."),
+    refuse_link_scripts: bool = REFUSE_LINK_SCRIPTS,
     dry_run: bool = DRY_RUN,
     yes: bool = YES,
     quiet: bool = QUIET,
@@ -176,6 +186,7 @@ def remove(
         False, "--force", "--no-deps", help="Remove only the named packages, not dependents."
     ),
     offline: bool = OFFLINE,
+    refuse_link_scripts: bool = REFUSE_LINK_SCRIPTS,
     dry_run: bool = DRY_RUN,
     yes: bool = YES,
     quiet: bool = QUIET,
@@ -240,6 +251,7 @@ class ChangeOptions:
     all_packages: bool = False
     locked: Path | None = None
     clone: str | None = None
+    refuse_link_scripts: bool = False
 
     @classmethod
     def quiet_defaults(
@@ -273,7 +285,10 @@ class ChangeOptions:
 def run_change(action: str, o: ChangeOptions) -> None:
     env = dict(os.environ)
     try:
-        config = load_config_from_os(offline=o.offline or None)
+        config = load_config_from_os(
+            offline=o.offline or None,
+            ophis_link_scripts="refuse" if o.refuse_link_scripts else None,
+        )
         target = resolve_prefix(o.name, o.prefix, config, env, creating=action == "create")
         files = read_spec_files(o.file)
         all_specs = tuple([*(o.specs or ()), *files.specs])
@@ -360,12 +375,16 @@ def _confirm_execute(
     if outcome.solution is None or request.dry_run:
         return outcome
     ask = not (yes or json_output)
-    if ask:
-        _print_plan(outcome)
-        if not confirm_proceed():
-            exit_declined()
     shown = not (quiet or json_output)
     with progress_bar("Installing", enabled=shown, bytes_stage=DOWNLOAD_STAGE) as progress:
+        # the packages are fetched and checked first, so that the plan can say which of
+        # them carry link scripts (and a refused one stops here, with nothing changed)
+        outcome = prepare_change(request, outcome, config, progress)
+        if ask:
+            with progress.paused():
+                _print_plan(outcome)
+                if not confirm_proceed():
+                    exit_declined()
 
         def confirm(messages: list[str]) -> bool:
             """conda's pre-link messages: shown after the download, asked about unless -y."""
@@ -455,6 +474,10 @@ def _report_json(outcome: ChangeOutcome) -> None:
     document = {"actions": _actions_json(outcome), "prefix": str(outcome.prefix), "success": True}
     if outcome.dry_run:
         document["dry_run"] = True
+    # an Ophis key next to conda's: the packages whose link scripts the change runs
+    document["link_scripts"] = [s.to_json() for s in outcome.link_scripts.scripts]
+    if outcome.link_scripts.unchecked:
+        document["link_scripts_unchecked"] = list(outcome.link_scripts.unchecked)
     if outcome.report and (outcome.report.prelink_messages or outcome.report.messages):
         document["messages"] = outcome.report.prelink_messages + outcome.report.messages
     if outcome.clone_source is not None:  # the keys conda's clone adds
@@ -496,6 +519,13 @@ def _print_plan(outcome: ChangeOutcome) -> None:
             stdout.print(f"    - {spec}", highlight=False, markup=False)
     _print_section("The following NEW packages will be INSTALLED:", solution.link, outcome)
     _print_section("The following packages will be REMOVED:", solution.unlink, outcome)
+    if outcome.link_scripts.scripts or outcome.link_scripts.unchecked:
+        stdout.print(
+            f"\n  link scripts (run package code): {outcome.link_scripts.summary()}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _print_section(title: str, records, outcome: ChangeOutcome) -> None:

@@ -161,7 +161,9 @@ def _show(env: dict[str, str], keys: list[str], file: Path | None, as_json: bool
     loaded = cfg.load_config(env, [file] if file is not None else None)
     settings = dict(sorted(loaded.to_json(names).items()))
     if as_json:
-        emit_json(settings)
+        # conda's JSON holds these as Channel objects, its text as URLs
+        objects = loaded.channel_objects()
+        emit_json({k: objects.get(k, v) for k, v in settings.items()})
     else:
         _out("\n".join(condarc.format_settings(settings)))
 

@@ -38,6 +38,7 @@ def clean(
     ),
     tarballs: bool = typer.Option(False, "--tarballs", "-t", help="Downloaded archives."),
     tempfiles: bool = typer.Option(False, "--tempfiles", "-c", help="Interrupted downloads."),
+    logfiles: bool = typer.Option(False, "--logfiles", "-l", help="Transaction logs."),
     dry_run: bool = typer.Option(False, "--dry-run", "-d", help="Only show what would go."),
     yes: bool = YES,
     json_output: bool = JSON,
@@ -45,11 +46,13 @@ def clean(
     """Remove unused packages and caches."""
     chosen = [
         kind
-        for kind, on in zip(KINDS, (index_cache, tarballs, packages, tempfiles), strict=True)
+        for kind, on in zip(
+            KINDS, (index_cache, tarballs, packages, tempfiles, logfiles), strict=True
+        )
         if on or all_kinds
     ]
     if not chosen:
-        raise typer.BadParameter("choose what to clean: --all, -i, -t, -p or -c")
+        raise typer.BadParameter("choose what to clean: --all, -i, -t, -p, -c or -l")
     try:
         config = load_config_from_os()
     except OphisError as error:
@@ -64,7 +67,7 @@ def clean(
         execute_clean(plan)
     if json_output:
         emit_json(
-            {"success": True, "dry_run": dry_run, **{k: t.to_json() for k, t in plan.items()}}
+            {"success": True, "dry_run": dry_run, **{k: t.to_json(k) for k, t in plan.items()}}
         )
 
 

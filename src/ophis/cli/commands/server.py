@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import typer
 from rich.table import Table
@@ -139,6 +141,13 @@ def start(
         None, "--public-url", help="The URL clients use, when behind a proxy."
     ),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning, error."),
+    user_content_port: int = typer.Option(
+        None,
+        "--user-content-port",
+        help="TCP port of deployments and notebooks, an origin apart from the site's "
+        "[default: --port + 1].",
+        show_default=False,
+    ),
     no_signup: bool = typer.Option(
         False, "--no-signup", help="Let only administrators create accounts (no web sign-up)."
     ),
@@ -167,9 +176,11 @@ def start(
         download_redirect=download_redirect,
         public_url=public_url,
         allow_signup=False if no_signup else None,
+        user_content_port=user_content_port,
     )
     try:
         trusted_networks(settings.trusted_proxies)  # a bad entry stops the start, named
+        settings = _with_user_content_port(settings, port)
         context = ServerContext.open(settings)
         with context.sessions() as session:
             first = ensure_first_admin(session, settings.data_dir, *admin_from_environment())
@@ -186,7 +197,7 @@ def start(
         target, options = create_app(settings, upgrade=False), {}
     # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1, where
     # notebooks and deployments connect from; the app trusts only settings.trusted_proxies
-    uvicorn.run(
+    config = uvicorn.Config(
         target,
         host=host,
         port=port,
@@ -194,10 +205,50 @@ def start(
         proxy_headers=False,
         **options,
     )
+    _serve(config, settings.user_content_port)
+
+
+def _with_user_content_port(settings: ServerSettings, port: int) -> ServerSettings:
+    """The site's port, and the user-content port when deployments or notebooks are on."""
+    serves_user_content = settings.notebooks_enabled or settings.deployments_enabled
+    user_content_port = (settings.user_content_port or port + 1) if serves_user_content else None
+    if user_content_port == port:
+        raise OphisError(
+            f"The user-content port is the site's port ({port}).",
+            "Give --user-content-port another port: deployments and notebooks need an "
+            "origin apart from the site's.",
+        )
+    return dataclasses.replace(settings, site_port=port, user_content_port=user_content_port)
+
+
+def _serve(config: Any, user_content_port: int | None) -> None:
+    """uvicorn on the site's port and the user-content port: one app, which tells the two
+    apart by the port a request came in on."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    sockets = [config.bind_socket()]
+    if user_content_port:
+        second = uvicorn.Config(config.app, host=config.host, port=user_content_port)
+        sockets.append(second.bind_socket())
+    try:
+        if config.workers > 1:
+            Multiprocess(config, sockets=sockets).run()
+        else:
+            uvicorn.Server(config).run(sockets=sockets)
+    except KeyboardInterrupt:
+        pass
 
 
 def _display_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::") else host
+
+
+def _user_content_url(root: str, settings: ServerSettings) -> str | None:
+    if settings.user_content_url or not settings.user_content_port:
+        return settings.user_content_url
+    parts = urlsplit(root)
+    return f"{parts.scheme}://{parts.hostname}:{settings.user_content_port}"
 
 
 def _announce(root: str, settings: ServerSettings, first: Any, as_json: bool) -> None:
@@ -205,6 +256,7 @@ def _announce(root: str, settings: ServerSettings, first: Any, as_json: bool) ->
         "url": root,
         "api_url": f"{root}/api",
         "conda_url": f"{root}/conda",
+        "user_content_url": _user_content_url(root, settings),
         "data_dir": str(settings.data_dir),
         "admin": first.login if first else None,
         "password": first.generated_password if first else None,

@@ -10,7 +10,7 @@ import os
 import shutil
 import sys
 from enum import StrEnum
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
@@ -26,6 +26,9 @@ from ophis.manager.activation import (
     shell_named,
 )
 from ophis.manager.config import load_config_from_os
+
+if TYPE_CHECKING:
+    from ophis.distribution.shell_init import InitChange
 
 
 class ShellName(StrEnum):
@@ -55,6 +58,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(shell, name="shell")
     app.command("activate", context_settings=_PASS_ARGS)(activate)
     app.command("deactivate", context_settings=_PASS_ARGS)(deactivate)
+    app.command("init")(init)
 
 
 def ophis_command() -> list[str]:
@@ -139,7 +143,24 @@ def shell_init(
     config.fish, profile.ps1) between marker lines; --reverse takes it out again.
 
     The block is static: a new shell does not start Ophis until you type 'ophis ...'."""
-    from ophis.cli.output import emit_json
+    _initialize([shell] if shell else [], reverse, dry_run, json_output)
+
+
+def init(
+    shells: list[InitShell] = typer.Argument(
+        None, help="Default: the one $SHELL names, else bash."
+    ),
+    all_shells: bool = typer.Option(False, "--all", help="Every shell Ophis supports."),
+    reverse: bool = typer.Option(False, "--reverse", help="Remove Ophis's blocks instead."),
+    dry_run: bool = typer.Option(False, "--dry-run", "-d", help="Show; write nothing."),
+    json_output: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+) -> None:
+    """conda's 'init': set up one or more shells' start-up files for 'ophis activate'."""
+    _initialize(list(InitShell) if all_shells else shells or [], reverse, dry_run, json_output)
+
+
+def _initialize(shells: list[InitShell], reverse: bool, dry_run: bool, json_output: bool) -> None:
+    from ophis.cli.output import emit_json, fail
     from ophis.distribution.shell_init import (
         apply_init,
         default_init_shell,
@@ -147,27 +168,34 @@ def shell_init(
         plan_init,
     )
 
-    name = shell.value if shell else default_init_shell(os.environ)
+    names = [s.value for s in shells] or [default_init_shell(os.environ)]
     try:
-        change = plan_init(
-            name,
-            ophis_command(),
-            os.environ,
-            reverse=reverse,
-            root_prefix=installed_root_prefix(),
-            config=load_config_from_os(),
-        )
+        config = load_config_from_os()
+        changes = [
+            plan_init(
+                name,
+                ophis_command(),
+                os.environ,
+                reverse=reverse,
+                root_prefix=installed_root_prefix(),
+                config=config,
+            )
+            for name in names
+        ]
         if not dry_run:
-            apply_init(change)
+            for change in changes:
+                apply_init(change)
     except OphisError as error:
-        if json_output:
-            from ophis.cli.output import fail
-
-            fail(error, True)
-        _fail(error)
+        fail(error, json_output)
     if json_output:
-        emit_json({**change.to_json(), "dry_run": dry_run})
+        summaries = [{**change.to_json(), "dry_run": dry_run} for change in changes]
+        emit_json(summaries[0] if len(summaries) == 1 else {"changes": summaries})
         return
+    for change in changes:
+        _report_init(change, dry_run)
+
+
+def _report_init(change: InitChange, dry_run: bool) -> None:
     verb = {"added": "Added", "updated": "Updated", "removed": "Removed"}.get(change.action)
     if verb is None:
         print(f"No change: {change.path} is already as it should be.")

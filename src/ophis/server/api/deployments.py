@@ -11,9 +11,9 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from ophis.server.api.root import root_url
 from ophis.server.deps import ContextDep, PrincipalDep, SessionDep
-from ophis.server.services import deployments
+from ophis.server.origins import user_content_root
+from ophis.server.services import deployments, user_content
 
 router = APIRouter()
 
@@ -22,6 +22,8 @@ class AccessChange(BaseModel):
     public: bool | None = None
     users: list[str] | None = None
     groups: list[str] | None = None
+    #: the CSP sandbox its pages get ("allow-scripts allow-same-origin ...", "off")
+    sandbox: str | None = Field(default=None, max_length=300)
 
 
 class TokenCreate(BaseModel):
@@ -43,7 +45,7 @@ async def deploy(
 ) -> dict[str, Any]:
     """The body is the project as a .tar.gz; installing and starting it can take a while."""
     archive = await request.body()
-    root = root_url(request, context)
+    root = user_content_root(request)
 
     def run() -> dict[str, Any]:
         with context.sessions() as session:
@@ -67,7 +69,7 @@ async def deploy(
 def list_deployments(
     owner: str, request: Request, context: ContextDep, session: SessionDep, principal: PrincipalDep
 ) -> list[dict[str, Any]]:
-    root = root_url(request, context)
+    root = user_content_root(request)
     return [
         deployments.public_view(d, root)
         for d in deployments.list_managed(session, principal, owner)
@@ -84,7 +86,7 @@ def show_deployment(
     principal: PrincipalDep,
 ) -> dict[str, Any]:
     deployment = deployments.get_managed(session, principal, owner, name)
-    return deployments.public_view(deployment, root_url(request, context))
+    return deployments.public_view(deployment, user_content_root(request))
 
 
 @router.get("/deployments/{owner}/{name}/logs", response_class=PlainTextResponse)
@@ -112,7 +114,9 @@ def change_access(
 ) -> dict[str, Any]:
     deployment = deployments.get_managed(session, principal, owner, name)
     deployments.set_access(session, deployment, body.public, body.users, body.groups)
-    return deployments.public_view(deployment, root_url(request, context))
+    if body.sandbox is not None:
+        user_content.set_sandbox(session, deployment, body.sandbox)
+    return deployments.public_view(deployment, user_content_root(request))
 
 
 @router.delete("/deployments/{owner}/{name}", status_code=204)
@@ -154,4 +158,4 @@ def stop_or_start(
     deployment = deployments.get_managed(session, principal, owner, name)
     change = deployments.stop if action == "stop" else deployments.start
     change(session, context.settings, deployment)
-    return deployments.public_view(deployment, root_url(request, context))
+    return deployments.public_view(deployment, user_content_root(request))

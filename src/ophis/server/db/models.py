@@ -688,4 +688,23 @@ class Deployment(Base):
     next_start_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: the CSP ``sandbox`` its pages are served under ("off": none); None: the server's
+    sandbox: Mapped[str | None] = mapped_column(String(300), default=None)
     owner: Mapped[Account] = relationship()
+
+
+class UserContentSession(Base):
+    """A browser signed in to one deployment or notebook server on the user-content origin
+    (``kind`` "session"), or the one-time ticket the site hands over for it ("ticket").
+    As for web sessions, the row keeps only the SHA-256 of the secret the browser holds."""
+
+    __tablename__ = "user_content_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    #: "deployments/<owner>/<name>" or "notebooks/<login>": the one app it opens
+    target: Mapped[str] = mapped_column(String(250))
+    kind: Mapped[str] = mapped_column(String(8))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    account: Mapped[Account] = relationship()

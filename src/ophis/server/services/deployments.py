@@ -448,6 +448,7 @@ def public_view(deployment: Deployment, root: str) -> dict[str, Any]:
         "status": deployment.status,
         "desired": deployment.desired,
         "public": deployment.public,
+        "sandbox": deployment.sandbox,
         "allowed_users": list(deployment.allowed_users),
         "allowed_groups": list(deployment.allowed_groups),
         "restarts": deployment.restarts,

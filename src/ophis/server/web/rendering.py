@@ -16,7 +16,14 @@ from starlette.templating import Jinja2Templates
 
 from ophis.server.api.root import root_url
 from ophis.server.services.authz import is_public
-from ophis.server.web.caller import CSRF_COOKIE, SESSION_COOKIE, WebCaller, current_caller
+from ophis.server.web.caller import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    WebCaller,
+    cookie_name,
+    current_caller,
+    is_secure,
+)
 
 STATIC_DIR = Path(__file__).with_name("static")
 TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
@@ -122,8 +129,7 @@ def redirect(request: Request, path: str) -> RedirectResponse:
 
 
 def cookie_options(request: Request) -> dict[str, Any]:
-    public_url = request.app.state.context.settings.public_url or ""
-    secure = request.url.scheme == "https" or public_url.startswith("https:")
+    secure = is_secure(request)
     return {"httponly": True, "samesite": "lax", "secure": secure, "path": base_of(request) or "/"}
 
 
@@ -132,9 +138,9 @@ def keep_cookies(request: Request, response: Response, caller: WebCaller) -> Non
     cookie that no longer signs anyone in."""
     options = cookie_options(request)
     if caller.csrf_is_new:
-        response.set_cookie(CSRF_COOKIE, caller.csrf, **options)
+        response.set_cookie(cookie_name(request, CSRF_COOKIE), caller.csrf, **options)
     if caller.stale_session:
-        response.delete_cookie(SESSION_COOKIE, **options)
+        response.delete_cookie(cookie_name(request, SESSION_COOKIE), **options)
 
 
 def is_page(request: Request) -> bool:

@@ -1,8 +1,11 @@
 """Forwarding a request to a process of this host (a notebook server, a deployment): HTTP
 streamed both ways, and WebSockets carried message by message.
 
-What the server itself reads is never passed on: its session and CSRF cookies, and the
-caller's Ophis token (``Authorization``). Hop-by-hop headers stay on their hop.
+What the server itself reads is never passed on: its cookies (session, CSRF, the
+user-content origin's app sessions), and the caller's Ophis token (``Authorization``).
+Nothing the app answers may set one of those cookies: such ``Set-Cookie`` headers are
+dropped, as are nameless ones (a browser sends their value as if it were ``name=value``).
+Hop-by-hop headers stay on their hop.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from starlette.background import BackgroundTask
 from starlette.websockets import WebSocketDisconnect
 
 from ophis.server.errors import NotFound
-from ophis.server.web.caller import CSRF_COOKIE, SESSION_COOKIE
 
 #: headers that belong to one hop (RFC 9110 section 7.6.1), never forwarded
 HOP_HEADERS = frozenset(
@@ -36,10 +38,16 @@ HOP_HEADERS = frozenset(
         "content-length",
     }
 )
-_OWN_COOKIES = frozenset({SESSION_COOKIE, CSRF_COOKIE})
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 #: opens the upstream WebSocket, given the headers and subprotocols to send
 Connect = Callable[[list[tuple[str, str]], list[str]], Awaitable[Any]]
+
+
+def is_own_cookie(name: str) -> bool:
+    """A cookie name the server reads or could be mistaken for one it reads (every name of
+    the server's starts ``ophis_``, ``__Host-ophis_`` or ``__Secure-ophis_``)."""
+    name = name.strip().lower()
+    return not name or "ophis" in name
 
 
 def forwarded_cookies(header: str | None) -> str | None:
@@ -48,12 +56,35 @@ def forwarded_cookies(header: str | None) -> str | None:
         return None
     jar: SimpleCookie = SimpleCookie()
     jar.load(header)
-    kept = [f"{k}={m.coded_value}" for k, m in jar.items() if k not in _OWN_COOKIES]
+    kept = [f"{k}={m.coded_value}" for k, m in jar.items() if not is_own_cookie(k)]
     return "; ".join(kept) or None
 
 
-def request_headers(request: Request, *, keep_authorization: bool) -> list[tuple[str, str]]:
-    dropped = HOP_HEADERS | {"cookie"} | (set() if keep_authorization else {"authorization"})
+def _sets_own_cookie(set_cookie: str) -> bool:
+    first = set_cookie.split(";", 1)[0]
+    name, equals, _ = first.partition("=")
+    return not equals or is_own_cookie(name)
+
+
+def answer_headers(
+    headers: httpx.Headers, extra: list[tuple[str, str]]
+) -> list[tuple[bytes, bytes]]:
+    """The app's response headers as the browser gets them: no hop-by-hop headers, no
+    cookie of the server's, then ``extra`` (replacing the app's headers of those names,
+    but its Content-Security-Policy, which applies alongside: the browser enforces both)."""
+    replaced = {k.lower() for k, _ in extra} - {"content-security-policy"}
+    kept = [
+        (k, v)
+        for k, v in headers.multi_items()
+        if k.lower() not in HOP_HEADERS
+        and k.lower() not in replaced
+        and not (k.lower() == "set-cookie" and _sets_own_cookie(v))
+    ]
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in [*kept, *extra]]
+
+
+def request_headers(request: Request) -> list[tuple[str, str]]:
+    dropped = HOP_HEADERS | {"cookie", "authorization"}
     headers = [(k, v) for k, v in request.headers.items() if k not in dropped]
     cookies = forwarded_cookies(request.headers.get("cookie"))
     if cookies:
@@ -66,14 +97,14 @@ async def forward_http(
     url: str,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
-    keep_authorization: bool = False,
+    extra_headers: list[tuple[str, str]] | None = None,
 ) -> Response:
-    """Send ``request`` to ``url`` and stream the answer back."""
+    """Send ``request`` to ``url`` and stream the answer back, with ``extra_headers``."""
     client = httpx.AsyncClient(transport=transport, timeout=None)
     upstream = client.build_request(
         request.method,
         url,
-        headers=request_headers(request, keep_authorization=keep_authorization),
+        headers=request_headers(request),
         content=request.stream(),
     )
     try:
@@ -92,11 +123,7 @@ async def forward_http(
     response = StreamingResponse(
         answer.aiter_raw(), status_code=answer.status_code, background=BackgroundTask(close)
     )
-    response.raw_headers = [
-        (k.encode("latin-1"), v.encode("latin-1"))
-        for k, v in answer.headers.multi_items()
-        if k.lower() not in HOP_HEADERS
-    ]
+    response.raw_headers = answer_headers(answer.headers, extra_headers or [])
     return response
 
 

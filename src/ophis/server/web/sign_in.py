@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request, Response
 from ophis.core.errors import OphisError
 from ophis.server.deps import ContextDep, SessionDep, client_address
 from ophis.server.services import web_sessions
-from ophis.server.web.caller import SESSION_COOKIE, CallerDep, FormCallerDep
+from ophis.server.web.caller import SESSION_COOKIE, CallerDep, FormCallerDep, cookie_name
 from ophis.server.web.rendering import (
     cookie_options,
     error_headers,
@@ -99,7 +99,7 @@ def login(
         return refused
     response = redirect(request, safe_next(next))
     response.set_cookie(
-        SESSION_COOKIE,
+        cookie_name(request, SESSION_COOKIE),
         signed_in.secret,
         max_age=context.settings.session_seconds,
         **cookie_options(request),
@@ -112,5 +112,5 @@ def logout(request: Request, caller: FormCallerDep, session: SessionDep) -> Resp
     if caller.row is not None:
         web_sessions.end_session(session, caller.row)
     response = redirect(request, "/")
-    response.delete_cookie(SESSION_COOKIE, **cookie_options(request))
+    response.delete_cookie(cookie_name(request, SESSION_COOKIE), **cookie_options(request))
     return response
