@@ -17,7 +17,7 @@ from tests.server.web.conftest import WebClient
 
 from ophis.testing.server import RunningServer, run_server
 
-ATTEMPTS, WINDOW = 3, 600
+ATTEMPTS, WINDOW, SPRAY = 3, 600, 4
 LIMITED = "Too many failed sign-ins for this account from your address."
 #: what an attacker adds to each request to look like someone new
 SPOOFS = (
@@ -28,12 +28,11 @@ SPOOFS = (
 )
 
 
-def start(folder: Path, trusted_proxies: str = "") -> Iterator[RunningServer]:
+def start(folder: Path, settings: str = "") -> Iterator[RunningServer]:
     data = folder / "data"
     data.mkdir()
-    proxies = f'trusted_proxies = "{trusted_proxies}"\n' if trusted_proxies else ""
     (data / "server.toml").write_text(
-        f"sign_in_attempts = {ATTEMPTS}\nsign_in_window = {WINDOW}\n{proxies}"
+        f"sign_in_attempts = {ATTEMPTS}\nsign_in_window = {WINDOW}\n{settings}"
     )
     with run_server(data) as running:
         yield running
@@ -50,8 +49,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 @pytest.fixture(scope="module")
 def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """Behind a proxy on this host, as ``trusted_proxies = "127.0.0.1"`` says."""
-    yield from start(tmp_path_factory.mktemp("proxied"), "127.0.0.1")
+    """Behind a proxy on this host, as ``trusted_proxies = "127.0.0.1"`` says; an address
+    may fail SPRAY times across logins."""
+    settings = f'trusted_proxies = "127.0.0.1"\nsign_in_address_attempts = {SPRAY}\n'
+    yield from start(tmp_path_factory.mktemp("proxied"), settings)
 
 
 def basic(
@@ -143,6 +144,21 @@ def test_a_trusted_proxy_names_the_client(proxied: RunningServer) -> None:
     # appends the address it saw, and that is the one counted
     chained = {"X-Forwarded-For": "198.51.100.20, 203.0.113.7"}
     assert_limited(basic(proxied, "gail", PASSWORD, chained))
+
+
+def test_one_address_spraying_many_logins_is_limited(proxied: RunningServer) -> None:
+    sprayer = {"X-Forwarded-For": "203.0.113.99"}
+    victims = [f"victim{n}" for n in range(SPRAY + 1)]
+    for login in victims:
+        add_user(proxied, login)
+    for login in victims[:SPRAY]:
+        assert basic(proxied, login, "Summer2026!", sprayer).status_code == 401
+    limited = basic(proxied, victims[SPRAY], PASSWORD, sprayer)
+    assert limited.status_code == 429
+    assert "Too many failed sign-ins from your address." in limited.text
+    assert 0 < int(limited.headers["retry-after"]) <= WINDOW
+    elsewhere = basic(proxied, victims[SPRAY], PASSWORD, {"X-Forwarded-For": "198.51.100.3"})
+    assert elsewhere.status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -122,11 +122,15 @@ class ServerSettings:
         "allow-scripts allow-forms allow-popups allow-modals allow-downloads"
     )
 
-    # --- credentials: whose proxy headers name the client ----------------------------------
+    # --- credentials: whose proxy headers name the client, the sign-in limit per address --
     #: proxies whose ``X-Forwarded-For``/``-Proto`` are believed: IP addresses or CIDR
     #: networks, separated by commas; empty: the socket's peer is the client (the address
     #: the sign-in limit counts by). A proxy on this host needs ``127.0.0.1`` here.
     trusted_proxies: str = ""
+    #: failed sign-ins allowed from one client address across all logins within
+    #: ``sign_in_window`` (0: no such limit); behind a proxy not in ``trusted_proxies``
+    #: every client shares the proxy's address, and so this limit
+    sign_in_address_attempts: int = 100
 
     @property
     def database(self) -> str:

@@ -6,7 +6,9 @@ Failures are counted per (login, client address) within ``settings.sign_in_windo
 seconds; at ``settings.sign_in_attempts`` even the right password is refused (429 with
 ``Retry-After``) until the oldest counted failure leaves the window: otherwise the limit
 would only slow guessing down, not stop it. Others signing in to the same account from
-elsewhere are not locked out. The counts live in the database, so the limit holds across
+elsewhere are not locked out. An address with ``settings.sign_in_address_attempts``
+failures across all logins (one password tried on many accounts) is refused for every
+login the same way. The counts live in the database, so the limit holds across
 ``--workers`` processes and restarts. The client address is the socket's peer, or what a
 configured proxy says (:mod:`ophis.server.proxies`): no request can choose its own.
 """
@@ -26,12 +28,12 @@ from ophis.server.settings import ServerSettings
 
 
 class SignInLimited(TooManyRequests):
-    """Too many failed sign-ins for one login from one address."""
+    """Too many failed sign-ins for one login from one address, or from one address."""
 
-    def __init__(self, retry_after: int) -> None:
+    def __init__(self, message: str, retry_after: int) -> None:
         minutes = math.ceil(retry_after / 60)
         super().__init__(
-            "Too many failed sign-ins for this account from your address.",
+            message,
             f"Wait {minutes} minute{'s' if minutes > 1 else ''} before trying again, or ask an"
             " administrator to reset the password.",
         )
@@ -65,14 +67,25 @@ def _check_limit(session: Session, settings: ServerSettings, key: str, address: 
     now = utcnow()
     since = now - timedelta(seconds=settings.sign_in_window)
     session.execute(delete(SignInFailure).where(SignInFailure.failed_at < since))
-    failures, oldest = session.execute(
-        select(func.count(), func.min(SignInFailure.failed_at)).where(
-            SignInFailure.login_key == key,
-            SignInFailure.remote_addr == address,
-            SignInFailure.failed_at >= since,
-        )
-    ).one()
     session.commit()
-    if failures >= settings.sign_in_attempts and oldest is not None:
-        free_at = oldest + timedelta(seconds=settings.sign_in_window)
-        raise SignInLimited(max(1, math.ceil((free_at - now).total_seconds())))
+    from_address = SignInFailure.remote_addr == address
+    for who, limit, message in (
+        (
+            (SignInFailure.login_key == key, from_address),
+            settings.sign_in_attempts,
+            "Too many failed sign-ins for this account from your address.",
+        ),
+        # one address trying a password on many accounts (spraying)
+        (
+            (from_address,),
+            settings.sign_in_address_attempts,
+            "Too many failed sign-ins from your address.",
+        ),
+    ):
+        failures, oldest = session.execute(
+            select(func.count(), func.min(SignInFailure.failed_at)).where(*who)
+        ).one()
+        if limit and failures >= limit and oldest is not None:
+            free_at = oldest + timedelta(seconds=settings.sign_in_window)
+            retry_after = max(1, math.ceil((free_at - now).total_seconds()))
+            raise SignInLimited(message, retry_after)
