@@ -32,8 +32,9 @@ def channels(testdata: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     made = {}
     for name, (filename, with_noarch) in SNAPSHOTS.items():
         folder = write_channel(read_snapshot(testdata / "conda" / filename), root / name, SUBDIR)
-        if not with_noarch:  # conda's helper reads no noarch for this index
-            (folder / "noarch" / "repodata.json").unlink()
+        if not with_noarch:  # conda's helper reads no noarch for this index: an empty one
+            empty = {"info": {"subdir": "noarch"}, "packages": {}, "packages.conda": {}}
+            (folder / "noarch" / "repodata.json").write_text(json.dumps(empty))
         made[name] = folder
     return made
 
@@ -117,6 +118,13 @@ def _params():
         yield pytest.param(case, id=case["id"], marks=marks)
 
 
+#: the names conda >= 24 gives the errors conda's classic solver tests expect
+CONDA_24_NAMES = {
+    "PackagesNotFoundError": {"PackagesNotFoundInChannelsError", "PackagesNotFoundInPrefixError"},
+    "ResolvePackageNotFound": {"PackagesNotFoundInChannelsError"},
+}
+
+
 @pytest.mark.parametrize("case", list(_params()))
 def test_conda_solver_case_through_the_cli(case: dict, channels: dict, tmp_path: Path) -> None:
     prefix = tmp_path / "env"
@@ -132,11 +140,12 @@ def test_conda_solver_case_through_the_cli(case: dict, channels: dict, tmp_path:
     document = json.loads(result.stdout)
     if "error" in case:
         assert result.returncode == 1
-        assert document["exception_name"] == case["error"]
+        assert document["exception_name"] in CONDA_24_NAMES.get(case["error"], {case["error"]})
         return
     assert result.returncode == 0, document
     final = set(case["installed"])
     if "actions" in document:
-        final -= {f"{a['channel']}::{a['dist_name']}" for a in document["actions"]["UNLINK"]}
-        final |= {f"{a['channel']}::{a['dist_name']}" for a in document["actions"]["LINK"]}
+        actions = document["actions"]  # conda leaves out an empty UNLINK or LINK
+        final -= {f"{a['channel']}::{a['dist_name']}" for a in actions.get("UNLINK", [])}
+        final |= {f"{a['channel']}::{a['dist_name']}" for a in actions.get("LINK", [])}
     assert sorted(final) == sorted(case["expected"])

@@ -45,7 +45,7 @@ def test_env_list_export_and_info_see_a_named_environment(
 def test_exporting_a_missing_environment_fails_with_condas_error(home: dict[str, str]) -> None:
     result = ophis(home, "env", "export", "-n", "nope", "--json")
     assert result.returncode != 0
-    assert json.loads(result.stdout)["exception_name"] == "EnvironmentLocationNotFound"
+    assert json.loads(result.stdout)["exception_name"] == "EnvironmentNameNotFound"
 
 
 #: the keys of conda 26's ``info --json`` (``get_info_dict`` plus ``envs_details``)

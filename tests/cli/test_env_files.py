@@ -115,4 +115,4 @@ def test_env_update_with_prune_and_env_remove(
     assert not prefix.exists()
     assert str(prefix) not in ok_json(ophis(home, "env", "list", "--json"))["envs"]
     again = ophis(home, "env", "remove", "-n", "up", "-y", "--json")
-    assert json.loads(again.stdout)["exception_name"] == "EnvironmentLocationNotFound"
+    assert json.loads(again.stdout)["exception_name"] == "EnvironmentNameNotFound"

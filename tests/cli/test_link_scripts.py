@@ -128,7 +128,7 @@ def test_json_lists_link_scripts_and_default_runs_them(user, channel, tmp_path) 
             "path": "bin/.marker-post-link.sh",
         }
     ]
-    assert set(document["actions"]) == {"LINK", "UNLINK", "PREFIX"}  # conda's keys, as they were
+    assert list(document["actions"]) == ["FETCH", "PREFIX", "LINK"]  # conda's keys and order
     assert Path(user["OPHIS_TEST_MARKER"]).exists()  # scripts run by default, as in conda
 
     dry = ok_json(run(user, channel, "install", prefix, "unlinker", "--dry-run", "--json"))

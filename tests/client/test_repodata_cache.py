@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from ophis.client.repodata_cache import FetchOptions, RepodataUnavailable, fetch_all
+from ophis.client.repodata_cache import (
+    FetchOptions,
+    RepodataUnavailable,
+    UnavailableInvalidChannel,
+    fetch_all,
+)
 from ophis.core.channel import ChannelContext, parse_channel
 from ophis.core.errors import OphisError
 from ophis.indexer.channel_index import index_channel
@@ -73,16 +78,30 @@ def test_token_channels_and_refusals(channel_dir: Path, tmp_path: Path) -> None:
     with serve_directory(channel_dir.parent, token="tk-123") as server:
         paths = fetch(f"{server.url}/t/tk-123/mychannel", tmp_path / "cache")
         assert paths["noarch"] is not None
-        with pytest.raises(RepodataUnavailable, match="refused access") as refused:
+        with pytest.raises(RepodataUnavailable, match="HTTP 403 FORBIDDEN") as refused:
             fetch(f"{server.url}/t/wrong-1/mychannel", tmp_path / "cache2")
-        assert "wrong-1" not in str(refused.value)  # tokens never shown
+        assert refused.value.exception_name == "CondaHTTPError"
+        assert "wrong-1" not in str(refused.value) + json.dumps(refused.value.to_json())
         cached = " ".join(p.read_text() for p in (tmp_path / "cache").glob("*.state.json"))
         assert "tk-123" not in cached
 
 
 def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(RepodataUnavailable, match="Could not reach"):
+    with pytest.raises(RepodataUnavailable, match="Could not reach") as failed:
         fetch("http://127.0.0.1:9/nothing", tmp_path / "cache", timeout_seconds=2)
+    assert failed.value.fields["status_code"] == "000"  # conda's "CONNECTION FAILED"
+
+
+def test_a_channel_without_noarch_is_no_channel(channel_dir: Path, tmp_path: Path) -> None:
+    """conda's rule: a missing platform subdir is empty, a missing noarch is an error."""
+    with (
+        serve_directory(channel_dir.parent) as server,
+        pytest.raises(UnavailableInvalidChannel, match="HTTP 404 NOT FOUND") as gone,
+    ):
+        fetch(f"{server.url}/elsewhere", tmp_path / "cache")
+    assert gone.value.fields["channel_url"] == f"{server.url}/elsewhere"
+    with pytest.raises(UnavailableInvalidChannel):
+        fetch((tmp_path / "nowhere").as_uri(), tmp_path / "cache")
 
 
 def test_file_channels_are_read_in_place(channel_dir: Path, tmp_path: Path) -> None:

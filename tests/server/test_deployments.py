@@ -23,12 +23,16 @@ from ophis.testing.build_channels import make_build_channel
 from ophis.testing.cli import isolated_user, ok_json, ophis
 from ophis.testing.http import free_port
 from ophis.testing.server import RunningServer, run_server
+from ophis.testing.user_code import NOT_ROOT, enable_user_code, user_homes
 from ophis.testing.venv_packages import make_venv_packages
 
 SUBDIR = "linux-64"
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="linux-64 channel")
+pytestmark = [
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="linux-64 channel"),
+    pytest.mark.skipif(os.geteuid() != 0, reason=NOT_ROOT),
+]
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +47,10 @@ def channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     data = tmp_path_factory.mktemp("deployments") / "data"
     data.mkdir()
-    (data / "server.toml").write_text(
-        "deployments_enabled = true\ndeployments_poll_seconds = 0.5\n"
-    )
-    with run_server(data) as running:
-        yield running
-    for pid in _deployment_pids(data):  # nothing outlives the tests
-        _kill_group(pid)
+    with user_homes() as homes:  # its clean-up ends what the deployments left running
+        enable_user_code(data, homes, "deployments_poll_seconds = 0.5")
+        with run_server(data) as running:
+            yield running
 
 
 @pytest.fixture(scope="module")
@@ -273,6 +274,11 @@ def _deployment_token(user: dict[str, str], name: str, expires: str | None = Non
     return made["token"]
 
 
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
 def _eventually(check: Any, timeout: float = 30) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -294,19 +300,6 @@ def _alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return not state.startswith("Z")
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-
-
-def _deployment_pids(data: Path) -> list[int]:
-    pids = []
-    for run in data.glob("deployments/*/*/releases/*/run.sh"):
-        out = subprocess.run(["pgrep", "-f", str(run)], capture_output=True, text=True)
-        pids += [int(p) for p in out.stdout.split()]
-    return pids
 
 
 def test_a_project_template_is_uploaded_and_pulled_from_the_server(

@@ -6,6 +6,7 @@ the site hands over with a one-time ticket)."""
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
-from tests.server.test_deployments import _deployment_pids, _eventually, _kill_group
+from tests.server.test_deployments import _eventually
 from tests.server.web.conftest import WebClient, signed_in
 from tests.server.web.test_browser import WIDE, chromium
 
@@ -25,9 +26,13 @@ from ophis.server.settings import ServerSettings
 from ophis.testing.build_channels import make_build_channel
 from ophis.testing.cli import isolated_user, ok_json, ophis
 from ophis.testing.server import RunningServer, run_server
+from ophis.testing.user_code import NOT_ROOT, enable_user_code, user_homes
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="linux-64 channel")
+pytestmark = [
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="linux-64 channel"),
+    pytest.mark.skipif(os.geteuid() != 0, reason=NOT_ROOT),
+]
 
 #: what a hostile page's script tries against the site (at ``site``) with the visitor's
 #: cookies: read the tokens page, post the form that creates a token, plant a session
@@ -86,11 +91,10 @@ HTTPServer(("127.0.0.1", int(os.environ["PORT"])), App).serve_forever()
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     data = tmp_path_factory.mktemp("user-content") / "data"
     data.mkdir()
-    (data / "server.toml").write_text("deployments_enabled = true\nnotebooks_enabled = false\n")
-    with run_server(data) as running:
-        yield running
-    for pid in _deployment_pids(data):
-        _kill_group(pid)
+    with user_homes() as homes:  # its clean-up ends what the deployments left running
+        enable_user_code(data, homes)
+        with run_server(data) as running:
+            yield running
 
 
 @pytest.fixture(scope="module")

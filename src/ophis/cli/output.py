@@ -31,8 +31,10 @@ stdout = Console()
 stderr = Console(stderr=True)
 
 
-def emit_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+def emit_json(document: Any, *, sort_keys: bool = True) -> None:
+    """One JSON document on stdout. conda sorts the keys of its error documents and keeps
+    its own order in the others (``sort_keys=False``)."""
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=sort_keys) + "\n")
 
 
 def fail(error: OphisError, as_json: bool) -> NoReturn:

@@ -41,6 +41,47 @@ class RepodataUnavailable(OphisError):
     exception_name = "UnavailableInvalidChannel"
 
 
+class UnavailableInvalidChannel(RepodataUnavailable):
+    """conda's rule: a channel without ``noarch/repodata.json`` (404, or no such file) is no
+    channel; a platform subdir that is absent is only empty."""
+
+    def __init__(self, channel: Channel, status_code: int, reason: str) -> None:
+        url = channel.redacted_url
+        local = urlsplit(channel.base_url).scheme == "file"
+        super().__init__(
+            f"HTTP {status_code} {reason} for channel {channel.name} <{url}>\n\n"
+            "The channel is not accessible or is invalid.",
+            f"A channel needs a noarch/repodata.json, even an empty one: run 'ophis index "
+            f"{unquote(urlsplit(url).path)}'."
+            if local
+            else "Check the channel's URL ('ophis config --show channels'), or remove it.",
+            channel_name=channel.name,
+            channel_url=url,
+            status_code=status_code,
+            reason=reason,
+            response_details="",
+            json={},
+        )
+
+
+class CondaHTTPError(RepodataUnavailable):
+    """Any other HTTP failure while fetching repodata (conda's CondaHTTPError)."""
+
+    exception_name = "CondaHTTPError"
+
+    def __init__(self, url: str, status_code: int | str, reason: str, remedy: str) -> None:
+        super().__init__(
+            f"HTTP {status_code} {reason} for url <{url}>",
+            remedy,
+            url=url,
+            status_code=status_code,
+            reason=reason,
+            elapsed_time="-",
+            response_details="",
+            json={},
+        )
+
+
 @dataclass(frozen=True)
 class FetchOptions:
     cache_dir: Path
@@ -121,13 +162,17 @@ def _fetch_one(
     scheme = urlsplit(url).scheme
     if scheme == "file":
         path = Path(unquote(urlsplit(url).path)) / "repodata.json"
-        return path if path.is_file() else None
-    if scheme not in ("http", "https"):
+        found = path if path.is_file() else None
+    elif scheme in ("http", "https"):
+        found = _HttpSubdir(client, channel, subdir, options).fetch()
+    else:
         raise ChannelError(
             f"Channel {channel.redacted_url} uses '{scheme}://', which Ophis cannot fetch yet.",
             "Use an http(s):// or file:// channel.",
         )
-    return _HttpSubdir(client, channel, subdir, options).fetch()
+    if found is None and subdir == "noarch":
+        raise UnavailableInvalidChannel(channel, 404, "NOT FOUND")
+    return found
 
 
 class _HttpSubdir:
@@ -177,17 +222,13 @@ class _HttpSubdir:
                 self._store(body, response)
                 return self.document
             if response.status_code in (401, 403):
-                raise RepodataUnavailable(
-                    f"{self.channel.redacted_url} refused access ({response.status_code}).",
+                raise self._http_error(
+                    response,
                     "Log in with 'ophis login', or put a token in the channel URL "
                     "(https://HOST/t/TOKEN/CHANNEL).",
                 )
             if response.status_code != 404:
-                raise RepodataUnavailable(
-                    f"{self.channel.redacted_url}/{self.filename}: HTTP "
-                    f"{response.status_code} while fetching repodata.",
-                    "Check the channel URL, or try again later.",
-                )
+                raise self._http_error(response, "Check the channel URL, or try again later.")
         self._store(b"", None, missing=True)  # 404 for every variant: not offered
         return None
 
@@ -201,10 +242,21 @@ class _HttpSubdir:
         try:
             return self.client.get(url, headers=headers)
         except httpx.HTTPError as error:
-            raise RepodataUnavailable(
-                f"Could not reach {self.channel.redacted_url}: {type(error).__name__}.",
-                "Check your network and the channel URL, or use --offline with a filled cache.",
+            raise CondaHTTPError(
+                f"{self.channel.redacted_url}/{self.filename}",
+                "000",
+                "CONNECTION FAILED",
+                f"Could not reach the channel ({type(error).__name__}): check your network and "
+                "the channel URL, or use --offline with a filled cache.",
             ) from None
+
+    def _http_error(self, response: httpx.Response, remedy: str) -> CondaHTTPError:
+        return CondaHTTPError(
+            f"{self.channel.redacted_url}/{self.filename}",
+            response.status_code,
+            response.reason_phrase.upper(),
+            remedy,
+        )
 
     def _state(self) -> dict:
         try:

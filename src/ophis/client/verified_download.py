@@ -96,11 +96,17 @@ def download_verified(
     """
     expected = item.expected
     if item.target.is_file():
-        if expected is None or file_digest(item.target, expected[0]) == expected[1]:
+        right_size = item.size is None or item.target.stat().st_size == item.size
+        if right_size and (
+            expected is None or file_digest(item.target, expected[0]) == expected[1]
+        ):
             return
         item.target.unlink()  # a damaged copy: fetch it again
         refetch(item.size or 0)
     actual = _fetch(client, item, advance, stop, error)
+    size = item.partial.stat().st_size
+    if item.size is not None and size != item.size:
+        raise _wrong_size(item, f"{size} bytes", error)
     if expected is not None and actual != expected[1]:
         item.partial.unlink(missing_ok=True)
         raise error(
@@ -139,6 +145,10 @@ def _fetch(
                 for chunk in response.iter_bytes():  # as received: a drop loses nothing
                     if stop.is_set():
                         raise Stopped
+                    offset += len(chunk)
+                    if item.size is not None and offset > item.size:  # stop, do not fill the disk
+                        out.close()
+                        raise _wrong_size(item, f"at least {offset} bytes", error)
                     out.write(chunk)
                     hasher.update(chunk)
                     advance(len(chunk))
@@ -150,6 +160,16 @@ def _fetch(
             "resumes where it stopped.",
         ) from None
     return hasher.hexdigest()
+
+
+def _wrong_size(item: FileDownload, actual: str, error: type[OphisError]) -> OphisError:
+    """The error for a download whose size is not the index's; its partial file is gone."""
+    item.partial.unlink(missing_ok=True)
+    return error(
+        f"The download of {item.url} is {actual}, but its channel's index says {item.size} bytes.",
+        "The download was deleted. Run the command again; if it happens again, the channel "
+        "serves a file its index does not describe: tell the channel's owner.",
+    )
 
 
 def _resume(item: FileDownload) -> tuple[Any, int]:

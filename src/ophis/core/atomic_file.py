@@ -14,11 +14,12 @@ from pathlib import Path
 def write_atomic(
     path: Path, data: bytes, mode: int | None = None, *, durable: bool = False
 ) -> None:
-    """Replace ``path`` with ``data``. ``mode`` defaults to the old file's, else 0o644;
+    """Replace ``path`` with ``data``. ``mode`` defaults to the old file's, else what the
+    umask gives a new file (as ``open`` would: never looser than the user asked for);
     ``durable`` syncs the data to disk before the rename (for records a crash must not
     lose, such as an environment's history; channel files skip it for speed)."""
     if mode is None:
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
     fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -31,3 +32,18 @@ def write_atomic(
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system tells it (Linux);
+    else set and restored at once."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

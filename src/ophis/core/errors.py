@@ -2,31 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import Any
+
 
 class OphisError(Exception):
-    """Base of every error a user can meet. Rendered by the CLI and the API."""
+    """Base of every error a user can meet. Rendered by the CLI and the API.
+
+    ``fields`` are conda's keyword arguments of the same error (``packages``,
+    ``channel_urls``, ``location`` ...): ``--json`` output carries them as conda's does."""
 
     #: conda's exception name, used in ``--json`` output (``exception_name``).
     exception_name = "OphisError"
     #: the process exit code the CLI uses for this error.
     exit_code = 1
 
-    def __init__(self, message: str, remedy: str = "") -> None:
+    def __init__(self, message: str, remedy: str = "", **fields: Any) -> None:
         super().__init__(message)
         self.message = message
         self.remedy = remedy
+        self.fields = fields
 
     def __str__(self) -> str:
         return f"{self.message}\n{self.remedy}" if self.remedy else self.message
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, Any]:
+        """conda's error document (``CondaError.dump_map``), plus Ophis's ``remedy`` and
+        ``success: false`` (as Ophis's other reports say it)."""
         return {
-            "success": False,
+            "caused_by": "None",
+            "error": f"{self.exception_name}: {self.message}",
             "exception_name": self.exception_name,
-            "error": str(self),
+            "exception_type": f"<class 'conda.exceptions.{self.exception_name}'>",
             "message": self.message,
+            **self.fields,
             "remedy": self.remedy,
+            "success": False,
         }
+
+
+def dashlist(items: Iterable[object], indent: int = 2) -> str:
+    """conda's list layout in messages: each item on its own line as ``  - item``."""
+    return "".join(f"\n{' ' * indent}- {item}" for item in items)
 
 
 class InvalidPackageError(OphisError):
@@ -71,42 +88,119 @@ class InvalidMatchSpecError(OphisError):
 
 
 class PackagesNotFoundError(OphisError):
-    """Requested packages exist in none of the channels searched."""
+    """Requested packages, or a dependency of theirs, exist in none of the channels searched
+    (conda >= 24 raises its subclass PackagesNotFoundInChannelsError for both)."""
 
-    exception_name = "PackagesNotFoundError"
+    exception_name = "PackagesNotFoundInChannelsError"
 
-    def __init__(self, missing: list[str], channels: list[str], remedy: str = "") -> None:
-        listed = "\n".join(f"  - {spec}" for spec in missing)
-        searched = "\n".join(f"  - {url}" for url in channels)
+    def __init__(
+        self, missing: Sequence[str], channel_urls: Sequence[str], remedy: str = ""
+    ) -> None:
+        packages, channels = dashlist(missing), dashlist(channel_urls)
         super().__init__(
-            "The following packages are not available from current channels:\n\n"
-            f"{listed}\n\nCurrent channels:\n\n{searched}",
+            "The following packages are not available from current channels:\n"
+            f"{packages}\n\nCurrent channels:\n{channels}\n",
             remedy
             or "Search for the package with 'ophis search NAME', or add a channel that has it "
             "with -c CHANNEL.",
+            packages=list(missing),
+            packages_formatted=packages,
+            channel_urls=list(channel_urls),
+            channels_formatted=channels,
         )
-        self.missing = missing
-        self.channels = channels
 
 
-class ResolvePackageNotFound(OphisError):
-    """A dependency of a requested package exists in no channel."""
+class ResolvePackageNotFound(PackagesNotFoundError):
+    """A dependency of the requested packages exists in no channel (conda's classic solver
+    raised ResolvePackageNotFound; conda >= 24 reports it as PackagesNotFoundInChannelsError,
+    naming the missing dependency)."""
 
-    exception_name = "ResolvePackageNotFound"
+
+class PackageNotInstalledError(PackagesNotFoundError):
+    """A package named for ``update`` is not in the environment."""
+
+    exception_name = "PackageNotInstalledError"
+
+    def __init__(self, prefix: object, package_name: str, remedy: str = "") -> None:
+        OphisError.__init__(  # the fields are the environment's, not channels'
+            self,
+            f"Package is not installed in prefix.\n  prefix: {prefix}\n"
+            f"  package name: {package_name}\n",
+            remedy or "Use 'install' to add a package that is not installed.",
+            prefix=str(prefix),
+            package_name=package_name,
+            packages_formatted="",
+        )
+
+
+class PackagesNotFoundInPrefixError(PackageNotInstalledError):
+    """Packages named for ``remove`` are not in the environment."""
+
+    exception_name = "PackagesNotFoundInPrefixError"
+
+    def __init__(self, packages: Sequence[str], prefix: object, remedy: str = "") -> None:
+        listed = dashlist(packages)
+        OphisError.__init__(
+            self,
+            "The following packages are missing from the target environment:\n"
+            f"  prefix: {prefix}{listed}\n",
+            remedy or "See what is installed with 'ophis list'.",
+            prefix=str(prefix),
+            package_name=list(packages),
+            packages_formatted=listed,
+        )
+
+
+class SpecsConfigurationConflictError(OphisError):
+    """A requested spec contradicts a pinned one (``pinned_packages``, ``conda-meta/pinned``)."""
+
+    exception_name = "SpecsConfigurationConflictError"
+
+    def __init__(self, requested: Sequence[str], pinned: Sequence[str], prefix: object) -> None:
+        super().__init__(
+            "Requested specs conflict with configured specs.\n"
+            f"  requested specs: {dashlist(requested, 4)}\n"
+            f"  pinned specs: {dashlist(pinned, 4)}\n",
+            "Ask for a version the pin allows, or change the pin: see 'ophis config --show "
+            f"pinned_packages' and {prefix}/conda-meta/pinned.",
+            requested_specs=list(requested),
+            pinned_specs=list(pinned),
+            prefix=str(prefix),
+        )
 
 
 class UnsatisfiableError(OphisError):
-    """The requested specs conflict with each other or with the environment."""
+    """The requested specs conflict with each other or with the environment.
+
+    ``chains`` are conda's structured conflicts (its ``unsatisfiable`` field): for each
+    package asked for in incompatible ways, the paths from a requested spec to it."""
 
     exception_name = "UnsatisfiableError"
+
+    def __init__(
+        self, message: str, remedy: str = "", chains: Sequence[Sequence[str]] = ()
+    ) -> None:
+        super().__init__(message, remedy, unsatisfiable=[list(c) for c in chains])
 
 
 class EnvironmentLocationNotFound(OphisError):
     exception_name = "EnvironmentLocationNotFound"
 
+    @classmethod
+    def at(cls, location: object, remedy: str) -> EnvironmentLocationNotFound:
+        """conda's form: the message names the path, the ``location`` field holds it."""
+        return cls(f"Not a conda environment: {location}", remedy, location=str(location))
 
-class PackageNotInstalledError(OphisError):
-    exception_name = "PackageNotInstalledError"
+
+class EnvironmentNameNotFound(OphisError):
+    exception_name = "EnvironmentNameNotFound"
+
+    def __init__(self, environment_name: str, remedy: str) -> None:
+        super().__init__(
+            f"Could not find conda environment: {environment_name}",
+            remedy,
+            environment_name=environment_name,
+        )
 
 
 class CondaValueError(OphisError):

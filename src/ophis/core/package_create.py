@@ -35,11 +35,14 @@ def create_package(
     extra_info: Mapping[str, bytes] = {},
     fmt: str = ".conda",
     compression_level: int = 19,
+    replace_info: Mapping[str, bytes | None] = {},
 ) -> Path:
     """Write ``<name>-<version>-<build><fmt>`` into ``destination_dir`` atomically and return
     its path. ``files`` and ``symlinks`` (path -> target) are the payload; ``extra_info``
     entries land as ``info/<key>``. Files under ``bin/`` are made executable. Symlink
-    targets are stored as given (tests use this to build hostile packages).
+    targets are stored as given (tests use this to build hostile packages), and
+    ``replace_info`` (``info/`` name -> bytes, None to leave it out) replaces generated
+    metadata such as ``paths.json`` and ``files`` as given, unchecked (for the same tests).
     ``compression_level`` is zstd's for .conda (19, conda-build's default, is slow on
     large payloads)."""
     if fmt not in PACKAGE_EXTENSIONS:
@@ -48,7 +51,9 @@ def create_package(
     _check_payload_paths(files, symlinks, extra_info)
     mtime = _mtime_of(index)
     members = [
-        *_info_members(index, files, symlinks, about, run_exports, extra_info),
+        *_replaced(
+            _info_members(index, files, symlinks, about, run_exports, extra_info), replace_info
+        ),
         *sorted({**files, **symlinks}.items()),
     ]
     tarinfos = [_tarinfo(path, content, path in symlinks, mtime) for path, content in members]
@@ -122,6 +127,17 @@ def _info_members(
             raise ValueError(f"extra_info {key!r} is also given as an argument")
         info[f"info/{key}"] = data
     return sorted(info.items())
+
+
+def _replaced(
+    info: list[tuple[str, bytes]], replace_info: Mapping[str, bytes | None]
+) -> list[tuple[str, bytes]]:
+    members = dict(info)
+    for key, data in replace_info.items():
+        members.pop(f"info/{key}", None)
+        if data is not None:
+            members[f"info/{key}"] = data
+    return sorted(members.items())
 
 
 def _json_bytes(value: Any) -> bytes:

@@ -34,6 +34,7 @@ from typing import IO, Any
 from conda_package_streaming.package_streaming import UMASK
 
 from ophis.core.errors import InvalidPackageError
+from ophis.core.paths import check_package_paths, entry_point_commands
 
 try:  # the zstd binding conda-package-streaming itself uses; it reports truncated frames
     from compression import zstd  # type: ignore[import-not-found]  # Python 3.14+
@@ -518,6 +519,8 @@ _WANTED_INFO = frozenset(
         "has_prefix",
         "no_link",
         "icon.png",
+        "link.json",
+        "noarch.json",
     ]
 )
 
@@ -554,12 +557,14 @@ def read_package(
     index = _parse_json(filename, "info/index.json", found["info/index.json"])
     _check_index(filename, index, subdir)
     _check_component_stem(filename, walk.stem)
+    paths = _paths(filename, found, walk.rules.kinds)
+    _check_metadata_paths(filename, found, paths)
     return PackageContents(
         filename=filename,
         index=index,
         about=_optional_json(filename, found, "info/about.json"),
         run_exports=_optional_json(filename, found, "info/run_exports.json"),
-        paths=_paths(filename, found, walk.rules.kinds),
+        paths=paths,
         info_files=frozenset(info_files),
         icon=found.get("info/icon.png"),
         size=size,
@@ -660,6 +665,23 @@ def _paths(
             entry["no_link"] = True
         paths.append(entry)
     return paths
+
+
+def _check_metadata_paths(
+    filename: str, found: Mapping[str, bytes], paths: list[dict[str, Any]]
+) -> None:
+    """Every path the metadata names stays inside the prefix (see ophis.core.paths)."""
+    commands = [
+        command
+        for member in ("info/link.json", "info/noarch.json")
+        for command in entry_point_commands(_optional_json(filename, found, member))
+    ]
+    listed = {
+        "info/files": _lines(found.get("info/files", b"")),
+        "info/has_prefix": list(_has_prefix(found.get("info/has_prefix", b""))),
+        "info/no_link": _lines(found.get("info/no_link", b"")),
+    }
+    check_package_paths(filename, paths=paths, listed=listed, entry_points=commands)
 
 
 def _lines(data: bytes) -> list[str]:

@@ -9,11 +9,14 @@ from __future__ import annotations
 import hashlib
 import shutil
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import rattler
 
+from ophis.core.paths import unsafe_path_reason
+from ophis.manager.link_guard import contained
 from ophis.manager.prefix import PrefixData
 from ophis.manager.records import base_url
 from ophis.manager.transaction import JOURNAL
@@ -70,8 +73,15 @@ def diagnose(prefix: Path) -> DoctorReport:
     records = data.records()
     damaged: list[PackageHealth] = []
     files = 0
+    warnings = list(data.warnings)
     for name, record in sorted(records.items()):
-        health = _check_record(prefix, name, record)
+        outside = _outside(prefix, record)
+        warnings += [
+            f"{name} lists '{path}', which leads outside the environment; it was not "
+            "checked. Remove the package, and do not install it again."
+            for path in sorted(outside)
+        ]
+        health = _check_record(prefix, name, record, skip=outside)
         files += len(record.paths_data.paths)
         if not health.healthy:
             damaged.append(health)
@@ -81,13 +91,23 @@ def diagnose(prefix: Path) -> DoctorReport:
         damaged=damaged,
         checked_packages=len(records),
         checked_files=files,
-        warnings=list(data.warnings),
+        warnings=warnings,
     )
 
 
-def _check_record(prefix: Path, name: str, record: rattler.PrefixRecord) -> PackageHealth:
+def _outside(prefix: Path, record: rattler.PrefixRecord) -> set[str]:
+    """Record entries that lead outside the environment: never read, fixed or removed."""
+    paths = (str(entry.relative_path) for entry in record.paths_data.paths)
+    return {path for path in paths if not contained(prefix, path)}
+
+
+def _check_record(
+    prefix: Path, name: str, record: rattler.PrefixRecord, skip: AbstractSet[str] = frozenset()
+) -> PackageHealth:
     health = PackageHealth(name, str(record.version), record.build, base_url(record))
     for entry in record.paths_data.paths:
+        if str(entry.relative_path) in skip:
+            continue
         path = prefix / entry.relative_path
         if not path.is_symlink() and not path.exists():
             health.missing.append(str(entry.relative_path))
@@ -125,6 +145,8 @@ def forget_extracted(pkgs_dirs: Sequence[Path], damaged: Sequence[PackageHealth]
     the archive (checked against its sha256) or downloads it again."""
     for package in damaged:
         stem = f"{package.name}-{package.version}-{package.build}"
+        if unsafe_path_reason(stem) is not None or "/" in stem:
+            continue
         for pkgs_dir in pkgs_dirs:
             shutil.rmtree(Path(pkgs_dir) / stem, ignore_errors=True)
             (Path(pkgs_dir) / f"{stem}.lock").unlink(missing_ok=True)

@@ -52,6 +52,7 @@ from ophis.client.verified_download import (
 from ophis.core.atomic_file import write_atomic
 from ophis.core.errors import TransactionError
 from ophis.core.package_file import extract_package, remove_tree
+from ophis.manager.records import checked_records
 
 try:
     import fcntl
@@ -98,7 +99,8 @@ def fill_cache(
     left for rattler to fetch. Raises TransactionError when a download fails or does not
     match its record, InvalidPackageError when an archive is unsafe to extract.
     """
-    wanted = [r for r in records if _fillable(r) and not is_cached(r, cache_dir)]
+    checked = checked_records(records)
+    wanted = [r for r in checked if _fillable(r) and not is_cached(r, cache_dir)]
     if not wanted:
         return
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -247,6 +249,13 @@ def _verify_local(job: _Job) -> None:
             f"The package file {job.archive} ({job.url}) does not exist.",
             "The channel's index names a file the channel folder lacks: re-index the channel "
             "with 'ophis index', or tell its owner.",
+        )
+    size = job.archive.stat().st_size
+    if job.size is not None and size != job.size:
+        raise TransactionError(
+            f"The package file {job.archive} is {size} bytes, but its channel's index says "
+            f"{job.size} bytes.",
+            "Re-index the channel with 'ophis index', or tell its owner.",
         )
     if expected is not None and (actual := _digest(job.archive, job)) != expected[1]:
         raise TransactionError(

@@ -41,9 +41,7 @@ def write_env_vars(prefix: Path, variables: Mapping[str, str]) -> None:
     other keys; written atomically, in conda's layout (``json.dump`` defaults)."""
     path = Path(prefix) / STATE_FILE
     if not path.parent.is_dir():
-        raise EnvironmentLocationNotFound(
-            f"Not a conda environment: {prefix}", "Create the environment before its variables."
-        )
+        raise EnvironmentLocationNotFound.at(prefix, "Create the environment before its variables.")
     state = _read_state(path)
     state["env_vars"] = {str(k): str(v) for k, v in variables.items()}
     write_atomic(path, json.dumps(state).encode("utf-8"), durable=True)

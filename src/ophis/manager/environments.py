@@ -180,8 +180,8 @@ def check_env_file_target(
             "Use 'ophis env update -f FILE' to change it, or add --yes to replace it.",
         )
     if action != "create" and not is_environment(target):
-        raise EnvironmentLocationNotFound(
-            f"Not a conda environment: {target}", "Create it first with 'ophis env create -f FILE'."
+        raise EnvironmentLocationNotFound.at(
+            target, "Create it first with 'ophis env create -f FILE'."
         )
     if environment.pip and not _will_have_pip(environment, target, config, action):
         raise CondaValueError(
@@ -200,9 +200,7 @@ def _will_have_pip(environment: EnvironmentFile, target: Path, config: Config, a
 
 def check_removable(target: Path, config: Config, env: Mapping[str, str]) -> None:
     if not is_environment(target):
-        raise EnvironmentLocationNotFound(
-            f"Not a conda environment: {target}", "List the environments with 'ophis env list'."
-        )
+        raise EnvironmentLocationNotFound.at(target, "List the environments with 'ophis env list'.")
     if target.absolute() == Path(config.root_prefix).absolute():
         raise CondaValueError(
             "The base environment cannot be removed.", "Remove packages from it instead."
@@ -216,16 +214,20 @@ def check_removable(target: Path, config: Config, env: Mapping[str, str]) -> Non
 
 def finish_env_file(
     environment: EnvironmentFile, target: Path, file_dir: Path, *, quiet: bool
-) -> None:
+) -> list[str] | None:
     """After the conda packages: the ``pip:`` requirements with the environment's own pip
-    (run from the file's folder, so that ``-e .`` means what it says), then ``variables:``."""
-    if environment.pip:
-        _pip_install(target, environment.pip, file_dir, quiet)
+    (run from the file's folder, so that ``-e .`` means what it says), then ``variables:``.
+    Returns what pip says it installed (``name-version``, conda's ``PIP`` action) when its
+    output was captured (``quiet``) and it installed something."""
+    installed = _pip_install(target, environment.pip, file_dir, quiet) if environment.pip else None
     if environment.variables:
         write_env_vars(target, {**read_env_vars(target), **environment.variables})
+    return installed
 
 
-def _pip_install(target: Path, requirements: tuple[str, ...], cwd: Path, quiet: bool) -> None:
+def _pip_install(
+    target: Path, requirements: tuple[str, ...], cwd: Path, quiet: bool
+) -> list[str] | None:
     python = target / ("python.exe" if os.name == "nt" else "bin/python")
     if not python.exists():
         raise CondaValueError(
@@ -251,6 +253,15 @@ def _pip_install(target: Path, requirements: tuple[str, ...], cwd: Path, quiet: 
             "Fix the requirements and run 'ophis env update -f FILE'; the conda packages are "
             "installed.",
         )
+    return _pip_installed(result.stdout or "")
+
+
+def _pip_installed(output: str) -> list[str] | None:
+    """The packages of pip's ``Successfully installed a-1.0 b-2.0`` line, if it printed one."""
+    for line in output.splitlines():
+        if line.startswith("Successfully installed "):
+            return line.removeprefix("Successfully installed ").split()
+    return None
 
 
 class PipInstallError(OphisError):

@@ -23,9 +23,11 @@ from ophis.client.repodata_cache import RepodataUnavailable
 from ophis.core.channel import expand_channels
 from ophis.core.errors import ChannelError, OphisError, TransactionError
 from ophis.core.package_file import read_package, split_package_filename
+from ophis.core.paths import check_record_fields
 from ophis.manager.config import Config
 from ophis.manager.explicit import ExplicitFile, ExplicitPackage
 from ophis.manager.lockfile import RepodataFetcher
+from ophis.manager.records import checked_records
 from ophis.manager.solve import load_repodata
 
 
@@ -49,6 +51,9 @@ def explicit_records(
     ``ophis.manager.operations.fetch_repodata`` (passed in: operations installs these)."""
     groups: dict[tuple[str, str], list[ExplicitPackage]] = {}
     for package in explicit.packages:
+        name, version, build, _ext = split_package_filename(package.filename)
+        fields = {"name": name, "version": version, "build": build}
+        check_record_fields(package.channel_url, package.filename, fields)  # it becomes a path
         groups.setdefault((package.channel_url, package.subdir), []).append(package)
     listed: dict[str, rattler.RepoDataRecord] = {}
     for (channel_url, subdir), packages in groups.items():
@@ -60,7 +65,7 @@ def explicit_records(
             record = _from_archive(package, config)
         _check_checksums(record, package)
         records.append(record)
-    return records
+    return checked_records(records)
 
 
 def _from_repodata(

@@ -74,9 +74,10 @@ class HistoryNotFoundError(OphisError):
 
 
 class CondaRevisionError(OphisError):
-    """A revision number that the history does not have."""
+    """A revision number that the history does not have (conda's ``install --revision N``
+    reports it as CondaIndexError)."""
 
-    exception_name = "CondaRevisionError"
+    exception_name = "CondaIndexError"
 
 
 @dataclass

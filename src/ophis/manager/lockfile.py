@@ -18,6 +18,7 @@ from ophis.core.errors import OphisError
 from ophis.core.platform import detect_machine_facts, parse_subdir
 from ophis.core.virtual_packages import detect_virtual_packages
 from ophis.manager.config import Config
+from ophis.manager.records import checked_records
 from ophis.manager.solve import SolveRequest, solve
 from ophis.manager.specs import spec_name
 
@@ -122,4 +123,4 @@ def locked_records(
     by_platform = locked.conda_repodata_records_for_platform(
         next(p for p in locked.platforms() if str(p.name) == platform)
     )
-    return list(by_platform or [])
+    return checked_records(by_platform or [])

@@ -23,13 +23,21 @@ from ophis.core.channel import Channel, expand_channels, split_channel_and_spec
 from ophis.core.errors import (
     CondaValueError,
     EnvironmentLocationNotFound,
+    EnvironmentNameNotFound,
     OphisError,
 )
 from ophis.core.platform import detect_machine_facts
 from ophis.core.virtual_packages import detect_virtual_packages
 from ophis.manager.config import Config
+from ophis.manager.download import is_cached
 from ophis.manager.environments import register_environment
-from ophis.manager.explicit import ExplicitFile, ExplicitPackage, is_explicit, parse_explicit
+from ophis.manager.explicit import (
+    MARKER,
+    ExplicitFile,
+    ExplicitPackage,
+    is_explicit,
+    parse_explicit,
+)
 from ophis.manager.explicit_records import explicit_records
 from ophis.manager.history import CONDA_COMPAT_VERSION, record_spec, requested_specs, state_at
 from ophis.manager.lockfile import locked_records
@@ -89,6 +97,8 @@ class ChangeOutcome:
     #: create --clone: the source environment, and its files no package owns (copied too)
     clone_source: Path | None = None
     untracked: list[str] = field(default_factory=list)
+    #: the packages to link that are not in the package cache yet (conda's FETCH)
+    fetch: list[rattler.RepoDataRecord] = field(default_factory=list)
     #: the link scripts the change would run (after planning: those of packages already
     #: in the package cache; after :func:`prepare_change`: all of them)
     link_scripts: LinkScripts = field(default_factory=LinkScripts)
@@ -155,6 +165,10 @@ def _outcome(
     )
     if solution.link or solution.unlink or request.action == "create":
         outcome.solution = solution
+        caches = [Path(p) for p in config.pkgs_dirs]
+        outcome.fetch = [
+            r for r in solution.link if not any(is_cached(r, cache) for cache in caches)
+        ]
         outcome.link_scripts = _link_scripts(solution, request.prefix, config)
         # the scripts known already (packages in the cache, pre-unlink in the prefix) are
         # refused at once, so that a dry run says so too
@@ -201,6 +215,7 @@ def _solve(
             add_pip_as_python_dependency=config.add_pip_as_python_dependency,
             pinned=tuple(config.pinned_packages),
             aggressive_update_packages=tuple(config.aggressive_update_packages),
+            prefix=str(request.prefix),
         )
     )
 
@@ -407,8 +422,8 @@ def fetch_repodata(
 
 def _check_target(request: ChangeRequest) -> None:
     if request.action != "create" and not PrefixData(request.prefix).is_environment():
-        raise EnvironmentLocationNotFound(
-            f"Not a conda environment: {request.prefix}",
+        raise EnvironmentLocationNotFound.at(
+            request.prefix,
             "Create it first with 'ophis create -p PATH' or 'ophis create -n NAME', "
             "or name an existing one (see 'ophis env list').",
         )
@@ -456,9 +471,7 @@ def existing_prefix(
     """:func:`resolve_prefix` for commands that read or repair an environment: it must exist."""
     target = resolve_prefix(name, prefix, config, env, creating=False)
     if not PrefixData(target).is_environment():
-        raise EnvironmentLocationNotFound(
-            f"Not a conda environment: {target}", "Name an existing environment."
-        )
+        raise EnvironmentLocationNotFound.at(target, "Name an existing environment.")
     return target
 
 
@@ -476,8 +489,8 @@ def _prefix_for_name(name: str, config: Config, *, creating: bool) -> Path:
             return candidate
     if creating:
         return Path(config.envs_dirs[0]) / name
-    raise EnvironmentLocationNotFound(
-        f"Could not find an environment named '{name}'.",
+    raise EnvironmentNameNotFound(
+        name,
         "See the environments with 'ophis env list', or create it with 'ophis create -n NAME'.",
     )
 
@@ -510,6 +523,13 @@ def read_spec_files(paths: Sequence[Path]) -> SpecFiles:
         )
     explicit = ExplicitFile(tuple(packages), platform) if "explicit" in kinds.values() else None
     return SpecFiles(tuple(specs), explicit)
+
+
+def package_urls(specs: Sequence[str]) -> ExplicitFile | None:
+    """Specs that are all package URLs are an explicit install, as in conda (no solve)."""
+    if not specs or not all("://" in spec for spec in specs):
+        return None
+    return parse_explicit("\n".join([MARKER, *specs]), "the command line")
 
 
 def _read_spec_file(path: Path) -> str:
@@ -618,8 +638,8 @@ def plan_clone(request: ChangeRequest, source: Path, config: Config) -> ChangeOu
     source's files that no package owns, copied with the source's path replaced in text."""
     data = PrefixData(source)
     if not data.is_environment():
-        raise EnvironmentLocationNotFound(
-            f"Not a conda environment: {source}",
+        raise EnvironmentLocationNotFound.at(
+            source,
             "Name the environment to clone with --clone NAME or --clone PATH "
             "(see 'ophis env list').",
         )

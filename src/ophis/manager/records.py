@@ -7,12 +7,14 @@ conda's ``dist_fields_dump``: ``base_url``, ``build_number``, ``build_string``, 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
 import rattler
 
 from ophis.core.channel import Channel
+from ophis.core.paths import check_record_fields
 
 AnyRecord = rattler.RepoDataRecord | rattler.PrefixRecord
 
@@ -20,6 +22,22 @@ AnyRecord = rattler.RepoDataRecord | rattler.PrefixRecord
 def dist_name(record: rattler.PackageRecord) -> str:
     """``<name>-<version>-<build>``, the stem conda gives record files and cache folders."""
     return f"{record.name.source}-{record.version}-{record.build}"
+
+
+def checked_records(records: Iterable[AnyRecord]) -> list[AnyRecord]:
+    """``records``, each checked (UnsafeRecordError naming its channel and file) to have a
+    name, version, build, subdir and file name that can safely become part of a path."""
+    checked = []
+    for record in records:
+        fields = {
+            "name": record.name.source,
+            "version": str(record.version),
+            "build": str(record.build),
+            "subdir": str(record.subdir),
+        }
+        check_record_fields(_without_token(base_url(record)), record.file_name, fields)
+        checked.append(record)
+    return checked
 
 
 def base_url(record: AnyRecord) -> str:
@@ -61,3 +79,51 @@ def _without_token(url: str) -> str:
         if part == "t" and i > 2:
             return "/".join(parts[:i] + parts[i + 2 :])
     return url
+
+
+#: conda's ``PackageRecord`` fields in the order its ``dump()`` writes them
+_DUMP_ORDER = (
+    "name",
+    "version",
+    "build",
+    "build_number",
+    "channel",
+    "subdir",
+    "fn",
+    "md5",
+    "legacy_bz2_md5",
+    "legacy_bz2_size",
+    "url",
+    "sha256",
+    "arch",
+    "platform",
+    "depends",
+    "constrains",
+    "flags",
+    "track_features",
+    "features",
+    "noarch",
+    "preferred_env",
+    "python_site_packages_path",
+    "license",
+    "license_family",
+    "package_type",
+    "timestamp",
+    "date",
+    "size",
+)
+_ALWAYS = {"depends": [], "constrains": []}
+
+
+def record_dump(record: rattler.RepoDataRecord) -> dict[str, Any]:
+    """The whole record as conda's ``actions.FETCH`` lists it (``PackageRecord.dump()``):
+    its fields in conda's order, those with no value left out, ``channel`` as the subdir's
+    URL, ``track_features`` as one string, ``package_type`` derived from ``noarch``."""
+    fields = {**_ALWAYS, **json.loads(record.to_json())}
+    subdir_url = f"{_without_token(base_url(record))}/{record.subdir}"
+    fields.update(channel=subdir_url, url=_without_token(str(record.url)))
+    if isinstance(fields.get("track_features"), list):
+        fields["track_features"] = " ".join(fields["track_features"])
+    if fields.get("noarch") and "package_type" not in fields:
+        fields["package_type"] = f"noarch_{fields['noarch']}"
+    return {key: fields[key] for key in _DUMP_ORDER if fields.get(key) not in (None, "", ())}

@@ -27,7 +27,10 @@ def search(
         match_spec = rattler.MatchSpec(spec, strict=False, exact_names_only=False)
     except Exception as error:  # rattler's parse errors carry the reason
         raise InvalidMatchSpecError(
-            f"Invalid spec '{spec}': {error}", "Use e.g. 'numpy', 'numpy>=1.26' or '*numpy*'."
+            f"Invalid spec '{spec}': {error}",
+            "Use e.g. 'numpy', 'numpy>=1.26' or '*numpy*'.",
+            invalid_spec=spec,
+            details=str(error),
         ) from None
     found: list[Found] = []
     for channel in channels:
@@ -42,7 +45,13 @@ def search(
                 )
             )
     if not found:
-        raise PackagesNotFoundError([spec], [c.redacted_url for c in channels])
+        searched = [
+            f"{c.redacted_url}/{subdir}"
+            for c in channels
+            for url, subdir in repodata
+            if url == c.base_url
+        ]
+        raise PackagesNotFoundError([spec], searched)
     found.sort(key=lambda f: (f.record.name.normalized, f.record.version, f.record.build_number))
     return found
 

@@ -53,10 +53,13 @@ from ophis.core.errors import (
     OphisError,
     PackageNotInstalledError,
     PackagesNotFoundError,
+    PackagesNotFoundInPrefixError,
     ResolvePackageNotFound,
-    UnsatisfiableError,
+    SpecsConfigurationConflictError,
 )
 from ophis.core.virtual_packages import VirtualPackageSpec
+from ophis.manager.conflicts import conda_spec_str, missing_dependencies, unsatisfiable_error
+from ophis.manager.records import checked_records
 from ophis.manager.specs import ParsedSpec, parse_spec
 
 __all__ = [
@@ -79,10 +82,6 @@ _PRIORITY = {
 }
 _UPDATE_MODIFIERS = ("update_specs", "freeze_installed", "update_deps", "update_all")
 _ACTIONS = ("create", "install", "update", "remove")
-_UNSAT_REMEDY = (
-    "Relax the versions you asked for, remove the conflicting packages from the environment, "
-    "or create a new environment for this request."
-)
 
 
 @dataclass(frozen=True)
@@ -108,6 +107,8 @@ class SolveRequest:
     aggressive_update_packages: tuple[str, ...] = AGGRESSIVE_UPDATE_PACKAGES
     #: conda's ``solver_strategy`` analogue: "highest" | "lowest" | "lowest-direct"
     strategy: str = "highest"
+    #: the environment, named in errors
+    prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -161,27 +162,41 @@ def _same(a: rattler.RepoDataRecord, b: rattler.RepoDataRecord) -> bool:
 
 
 def toposort(records: Iterable[rattler.PackageRecord]) -> list:
-    """conda's ``PrefixGraph`` order: dependencies first, each level sorted by name.
-
-    A dependency cycle is broken by taking the alphabetically first remaining package.
-    """
+    """conda's ``PrefixGraph`` order (cycles allowed): packages that nothing depends on and
+    that depend on nothing first, then dependencies before what needs them, each level
+    sorted by name; python never waits for pip (``add_pip_as_python_dependency`` makes a
+    cycle of them), and a remaining cycle is broken at the package with the fewest
+    dependencies left."""
     by_name = {_name(r): r for r in records}
-    deps = {
+    parents = {
         name: {_dep_name(d) for d in record.depends} & by_name.keys() - {name}
         for name, record in by_name.items()
     }
-    ordered: list = []
-    remaining = dict(deps)
+    if "python" in parents:
+        parents["python"].discard("pip")
+    if "menuinst" in parents and "python" in parents:  # linked before anything using python
+        for name, needs in parents.items():
+            if "python" in needs and name not in parents["menuinst"] and name != "menuinst":
+                needs.add("menuinst")
+    needed = {n for needs in parents.values() for n in needs}
+    ordered = sorted(n for n, needs in parents.items() if not needs and n not in needed)
+    remaining = {n: needs for n, needs in parents.items() if n not in ordered}
+    for needs in remaining.values():
+        needs -= set(ordered)
     while remaining:
-        level = sorted(name for name, need in remaining.items() if not need)
+        level = sorted(n for n, needs in remaining.items() if not needs)
         if not level:
-            level = [min(remaining)]
+            level = [min(remaining, key=lambda n: (len(remaining[n]), _dist_str(by_name[n])))]
+        ordered += level
         for name in level:
-            ordered.append(by_name[name])
             del remaining[name]
-        done = set(level)
-        remaining = {name: need - done for name, need in remaining.items()}
-    return ordered
+        for needs in remaining.values():
+            needs -= set(level)
+    return [by_name[name] for name in ordered]
+
+
+def _dist_str(record: rattler.PackageRecord) -> str:
+    return f"{record.subdir}::{_name(record)}-{record.version}-{record.build}"
 
 
 def _dependency_closure(names: Iterable[str], records: Mapping[str, rattler.PackageRecord]):
@@ -282,25 +297,45 @@ def _check_available(
         if not any(_spec_matches(parsed.rattler_spec, r) for r in candidates):
             missing.append(parsed.original.strip())
     if missing:
-        raise PackagesNotFoundError(missing, [c.base_url for c in sources.request.channels])
+        raise PackagesNotFoundError(missing, channel_urls(sources.request))
 
 
-def _solver_error(exc: Exception, specs: Sequence[str]) -> OphisError:
+def _solver_error(exc: Exception, parsed: Sequence[ParsedSpec], sources: _Sources) -> OphisError:
     body = str(exc)
-    # every dead end is "no candidates were found" (a dependency that exists nowhere, or a
-    # virtual package the system lacks): conda's ResolvePackageNotFound
-    if "no candidates were found" in body and "conflict" not in body.lower():
+    missing = missing_dependencies(body)
+    if missing:  # a dependency (or a virtual package) that exists nowhere
         return ResolvePackageNotFound(
-            "A dependency of the requested packages exists in no channel:\n\n" + body,
+            missing,
+            channel_urls(sources.request),
             "Add a channel that has it with -c CHANNEL, ask for another version, or check "
             "the system's virtual packages (__cuda, __glibc) with 'ophis info'.",
         )
-    listed = "\n".join(f"  - {s}" for s in specs)
-    return UnsatisfiableError(
-        f"The following specifications were found to be incompatible with each other "
-        f"or with the environment:\n\n{listed}\n\n{body}",
-        _UNSAT_REMEDY,
-    )
+    return unsatisfiable_error(parsed, sources.records, body)
+
+
+def channel_urls(request: SolveRequest) -> list[str]:
+    """The searched subdir URLs, as conda lists them in PackagesNotFoundError."""
+    return [
+        c.url(subdir)
+        for c in request.channels
+        for subdir in dict.fromkeys((c.platform or request.subdir, "noarch"))
+    ]
+
+
+def _check_pins(parsed: Sequence[ParsedSpec], sources: _Sources) -> None:
+    """conda's SpecsConfigurationConflictError: a requested spec no pinned record satisfies."""
+    pins = [parse_spec(p) for p in sources.request.pinned]
+    for spec in parsed:
+        against = [p for p in pins if p.name == spec.name]
+        if against and not any(
+            spec.rattler_spec.matches(r) and all(p.rattler_spec.matches(r) for p in against)
+            for r in sources.records(spec.name)
+        ):
+            raise SpecsConfigurationConflictError(
+                [conda_spec_str(str(spec.rattler_spec))],
+                [conda_spec_str(str(p.rattler_spec)) for p in against],
+                sources.request.prefix,
+            )
 
 
 def _run(
@@ -367,7 +402,7 @@ def _result(
     reinstall = set(reinstall)
     final: list = []
     link: list = []
-    for record in toposort(final_records):
+    for record in toposort(checked_records(final_records)):
         name = _name(record)
         old = installed.get(name)
         if old is not None and _same(old, record) and name not in reinstall:
@@ -389,9 +424,9 @@ def _solve_remove(request: SolveRequest) -> SolveResult:
         for name, record in installed.items()
         if name == p.name and _spec_matches(p.rattler_spec, record)
     }
-    missing = [p.original.strip() for p in parsed if p.name not in targets]
+    missing = sorted(conda_spec_str(p.original) for p in parsed if p.name not in targets)
     if missing:
-        raise PackagesNotFoundError(missing, [c.base_url for c in request.channels])
+        raise PackagesNotFoundInPrefixError(missing, request.prefix)
     if request.force_remove:
         gone = targets
     else:
@@ -424,13 +459,11 @@ def _solve_install(request: SolveRequest) -> SolveResult:
     requested = [(p, _bind_channel(p, request.channels)) for p in parsed]
     requested_names = {p.name for p in parsed}
     if request.action == "update" and request.update_modifier != "update_all":
-        absent = [p.original.strip() for p in parsed if p.name not in installed]
+        absent = [p.name for p in parsed if p.name not in installed]
         if absent:
-            raise PackageNotInstalledError(
-                f"Package is not installed in the environment: {', '.join(absent)}",
-                "Use 'install' to add a package that is not installed.",
-            )
+            raise PackageNotInstalledError(request.prefix, absent[0])
     _check_available(requested, sources)
+    _check_pins(parsed, sources)
 
     modifier = request.update_modifier
     specs: dict[str, rattler.MatchSpec] = {}
@@ -483,7 +516,7 @@ def _solve_install(request: SolveRequest) -> SolveResult:
             error = error or exc
     if solution is None:
         assert error is not None
-        raise _solver_error(error, [p.original.strip() for p in parsed]) from error
+        raise _solver_error(error, parsed, sources) from error
 
     if request.no_deps:
         chosen = {_name(r): r for r in solution if _name(r) in requested_names}

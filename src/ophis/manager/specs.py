@@ -68,7 +68,9 @@ class ParsedSpec:
 
 
 def _invalid(text: str, why: str) -> InvalidMatchSpecError:
-    return InvalidMatchSpecError(f"Invalid spec '{text}': {why}", _REMEDY)
+    return InvalidMatchSpecError(
+        f"Invalid spec '{text}': {why}", _REMEDY, invalid_spec=text, details=why
+    )
 
 
 def _is_package_file(text: str) -> bool:

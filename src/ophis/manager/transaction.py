@@ -63,6 +63,7 @@ from ophis.manager.history import (
     history_path,
     write_revision,
 )
+from ophis.manager.link_guard import check_plan_paths, contained
 from ophis.manager.prefix import (
     CONDA_META,
     CorruptedEnvironmentError,
@@ -157,6 +158,9 @@ def execute(
 
     data = PrefixData(prefix)
     previous = list(data.records().values()) if data.is_environment() else []
+    check_plan_paths(
+        prefix, link=plan.link, unlink=plan.unlink, final=plan.final, cache_dir=cache_dir
+    )
     had_tag = (prefix / CACHEDIR_TAG).exists()
     history_size = _history_size(prefix)
     prefix.mkdir(parents=True, exist_ok=True)
@@ -563,6 +567,8 @@ def _settle_clobbers(
         moved = [o for o in owners if o[1]["_path"] != path]
         if len(owners) < 2 and not moved:
             continue
+        if not all(contained(prefix, p) for p in (path, *(o[1]["_path"] for o in owners))):
+            continue  # never move or delete anything outside the prefix
         owners.sort(key=lambda o: (rank.get(o[0], -1), o[0]))
         entry = owners[-1][1]  # the package linked last wins, as in conda
         target = prefix / path
@@ -613,6 +619,8 @@ def _restore_shared_paths(prefix: Path, *, removed: Iterable[rattler.PrefixRecor
             relative = str(entry.relative_path)
             target = prefix / relative
             if relative not in removed_paths or os.path.lexists(target):
+                continue
+            if not contained(prefix, relative):
                 continue
             source = Path(record.extracted_package_dir or "") / relative
             if record.extracted_package_dir and source.is_file() and not entry.prefix_placeholder:
@@ -702,10 +710,18 @@ def _rollback(
     try:
         current = _readable_records(prefix)
         _remove_orphans(prefix, previous, current, target, cache_dir)
+        now = {dist_name(r) for r in current}
+        kept = {dist_name(r) for r in previous}
+        check_plan_paths(
+            prefix,
+            link=[r for r in previous if dist_name(r) not in now],
+            unlink=[r for r in current if dist_name(r) not in kept],
+            final=previous,
+            cache_dir=cache_dir,
+        )
         _rattler_install(prefix, list(previous), installed=current, cache_dir=cache_dir)
         order = [r.name.normalized for r in _toposort(previous)]
         _settle_clobbers(prefix, order)
-        kept = {dist_name(r) for r in previous}
         _restore_shared_paths(prefix, removed=[r for r in current if dist_name(r) not in kept])
         _drop_cachedir_tag(prefix, had_tag)
         _truncate_history(prefix, history_size)
@@ -758,7 +774,7 @@ def _remove_orphans(
             continue
         for entry in entries:
             relative = entry.get("_path", "")
-            if relative and relative not in owned:
+            if relative and relative not in owned and contained(prefix, relative):
                 with contextlib.suppress(OSError):
                     os.unlink(prefix / relative)
         with contextlib.suppress(OSError):

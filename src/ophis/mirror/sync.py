@@ -44,7 +44,9 @@ from ophis.client.verified_download import (
     file_digest,
 )
 from ophis.core.channel import Channel, ChannelContext, parse_channel
-from ophis.core.errors import ChannelError, OphisError
+from ophis.core.errors import ChannelError, InvalidPackageError, OphisError
+from ophis.core.package_file import validate_package
+from ophis.core.paths import check_record_fields
 from ophis.core.platform import parse_subdir
 from ophis.core.shards import read_shards_index, shard_filename
 from ophis.mirror.destinations import Destination, MirrorError
@@ -157,6 +159,9 @@ def mirror(
     subdirs = options.subdirs or discover_subdirs(channel)
     with _work_dir(destination, options.dry_run) as work_dir:
         upstream = _fetch_upstream(channel, subdirs, work_dir, options.filters.exact_names())
+        for document in upstream.values():
+            for filename, record in records_of(document).items():
+                check_record_fields(channel.redacted_url, filename, record)  # become paths
         for subdir in subdirs:
             report.plans.append(
                 plan_subdir(
@@ -437,11 +442,17 @@ def _fetch_with_retries(
                     refetch=meter.add_total,
                 )
             _check_size(job)
-            return max(0, (job.item.size or 0) - resumed), None
         except Stopped:
             raise
         except (OphisError, OSError) as error:
             message = error.message if isinstance(error, OphisError) else str(error)
+            continue
+        try:  # a hostile package is not published; fetching it again would not help
+            validate_package(job.item.target)
+        except InvalidPackageError as error:
+            job.item.target.unlink(missing_ok=True)
+            return 0, error.message
+        return max(0, (job.item.size or 0) - resumed), None
     return 0, message
 
 

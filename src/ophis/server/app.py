@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from ophis.core.errors import OphisError
+from ophis.server.body_limits import BodyLimitMiddleware
 from ophis.server.context import ServerContext
 from ophis.server.failures import record_failure
 from ophis.server.middleware import (
@@ -34,7 +35,14 @@ from ophis.server.middleware import (
     UserContentMiddleware,
 )
 from ophis.server.proxies import ForwardedMiddleware
-from ophis.server.services import deployments, mirror_channels, notebooks, retention, webhooks
+from ophis.server.services import (
+    deployments,
+    mirror_channels,
+    notebooks,
+    retention,
+    staging,
+    webhooks,
+)
 from ophis.server.settings import ServerSettings
 
 log = logging.getLogger("ophis.server")
@@ -46,7 +54,7 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        workers = []
+        workers = [staging.purger(context.sessions, context.storage, settings)]
         if settings.webhook_sender:
             workers.append(webhooks.sender(context.sessions, settings))
         if settings.retention_runner:
@@ -64,12 +72,19 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
             worker.stop()
         context.close()
 
-    app = FastAPI(
-        title="Ophis", lifespan=lifespan, docs_url="/api/docs", openapi_url="/api/openapi.json"
+    app = FastAPI(  # docs: ophis.server.api.docs serves them without a CDN
+        title="Ophis",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
     )
     app.state.context = context
     _add_error_handlers(app)
     _add_routes(app)
+    # innermost first: the body limit sees the path without its /t/<token>/ segment (the
+    # middlewares around it read no body)
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(PathTokenMiddleware)
     app.add_middleware(NulPathMiddleware)
     _add_user_content(app, context, settings)
@@ -82,7 +97,8 @@ def _add_user_content(app: FastAPI, context: ServerContext, settings: ServerSett
     if settings.user_content_port and (settings.notebooks_enabled or settings.deployments_enabled):
         from ophis.server.web.user_content import create_user_content_app
 
-        user_content = create_user_content_app(context)
+        # bodies there are bounded as on the site (the proxies take max_upload_bytes)
+        user_content = BodyLimitMiddleware(create_user_content_app(context), settings=settings)
         app.add_middleware(
             UserContentMiddleware, user_content=user_content, port=settings.user_content_port
         )
@@ -92,7 +108,8 @@ def app_from_environment() -> FastAPI:
     """The factory uvicorn's workers call (``ophis server start --workers N``); settings come
     as JSON in ``$OPHIS_SERVER_SETTINGS`` and the schema was upgraded before they started."""
     raw = json.loads(os.environ[SETTINGS_ENV])
-    raw["data_dir"] = Path(raw["data_dir"])
+    for name in ("data_dir", "user_homes_dir"):
+        raw[name] = Path(raw[name])
     return create_app(ServerSettings(**raw), upgrade=False)
 
 
@@ -110,7 +127,9 @@ def _add_routes(app: FastAPI) -> None:
     app.include_router(session.router, prefix="/api")
     for api in (packages, uploads, labels, groups, stats, deployments_api):
         app.include_router(api.router, prefix="/api")
-    from ophis.server.api import cves
+    from ophis.server.api import cves, docs
+
+    app.include_router(docs.router)
 
     app.include_router(cves.router, prefix="/api")
     from ophis.server.api import sboms

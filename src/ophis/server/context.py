@@ -8,8 +8,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ophis.server.db.engine import make_engine, make_sessionmaker, migrate
+from ophis.server.privacy import private_dir, secure_data_dir
 from ophis.server.services.signing import SECRET_FILE as SIGNING_SECRET
-from ophis.server.settings import ServerSettings
+from ophis.server.settings import SQLITE_NAME, ServerSettings
 from ophis.server.storage import open_storage
 from ophis.server.storage.interfaces import Storage
 
@@ -23,10 +24,11 @@ class ServerContext:
 
     @classmethod
     def open(cls, settings: ServerSettings, *, upgrade: bool = True) -> ServerContext:
-        """Create the data directory, bring the schema up to date (unless the caller did,
-        before starting several workers), open the storage."""
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        settings.cache_dir.mkdir(parents=True, exist_ok=True)
+        """Create the data directory (private to the server), bring the schema up to date
+        (unless the caller did, before starting several workers), open the storage."""
+        sqlite_file = settings.data_dir / SQLITE_NAME if settings.database_url is None else None
+        secure_data_dir(settings.data_dir, sqlite_file)
+        private_dir(settings.cache_dir)
         if upgrade:
             migrate(settings.database)
         storage = open_storage(settings)  # first: it may refuse (no bucket), with no engine open

@@ -17,6 +17,9 @@ from typing import Any
 
 from ophis.core.errors import OphisError
 
+#: the database's file in the data directory when no database_url is given
+SQLITE_NAME = "ophis.sqlite"
+
 
 def default_data_dir() -> Path:
     """``$OPHIS_SERVER_DATA`` or ``~/.ophis/server``."""
@@ -82,8 +85,9 @@ class ServerSettings:
     #: seconds between the mirror runner's looks for mirror channels that are due
     mirror_poll_seconds: float = 60.0
 
-    #: let signed-in users start a JupyterLab on this host (``/notebooks/<login>/``)
-    notebooks_enabled: bool = True
+    #: let signed-in users start a JupyterLab on this host (``/notebooks/<login>/``); off
+    #: by default: it runs users' code (as an OS user per account, see user_homes_dir)
+    notebooks_enabled: bool = False
     #: the jupyter-lab executable; else the one `ophis server notebooks setup` installed,
     #: else the server's own environment's
     notebooks_jupyter: str | None = None
@@ -96,8 +100,9 @@ class ServerSettings:
     #: seconds between the reaper's looks for idle notebook servers
     notebooks_poll_seconds: float = 30.0
 
-    #: run deployed projects on this host (``/deployments/<owner>/<name>/``)
-    deployments_enabled: bool = True
+    #: run deployed projects on this host (``/deployments/<owner>/<name>/``); off by
+    #: default: it runs users' code (as an OS user per account, see user_homes_dir)
+    deployments_enabled: bool = False
     #: seconds between the supervisor's looks for deployments that ended
     deployments_poll_seconds: float = 2.0
 
@@ -122,6 +127,22 @@ class ServerSettings:
         "allow-scripts allow-forms allow-popups allow-modals allow-downloads"
     )
 
+    # --- user code isolation: notebooks and deployments run as an OS user per account ---
+    #: the accounts' homes (notebooks, environments, deployments' releases), each closed to
+    #: the other accounts; never inside the data directory, which user code cannot read
+    user_homes_dir: Path = Path("/var/lib/ophis/user-homes")
+    #: processes (and threads) one account's user code may have at once (RLIMIT_NPROC)
+    user_max_processes: int = 512
+
+    # --- request limits, staged uploads, the data directory, API docs (area: limits) ---
+    #: largest body of any request but package uploads, project archives and what the
+    #: notebook and deployment proxies pass on (those take ``max_upload_bytes``), bytes
+    max_request_bytes: int = 1024**2
+    #: uploads one user may have staged (not yet committed) at once
+    max_staged_uploads: int = 10
+    #: bytes one user's staged, not yet committed uploads may hold on disk
+    max_staged_bytes: int = 8 * 1024**3
+
     # --- credentials: whose proxy headers name the client, the sign-in limit per address --
     #: proxies whose ``X-Forwarded-For``/``-Proto`` are believed: IP addresses or CIDR
     #: networks, separated by commas; empty: the socket's peer is the client (the address
@@ -134,7 +155,7 @@ class ServerSettings:
 
     @property
     def database(self) -> str:
-        return self.database_url or f"sqlite:///{self.data_dir / 'ophis.sqlite'}"
+        return self.database_url or f"sqlite:///{self.data_dir / SQLITE_NAME}"
 
     @property
     def storage_dir(self) -> Path:

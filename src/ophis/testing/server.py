@@ -76,15 +76,21 @@ class RunningServer:
 
 @contextmanager
 def run_server(
-    data_dir: Path, *extra: str, backend: Backend | None = None, timeout: float = 30.0
+    data_dir: Path,
+    *extra: str,
+    backend: Backend | None = None,
+    timeout: float = 30.0,
+    wrapper: tuple[str, ...] = (),
 ) -> Iterator[RunningServer]:
-    """A server on ``backend`` (default: a fresh one, see :func:`fresh_backend`)."""
+    """A server on ``backend`` (default: a fresh one, see :func:`fresh_backend`), its
+    command run by ``wrapper`` when given (``setpriv ...``: as another OS user)."""
     backend = backend or fresh_backend()
     port, user_content_port = free_port(), free_port()
     env = dict(os.environ, OPHIS_ADMIN_USER=ADMIN, OPHIS_ADMIN_PASSWORD=ADMIN_PASSWORD)
     log = (data_dir.parent / f"{data_dir.name}.log").open("wb")
     process = subprocess.Popen(
         [
+            *wrapper,
             sys.executable,
             "-m",
             "ophis",

@@ -106,7 +106,7 @@ def test_ophis_create_dry_run_from_a_private_channel(
         home, tmp_path / "env", server.conda("alice"), "secret-tool", "--dry-run"
     )
     assert code == 1
-    assert report["exception_name"] == "PackagesNotFoundError"
+    assert report["exception_name"] == "PackagesNotFoundInChannelsError"
 
 
 def test_ophis_create_installs_from_main_a_label_and_a_private_channel(

@@ -1,9 +1,11 @@
-"""Notebooks on the server: a real JupyterLab per user, reached through the server's proxy
-on the user-content origin, by the user the site handed over only, and stopped when idle."""
+"""Notebooks on the server (turned on here): a real JupyterLab per user, run as that
+account's OS user, reached through the server's proxy on the user-content origin by the user
+the site handed over only, and stopped when idle."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -19,23 +21,34 @@ from tests.server.web.test_browser import WIDE, chromium
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from ophis.server.services.notebooks import user_folder
+from ophis.server.settings import load_settings
 from ophis.testing.server import RunningServer, run_server
+from ophis.testing.user_code import NOT_ROOT, enable_user_code, user_homes
 
 IDLE_SECONDS = 6
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason=NOT_ROOT)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     data = tmp_path_factory.mktemp("notebooks") / "data"
     data.mkdir()
-    (data / "server.toml").write_text(
-        "notebooks_enabled = true\n"
-        f"notebooks_idle_seconds = {IDLE_SECONDS}\n"
-        "notebooks_poll_seconds = 0.5\n"
-        "notebooks_max_running = 1\n"
-    )
-    with run_server(data) as running:
-        yield running
+    with user_homes() as homes:
+        enable_user_code(
+            data,
+            homes,
+            f"notebooks_idle_seconds = {IDLE_SECONDS}",
+            "notebooks_poll_seconds = 0.5",
+            "notebooks_max_running = 1",
+        )
+        with run_server(data) as running:
+            yield running
+
+
+def _home(server: RunningServer, login: str) -> Path:
+    return user_folder(load_settings(data_dir=server.data_dir), login)
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +98,7 @@ def test_a_user_starts_jupyterlab_and_reaches_it_through_the_proxy(
         headers=_xsrf(lab),
     )
     assert saved.status_code in (200, 201), saved.text
-    folder = server.data_dir / "notebooks" / "alice"
-    assert (folder / "hello.txt").read_text() == "hello from the lab"
+    assert (_home(server, "alice") / "hello.txt").read_text() == "hello from the lab"
     # the administrator sees it running
     command = ["server", "notebooks", "list", "--json", "--data-dir", str(server.data_dir)]
     listed = subprocess.run(
@@ -188,7 +200,7 @@ def test_an_idle_notebook_server_is_stopped(
     assert lab.get("/notebooks/alice/api/status").status_code == 404
     assert "Start JupyterLab" in alice.get("/notebooks").text
     # the user's files stay
-    assert (server.data_dir / "notebooks" / "alice" / "hello.txt").is_file()
+    assert (_home(server, "alice") / "hello.txt").is_file()
 
 
 def _zombie(pid: int) -> bool:

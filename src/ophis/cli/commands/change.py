@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from textwrap import indent
 from typing import Any
@@ -30,6 +30,7 @@ from ophis.manager.operations import (
     SpecFiles,
     TooManyArgumentsError,
     apply_change,
+    package_urls,
     plan_change,
     plan_clone,
     plan_explicit,
@@ -38,7 +39,7 @@ from ophis.manager.operations import (
     read_spec_files,
     resolve_prefix,
 )
-from ophis.manager.records import dist_fields
+from ophis.manager.records import dist_fields, record_dump
 
 NAME = typer.Option(None, "--name", "-n", help="Name of the environment.")
 PREFIX = typer.Option(None, "--prefix", "-p", help="Full path to the environment.")
@@ -282,7 +283,9 @@ class ChangeOptions:
         return "disabled" if self.no_channel_priority else None
 
 
-def run_change(action: str, o: ChangeOptions) -> None:
+def run_change(action: str, o: ChangeOptions, *, defer_json: bool = False) -> ChangeOutcome:
+    """Plan and carry out the change, and report it; with ``defer_json`` the caller prints
+    the JSON document (one for a whole ``env`` command, as conda prints)."""
     env = dict(os.environ)
     try:
         config = load_config_from_os(
@@ -291,6 +294,9 @@ def run_change(action: str, o: ChangeOptions) -> None:
         )
         target = resolve_prefix(o.name, o.prefix, config, env, creating=action == "create")
         files = read_spec_files(o.file)
+        urls = package_urls(o.specs or ()) if not o.file else None
+        if urls is not None:
+            files, o = SpecFiles(explicit=urls), replace(o, specs=[])
         all_specs = tuple([*(o.specs or ()), *files.specs])
         if o.all_packages:
             all_specs = tuple(_installed_names(target))
@@ -325,7 +331,10 @@ def run_change(action: str, o: ChangeOptions) -> None:
         fail(error, o.json_output)
     if o.all_packages and not o.dry_run:
         _remove_prefix(target)
-    _report(outcome, action, o.json_output, o.name)
+    # conda's explicit installs (@EXPLICIT files, package URLs) print no JSON at all
+    exact = files.explicit is not None
+    _report(outcome, action, o.json_output, o.name, print_json=not (defer_json or exact))
+    return outcome
 
 
 def _plan(
@@ -344,10 +353,14 @@ def _plan(
     others = [*(o.specs or ()), *files.specs, *exact[1:]]
     if exact and others:
         suffix = "s" if len(others) > 1 else ""
+        why = f"did not expect any arguments for {exact[0]}"
         raise TooManyArgumentsError(
-            f"did not expect any arguments for {exact[0]} Got {len(others)} argument{suffix} "
-            f"({', '.join(others)}) but expected 0.",
+            f"{why} Got {len(others)} argument{suffix} ({', '.join(others)}) but expected 0.",
             f"{exact[0]} installs exact packages: give it alone, without package specs.",
+            expected=0,
+            received=len(others),
+            offending_arguments=others,
+            optional_message=why,
         )
     if o.clone is not None:
         source = resolve_prefix(*_name_or_path(o.clone), config, os.environ, creating=False)
@@ -416,17 +429,53 @@ def _remove_prefix(prefix: Path) -> None:
     shutil.rmtree(prefix, ignore_errors=True)
 
 
-def _actions_json(outcome: ChangeOutcome) -> dict:
-    solution = outcome.solution
-    assert solution is not None
-    return {
-        "LINK": [dist_fields(r, outcome.channels) for r in solution.link],
-        "UNLINK": [dist_fields(r, outcome.channels) for r in solution.unlink],
-        "PREFIX": str(outcome.prefix),
+def change_document(
+    outcomes: list[ChangeOutcome], pip_installed: list[str] | None = None
+) -> dict[str, Any]:
+    """conda's ``--json`` report of one change (or of an env command's changes, as one
+    transaction), with conda's keys in conda's order: ``actions`` holds ``FETCH`` (the
+    records downloaded), ``PREFIX``, then ``UNLINK`` and ``LINK`` when not empty."""
+    done = [o for o in outcomes if o.solution is not None]
+    if not done and pip_installed is None:
+        return {"success": True, "message": "All requested packages already installed."}
+    first = outcomes[0]
+    actions: dict[str, Any] = {
+        "FETCH": [record_dump(r) for o in done for r in o.fetch],
+        "PREFIX": str(first.prefix),
     }
+    unlink = [dist_fields(r, o.channels) for o in done for r in o.solution.unlink]
+    link = [dist_fields(r, o.channels) for o in done for r in o.solution.link]
+    if unlink:
+        actions["UNLINK"] = unlink
+    if link:
+        actions["LINK"] = link
+    if pip_installed is not None:
+        actions["PIP"] = pip_installed
+    document: dict[str, Any] = {"success": True, "actions": actions}
+    if first.clone_source is not None:  # conda's clone names both prefixes instead
+        document.update(
+            untracked_files=first.untracked,
+            src_prefix=str(first.clone_source),
+            dst_prefix=str(first.prefix),
+        )
+    else:
+        document["prefix"] = str(first.prefix)
+    if first.dry_run:
+        document["dry_run"] = True
+    # an Ophis key next to conda's: the packages whose link scripts the change runs
+    document["link_scripts"] = [s.to_json() for o in done for s in o.link_scripts.scripts]
+    unchecked = [name for o in done for name in o.link_scripts.unchecked]
+    if unchecked:
+        document["link_scripts_unchecked"] = unchecked
+    messages = [m for o in done if o.report for m in o.report.prelink_messages + o.report.messages]
+    if messages:
+        document["messages"] = messages
+    return document
 
 
-def _report(outcome: ChangeOutcome, action: str, json_output: bool, name: str | None) -> None:
+def _report(
+    outcome: ChangeOutcome, action: str, json_output: bool, name: str | None, print_json: bool
+) -> None:
     warn(outcome.warnings)
     if outcome.recovered and not json_output:
         stderr.print(
@@ -435,7 +484,8 @@ def _report(outcome: ChangeOutcome, action: str, json_output: bool, name: str | 
             soft_wrap=True,
         )
     if json_output:
-        _report_json(outcome)
+        if print_json:
+            emit_json(change_document([outcome]), sort_keys=False)
         return
     if outcome.solution is None:
         stdout.print("\n# All requested packages already installed.\n")
@@ -465,28 +515,6 @@ def warn(messages: list[str]) -> None:
     """Warnings go to stderr, so that --json output on stdout stays parseable."""
     for message in messages:
         stderr.print(f"[yellow]Warning:[/] {message}", highlight=False, soft_wrap=True)
-
-
-def _report_json(outcome: ChangeOutcome) -> None:
-    if outcome.solution is None:
-        emit_json({"message": "All requested packages already installed.", "success": True})
-        return
-    document = {"actions": _actions_json(outcome), "prefix": str(outcome.prefix), "success": True}
-    if outcome.dry_run:
-        document["dry_run"] = True
-    # an Ophis key next to conda's: the packages whose link scripts the change runs
-    document["link_scripts"] = [s.to_json() for s in outcome.link_scripts.scripts]
-    if outcome.link_scripts.unchecked:
-        document["link_scripts_unchecked"] = list(outcome.link_scripts.unchecked)
-    if outcome.report and (outcome.report.prelink_messages or outcome.report.messages):
-        document["messages"] = outcome.report.prelink_messages + outcome.report.messages
-    if outcome.clone_source is not None:  # the keys conda's clone adds
-        document.update(
-            src_prefix=str(outcome.clone_source),
-            dst_prefix=str(outcome.prefix),
-            untracked_files=outcome.untracked,
-        )
-    emit_json(document)
 
 
 def _print_clone(outcome: ChangeOutcome) -> None:

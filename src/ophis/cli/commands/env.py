@@ -23,6 +23,7 @@ from ophis.cli.commands.change import (
     REFUSE_LINK_SCRIPTS,
     YES,
     ChangeOptions,
+    change_document,
     run_change,
 )
 from ophis.cli.commands.env_tools import rename
@@ -323,16 +324,26 @@ def _apply_env_file(
     )
     options = replace(options, quiet=quiet or json_output)
     channels = list(environment.channels)
-    run_change(action, replace(options, specs=list(environment.dependencies), channel=channels))
+    specs = list(environment.dependencies)
+    # conda prints one document for the whole command, once pip has run too
+    deferred = json_output and not dry_run
+    outcomes = [
+        run_change(action, replace(options, specs=specs, channel=channels), defer_json=deferred)
+    ]
     if dry_run:
         return
     try:
-        finish_env_file(environment, target, file.parent, quiet=quiet or json_output)
+        pip_installed = finish_env_file(
+            environment, target, file.parent, quiet=quiet or json_output
+        )
         extras = prune_candidates(target, environment, config) if prune else []
     except OphisError as error:
         fail(error, json_output)
     if extras:
-        run_change("remove", replace(options, specs=extras, force=True))
+        pruning = replace(options, specs=extras, force=True)
+        outcomes.append(run_change("remove", pruning, defer_json=deferred))
+    if deferred:
+        emit_json(change_document(outcomes, pip_installed), sort_keys=False)
 
 
 def info(

@@ -189,6 +189,7 @@ def start(
         fail(error, as_json)
     root = (public_url or f"http://{_display_host(host)}:{port}").rstrip("/")
     _announce(root, settings, first, as_json)
+    _warn_user_code_refused(settings)
     if workers > 1:
         os.environ[SETTINGS_ENV] = settings_to_environment(settings)
         target: Any = "ophis.server.app:app_from_environment"
@@ -238,6 +239,14 @@ def _serve(config: Any, user_content_port: int | None) -> None:
             uvicorn.Server(config).run(sockets=sockets)
     except KeyboardInterrupt:
         pass
+
+
+def _warn_user_code_refused(settings: ServerSettings) -> None:
+    """The server still serves packages; the user code it cannot isolate it will not run."""
+    from ophis.server.services.os_users import refusals
+
+    for error in refusals(settings):
+        stderr.print(f"[bold red]Refused:[/] {error.message}\n{error.remedy}", highlight=False)
 
 
 def _display_host(host: str) -> str:

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from ophis.server.deps import ContextDep, PrincipalDep, SessionDep
 from ophis.server.origins import user_content_root
 from ophis.server.services import deployments, user_content
+from ophis.server.services.authz import require_login
 
 router = APIRouter()
 
@@ -44,6 +45,7 @@ async def deploy(
     group: list[str] | None = Query(None),
 ) -> dict[str, Any]:
     """The body is the project as a .tar.gz; installing and starting it can take a while."""
+    require_login(principal)  # before the body is read: strangers' archives are not held
     archive = await request.body()
     root = user_content_root(request)
 

@@ -24,6 +24,7 @@ from starlette.requests import ClientDisconnect
 
 from ophis.core.errors import OphisError
 from ophis.server.api.root import root_url
+from ophis.server.body_limits import BodyTooLarge
 from ophis.server.db.models import File
 from ophis.server.deps import ContextDep, PrincipalDep, SessionDep
 from ophis.server.failures import record_failure
@@ -141,6 +142,8 @@ def _body(request: Request) -> Iterator[bytes]:
     while True:
         try:
             chunk = anyio.from_thread.run(next_chunk)
+        except BodyTooLarge as error:  # the middleware answers 413; this ends the route
+            raise StoragePostError("EntityTooLarge", str(error.detail)) from None
         except ClientDisconnect:
             raise StoragePostError(
                 "IncompleteBody", "The connection closed before the file was complete."

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ophis.server.db.models import Account, File, FileLabel, Label, Package, Release
-from ophis.server.services import accounts, authz, channel_policy, files, packages
+from ophis.server.services import accounts, authz, channel_policy, files, labels, packages
 from ophis.server.services.authz import Principal
 
 SCOPE = "api:read"
@@ -116,31 +116,10 @@ def owner_packages(
     return replace(page, items=package_rows(session, page.items))
 
 
-def _has_visible_file(principal: Principal) -> ColumnElement[bool]:
-    """For a correlated ``Label``: does it hold a file of a package the caller may read?"""
-    return (
-        select(FileLabel.file_id)
-        .join(File, File.id == FileLabel.file_id)
-        .join(Release, Release.id == File.release_id)
-        .join(Package, Package.id == Release.package_id)
-        .where(FileLabel.label_id == Label.id, authz.readable_packages(principal, SCOPE))
-        .exists()
-    )
-
-
-def _labels_query(session: Session, principal: Principal, owner: Account) -> Select[Any]:
-    """The owner's labels; one holding nothing the caller may read is listed only to the
-    owner's members (as ``anaconda label --list`` does)."""
-    query = select(Label).where(Label.owner_id == owner.id)
-    if not authz.at_least(authz.role_on(session, principal, owner), authz.READ):
-        query = query.where(_has_visible_file(principal))
-    return query
-
-
 def owner_labels(
     session: Session, principal: Principal, owner: Account, number: int, size: int = 50
 ) -> Page:
-    query = _labels_query(session, principal, owner).order_by(Label.name)
+    query = labels.visible_labels(session, principal, owner, SCOPE).order_by(Label.name)
     return paged(session, query, number, size)
 
 
@@ -155,7 +134,7 @@ def label_files(
     """A label and one page of its files the caller may read, newest first; NotFound for a
     label the caller may not see, worded as for one that does not exist."""
     owner = accounts.get_account(session, owner_login)
-    query = _labels_query(session, principal, owner).where(Label.name == name)
+    query = labels.visible_labels(session, principal, owner, SCOPE).where(Label.name == name)
     label = session.scalar(query)
     if label is None:
         raise authz.not_found(f"{owner.login}/labels/{name}")

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ophis.core.shards import SHARDS_DIR
+from ophis.server.privacy import FILE_MODE, private_file
 
 try:
     import fcntl
@@ -119,7 +120,7 @@ class ChannelCache:
         name = hashlib.sha256(repr(key.slot).encode()).hexdigest()[:24]
         path = self.root / ".locks" / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a+b") as handle:
+        with os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE), "a+b") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             held.add(key.slot)
             try:
@@ -295,7 +296,8 @@ def etag_of(body: bytes) -> str:
 def _publish(path: Path, body: bytes) -> tuple[bytes, float]:
     """Create ``path`` with ``body`` unless it exists; return what ``path`` then holds."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}")
-    temporary.write_bytes(body)
+    with private_file(temporary) as out:
+        out.write(body)
     try:
         os.link(temporary, path)  # atomic, and fails rather than replace another's
     except FileExistsError:

@@ -1,5 +1,11 @@
 """Deployments: projects whose ``serve`` task this host runs and proxies.
 
+Deployments are off unless the administrator turns them on, and a deployment's code runs
+as the OS user of its owner's account, never as the server
+(:mod:`ophis.server.services.os_users`): its releases live in that account's area, outside
+the data directory (which it cannot read), readable and not writable by it; it writes to
+its $HOME. Where the server cannot isolate it, nothing is deployed or started.
+
 A deploy receives a project archive (its manifest, lock file and files), unpacks it safely
 into a new release folder, installs the environment the lock file pins -- without solving:
 a lock that does not satisfy the manifest is refused -- then starts ``serve`` as a process
@@ -23,7 +29,6 @@ import fcntl
 import os
 import shutil
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -42,12 +47,23 @@ from ophis.server.db.models import Account, Deployment, GroupMember, OrgGroup, u
 from ophis.server.errors import BadRequest, Conflict, NotFound
 from ophis.server.services import accounts, tokens
 from ophis.server.services.authz import (
+    READ,
     Principal,
+    at_least,
     check_write_owner,
     is_superuser,
     role_on,
 )
-from ophis.server.services.processes import is_alive, terminate_group
+from ophis.server.services.os_users import (
+    OsUser,
+    account_user,
+    homes_dir,
+    os_user_name,
+    private_folder,
+    require_isolation,
+    share_with,
+)
+from ophis.server.services.processes import is_alive, spawn_as, terminate_group
 from ophis.server.settings import ServerSettings
 
 SCOPE = "deployment:invoke"
@@ -69,7 +85,14 @@ class Started:
 
 
 def deployment_dir(settings: ServerSettings, owner: str, name: str) -> Path:
+    """The server's own files of a deployment (its log, locks, ``current``): closed to it."""
     return settings.data_dir / "deployments" / owner.lower() / name
+
+
+def releases_dir(settings: ServerSettings, owner: str, name: str) -> Path:
+    """Where its releases are unpacked and installed: in the owner account's area."""
+    area = homes_dir(settings) / os_user_name(settings, owner)
+    return area / "deployments" / name / "releases"
 
 
 def current_release(settings: ServerSettings, owner: str, name: str) -> Path:
@@ -95,10 +118,17 @@ def find(session: Session, owner: str, name: str) -> Deployment | None:
 def get_managed(session: Session, principal: Principal, owner: str, name: str) -> Deployment:
     """A deployment the caller may manage (write access to its owner's namespace)."""
     deployment = find(session, owner, name)
-    if deployment is None:
-        raise _not_found(owner, name)
+    if deployment is None or not _visible(session, principal, deployment):
+        raise _not_found(owner, name)  # the same answer: names of private ones do not leak
     check_write_owner(session, principal, deployment.owner)
     return deployment
+
+
+def _visible(session: Session, principal: Principal, deployment: Deployment) -> bool:
+    """Does the caller know the deployment is there: a member of its owner's namespace, or
+    someone who may call it?"""
+    member = at_least(role_on(session, principal, deployment.owner), READ)
+    return member or can_invoke(session, principal, deployment)
 
 
 def list_managed(session: Session, principal: Principal, owner: str) -> list[Deployment]:
@@ -179,13 +209,17 @@ def deploy(
         raise NotFound(f"There is no account named {owner!r}.", "Check the owner's name.")
     check_write_owner(session, principal, account)
     _check_name(name)
+    _require_enabled(settings)
+    user = account_user(settings, account.login)
     folder = deployment_dir(settings, account.login, name)
     folder.mkdir(parents=True, exist_ok=True)
     with _deploy_lock(folder):
-        release = folder / "releases" / f"{time.time_ns()}"
+        releases = private_folder(user, releases_dir(settings, account.login, name))
+        release = releases / f"{time.time_ns()}"
         try:
             project = _unpack(archive, release / "project")
-            _install(settings, project)
+            _install(settings, user, project)
+            share_with(user, release)
             started = _start(settings, account.login, name, project)
         except BaseException:
             shutil.rmtree(release, ignore_errors=True)
@@ -206,6 +240,15 @@ def deploy(
         deployment.restarts = 0
         session.commit()
     return deployment
+
+
+def _require_enabled(settings: ServerSettings) -> None:
+    if not settings.deployments_enabled:
+        raise NotFound(
+            "Deployments are turned off on this server.",
+            "Ask its administrator (deployments_enabled = true).",
+        )
+    require_isolation(settings, "Deployments", "deployments_enabled")
 
 
 def _check_name(name: str) -> None:
@@ -232,12 +275,13 @@ def _unpack(archive: bytes, target: Path) -> Path:
     return target
 
 
-def _project_config(settings: ServerSettings) -> Any:
+def _project_config(settings: ServerSettings, user: OsUser) -> Any:
     """The package manager's settings for deployments: nothing of the server user's
-    .condarc, one package cache for every deployment of this host."""
+    .condarc, a package cache per account (its files are linked into the account's
+    environments, which its OS user reads)."""
     from ophis.manager.config import load_config
 
-    cache = settings.data_dir / "deployments" / ".pkgs"
+    cache = user.area / "pkgs"
     home = settings.data_dir / "deployments" / ".home"
     home.mkdir(parents=True, exist_ok=True)
     return load_config(
@@ -247,7 +291,7 @@ def _project_config(settings: ServerSettings) -> Any:
     )
 
 
-def _install(settings: ServerSettings, project: Path) -> None:
+def _install(settings: ServerSettings, user: OsUser, project: Path) -> None:
     from ophis.project.manifest import find_manifest, load_manifest
     from ophis.project.workspace import prepare
 
@@ -256,7 +300,7 @@ def _install(settings: ServerSettings, project: Path) -> None:
         if manifest.root != project:
             raise BadRequest("The archive's manifest is not at its top.", "Archive the project.")
         manifest.task(SERVE_TASK)
-        prepare(manifest, _project_config(settings), {"HOME": str(project)}, locked=True)
+        prepare(manifest, _project_config(settings, user), {"HOME": str(project)}, locked=True)
     except OphisError as error:
         raise BadRequest(error.message, error.remedy) from None
 
@@ -266,9 +310,9 @@ def _switch(folder: Path, release: Path) -> None:
     link = folder / "current"
     temporary = folder / "current.new"
     temporary.unlink(missing_ok=True)
-    temporary.symlink_to(release.relative_to(folder))
+    temporary.symlink_to(release)
     temporary.replace(link)
-    for old in (folder / "releases").iterdir():
+    for old in release.parent.iterdir():
         if old != release:
             shutil.rmtree(old, ignore_errors=True)
 
@@ -282,30 +326,39 @@ def _start(settings: ServerSettings, owner: str, name: str, project: Path) -> St
     from ophis.project.workspace import project_environ, task_script
 
     manifest = load_manifest(find_manifest(project))
+    user = account_user(settings, owner)
     port = _free_port()
     root_path = f"/deployments/{owner.lower()}/{name}"
-    environ = {
-        "HOME": str(project),
+    environ = {  # all it gets, with who it is ($HOME, $USER): none of the server's secrets
         "PATH": "/usr/bin:/bin",
         "LANG": os.environ.get("LANG", "C.UTF-8"),
         "PORT": str(port),
         "OPHIS_ROOT_PATH": root_path,
     }
-    config = _project_config(settings)
-    script = task_script(manifest, SERVE_TASK, [], config, environ, [sys.executable, "-m", "ophis"])
-    (project.parent / "run.sh").write_text(script)
+    config = _project_config(settings, user)
+    script = task_script(
+        manifest,
+        SERVE_TASK,
+        [],
+        config,
+        {**environ, "HOME": str(user.home)},
+        [sys.executable, "-m", "ophis"],
+    )
+    run = project.parent / "run.sh"
+    run.write_text(script)
+    os.chown(run, 0, user.gid)
+    run.chmod(0o640)
     log = log_path(settings, owner, name)
     with log.open("ab") as out:
         when = f"{utcnow():%Y-%m-%d %H:%M:%S}"
         out.write(f"--- starting {SERVE_TASK} on port {port} at {when} UTC\n".encode())
-        process = subprocess.Popen(
-            ["bash", str(project.parent / "run.sh")],
+        process = spawn_as(
+            user,
+            ["bash", str(run)],
             cwd=project,
             env=project_environ(manifest, environ),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            output=out,
+            max_processes=settings.user_max_processes,
         )
     deadline = time.monotonic() + _START_SECONDS
     while time.monotonic() < deadline:
@@ -374,7 +427,10 @@ def stop(session: Session, settings: ServerSettings, deployment: Deployment) -> 
 def start(session: Session, settings: ServerSettings, deployment: Deployment) -> Deployment:
     if deployment.status == RUNNING and is_alive(deployment.pid):
         return deployment
-    project = current_release(settings, deployment.owner.login, deployment.name) / "project"
+    _require_enabled(settings)
+    # the release itself, in the owner's area: the link is in the data directory, closed to it
+    release = current_release(settings, deployment.owner.login, deployment.name).resolve()
+    project = release / "project"
     if not project.is_dir():
         raise Conflict(
             f"{deployment.owner.login}/{deployment.name} has no release to start.",
@@ -394,10 +450,11 @@ def start(session: Session, settings: ServerSettings, deployment: Deployment) ->
 def remove(session: Session, settings: ServerSettings, deployment: Deployment) -> None:
     if deployment.pid:
         terminate_group(deployment.pid)
-    folder = deployment_dir(settings, deployment.owner.login, deployment.name)
+    owner, name = deployment.owner.login, deployment.name
     session.delete(deployment)
     session.commit()
-    shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(deployment_dir(settings, owner, name), ignore_errors=True)
+    shutil.rmtree(releases_dir(settings, owner, name).parent, ignore_errors=True)
 
 
 def set_access(

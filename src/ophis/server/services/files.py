@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from ophis.core.errors import InvalidPackageError
 from ophis.core.package_file import file_digests, read_package, split_package_filename
 from ophis.core.platform import parse_subdir
 from ophis.core.python_dist import is_python_distribution, read_python_distribution
+from ophis.core.versions import check_conda_version
 from ophis.server.db.engine import upsert
 from ophis.server.db.models import (
     Account,
@@ -42,6 +44,8 @@ from ophis.server.db.models import (
 from ophis.server.errors import BadRequest, Conflict
 from ophis.server.services import cves, signing, webhooks
 from ophis.server.storage.interfaces import Storage
+
+_PACKAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
 
 T = TypeVar("T")
 log = logging.getLogger("ophis.server")
@@ -205,6 +209,7 @@ def ensure_package(
     stays private if the channel is made public later."""
     package = find_package(session, owner, name)
     if package is None:
+        check_package_name(name)
         public = public and not owner.private_channel
         package = Package(owner_id=owner.id, name=name, public=public, summary=summary)
         package.owner = owner
@@ -212,9 +217,21 @@ def ensure_package(
     return package
 
 
+def check_package_name(name: str) -> None:
+    if not _PACKAGE_NAME.match(name):
+        raise BadRequest(
+            f"name {name!a} is not a valid package name.",
+            "Use letters, digits and '.', '_', '+', '-' (at most 200), starting with a letter"
+            " or digit.",
+        )
+
+
 def ensure_release(session: Session, package: Package, version: str) -> Release:
+    """The package's release ``version``, created when new (with a valid conda version:
+    every way a release comes in, API or upload, passes here)."""
     release = find_release(session, package, version)
     if release is None:
+        check_conda_version(version)
         release = insert_or_find(
             session,
             Release(package_id=package.id, version=version),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from ophis.server.db.models import Account, File, FileLabel, Label, Package, Release
@@ -17,6 +17,8 @@ from ophis.server.services import accounts, authz, files, packages
 from ophis.server.services.authz import Principal
 from ophis.server.storage.interfaces import Storage
 
+#: the scope a token needs to see packages through the API
+READ_SCOPE = "api:read"
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 #: how ``anaconda copy`` treats a file the destination already has: POST refuses,
 #: PUT (--replace) replaces it, PATCH (--update) keeps it
@@ -41,33 +43,56 @@ def find_label(session: Session, owner: Account, name: str) -> Label | None:
     return session.scalar(select(Label).where(Label.owner_id == owner.id, Label.name == name))
 
 
+def visible_labels(
+    session: Session, principal: Principal, owner: Account, scope: str = READ_SCOPE
+) -> Select[tuple[Label]]:
+    """The owner's labels the caller may know of: all of them for the namespace's members,
+    else those holding a file of a package the caller may read. To anyone else a label is
+    not there at all: not its name, its notices or its counts."""
+    query = select(Label).where(Label.owner_id == owner.id)
+    if authz.at_least(authz.role_on(session, principal, owner), authz.READ):
+        return query
+    has_visible_file = (
+        select(FileLabel.file_id)
+        .join(File, File.id == FileLabel.file_id)
+        .join(Release, Release.id == File.release_id)
+        .join(Package, Package.id == Release.package_id)
+        .where(FileLabel.label_id == Label.id, authz.readable_packages(principal, scope))
+        .exists()
+    )
+    return query.where(has_visible_file)
+
+
 def list_labels(session: Session, principal: Principal, owner_login: str) -> list[LabelSummary]:
-    """The owner's labels with the files the caller may see; a label with none of those is
-    listed only to members of the namespace."""
+    """The owner's labels the caller may know of, with the files the caller may see."""
     owner = accounts.get_account(session, owner_login)
-    member = authz.at_least(authz.role_on(session, principal, owner), authz.READ)
-    labels = session.scalars(select(Label).where(Label.owner_id == owner.id).order_by(Label.name))
-    summaries = [
+    labels = session.scalars(visible_labels(session, principal, owner).order_by(Label.name))
+    return [
         LabelSummary(label, packages.visible_files(session, principal, label.files))
         for label in labels
     ]
-    return [summary for summary in summaries if summary.files or member]
 
 
 def show_label(session: Session, principal: Principal, owner_login: str, name: str) -> LabelSummary:
     owner = accounts.get_account(session, owner_login)
-    label = _existing_label(session, owner, name)
+    label = session.scalar(visible_labels(session, principal, owner).where(Label.name == name))
+    if label is None:
+        raise _no_label(owner, name)
     return LabelSummary(label, packages.visible_files(session, principal, label.files))
 
 
 def _existing_label(session: Session, owner: Account, name: str) -> Label:
     label = find_label(session, owner, name)
     if label is None:
-        raise NotFound(
-            f"{owner.login} has no label {name!r}.",
-            f"List the labels with `anaconda label --list -o {owner.login}`.",
-        )
+        raise _no_label(owner, name)
     return label
+
+
+def _no_label(owner: Account, name: str) -> NotFound:
+    return NotFound(
+        f"{owner.login} has no label {name!r}.",
+        f"List the labels with `anaconda label --list -o {owner.login}`.",
+    )
 
 
 def add_label(

@@ -1,10 +1,13 @@
 """Notebooks on the server: one JupyterLab per signed-in user, on this host.
 
-Each user has a persistent folder, ``<data-dir>/notebooks/<login>/``: the JupyterLab's
-root, and ``envs/`` for the user's own conda environments. A JupyterLab listens on a Unix
-socket in the user's runtime folder (mode 0600), never on a TCP port: only this server's
-processes can reach it, so it needs no token of its own, and the server proxies it under
-``/notebooks/<login>/`` to that user's web session alone.
+A JupyterLab and its kernels run as the OS user of the user's account, never as the
+server (:mod:`ophis.server.services.os_users`): they cannot read the data directory, and
+nothing starts where the server cannot isolate them. The user's home (outside the data
+directory, closed to other accounts) is the JupyterLab's root, with ``envs/`` for the
+user's own conda environments. A JupyterLab listens on a Unix socket in the account's
+``run/`` folder (mode 0600, a folder the user cannot change once it listens), never on a
+TCP port: only the server reaches it, so it needs no token of its own, and the server
+proxies it under ``/notebooks/<login>/`` to that user's web session alone.
 
 The state of a running notebook server is a small JSON file beside its socket, so any
 worker process of this host can proxy, count and stop it (notebooks are single-host by
@@ -20,8 +23,7 @@ import fcntl
 import json
 import os
 import re
-import resource
-import subprocess
+import stat
 import sys
 import time
 from collections.abc import Iterator
@@ -33,7 +35,17 @@ from pathlib import Path
 import httpx
 
 from ophis.server.errors import BadRequest, NotFound, ServerError, TooManyRequests
-from ophis.server.services.processes import is_alive, terminate_group
+from ophis.server.services.os_users import (
+    OsUser,
+    account_user,
+    homes_dir,
+    isolation_error,
+    os_user_name,
+    private_folder,
+    require_isolation,
+    share_with,
+)
+from ophis.server.services.processes import is_alive, spawn_as, terminate_group
 from ophis.server.settings import ServerSettings
 
 STATE = "server.json"
@@ -42,6 +54,7 @@ ACTIVITY = "activity"
 DEFAULT_ENVIRONMENT = "default"
 _ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _START_SECONDS = 60.0
+_FEATURE = ("Notebooks", "notebooks_enabled")
 
 
 @dataclass
@@ -58,23 +71,37 @@ class NotebookServer:
 
 
 def user_folder(settings: ServerSettings, login: str) -> Path:
-    """The user's persistent notebook folder (created on first use)."""
-    folder = settings.data_dir / "notebooks" / login.lower()
-    (folder / "envs").mkdir(parents=True, exist_ok=True)
-    return folder
+    """The user's persistent notebook folder: the home of the account's OS user."""
+    return homes_dir(settings) / os_user_name(settings, login) / "home"
+
+
+def _socket(settings: ServerSettings, login: str) -> Path:
+    return homes_dir(settings) / os_user_name(settings, login) / "run" / SOCKET
 
 
 def _runtime(settings: ServerSettings, login: str) -> Path:
-    """Sockets and state: outside the user's folder, which JupyterLab serves."""
+    """State and log, in the data directory: the user's code can neither read nor change
+    them (the state names the process group the server ends)."""
     folder = settings.data_dir / "notebooks-runtime" / login.lower()
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     return folder
 
 
+def cannot_start(settings: ServerSettings) -> ServerError | None:
+    """Why no notebook server can start on this host (None when one can)."""
+    if not settings.notebooks_enabled:
+        return NotFound(
+            "Notebooks are turned off on this server.",
+            "Ask its administrator to turn them on (notebooks_enabled = true).",
+        )
+    return isolation_error(settings, *_FEATURE)
+
+
 def environments(settings: ServerSettings, login: str) -> list[str]:
     """What a user may start a JupyterLab in: the server's default, then their own."""
     envs = user_folder(settings, login) / "envs"
-    own = sorted(p.name for p in envs.iterdir() if (p / "conda-meta").is_dir())
+    found = envs.iterdir() if envs.is_dir() else ()
+    own = sorted(p.name for p in found if (p / "conda-meta").is_dir())
     return [DEFAULT_ENVIRONMENT, *own]
 
 
@@ -86,7 +113,7 @@ def running(settings: ServerSettings, login: str) -> NotebookServer | None:
     except (OSError, ValueError, TypeError):
         return None
     if not is_alive(server.pid):
-        _clean(_runtime(settings, login))
+        _clean(settings, login)
         return None
     return server
 
@@ -102,6 +129,7 @@ def all_running(settings: ServerSettings) -> list[NotebookServer]:
 
 def start(settings: ServerSettings, login: str, environment: str) -> NotebookServer:
     """Start the user's JupyterLab (or return the one running) and wait until it answers."""
+    require_isolation(settings, *_FEATURE)
     with _start_lock(settings):
         current = running(settings, login)
         if current is not None:
@@ -123,7 +151,7 @@ def stop(settings: ServerSettings, login: str) -> bool:
     if server is None:
         return False
     terminate_group(server.pid)
-    _clean(_runtime(settings, login))
+    _clean(settings, login)
     return True
 
 
@@ -158,28 +186,30 @@ def reaper(settings: ServerSettings) -> object:
 
 
 def _spawn(settings: ServerSettings, login: str, environment: str) -> NotebookServer:
-    folder = user_folder(settings, login)
+    user = account_user(settings, login)
     runtime = _runtime(settings, login)
-    _clean(runtime)
-    command, env = _command(settings, login, environment, folder, runtime)
-    log = (runtime / "jupyter.log").open("ab")
-    memory = settings.notebooks_memory_mb * 1024 * 1024
-
-    def limits() -> None:  # in the child, before exec: its address space, and its kernels'
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-
-    process = subprocess.Popen(
-        command,
-        cwd=folder,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: stopped with its kernels
-        preexec_fn=limits,
-    )
-    log.close()
-    server = NotebookServer(login, environment, process.pid, str(runtime / SOCKET), time.time())
+    _clean(settings, login)
+    _own_folder(user, user.home / "envs")
+    command, env = _command(settings, login, environment, user)
+    private_folder(user, user.run, writable=True)  # for JupyterLab's socket, until it listens
+    with (runtime / "jupyter.log").open("ab") as log:
+        try:
+            process = spawn_as(
+                user,
+                command,
+                cwd=user.home,
+                env=env,
+                output=log,
+                max_processes=settings.user_max_processes,
+                memory_bytes=settings.notebooks_memory_mb * 1024 * 1024,
+            )
+        except PermissionError:
+            raise ServerError(
+                f"The accounts' OS users cannot run {command[0]}.",
+                "Install JupyterLab where every user can read it (`ophis server notebooks "
+                "setup`, or notebooks_jupyter), not under a closed home such as /root.",
+            ) from None
+    server = NotebookServer(login, environment, process.pid, str(user.run / SOCKET), time.time())
     state = runtime / STATE
     state.with_suffix(".tmp").write_text(json.dumps(asdict(server)))
     state.with_suffix(".tmp").replace(state)
@@ -187,19 +217,27 @@ def _spawn(settings: ServerSettings, login: str, environment: str) -> NotebookSe
     return server
 
 
+def _own_folder(user: OsUser, path: Path) -> None:
+    """A folder of the user's home, made for them (never following what they put there)."""
+    if not path.exists() and not path.is_symlink():
+        path.mkdir(mode=0o700)
+        os.chown(path, user.uid, user.gid, follow_symlinks=False)
+
+
 def _command(
-    settings: ServerSettings, login: str, environment: str, folder: Path, runtime: Path
+    settings: ServerSettings, login: str, environment: str, user: OsUser
 ) -> tuple[list[str], dict[str, str]]:
     """JupyterLab's command line: the environment's own JupyterLab when it has one, else the
     server's, with the environment's Python as the default kernel."""
     jupyter = _server_jupyter(settings)
     kernel = None
+    folder = user.home
     if environment != DEFAULT_ENVIRONMENT:
         prefix = _user_environment(folder, environment)
         if (prefix / "bin" / "jupyter-lab").is_file():
             jupyter = prefix / "bin" / "jupyter-lab"
         elif _has_ipykernel(prefix):
-            kernel = _write_kernelspec(runtime, environment, prefix)
+            kernel = _write_kernelspec(user, environment, prefix)
         else:
             raise BadRequest(
                 f"The environment {environment!r} has neither jupyterlab nor ipykernel.",
@@ -209,7 +247,7 @@ def _command(
     command = [
         str(jupyter),
         "--no-browser",
-        f"--ServerApp.sock={runtime / SOCKET}",
+        f"--ServerApp.sock={user.run / SOCKET}",
         "--ServerApp.sock_mode=0600",
         f"--ServerApp.base_url={base}",
         f"--ServerApp.root_dir={folder}",
@@ -223,26 +261,21 @@ def _command(
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.news_url=None",
     ]
-    if os.geteuid() == 0:
-        command.append("--allow-root")
+    # Jupyter's runtime, data and config folders are the defaults under $HOME
     env = {
         "PATH": f"{Path(jupyter).parent}:/usr/bin:/bin",
-        "HOME": str(folder),
         "LANG": os.environ.get("LANG", "C.UTF-8"),
-        "JUPYTER_RUNTIME_DIR": str(runtime / "jupyter"),
-        "JUPYTER_DATA_DIR": str(runtime / "data"),
-        "JUPYTER_CONFIG_DIR": str(runtime / "config"),
-        "IPYTHONDIR": str(runtime / "ipython"),
     }
     if kernel is not None:
-        env["JUPYTER_PATH"] = str(runtime / "kernel-specs")
+        env["JUPYTER_PATH"] = str(user.run / "kernel-specs")
         command.append(f"--MultiKernelManager.default_kernel_name={kernel}")
     return command, env
 
 
 def runtime_environment(settings: ServerSettings) -> Path:
-    """Where `ophis server notebooks setup` installs JupyterLab."""
-    return settings.data_dir / "notebooks-runtime" / ".jupyterlab"
+    """Where `ophis server notebooks setup` installs JupyterLab: outside the data directory,
+    so that the accounts' OS users can run it."""
+    return homes_dir(settings) / ".jupyterlab"
 
 
 def _server_jupyter(settings: ServerSettings) -> Path:
@@ -275,9 +308,10 @@ def _has_ipykernel(prefix: Path) -> bool:
     return any(prefix.glob("lib/python3*/site-packages/ipykernel/__init__.py"))
 
 
-def _write_kernelspec(runtime: Path, environment: str, prefix: Path) -> str:
+def _write_kernelspec(user: OsUser, environment: str, prefix: Path) -> str:
     name = f"ophis-{environment}"
-    spec = runtime / "kernel-specs" / "kernels" / name
+    specs = private_folder(user, user.run / "kernel-specs")
+    spec = specs / "kernels" / name
     spec.mkdir(parents=True, exist_ok=True)
     python = str(prefix / "bin" / "python")
     kernel = {
@@ -286,6 +320,7 @@ def _write_kernelspec(runtime: Path, environment: str, prefix: Path) -> str:
         "language": "python",
     }
     (spec / "kernel.json").write_text(json.dumps(kernel))
+    share_with(user, specs)
     return name
 
 
@@ -295,12 +330,13 @@ def _wait_until_up(settings: ServerSettings, server: NotebookServer) -> None:
         if not is_alive(server.pid):
             log = _runtime(settings, server.login) / "jupyter.log"
             tail = log.read_text(errors="replace")[-600:] if log.is_file() else ""
-            _clean(_runtime(settings, server.login))
+            _clean(settings, server.login)
             raise ServerError(
                 f"JupyterLab stopped while starting: {tail.strip() or 'no output'}",
                 "Tell the server's administrator; the log is in the user's runtime folder.",
             )
-        if status(server) is not None:
+        if server.socket_path.exists() and status(server) is not None:
+            _seal(settings, server)
             return
         time.sleep(0.2)
     stop(settings, server.login)
@@ -308,6 +344,20 @@ def _wait_until_up(settings: ServerSettings, server: NotebookServer) -> None:
         f"JupyterLab did not answer within {_START_SECONDS:.0f} seconds.",
         "Try again; if it persists, tell the server's administrator.",
     )
+
+
+def _seal(settings: ServerSettings, server: NotebookServer) -> None:
+    """Close the socket's folder to the user's changes, then check that the socket there is
+    the one the user's JupyterLab made (not a link to another account's)."""
+    user = account_user(settings, server.login)
+    private_folder(user, user.run)
+    made = server.socket_path.lstat()
+    if not stat.S_ISSOCK(made.st_mode) or made.st_uid != user.uid:
+        stop(settings, server.login)
+        raise ServerError(
+            f"The notebook server of {server.login} did not make its own socket.",
+            "Start it again; if it persists, tell the server's administrator.",
+        )
 
 
 # --- state ------------------------------------------------------------------------------
@@ -338,9 +388,11 @@ def _last_activity(
     return max(seen)
 
 
-def _clean(runtime: Path) -> None:
-    for name in (STATE, SOCKET, ACTIVITY):
+def _clean(settings: ServerSettings, login: str) -> None:
+    runtime = _runtime(settings, login)
+    for name in (STATE, ACTIVITY):
         (runtime / name).unlink(missing_ok=True)
+    _socket(settings, login).unlink(missing_ok=True)
 
 
 @contextmanager

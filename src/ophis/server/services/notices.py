@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from ophis.server.db.models import NOTICE_LEVELS, Account, ChannelNotice, utcnow
+from ophis.server.db.models import NOTICE_LEVELS, Account, ChannelNotice, Label, utcnow
 from ophis.server.errors import BadRequest, NotFound
 from ophis.server.services import accounts, authz, labels
 from ophis.server.services.authz import Principal
@@ -112,16 +112,22 @@ def active_notices(
     none to a caller who may not read a private channel."""
     if not authz.can_read_channel(session, principal, owner, scope):
         return []
-    return _active(session, owner, label)
+    return _active(session, principal, owner, label, scope)
 
 
-def _active(session: Session, owner: Account, label: str | None) -> list[ChannelNotice]:
+def _active(
+    session: Session, principal: Principal, owner: Account, label: str | None, scope: str
+) -> list[ChannelNotice]:
+    """The unexpired notices for the whole channel or for ``label`` (None: any label);
+    those of a label the caller may not know of are left out, as that label is."""
     query = select(ChannelNotice).where(
         ChannelNotice.owner_id == owner.id,
         or_(ChannelNotice.expired_at.is_(None), ChannelNotice.expired_at > utcnow()),
     )
     if label is not None:
         query = query.where(or_(ChannelNotice.label.is_(None), ChannelNotice.label == label))
+    visible = labels.visible_labels(session, principal, owner, scope).with_only_columns(Label.name)
+    query = query.where(or_(ChannelNotice.label.is_(None), ChannelNotice.label.in_(visible)))
     return list(session.scalars(query.order_by(ChannelNotice.created_at.desc())))
 
 
@@ -135,7 +141,8 @@ def notices_document(
         raise _no_channel(owner_login)
     if not authz.can_read_channel(session, principal, owner, CONDA_SCOPE):
         raise _no_channel(owner_login)
-    return {"notices": [_as_conda(notice) for notice in _active(session, owner, label)]}
+    active = _active(session, principal, owner, label, CONDA_SCOPE)
+    return {"notices": [_as_conda(notice) for notice in active]}
 
 
 def _no_channel(login: str) -> NotFound:

@@ -3,7 +3,6 @@ that hide what the caller may not read, metadata changes, removals, search, down
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,7 +23,6 @@ from ophis.server.services import accounts, authz, files, webhooks
 from ophis.server.services.authz import Principal
 from ophis.server.storage.interfaces import Storage
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
 #: public_attrs keys kept in their own columns; the rest goes to Package.attrs
 _COLUMNS = frozenset({"summary", "description", "license", "home", "home_page", "package_types"})
 #: loads what the package objects show in a few queries instead of one per file
@@ -112,12 +110,7 @@ def create_package(
 ) -> Package:
     owner = accounts.get_account(session, owner_login)
     authz.check_write_owner(session, principal, owner)
-    if not _NAME.match(name):
-        raise BadRequest(
-            f"{name!r} is not a valid package name.",
-            "Use letters, digits and '.', '_', '+', '-' (at most 200), starting with a letter"
-            " or digit.",
-        )
+    files.check_package_name(name)
     if files.find_package(session, owner, name) is not None:
         raise Conflict(
             f"The package {owner.login}/{name} already exists.",

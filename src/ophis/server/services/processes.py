@@ -1,5 +1,5 @@
-"""Processes the server starts on its host (notebook servers, deployments): is one alive,
-and ending one with everything it started.
+"""Processes the server starts on its host (notebook servers, deployments): starting one
+as its account's OS user, is one alive, and ending one with everything it started.
 
 A process may be another worker's child: ``waitpid`` reaps our own (so an ended child is
 not a zombie forever), and ``/proc`` tells a zombie of another worker from a live process.
@@ -8,9 +8,52 @@ not a zombie forever), and ``/proc`` tells a zombie of another worker from a liv
 from __future__ import annotations
 
 import os
+import resource
 import signal
+import subprocess
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import IO
+
+from ophis.server.services.os_users import OsUser
+
+
+def spawn_as(
+    user: OsUser,
+    command: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    output: IO[bytes],
+    max_processes: int,
+    memory_bytes: int | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start user code as ``user``: no supplementary groups, a session and process group
+    of its own (ended as one), files private by default, at most ``max_processes``
+    processes for the account, and only the variables in ``env`` besides who it is --
+    nothing of the server's environment."""
+    environ = {**env, "HOME": str(user.home), "USER": user.name, "LOGNAME": user.name}
+
+    def limits() -> None:  # in the child, before exec; inherited by its children
+        resource.setrlimit(resource.RLIMIT_NPROC, (max_processes, max_processes))
+        if memory_bytes is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+
+    return subprocess.Popen(
+        list(command),
+        cwd=cwd,
+        env=environ,
+        stdin=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        user=user.uid,
+        group=user.gid,
+        extra_groups=[],
+        umask=0o077,
+        start_new_session=True,
+        preexec_fn=limits,
+    )
 
 
 def is_alive(pid: int | None) -> bool:

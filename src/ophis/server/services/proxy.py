@@ -50,6 +50,7 @@ from ophis.client.verified_download import (
 )
 from ophis.core.channel import Channel
 from ophis.core.errors import OphisError
+from ophis.core.paths import check_record_fields
 from ophis.core.platform import KNOWN_SUBDIRS
 from ophis.core.repodata import build_repodata, dumps
 from ophis.core.shards import SHARDS_INDEX
@@ -247,6 +248,7 @@ def fetch_file(
             f"There is no such file in {repodata.channel_name(proxy.owner.login, proxy.label)}.",
             "Check the file name against the channel's repodata.",
         )
+    check_record_fields(proxy.upstream, filename, record)  # the file name becomes a path
     work = mirror_channels.work_dir(settings, proxy) / "proxy" / subdir
     work.mkdir(parents=True, exist_ok=True)
     with _file_lock(proxy.id, work, filename):
@@ -271,7 +273,7 @@ def _file_lock(proxy_id: int, folder: Path, filename: str) -> Iterator[None]:
         if fcntl is None:  # pragma: no cover
             yield
             return
-        fd = os.open(folder / f"{filename}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(folder / f"{filename}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # released when closed, also by a killed worker
             yield

@@ -34,11 +34,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from ophis.core.versions import check_python_version
 from ophis.security.tokens import hash_token
 from ophis.server.db.models import File, Release, Stage, utcnow
 from ophis.server.errors import BadRequest, Conflict, NotFound, ServerError
+from ophis.server.privacy import private_dir, private_file
 from ophis.server.schemas import StageCreate
-from ophis.server.services import authz, channel_policy, files, labels, packages
+from ophis.server.services import authz, channel_policy, files, labels, packages, staging
 from ophis.server.services.authz import Principal
 from ophis.server.settings import ServerSettings
 from ophis.server.storage.interfaces import Storage
@@ -51,8 +53,6 @@ _FILENAME = r"[A-Za-z0-9_+!-][A-Za-z0-9._+!-]{0,250}"
 _BASENAME = re.compile(rf"^(?:{_SUBDIR}/)?{_FILENAME}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _UPLOAD_AGAIN = "Upload the file again with `anaconda upload`."
-#: where received files wait for their commit in a remote storage
-STAGING = "staging/"
 
 
 class StoragePostError(ServerError):
@@ -81,11 +81,11 @@ def stage(
 ) -> StagedUpload:
     """Check everything that can be checked before the bytes come, and issue the key."""
     owner_login, name, version, basename = spec
-    _purge_expired(session, storage)
     release = packages.get_release(session, principal, owner_login, name, version)
     package = release.package
     authz.check_write_package(session, principal, package)
-    _check_stage_request(basename, body)
+    staging.check_room_for_stage(session, settings, authz.require_login(principal).id)
+    _check_stage_request(basename, version, body)
     target_labels = body.channels or [files.MAIN]
     for label in target_labels:
         labels.check_label_name(label)
@@ -118,7 +118,7 @@ def stage(
     return StagedUpload(dist_id, key)
 
 
-def _check_stage_request(basename: str, body: StageCreate) -> None:
+def _check_stage_request(basename: str, version: str, body: StageCreate) -> None:
     if not _BASENAME.match(basename) or len(basename) > 500:
         raise BadRequest(
             f"{basename!r} is not a valid file name for an upload.",
@@ -130,32 +130,12 @@ def _check_stage_request(basename: str, body: StageCreate) -> None:
             f"Distribution type {body.distribution_type!r} is not accepted.",
             "Upload conda packages (.conda, .tar.bz2), wheels, sdists or project archives.",
         )
+    if body.distribution_type == files.PYPI:
+        check_python_version(version)
     if not _SHA256.match(body.sha256.lower()):
         raise BadRequest(
             "The sha256 of the upload is not 64 hexadecimal digits.", "Send the file's SHA-256."
         )
-
-
-def _purge_expired(session: Session, storage: Storage) -> None:
-    expired = session.scalars(select(Stage).where(Stage.expires_at < utcnow())).all()
-    for row in expired:
-        _discard_staged(storage, row)
-        session.delete(row)
-    session.commit()
-
-
-def _discard_staged(storage: Storage, row: Stage) -> None:
-    """The stage's bytes, here and (remote storage) in the shared staging area."""
-    shutil.rmtree(_stage_dir(storage, row.dist_id), ignore_errors=True)
-    if row.storage_key and row.storage_key.startswith(STAGING):
-        with contextlib.suppress(Exception):  # an orphan in staging/ harms no one
-            storage.delete(row.storage_key)
-
-
-def _stage_dir(storage: Storage, dist_id: str) -> Path:
-    """Where a stage's file waits for its commit, under the basename's file name (the
-    name the archive checks compare with its metadata)."""
-    return storage.temp_dir() / f"stage-{dist_id}"
 
 
 def receive(
@@ -169,14 +149,14 @@ def receive(
     """The storage POST: stream the file part into the stage's temporary file, then check
     its size, Content-MD5 and the sha256 given at /stage. The key is spent at once."""
     row = _stage_for_key(session, dist_id, fields.get(UPLOAD_KEY, ""))
-    declared = _declared_size(fields.get("Content-Length"), settings.max_upload_bytes)
+    limit = _file_limit(session, settings, row)
+    declared = _declared_size(fields.get("Content-Length"), limit)
     md5 = _content_md5(fields.get("Content-MD5"))
     row.upload_key_hash = ""  # one-time: a second POST with the same key is refused
     session.commit()  # also ends the read transaction, which the stream may hold for long
-    path = _stage_dir(storage, dist_id) / row.basename.rsplit("/", 1)[-1]
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = private_dir(staging.stage_dir(storage, dist_id)) / row.basename.rsplit("/", 1)[-1]
     try:
-        size, digest, sha256 = _write(path, chunks, settings.max_upload_bytes)
+        size, digest, sha256 = _write(path, chunks, limit)
         _check_digests(row, declared, md5, size, digest, sha256)
     except BaseException:
         shutil.rmtree(path.parent, ignore_errors=True)
@@ -189,9 +169,9 @@ def receive(
 def _share(storage: Storage, path: Path, dist_id: str) -> str:
     """The stage's key: its local file, or, when the storage is remote (other machines
     may take the commit), a copy under ``staging/`` there too."""
-    if storage.local_path(f"{STAGING}{dist_id}/{path.name}") is not None:
+    if storage.local_path(f"{staging.STAGING}{dist_id}/{path.name}") is not None:
         return f"{path.parent.name}/{path.name}"
-    key = f"{STAGING}{dist_id}/{path.name}"
+    key = f"{staging.STAGING}{dist_id}/{path.name}"
     copy = path.with_name(f".{path.name}.shared")
     shutil.copyfile(path, copy)
     try:
@@ -220,14 +200,28 @@ def _stage_for_key(session: Session, dist_id: str, key: str) -> Stage:
     return row
 
 
-def _declared_size(value: str | None, limit: int) -> int | None:
+@dataclass(frozen=True)
+class _FileLimit:
+    size: int
+    #: the setting that sets it, for the error
+    setting: str
+
+
+def _file_limit(session: Session, settings: ServerSettings, row: Stage) -> _FileLimit:
+    room = staging.room_for_file(session, settings, row)
+    if room < settings.max_upload_bytes:
+        return _FileLimit(room, "max_staged_bytes")
+    return _FileLimit(room, "max_upload_bytes")
+
+
+def _declared_size(value: str | None, limit: _FileLimit) -> int | None:
     if value is None:
         return None
     if not value.isdigit():
         raise StoragePostError(
             "InvalidArgument", f"Content-Length {value!r} is not a size.", _UPLOAD_AGAIN
         )
-    if int(value) > limit:
+    if int(value) > limit.size:
         raise _too_large(limit)
     return int(value)
 
@@ -246,20 +240,28 @@ def _content_md5(value: str | None) -> bytes | None:
     return digest
 
 
-def _too_large(limit: int) -> StoragePostError:
+def _too_large(limit: _FileLimit) -> StoragePostError:
+    if limit.setting == "max_staged_bytes":
+        return StoragePostError(
+            "EntityTooLarge",
+            f"The file is larger than what is left of your staging allowance ({limit.size}"
+            " bytes of max_staged_bytes).",
+            "Finish or abandon your other uploads in progress first; abandoned ones are"
+            " removed when they expire.",
+        )
     return StoragePostError(
         "EntityTooLarge",
-        f"The file is larger than this server accepts ({limit} bytes).",
+        f"The file is larger than this server accepts ({limit.size} bytes).",
         "Ask the server's administrator to raise max_upload_bytes.",
     )
 
 
-def _write(path: Path, chunks: Iterable[bytes], limit: int) -> tuple[int, bytes, str]:
+def _write(path: Path, chunks: Iterable[bytes], limit: _FileLimit) -> tuple[int, bytes, str]:
     md5, sha256, size = hashlib.md5(), hashlib.sha256(), 0
-    with path.open("wb") as out:
+    with private_file(path) as out:
         for chunk in chunks:
             size += len(chunk)
-            if size > limit:
+            if size > limit.size:
                 raise _too_large(limit)
             md5.update(chunk)
             sha256.update(chunk)
@@ -318,23 +320,23 @@ def commit(
         _drop_stage(session, row)
         raise
     finally:
-        _discard_staged(storage, row)
+        staging.discard(storage, row)
 
 
 def _staged_file(storage: Storage, row: Stage) -> Path:
     """The received file on this machine: the local copy, else fetched from staging/."""
     assert row.storage_key is not None
-    local = _stage_dir(storage, row.dist_id) / row.basename.rsplit("/", 1)[-1]
+    local = staging.stage_dir(storage, row.dist_id) / row.basename.rsplit("/", 1)[-1]
     if local.is_file():
         return local
-    if not row.storage_key.startswith(STAGING):
+    if not row.storage_key.startswith(staging.STAGING):
         raise BadRequest(
             f"The file of upload {row.dist_id} is on another server, which could not share it.",
             _UPLOAD_AGAIN,
         )
-    local.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(local.parent)
     partial = local.with_name(f".{local.name}.partial")
-    with partial.open("wb") as out:
+    with private_file(partial) as out:
         for chunk in storage.iter_bytes(row.storage_key):
             out.write(chunk)
     partial.replace(local)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from ophis.server.privacy import make_private, private_dir
 from ophis.server.storage.interfaces import check_key, check_prefix
 
 _TMP = ".tmp"
@@ -17,9 +18,8 @@ _TMP = ".tmp"
 
 class LocalStorage:
     def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / _TMP).mkdir(exist_ok=True)
+        self.root = private_dir(Path(root))
+        private_dir(self.root / _TMP)
 
     def _path(self, key: str) -> Path:
         parts = check_key(key)
@@ -29,12 +29,13 @@ class LocalStorage:
 
     def put_file(self, key: str, source: Path) -> None:
         target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)
         # A name of its own: two threads storing the same file name under different keys
         # (content-addressed blobs) must not meet in one staging file.
         staging = self.root / _TMP / f"{uuid.uuid4().hex}-{target.name}"
         shutil.move(source, staging)  # a rename when on the same filesystem
         try:
+            make_private(staging)  # the source may have come with the umask's mode
             _fsync(staging)  # durable before it is visible: the caller commits a row next
             os.replace(staging, target)
         except BaseException:

@@ -23,6 +23,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ophis.server.privacy import private_dir
 from ophis.server.storage.interfaces import (
     StorageError,
     check_key,
@@ -112,8 +113,7 @@ class S3Storage:
         self.transfer = TransferConfig(
             multipart_threshold=multipart_threshold, multipart_chunksize=multipart_chunksize
         )
-        self.temp_root = Path(temp_root)
-        self.temp_root.mkdir(parents=True, exist_ok=True)
+        self.temp_root = private_dir(Path(temp_root))
         if check_bucket:
             self.check_bucket()
 

@@ -32,15 +32,17 @@ def _settings(request: Request) -> ServerSettings:
 
 @router.get("")
 def notebooks_page(request: Request, caller: SignedInDep) -> Response:
-    settings = _settings(request)
+    """Also when notebooks cannot start here: the page says why."""
+    settings: ServerSettings = request.app.state.context.settings
     login = caller.account.login  # type: ignore[union-attr]
+    problem = notebooks.cannot_start(settings)
     return render(
         request,
         caller,
         "notebooks.html",
-        server=notebooks.running(settings, login),
+        server=None if problem else notebooks.running(settings, login),
         environments=notebooks.environments(settings, login),
-        folder=notebooks.user_folder(settings, login),
+        problem=problem,
         settings=settings,
     )
 

@@ -30,9 +30,9 @@ TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 #: first path segments that are not pages: their errors stay JSON
 _NOT_PAGES = frozenset({"api", "conda", "pypi", "healthz", "deployments"})
 _HEADERS = {
-    # no scripts at all; styles and forms only from this server; never framed
+    # no scripts at all; styles, images and forms only from this server; never framed
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self' https: data:; "
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
