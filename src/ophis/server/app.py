@@ -34,6 +34,7 @@ from ophis.server.middleware import (
     PathTokenMiddleware,
     UserContentMiddleware,
 )
+from ophis.server.proxies import ForwardedMiddleware
 from ophis.server.services import (
     deployments,
     mirror_channels,
@@ -87,6 +88,7 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
     app.add_middleware(PathTokenMiddleware)
     app.add_middleware(NulPathMiddleware)
     _add_user_content(app, context, settings)
+    app.add_middleware(ForwardedMiddleware, trusted_proxies=settings.trusted_proxies)
     return app
 
 
@@ -147,7 +149,8 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OphisError)
     async def ophis_error(request: Request, error: OphisError) -> Response:
         status = getattr(error, "status", 400)
-        return await _error(request, status, error.message, error.remedy)
+        headers = getattr(error, "headers", None)
+        return await _error(request, status, error.message, error.remedy, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> Response:

@@ -31,6 +31,12 @@ ContextDep = Annotated[ServerContext, Depends(get_context)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+def client_address(request: Request) -> str:
+    """Who is calling: the socket's peer, or the client a trusted proxy names
+    (:mod:`ophis.server.proxies` put it in the request before any route ran)."""
+    return request.client.host if request.client else ""
+
+
 def request_token(request: Request) -> str | None:
     """The token of a request: ``Authorization: token X`` (anaconda-client), ``Bearer X``,
     or ``/t/X/`` in the path (conda, pip; taken out by the token middleware)."""

@@ -8,6 +8,8 @@ from ophis.core.errors import OphisError
 
 class ServerError(OphisError):
     status = 500
+    #: headers the answer carries besides the error (``Retry-After``)
+    headers: dict[str, str] = {}  # noqa: RUF012 (read only)
 
 
 class BadRequest(ServerError):

@@ -55,7 +55,8 @@ class ServerSettings:
     allow_signup: bool = True
     #: how long a web sign-in lasts, seconds
     session_seconds: int = 12 * 3600
-    #: failed web sign-ins allowed per (client address, login) within ``sign_in_window``
+    #: failed sign-ins (web form, Basic auth, password form) allowed per (client address,
+    #: login) within ``sign_in_window``
     sign_in_attempts: int = 10
     #: seconds over which failed sign-ins are counted
     sign_in_window: int = 15 * 60
@@ -149,6 +150,16 @@ class ServerSettings:
     #: any local process, other accounts' notebooks and deployments too, can connect to its
     #: port and skip the proxy's access checks of a private deployment
     deployments_network: str = "none"
+
+    # --- credentials: whose proxy headers name the client, the sign-in limit per address --
+    #: proxies whose ``X-Forwarded-For``/``-Proto`` are believed: IP addresses or CIDR
+    #: networks, separated by commas; empty: the socket's peer is the client (the address
+    #: the sign-in limit counts by). A proxy on this host needs ``127.0.0.1`` here.
+    trusted_proxies: str = ""
+    #: failed sign-ins allowed from one client address across all logins within
+    #: ``sign_in_window`` (0: no such limit); behind a proxy not in ``trusted_proxies``
+    #: every client shares the proxy's address, and so this limit
+    sign_in_address_attempts: int = 100
 
     @property
     def database(self) -> str:

@@ -163,6 +163,7 @@ def start(
     from ophis.server.app import SETTINGS_ENV, create_app, settings_to_environment
     from ophis.server.context import ServerContext
     from ophis.server.logs import log_config
+    from ophis.server.proxies import trusted_networks
     from ophis.server.services.bootstrap import admin_from_environment, ensure_first_admin
 
     settings = _settings(
@@ -178,6 +179,7 @@ def start(
         user_content_port=user_content_port,
     )
     try:
+        trusted_networks(settings.trusted_proxies)  # a bad entry stops the start, named
         settings = _with_user_content_port(settings, port)
         context = ServerContext.open(settings)
         with context.sessions() as session:
@@ -194,8 +196,15 @@ def start(
         options: dict[str, Any] = {"factory": True, "workers": workers}
     else:
         target, options = create_app(settings, upgrade=False), {}
+    # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1, where
+    # notebooks and deployments connect from; the app trusts only settings.trusted_proxies
     config = uvicorn.Config(
-        target, host=host, port=port, log_config=log_config(log_level), **options
+        target,
+        host=host,
+        port=port,
+        log_config=log_config(log_level),
+        proxy_headers=False,
+        **options,
     )
     _serve(config, settings.user_content_port)
 
@@ -529,17 +538,24 @@ def user_password(
     login: str,
     password: str = typer.Option(None, "--password", envvar="OPHIS_NEW_PASSWORD"),
     generate_password: bool = typer.Option(False, "--generate-password"),
+    revoke_tokens: bool = typer.Option(
+        True,
+        "--revoke-tokens/--keep-tokens",
+        help="Revoke the user's API tokens too (whoever knew the old password may have made some).",
+    ),
     data_dir: Path = DATA_DIR,
     database_url: str = DATABASE,
     as_json: bool = JSON,
 ) -> None:
-    """Set a user's password."""
-    from ophis.server.services.accounts import get_account, set_password
+    """Set a user's password; they are signed out of every browser."""
+    from ophis.server.services.accounts import get_account
+    from ophis.server.services.web_sessions import password_changed
 
     secret, generated = _password(password, generate_password)
     with _session(data_dir, database_url, as_json) as session:
-        set_password(session, get_account(session, login), secret)
-    _show({"login": login, **({"password": secret} if generated else {})}, as_json)
+        revoked = password_changed(session, get_account(session, login), secret, revoke_tokens)
+    facts = {"login": login, "revoked_tokens": revoked}
+    _show({**facts, **({"password": secret} if generated else {})}, as_json)
 
 
 def org_create(
@@ -596,12 +612,13 @@ def token_create(
 ) -> None:
     """Create a token for a user (printed once; only its hash is kept)."""
     from ophis.server.services.accounts import get_account
+    from ophis.server.services.authz import password_principal
     from ophis.server.services.tokens import create_token
 
     with _session(data_dir, database_url, as_json) as session:
-        token, secret = create_token(
-            session, get_account(session, login), name, scopes=scopes, max_age=max_age
-        )
+        # the operator acts as the user would with their password: no broader than that
+        user = password_principal(get_account(session, login))
+        token, secret = create_token(session, user, name, scopes=scopes, max_age=max_age)
     _show(
         {
             "token": secret,

@@ -9,11 +9,11 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from ophis.security.tokens import PREFIX as TOKEN_PREFIX
-from ophis.server.deps import CurrentUser, PrincipalDep, SessionDep
+from ophis.server.deps import ContextDep, CurrentUser, PrincipalDep, SessionDep, client_address
 from ophis.server.errors import Unauthorized
 from ophis.server.schemas import TokenCreate, token_public, user_public
-from ophis.server.services import accounts, tokens
-from ophis.server.services.authz import ALL, SCOPES, Principal, check_admin_owner, require_login
+from ophis.server.services import accounts, sign_in_limit, tokens
+from ophis.server.services.authz import SCOPES, Principal, password_principal, require_login
 
 router = APIRouter()
 
@@ -30,31 +30,37 @@ def scopes() -> dict[str, str]:
 
 @router.post("/authentications")
 def create_authentication(
-    request: Request, body: TokenCreate, session: SessionDep, principal: PrincipalDep
+    request: Request,
+    body: TokenCreate,
+    session: SessionDep,
+    context: ContextDep,
+    principal: PrincipalDep,
 ) -> dict[str, Any]:
-    """A new token, for a user name and password (Basic) or, narrower, for a token."""
-    caller = _password_principal(request, session) or principal
+    """A new token, for a user name and password (Basic) or for a token that may manage
+    tokens; never broader than what asks for it (:func:`tokens.create_token`)."""
+    caller = _password_principal(request, session, context) or principal
     account = require_login(caller)
     org = None
     if body.user and body.user.lower() != account.login_key:
         org = accounts.get_account(session, body.user)
-        check_admin_owner(session, caller, org)
     token, secret = tokens.create_token(
         session,
-        account,
+        caller,
         body.note or "token",
         scopes=body.scopes,
         max_age=body.max_age,
         org=org,
         hostname=body.hostname or "",
         application=body.note or "",
-        remote_addr=request.client.host if request.client else "",
+        remote_addr=client_address(request),
         fail_if_exists=body.fail_if_exists,
     )
     return {"token": secret, **token_public(token)}
 
 
-def _password_principal(request: Request, session: SessionDep) -> Principal | None:
+def _password_principal(
+    request: Request, session: SessionDep, context: ContextDep
+) -> Principal | None:
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and not value.startswith(f"{TOKEN_PREFIX}-"):
         # An anaconda.com key (the client's "unified" login): answering this makes
@@ -71,7 +77,10 @@ def _password_principal(request: Request, session: SessionDep) -> Principal | No
         raise Unauthorized(
             "Malformed Basic authorization header.", "Send base64 of user:password."
         ) from None
-    return Principal(account=accounts.authenticate(session, login, password), scopes=ALL)
+    account = sign_in_limit.check_password(
+        session, context.settings, login, password, client_address(request)
+    )
+    return password_principal(account)
 
 
 @router.get("/authentication")
@@ -81,25 +90,26 @@ def current_authentication(principal: PrincipalDep, session: SessionDep) -> dict
 
 
 @router.get("/authentications")
-def list_authentications(user: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
-    return [token_public(token) for token in tokens.list_tokens(session, user)]
+def list_authentications(principal: PrincipalDep, session: SessionDep) -> list[dict[str, Any]]:
+    return [token_public(token) for token in tokens.list_tokens(session, principal)]
 
 
 @router.delete("/authentications", status_code=201)
 def revoke_current(principal: PrincipalDep, session: SessionDep) -> Response:
+    """Log out: any token may revoke itself (that only ever narrows what it can do)."""
     tokens.revoke(session, tokens.current_token(session, principal))
     return Response(status_code=201)
 
 
 @router.delete("/authentications/name/{name}", status_code=201)
-def revoke_named(name: str, user: CurrentUser, session: SessionDep) -> Response:
-    tokens.revoke_named(session, user, name)
+def revoke_named(name: str, principal: PrincipalDep, session: SessionDep) -> Response:
+    tokens.revoke_named(session, principal, name)
     return Response(status_code=201)
 
 
 @router.delete("/authentications/org/{org}/name/{name}", status_code=201)
-def revoke_org_named(org: str, name: str, user: CurrentUser, session: SessionDep) -> Response:
-    tokens.revoke_named(session, user, name, org=accounts.get_account(session, org))
+def revoke_org_named(org: str, name: str, principal: PrincipalDep, session: SessionDep) -> Response:
+    tokens.revoke_named(session, principal, name, org=accounts.get_account(session, org))
     return Response(status_code=201)
 
 

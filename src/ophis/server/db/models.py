@@ -318,7 +318,8 @@ class WebSession(Base):
 
 
 class SignInFailure(Base):
-    """A refused web sign-in, counted per (client address, login) to slow password guessing.
+    """A refused password (web sign-in, Basic auth, password form), counted per (client
+    address, login) by :mod:`ophis.server.services.sign_in_limit`.
     In the database rather than in memory so that the limit holds across ``--workers``
     processes and restarts."""
 

@@ -81,18 +81,25 @@ class PasswordReset:
     account: Account
     #: the password the server chose, to be shown once (None when the admin gave one)
     generated: str | None
+    #: how many of their API tokens were revoked
+    revoked_tokens: int = 0
 
 
 def reset_password(
-    session: Session, principal: Principal, login: str, password: str = ""
+    session: Session,
+    principal: Principal,
+    login: str,
+    password: str = "",
+    *,
+    revoke_tokens: bool = True,
 ) -> PasswordReset:
     """Set a user's password (or a generated one when none is given) and sign them out of
-    every browser, so that whoever knew the old password is out too."""
+    every browser, and revoke their tokens unless told not to, so that whoever knew the old
+    password is out too."""
     account = _other_user(session, principal, login, "reset the password of")
     new = password or accounts.generate_password()
-    accounts.set_password(session, account, new)
-    web_sessions.end_sessions(session, account)
-    return PasswordReset(account, None if password else new)
+    revoked = web_sessions.password_changed(session, account, new, revoke_tokens)
+    return PasswordReset(account, None if password else new, revoked)
 
 
 def set_disabled(session: Session, principal: Principal, login: str, disabled: bool) -> Account:

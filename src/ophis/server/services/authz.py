@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, or_, select, true
 from sqlalchemy.orm import Session, aliased
@@ -49,9 +50,25 @@ SCOPES: dict[str, str] = {
     "pypi:upload": "Upload pip packages",
     "repos": "Download from conda channels and pip indexes",
     "deployment:invoke": "Call deployments (a deployment token: that deployment only)",
+    "auth:manage": "Create, list and revoke the account's tokens (never broader than itself)",
 }
-#: scopes a family-wide scope grants besides its own family
-_REPOS = frozenset({"conda:download", "pypi:download"})
+#: The order of scopes, defined here only: a scope grants itself and those it lists; ``all``
+#: grants every scope. Token management (``auth:manage``) comes with ``all`` alone, so that a
+#: token made for downloads or the API cannot mint, list or revoke tokens.
+IMPLIES: dict[str, frozenset[str]] = {
+    "api": frozenset({"api:read", "api:write", "api:modify-group"}),
+    "conda": frozenset({"conda:download"}),
+    "pypi": frozenset({"pypi:download", "pypi:upload"}),
+    "repos": frozenset({"conda:download", "pypi:download"}),
+}
+#: the scope that creates, lists and revokes tokens
+MANAGE_TOKENS = "auth:manage"
+
+
+def grants(held: Iterable[str], scope: str) -> bool:
+    """Does a credential holding the scopes ``held`` grant ``scope``?"""
+    held = frozenset(held)
+    return bool({"all", scope} & held) or any(scope in IMPLIES.get(h, ()) for h in held)
 
 
 @dataclass(frozen=True)
@@ -65,20 +82,26 @@ class Principal:
     token_id: int | None = None
     #: a deployment token reaches this deployment only
     deployment_id: int | None = None
+    #: when the token expires (None: a password, a web session or a token that never does)
+    expires_at: datetime | None = None
 
     @property
     def is_anonymous(self) -> bool:
         return self.account is None
 
     def has_scope(self, scope: str) -> bool:
-        family = scope.split(":", 1)[0]
-        granted = {"all", scope, family} | ({"repos"} if scope in _REPOS else set())
-        return bool(granted & self.scopes)
+        return grants(self.scopes, scope)
 
 
 ANONYMOUS = Principal()
 #: what a password login may do
 ALL = frozenset({"all"})
+
+
+def password_principal(account: Account) -> Principal:
+    """Someone who proved the account's password (Basic auth, a web session) or the
+    server's operator: every scope, no expiry, no binding."""
+    return Principal(account=account, scopes=ALL)
 
 
 def require_login(principal: Principal) -> Account:
@@ -373,6 +396,20 @@ def can_manage_org(session: Session, principal: Principal, org: Account) -> bool
         and principal.has_scope("api:modify-group")
         and at_least(role_on(session, principal, org), ADMIN)
     )
+
+
+def check_manage_tokens(principal: Principal) -> Account:
+    """May the caller create, list or revoke its account's tokens? A password, a web
+    session, or a token holding :data:`MANAGE_TOKENS`."""
+    account = require_login(principal)
+    if not principal.has_scope(MANAGE_TOKENS):
+        raise Forbidden(
+            f"This token may not create, list or revoke tokens: that needs the {MANAGE_TOKENS}"
+            " scope.",
+            "Log in with your password (`anaconda login`), or use a token with the"
+            f" all or {MANAGE_TOKENS} scope.",
+        )
+    return account
 
 
 def check_create_org(principal: Principal) -> Account:

@@ -588,15 +588,17 @@ def create_token(
     expires_in: timedelta | None,
 ) -> tuple[Any, str]:
     """A token of the caller with the ``deployment:invoke`` scope, bound to this
-    deployment; the secret is returned once."""
-    account = principal.account
-    if account is None:
-        raise ServerError("A token needs a signed-in caller.", "Log in first.")
+    deployment; the secret is returned once. Like every token, never broader than the
+    caller's credential."""
     max_age = int(expires_in.total_seconds()) if expires_in else None
-    row, secret = tokens.create_token(session, account, name=name, scopes=[SCOPE], max_age=max_age)
-    row.deployment_id = deployment.id
-    session.commit()
-    return row, secret
+    return tokens.create_token(
+        session,
+        principal,
+        name,
+        scopes=[SCOPE],
+        max_age=max_age,
+        deployment_id=deployment.id,
+    )
 
 
 def public_view(deployment: Deployment, root: str) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Signing in to the web site: accounts made by sign-up, server-side sessions, the CSRF
-tokens of their forms, and the limit on failed sign-ins.
+tokens of their forms, and password changes (the limit on failed sign-ins is
+:mod:`ophis.server.services.sign_in_limit`'s).
 
 A session cookie carries a random secret; the ``web_sessions`` row keeps only its SHA-256,
 with the account, the expiry and the session's CSRF token. A signed-in browser acts as its
@@ -13,15 +14,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from ophis.security.passwords import verify_password
 from ophis.security.tokens import hash_token
-from ophis.server.db.models import Account, SignInFailure, WebSession, utcnow
-from ophis.server.errors import BadRequest, Forbidden, TooManyRequests, Unauthorized
-from ophis.server.services import accounts
-from ophis.server.services.authz import ALL, Principal
+from ophis.server.db.models import Account, WebSession, utcnow
+from ophis.server.errors import BadRequest, Forbidden, Unauthorized
+from ophis.server.services import accounts, sign_in_limit, tokens
+from ophis.server.services.authz import Principal, password_principal
 from ophis.server.settings import ServerSettings
 
 
@@ -43,7 +43,7 @@ class SignedIn:
 
 
 def principal_of(row: WebSession | None) -> Principal:
-    return Principal(account=row.account, scopes=ALL) if row else Principal()
+    return password_principal(row.account) if row else Principal()
 
 
 def sign_up(
@@ -67,47 +67,11 @@ def sign_up(
 
 
 def sign_in(
-    session: Session, settings: ServerSettings, login: str, password: str, remote_addr: str
+    session: Session, settings: ServerSettings, login: str, password: str, client: str
 ) -> SignedIn:
-    """A new session for a login and password. Past the limit of failures for this client
-    and login, even a right password is refused until the window has passed: otherwise the
-    limit would only slow guessing down, not stop it."""
-    key, addr = accounts.login_key(login.strip())[:80], remote_addr[:64]
-    _check_attempts(session, settings, key, addr)
-    try:
-        account = accounts.authenticate(session, login.strip(), password)
-    except Unauthorized:
-        session.add(SignInFailure(login_key=key, remote_addr=addr))
-        session.commit()
-        raise
-    session.execute(
-        delete(SignInFailure).where(
-            SignInFailure.login_key == key, SignInFailure.remote_addr == addr
-        )
-    )
+    """A new session for a login and password, within the sign-in limit."""
+    account = sign_in_limit.check_password(session, settings, login, password, client)
     return start_session(session, settings, account)
-
-
-def _check_attempts(session: Session, settings: ServerSettings, key: str, addr: str) -> None:
-    since = utcnow() - timedelta(seconds=settings.sign_in_window)
-    session.execute(delete(SignInFailure).where(SignInFailure.failed_at < since))
-    failures = session.scalar(
-        select(func.count())
-        .select_from(SignInFailure)
-        .where(
-            SignInFailure.login_key == key,
-            SignInFailure.remote_addr == addr,
-            SignInFailure.failed_at >= since,
-        )
-    )
-    session.commit()
-    if (failures or 0) >= settings.sign_in_attempts:
-        minutes = max(1, settings.sign_in_window // 60)
-        raise TooManyRequests(
-            "Too many failed sign-ins for this account from your address.",
-            f"Wait {minutes} minutes before trying again, or ask an administrator to reset"
-            " the password.",
-        )
 
 
 def start_session(session: Session, settings: ServerSettings, account: Account) -> SignedIn:
@@ -143,17 +107,48 @@ def end_session(session: Session, row: WebSession) -> None:
     session.commit()
 
 
+@dataclass(frozen=True)
+class PasswordChange:
+    current: str
+    new: str
+    confirm: str
+    #: revoke the account's API tokens too (whoever knew the old password may have made some)
+    revoke_tokens: bool
+
+
 def change_password(
-    session: Session, row: WebSession, current: str, new: str, confirm: str
-) -> None:
-    """A new password, given the current one; every other session of the account ends."""
+    session: Session,
+    settings: ServerSettings,
+    row: WebSession,
+    change: PasswordChange,
+    client: str,
+) -> int:
+    """A new password, given the current one (a check within the sign-in limit); every
+    other session of the account ends, and its tokens too when asked. How many tokens
+    were revoked."""
     account = row.account
-    if not verify_password(account.password_hash, current):
-        raise BadRequest("The current password is wrong.", "Type your current password.")
-    if new != confirm:
+    try:
+        sign_in_limit.check_password(session, settings, account.login, change.current, client)
+    except Unauthorized:
+        raise BadRequest("The current password is wrong.", "Type your current password.") from None
+    if change.new != change.confirm:
         raise BadRequest("The two new passwords differ.", "Type the same new password twice.")
+    return password_changed(session, account, change.new, change.revoke_tokens, keep=row)
+
+
+def password_changed(
+    session: Session,
+    account: Account,
+    new: str,
+    revoke_tokens: bool,
+    keep: WebSession | None = None,
+) -> int:
+    """Set ``account``'s password, end its web sessions but ``keep``, and revoke its tokens
+    when asked: every way the password changes (its owner, an admin's page, the admin
+    CLI) ends here. How many tokens were revoked."""
     accounts.set_password(session, account, new)
-    end_sessions(session, account, keep=row)
+    end_sessions(session, account, keep=keep)
+    return tokens.revoke_all(session, account) if revoke_tokens else 0
 
 
 def end_sessions(session: Session, account: Account, keep: WebSession | None = None) -> None:

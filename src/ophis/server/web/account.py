@@ -8,12 +8,12 @@ from fastapi import APIRouter, Form, Request, Response
 
 from ophis.core.errors import OphisError
 from ophis.server.db.models import Account, WebSession
-from ophis.server.deps import SessionDep
+from ophis.server.deps import ContextDep, SessionDep, client_address
 from ophis.server.errors import BadRequest
 from ophis.server.services import tokens, web_sessions
 from ophis.server.services.authz import SCOPES
 from ophis.server.web.caller import SignedInDep, SignedInFormDep, WebCaller
-from ophis.server.web.rendering import error_status, redirect, render
+from ophis.server.web.rendering import error_headers, error_status, redirect, render
 
 router = APIRouter(prefix="/settings", include_in_schema=False)
 Field = Annotated[str, Form()]
@@ -59,21 +59,29 @@ def change_password(
     request: Request,
     caller: SignedInFormDep,
     session: SessionDep,
+    context: ContextDep,
     current: Field,
     new: Field,
     confirm: Field,
+    revoke_tokens: Annotated[bool, Form()] = False,
 ) -> Response:
+    change = web_sessions.PasswordChange(current, new, confirm, revoke_tokens)
     try:
-        web_sessions.change_password(session, _row(caller), current, new, confirm)
+        revoked = web_sessions.change_password(
+            session, context.settings, _row(caller), change, client_address(request)
+        )
     except OphisError as error:
-        return render(
+        response = render(
             request, caller, "profile.html", status=error_status(error), password_error=error
         )
+        response.headers.update(error_headers(error))
+        return response
+    tokens_note = f" {revoked} of your API tokens were revoked." if revoke_tokens else ""
     return render(
         request,
         caller,
         "profile.html",
-        saved="Your password was changed; your other sign-ins were ended.",
+        saved=f"Your password was changed; your other sign-ins were ended.{tokens_note}",
     )
 
 
@@ -94,12 +102,12 @@ def create_token(
     try:
         token, secret = tokens.create_token(
             session,
-            _account(caller),
+            caller.principal,
             name.strip(),
             scopes=_chosen_scopes(scopes),
             max_age=_lifetime(expiry),
             application="web",
-            remote_addr=request.client.host if request.client else "",
+            remote_addr=client_address(request),
             fail_if_exists=True,
         )
     except OphisError as error:
@@ -111,7 +119,7 @@ def create_token(
 def revoke_token(
     request: Request, token_id: int, caller: SignedInFormDep, session: SessionDep
 ) -> Response:
-    tokens.revoke_id(session, _account(caller), token_id)
+    tokens.revoke_id(session, caller.principal, token_id)
     return redirect(request, "/settings/tokens")
 
 
@@ -123,7 +131,7 @@ def _tokens_page(
         caller,
         "tokens.html",
         status=status,
-        tokens=tokens.list_tokens(session, _account(caller)),
+        tokens=tokens.list_tokens(session, caller.principal),
         scopes=SCOPES,
         expiry=EXPIRY,
         **context,

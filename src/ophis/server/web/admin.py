@@ -39,10 +39,13 @@ def reset_password(
     caller: FormCallerDep,
     session: SessionDep,
     password: Field = "",
+    revoke_tokens: Annotated[bool, Form()] = False,
     page: FormPage = 1,
 ) -> Response:
     try:
-        reset = admin.reset_password(session, caller.principal, login, password)
+        reset = admin.reset_password(
+            session, caller.principal, login, password, revoke_tokens=revoke_tokens
+        )
     except OphisError as error:
         return _failed(request, caller, session, page, error, login)
     # a generated password is shown on this page only, once (pages are never cached)

@@ -118,6 +118,11 @@ def error_status(error: Exception) -> int:
     return getattr(error, "status", 400)
 
 
+def error_headers(error: Exception) -> dict[str, str]:
+    """The headers a refusal's page carries (``Retry-After`` of the sign-in limit)."""
+    return getattr(error, "headers", {})
+
+
 def redirect(request: Request, path: str) -> RedirectResponse:
     """303 See Other: after a form post the browser GETs the next page."""
     return RedirectResponse(base_of(request) + path, status_code=303)

@@ -7,10 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 
 from ophis.core.errors import OphisError
-from ophis.server.deps import ContextDep, SessionDep
+from ophis.server.deps import ContextDep, SessionDep, client_address
 from ophis.server.services import web_sessions
 from ophis.server.web.caller import SESSION_COOKIE, CallerDep, FormCallerDep, cookie_name
-from ophis.server.web.rendering import cookie_options, error_status, redirect, render
+from ophis.server.web.rendering import (
+    cookie_options,
+    error_headers,
+    error_status,
+    redirect,
+    render,
+)
 
 router = APIRouter(include_in_schema=False)
 Field = Annotated[str, Form()]
@@ -76,11 +82,11 @@ def login(
     password: Field,
     next: Field = "/",
 ) -> Response:
-    address = request.client.host if request.client else ""
+    address = client_address(request)
     try:
         signed_in = web_sessions.sign_in(session, context.settings, login, password, address)
     except OphisError as error:
-        return render(
+        refused = render(
             request,
             caller,
             "login.html",
@@ -89,6 +95,8 @@ def login(
             login=login,
             next=safe_next(next),
         )
+        refused.headers.update(error_headers(error))
+        return refused
     response = redirect(request, safe_next(next))
     response.set_cookie(
         cookie_name(request, SESSION_COOKIE),
