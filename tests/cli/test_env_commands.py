@@ -77,6 +77,9 @@ def test_a_prefix_environment_is_registered_and_listed_with_condas_details(
     assert record["channel"] == record["url"].rsplit("/", 1)[0]  # with its subdir
     assert record["package_tarball_full_path"] == str(tmp_path / "pkgs" / record["fn"])
     assert record["constrains"] == []
+    # and the package cache's record, which conda and mamba read when they share the cache
+    cached = tmp_path / "pkgs" / meta.stem / "info" / "repodata_record.json"
+    assert json.loads(cached.read_text())["url"] == record["url"]
     ok_json(ophis(home, "install", "-p", str(prefix), *channel, "dependent", "--json", "-y"))
     assert registry.read_text().splitlines() == [str(prefix)]  # listed once
     float((prefix / "conda-meta" / "created_at").read_text())  # conda's creation time

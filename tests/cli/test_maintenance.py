@@ -61,6 +61,8 @@ def test_clean_reports_sizes_and_frees_the_cache(files_channel: Path, home: dict
     pkgs = Path(home["CONDA_PKGS_DIRS"])
     tarballs = sorted(p.name for p in pkgs.glob("*.tar.bz2"))
     assert tarballs  # the archives were kept in the cache
+    downloaded = (pkgs / "urls.txt").read_text().splitlines()  # conda's list of downloads
+    assert sorted(url.rsplit("/", 1)[1] for url in downloaded) == tarballs
 
     dry = ok_json(ophis(home, "clean", "--all", "--dry-run", "--json"))
     # conda's schema: per package cache for tarballs and packages

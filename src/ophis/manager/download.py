@@ -30,6 +30,7 @@ process's install never sees a half-written entry.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import struct
 import threading
@@ -52,7 +53,7 @@ from ophis.client.verified_download import (
 from ophis.core.atomic_file import write_atomic
 from ophis.core.errors import TransactionError
 from ophis.core.package_file import extract_package, remove_tree
-from ophis.manager.records import checked_records
+from ophis.manager.records import checked_records, record_dump
 
 try:
     import fcntl
@@ -277,9 +278,22 @@ def _extract(job: _Job) -> None:
     elif job.folder.exists():
         remove_tree(job.folder)  # a stale or damaged entry
     extract_package(job.archive, job.folder)
+    _record_for_other_tools(job)
     revision = _lock_revision(job.lock) + 1
     sha256 = bytes(job.record.sha256) if job.record.sha256 else b""
     write_atomic(job.lock, _REVISION.pack(revision) + sha256)
+
+
+def _record_for_other_tools(job: _Job) -> None:
+    """What conda and mamba read when they share this cache: the record beside the package
+    (``info/repodata_record.json``) and, for a download, its URL in ``urls.txt``."""
+    record = json.dumps(record_dump(job.record), indent=2, sort_keys=True)
+    write_atomic(job.folder / "info" / "repodata_record.json", record.encode("utf-8"))
+    if job.remote:
+        cache = job.folder.parent
+        (cache / "urls").touch()
+        with (cache / "urls.txt").open("a", encoding="utf-8") as urls:
+            urls.write(job.url + "\n")  # one short O_APPEND write: whole, whoever else writes
 
 
 def _lock_bytes(lock: Path) -> bytes:
