@@ -127,11 +127,13 @@ def progress_bar(
         yield ProgressDisplay(description, progress, bytes_stage)
 
 
-def confirm_proceed() -> bool:
-    """conda's ``confirm_yn``: "Proceed ([y]/n)? " on stdout; an empty answer means yes."""
-    answers = {"": True, "y": True, "yes": True, "n": False, "no": False}
+def confirm_proceed(question: str = "Proceed", *, default: bool = True) -> bool:
+    """conda's ``confirm_yn``: "Proceed ([y]/n)? " on stdout; an empty answer is the
+    default (conda writes the default choice in brackets)."""
+    answers = {"": default, "y": True, "yes": True, "n": False, "no": False}
+    choices = "([y]/n)" if default else "(y/[n])"
     while True:
-        sys.stdout.write("Proceed ([y]/n)? ")
+        sys.stdout.write(f"{question} {choices}? ")
         sys.stdout.flush()
         answer = sys.stdin.readline().strip().lower()
         if answer in answers:

@@ -139,7 +139,27 @@ def install(
     json_output: bool = JSON,
 ) -> None:
     """Install packages into an existing environment."""
-    run_change("install", ChangeOptions(**locals()))
+    options = ChangeOptions(**locals())
+    _check_install_arguments(options)
+    run_change("install", options)
+
+
+def _check_install_arguments(o: ChangeOptions) -> None:
+    """conda's rule: packages (or --file), or --revision, never both and never neither."""
+    given = bool(o.specs or o.file or o.locked)
+    if o.revision is not None and given:
+        wrong = "too many arguments"
+    elif o.revision is None and not given and not o.update_all:
+        wrong = "too few arguments"
+    else:
+        return
+    fail(
+        CondaValueError(
+            f"{wrong}, must supply one of command line packages, --file or --revision",
+            "Name the packages to install (or --file FILE), or go back with --revision N.",
+        ),
+        o.json_output,
+    )
 
 
 def update(
@@ -316,6 +336,8 @@ def run_change(action: str, o: ChangeOptions, *, defer_json: bool = False) -> Ch
             revision=o.revision,
             argv=tuple(sys.argv),
         )
+        if action == "create" and (target / "conda-meta").is_dir():
+            _confirm_replacing(target, o, config)
         outcome = _plan(request, o, files, config)
         if outcome.clone_source is not None and not o.json_output:
             _print_clone(outcome)
@@ -335,6 +357,25 @@ def run_change(action: str, o: ChangeOptions, *, defer_json: bool = False) -> Ch
     exact = files.explicit is not None
     _report(outcome, action, o.json_output, o.name, print_json=not (defer_json or exact))
     return outcome
+
+
+def _confirm_replacing(target: Path, o: ChangeOptions, config: Config) -> None:
+    """conda's ``create`` over an existing environment: never in a dry run, else only
+    after the user says so (the default answer is no)."""
+    if o.dry_run or config.dry_run:
+        raise CondaValueError(
+            "Cannot `create --dry-run` with an existing conda environment",
+            "Give another name, or remove the environment first ('ophis env remove').",
+        )
+    if o.yes or o.json_output or config.always_yes:
+        return
+    question = (
+        f"WARNING: A conda environment already exists at '{target}'\n\n"
+        "Remove existing environment?\nThis will remove ALL directories contained within "
+        "this specified prefix directory, including any other conda environments.\n\n"
+    )
+    if not confirm_proceed(question, default=False):
+        exit_declined()
 
 
 def _plan(
