@@ -188,8 +188,10 @@ def test_unreadable_records_stored_by_older_versions_are_left_out(
         deep: list = []
         for _ in range(300):
             deep = [deep]
+        # PostgreSQL's JSON type never held a NaN; there an old row had a string instead
+        bad_number = "one" if first.backend.database_url else float("nan")
         corrupt = {
-            "nanrecord": ({"build_number": float("nan")}, None),
+            "nanrecord": ({"build_number": bad_number}, None),
             "strdeps": ({"depends": "python"}, None),
             "deepfacts": ({}, {"summary": deep}),
         }
