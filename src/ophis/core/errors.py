@@ -203,6 +203,12 @@ class EnvironmentNameNotFound(OphisError):
         )
 
 
+class CondaEnvException(OphisError):
+    """conda's error for what an environment cannot do (rename, compare, its pip step)."""
+
+    exception_name = "CondaEnvException"
+
+
 class CondaValueError(OphisError):
     """A bad combination or value of command-line options or configuration."""
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import struct
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -52,6 +51,7 @@ from ophis.client.verified_download import (
 )
 from ophis.core.atomic_file import write_atomic
 from ophis.core.errors import TransactionError
+from ophis.core.file_lock import file_lock
 from ophis.core.package_file import extract_package, remove_tree
 from ophis.manager.records import checked_records, record_dump
 
@@ -316,12 +316,5 @@ def _lock_sha256(lock: Path) -> bytes | None:
 @contextlib.contextmanager
 def _cache_lock(cache_dir: Path) -> Iterator[None]:
     """rattler's cache-wide lock, held while entries are written."""
-    if fcntl is None:  # pragma: no cover - Windows
+    with file_lock(cache_dir / _CACHE_LOCK, mode=0o666):
         yield
-        return
-    fd = os.open(cache_dir / _CACHE_LOCK, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import rattler
 
-from ophis.core.errors import OphisError
+from ophis.core.errors import CondaEnvException, OphisError
 from ophis.manager.activation import SHELLS, Activator, default_activation_env
 from ophis.manager.config import Config
 from ophis.manager.envfile import EnvironmentFile
@@ -17,10 +17,6 @@ from ophis.manager.environments import is_environment
 from ophis.manager.operations import ChangeRequest, apply_change, plan_clone
 from ophis.manager.pip_interop import pip_packages
 from ophis.manager.prefix import PrefixData
-
-
-class CondaEnvException(OphisError):
-    exception_name = "CondaEnvException"
 
 
 def compare_environment(prefix: Path, environment: EnvironmentFile) -> tuple[bool, list[str]]:

@@ -16,7 +16,11 @@ from pathlib import Path
 
 from ophis.core.atomic_file import write_atomic
 from ophis.core.channel import ChannelContext, parse_channel
-from ophis.core.errors import CondaValueError, EnvironmentLocationNotFound, OphisError
+from ophis.core.errors import (
+    CondaEnvException,
+    CondaValueError,
+    EnvironmentLocationNotFound,
+)
 from ophis.core.spec_name import spec_name
 from ophis.manager.config import Config, home_dir
 from ophis.manager.env_vars import UNSET_MARKER, read_env_vars, write_env_vars
@@ -264,8 +268,8 @@ def _pip_installed(output: str) -> list[str] | None:
     return None
 
 
-class PipInstallError(OphisError):
-    exception_name = "CondaEnvException"
+class PipInstallError(CondaEnvException):
+    """The pip step of an environment file failed."""
 
 
 def prune_candidates(target: Path, environment: EnvironmentFile, config: Config) -> list[str]:

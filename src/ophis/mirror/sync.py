@@ -45,6 +45,7 @@ from ophis.client.verified_download import (
 )
 from ophis.core.channel import Channel, ChannelContext, parse_channel
 from ophis.core.errors import ChannelError, InvalidPackageError, OphisError
+from ophis.core.file_lock import file_lock
 from ophis.core.package_file import validate_package
 from ophis.core.paths import check_record_fields
 from ophis.core.platform import parse_subdir
@@ -189,21 +190,13 @@ def _work_dir(destination: Destination, dry_run: bool) -> Iterator[Path]:
             yield Path(temporary)
         return
     destination.work_dir.mkdir(parents=True, exist_ok=True)
-    if fcntl is None:  # pragma: no cover - Windows
-        yield destination.work_dir
-        return
-    fd = os.open(destination.work_dir / "lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    with file_lock(destination.work_dir / "lock", mode=0o644, wait=False) as held:
+        if not held:
             raise MirrorError(
                 f"Another 'ophis mirror' is writing to {destination.describe()}.",
                 "Wait for it to finish, then run this command again.",
-            ) from None
+            )
         yield destination.work_dir
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock (a killed run's too)
 
 
 def discover_subdirs(channel: Channel) -> tuple[str, ...]:

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from ophis.core.file_lock import file_lock
+
 #: why tests of user code are skipped: the server isolates it only as root
 NOT_ROOT = "user code runs as an OS user per account, which the server creates only as root"
 
@@ -88,8 +90,7 @@ def _open_for_traversal() -> dict[str, int]:
 
 @contextmanager
 def _state_lock(state: Path) -> Iterator[None]:
-    with open(state.with_suffix(".state-lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with file_lock(state.with_suffix(".state-lock")):
         yield
 
 

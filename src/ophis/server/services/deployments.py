@@ -34,15 +34,12 @@ by ``ophis deployment token create`` reaches that one deployment only.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -54,6 +51,7 @@ from sqlalchemy.orm import Session
 
 from ophis.core import project_archive
 from ophis.core.errors import InvalidPackageError, OphisError
+from ophis.core.file_lock import file_lock
 from ophis.server.db.models import Account, Deployment, GroupMember, OrgGroup, utcnow
 from ophis.server.errors import BadRequest, Conflict, NotFound, ServerError
 from ophis.server.services import accounts, deployment_forwarder, tokens
@@ -236,7 +234,7 @@ def deploy(
     user = account_user(settings, account.login)
     folder = deployment_dir(settings, account.login, name)
     folder.mkdir(parents=True, exist_ok=True)
-    with _deploy_lock(folder):
+    with file_lock(folder / ".deploy.lock"):
         releases = private_folder(user, releases_dir(settings, account.login, name))
         release = releases / f"{time.time_ns()}"
         try:
@@ -629,7 +627,7 @@ def supervise(context: Any) -> None:
     settings: ServerSettings = context.settings
     root = settings.data_dir / "deployments"
     root.mkdir(parents=True, exist_ok=True)
-    with _host_lock(root / ".supervisor.lock") as held:
+    with file_lock(root / ".supervisor.lock", wait=False) as held:
         if not held:
             return  # another worker of this host supervises
         with context.sessions() as session:
@@ -683,27 +681,3 @@ def supervisor(context: Any, settings: ServerSettings) -> object:
     return PeriodicThread(
         "deployment-supervisor", settings.deployments_poll_seconds, lambda: supervise(context)
     )
-
-
-@contextmanager
-def _host_lock(path: Path) -> Iterator[bool]:
-    with path.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-@contextmanager
-def _deploy_lock(folder: Path) -> Iterator[None]:
-    with (folder / ".deploy.lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

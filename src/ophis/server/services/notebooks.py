@@ -19,21 +19,19 @@ timeout, counting also the activity JupyterLab itself reports (kernels, terminal
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
 import stat
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
 import httpx
 
+from ophis.core.file_lock import file_lock
 from ophis.server.errors import BadRequest, NotFound, ServerError, TooManyRequests
 from ophis.server.services.os_users import (
     OsUser,
@@ -130,7 +128,7 @@ def all_running(settings: ServerSettings) -> list[NotebookServer]:
 def start(settings: ServerSettings, login: str, environment: str) -> NotebookServer:
     """Start the user's JupyterLab (or return the one running) and wait until it answers."""
     require_isolation(settings, *_FEATURE)
-    with _start_lock(settings):
+    with file_lock(settings.data_dir / "notebooks-runtime" / ".start.lock"):
         current = running(settings, login)
         if current is not None:
             return current
@@ -393,15 +391,3 @@ def _clean(settings: ServerSettings, login: str) -> None:
     for name in (STATE, ACTIVITY):
         (runtime / name).unlink(missing_ok=True)
     _socket(settings, login).unlink(missing_ok=True)
-
-
-@contextmanager
-def _start_lock(settings: ServerSettings) -> Iterator[None]:
-    lock = settings.data_dir / "notebooks-runtime" / ".start.lock"
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with lock.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -20,7 +20,6 @@ the users' code is started: :func:`require_isolation` says why and what to do.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import pwd
@@ -28,11 +27,10 @@ import re
 import shutil
 import stat
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ophis.core.file_lock import file_lock
 from ophis.server.errors import ServerError
 from ophis.server.settings import ServerSettings
 
@@ -127,7 +125,7 @@ def account_user(settings: ServerSettings, login: str) -> OsUser:
     """The OS user of ``login``'s account, created with its folders on first use."""
     name = os_user_name(settings, login)
     area = homes_dir(settings) / name
-    with _lock(settings):
+    with file_lock(settings.data_dir / ".os-users.lock"):  # one creation at a time
         try:
             entry = pwd.getpwnam(name)
         except KeyError:
@@ -215,16 +213,3 @@ def _group_readable(path: Path, gid: int, *, directory: bool) -> None:
 
 def _inside(path: Path, root: Path) -> bool:
     return path.resolve().is_relative_to(root.resolve())
-
-
-@contextmanager
-def _lock(settings: ServerSettings) -> Iterator[None]:
-    """One creation at a time across the workers of this host."""
-    lock = settings.data_dir / ".os-users.lock"
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with lock.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -25,7 +25,6 @@ upstream on its first request and keeping it.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
 import threading
@@ -50,6 +49,7 @@ from ophis.client.verified_download import (
 )
 from ophis.core.channel import Channel
 from ophis.core.errors import OphisError
+from ophis.core.file_lock import file_lock
 from ophis.core.paths import check_record_fields
 from ophis.core.platform import KNOWN_SUBDIRS
 from ophis.core.repodata import build_repodata, dumps
@@ -269,16 +269,8 @@ def _in_label(session: Session, proxy: ChannelMirror, basename: str) -> bool:
 
 @contextlib.contextmanager
 def _file_lock(proxy_id: int, folder: Path, filename: str) -> Iterator[None]:
-    with _LOCKS[hash((proxy_id, filename)) % len(_LOCKS)]:
-        if fcntl is None:  # pragma: no cover
-            yield
-            return
-        fd = os.open(folder / f"{filename}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # released when closed, also by a killed worker
-            yield
-        finally:
-            os.close(fd)
+    with _LOCKS[hash((proxy_id, filename)) % len(_LOCKS)], file_lock(folder / f"{filename}.lock"):
+        yield
 
 
 def _download(channel: Channel, subdir: str, filename: str, record: Record, target: Path) -> None:
