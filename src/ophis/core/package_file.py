@@ -49,7 +49,13 @@ from ophis.core.archive_limits import (
     zstd,
 )
 from ophis.core.errors import InvalidPackageError
-from ophis.core.paths import check_package_paths, entry_point_commands
+from ophis.core.paths import (
+    MAX_SYMLINK_HOPS,
+    SymlinkLoop,
+    check_package_paths,
+    entry_point_commands,
+    resolve_symlinks,
+)
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -67,7 +73,6 @@ PACKAGE_EXTENSIONS: tuple[str, ...] = (".conda", ".tar.bz2")
 _MiB = 1024**2
 _RATIO_FLOOR = 16 * _MiB  # below this, small files that compress well are not suspicious
 _MAX_TRAILER_BYTES = _MiB  # zero padding allowed after the tar end marker
-_MAX_SYMLINK_HOPS = 40  # Linux gives ELOOP after 40 links; deeper chains are refused
 _DEFAULT_PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"
 # conda-index leaves these index.json keys out of repodata.json
 _NOT_IN_REPODATA = frozenset(
@@ -275,7 +280,13 @@ class _MemberRules:
                 f"symlink '{path}' -> '{target}' points outside the package (absolute target)"
             )
         start = path.split("/")[:-1]
-        if self._resolve([*start, *target.split("/")], [0]) is None:
+        try:
+            inside = resolve_symlinks([*start, *target.split("/")], self.symlinks.get)
+        except SymlinkLoop:
+            raise self.reject(
+                f"has a symlink loop, or a chain of more than {MAX_SYMLINK_HOPS} symlinks"
+            ) from None
+        if inside is None:
             raise self.reject(f"symlink '{path}' -> '{target}' points outside the package")
 
     def _check_hardlink(self, path: str, target: str) -> None:
@@ -286,35 +297,6 @@ class _MemberRules:
             raise self.reject(
                 f"hard link '{path}' -> '{target}' does not point to an earlier file of the package"
             )
-
-    def _resolve(self, parts: list[str], hops: list[int]) -> list[str] | None:
-        """Resolve ``parts`` from the package root through the symlinks known so far, as the
-        OS would after extraction; None when the result leaves the root."""
-        stack: list[str] = []
-        for part in parts:
-            if part in ("", "."):
-                continue
-            if part == "..":
-                if not stack:
-                    return None
-                stack.pop()
-                continue
-            stack.append(part)
-            target = self.symlinks.get("/".join(stack))
-            if target is None:
-                continue
-            hops[0] += 1
-            if hops[0] > _MAX_SYMLINK_HOPS:
-                raise self.reject(
-                    f"has a symlink loop, or a chain of more than {_MAX_SYMLINK_HOPS} symlinks"
-                )
-            if target.startswith("/"):
-                return None
-            resolved = self._resolve([*stack[:-1], *target.split("/")], hops)
-            if resolved is None:
-                return None
-            stack = resolved
-        return stack
 
 
 def lexical_resolve(parts: list[str]) -> list[str] | None:

@@ -142,6 +142,11 @@ def check_record_fields(channel: str, filename: str, record: Mapping[str, Any]) 
             )
 
 
+class SymlinkLoop(ValueError):
+    """A path went through more than :data:`MAX_SYMLINK_HOPS` symlinks (a loop, as the OS's
+    ELOOP)."""
+
+
 def resolve_inside(
     parts: Sequence[str], read_link: Callable[[str], str | None]
 ) -> list[str] | None:
@@ -149,8 +154,18 @@ def resolve_inside(
     following each symlink ``read_link(root-relative path)`` reports (None: not a symlink).
     Returns the resolved root-relative components, or None when the path leaves the root
     (a '..' above it, an absolute target, a loop or more than 40 hops)."""
-    hops = [0]
-    return _resolve(list(parts), read_link, hops)
+    try:
+        return resolve_symlinks(parts, read_link)
+    except SymlinkLoop:
+        return None
+
+
+def resolve_symlinks(
+    parts: Sequence[str], read_link: Callable[[str], str | None]
+) -> list[str] | None:
+    """:func:`resolve_inside`, but a loop raises :class:`SymlinkLoop` so that callers can
+    name it apart from a path that leaves the root."""
+    return _resolve(list(parts), read_link, [0])
 
 
 def _resolve(
@@ -170,7 +185,9 @@ def _resolve(
         if target is None:
             continue
         hops[0] += 1
-        if hops[0] > MAX_SYMLINK_HOPS or target.startswith("/") or _DRIVE.match(target):
+        if hops[0] > MAX_SYMLINK_HOPS:
+            raise SymlinkLoop("/".join(parts))
+        if target.startswith("/") or _DRIVE.match(target):
             return None
         resolved = _resolve([*stack[:-1], *target.split("/")], read_link, hops)
         if resolved is None:
