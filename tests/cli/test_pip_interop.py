@@ -122,3 +122,32 @@ def test_env_config_vars_set_list_unset(env: tuple[dict[str, str], Path]) -> Non
     text = ophis(home, "env", "config", "vars", "list", "-n", "mixed").stdout
     assert text.splitlines() == ["LEVEL = 3", "B = two=2"]
     ok_json(ophis(home, "env", "config", "vars", "unset", "B", "-n", "mixed", "--json"))
+
+
+def test_editable_installs_listed_as_develop_and_hostile_egg_links_ignored(
+    env: tuple[dict[str, str], Path], tmp_path: Path
+) -> None:
+    """``setup.py develop`` leaves ``NAME.egg-link`` naming a source tree: conda lists it with
+    channel ``<develop>``. An egg-link that is huge, binary or names nothing lists nothing
+    and breaks nothing."""
+    home, prefix = env
+    source = tmp_path / "src"
+    (source / "Dev.Tool.egg-info").mkdir(parents=True)
+    (source / "Dev.Tool.egg-info" / "PKG-INFO").write_text(
+        "Metadata-Version: 1.0\nName: Dev.Tool\nVersion: 0.1\n"
+    )
+    site = prefix / SITE
+    planted = [site / "dev.tool.egg-link", site / "huge.egg-link", site / "binary.egg-link"]
+    planted[0].write_text(f"{source}\n.\n")
+    with planted[1].open("wb") as huge:  # one 64 MiB line: only its head may be read
+        huge.truncate(64 * 1024 * 1024)
+    planted[2].write_bytes(b"\xff\xfe\x00" * 1000)
+    try:
+        listed = ok_json(ophis(home, "list", "-n", "mixed", "--json"))
+    finally:
+        for path in planted:
+            path.unlink()
+    develop = [p for p in listed if p["channel"] == "<develop>"]
+    assert [(p["name"], p["version"], p["build_string"]) for p in develop] == [
+        ("dev-tool", "0.1", "dev_0")
+    ]

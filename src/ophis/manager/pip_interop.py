@@ -115,9 +115,18 @@ def _editable_links(site_packages: Path) -> list[PipPackage]:
     packages = []
     for link in sorted(site_packages.glob("*.egg-link")):
         name = normalized_name(link.name.removesuffix(".egg-link"))
-        target = Path(link.read_text(errors="replace").splitlines()[0].strip() or ".")
+        target = Path(_first_line(link) or ".")
         info = next(iter(sorted(target.glob("*.egg-info"))), None) if target.is_dir() else None
         version = PathDistribution(info).version if info else None
         if version:
             packages.append(PipPackage(name, version, build="dev_0", channel="<develop>"))
     return packages
+
+
+def _first_line(path: Path) -> str:
+    """The first line of a small text file; an egg-link is one path, so only its first
+    4 KiB are read (a huge or binary file planted in site-packages costs nothing)."""
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    lines = head.decode(errors="replace").splitlines()
+    return lines[0].strip() if lines else ""

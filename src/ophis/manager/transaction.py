@@ -543,8 +543,9 @@ def _complete_records(prefix: Path, plan: TransactionPlan, cache_dir: Path) -> N
     with its subdir, the archive's path in the cache, ``constrains``, the package type and
     the spec the user asked for (``requested_spec``), which conda and mamba read."""
     requested = {spec_name(spec): spec for spec in plan.update_specs}
+    prefix_data = PrefixData(prefix)
     for record in plan.link:
-        path = PrefixData(prefix).record_file(record)
+        path = prefix_data.record_file(record)
         data = json.loads(path.read_text(encoding="utf-8"))
         url = str(record.url)
         asked = requested.get(record.name.normalized)
