@@ -303,9 +303,12 @@ class ChangeOptions:
         return "disabled" if self.no_channel_priority else None
 
 
-def run_change(action: str, o: ChangeOptions, *, defer_json: bool = False) -> ChangeOutcome:
+def run_change(
+    action: str, o: ChangeOptions, *, defer_json: bool = False, defer_hint: bool = False
+) -> ChangeOutcome:
     """Plan and carry out the change, and report it; with ``defer_json`` the caller prints
-    the JSON document (one for a whole ``env`` command, as conda prints)."""
+    the JSON document (one for a whole ``env`` command, as conda prints), with
+    ``defer_hint`` the activation hint of a new environment (after its pip packages)."""
     env = dict(os.environ)
     try:
         config = load_config_from_os(
@@ -356,6 +359,8 @@ def run_change(action: str, o: ChangeOptions, *, defer_json: bool = False) -> Ch
     # conda's explicit installs (@EXPLICIT files, package URLs) print no JSON at all
     exact = files.explicit is not None
     _report(outcome, action, o, config, print_json=not (defer_json or exact))
+    if action == "create" and not (defer_hint or outcome.dry_run):
+        print_activation_hint(o, config, outcome.prefix)
     return outcome
 
 
@@ -545,8 +550,12 @@ def _report(
     for warning in outcome.report.clobbered if outcome.report else []:
         stderr.print(f"[yellow]ClobberWarning:[/] {warning}", highlight=False, soft_wrap=True)
     plan_report.report_done_stages(quiet)
-    if action == "create" and not quiet:
-        plan_report.write(plan_report.activation_hint(o.name or str(outcome.prefix)))
+
+
+def print_activation_hint(o: ChangeOptions, config: Config, prefix: Path) -> None:
+    """conda's hint after creating an environment (not with --json or -q)."""
+    if not (o.json_output or o.quiet or config.quiet):
+        plan_report.write(plan_report.activation_hint(o.name or str(prefix)))
 
 
 def warn(messages: list[str]) -> None:
