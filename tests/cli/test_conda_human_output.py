@@ -286,7 +286,7 @@ def test_create_and_update_print_the_plan_then_the_transaction(
     world: dict[str, Any], tmp_path: Path
 ) -> None:
     """With -y the plan is still shown; a new environment ends with the activation hint,
-    quoted when its path has a space."""
+    quoted when its path has a space; nothing goes to stderr."""
     target = str(tmp_path / "my env")
     channel = ("--override-channels", "-c", world["chan"])
     created = ophis(world["user"], "create", "-p", target, *channel, "up=1.0", "-y")
@@ -294,6 +294,7 @@ def test_create_and_update_print_the_plan_then_the_transaction(
     expected = ["## Package Plan ##", "  up                 chan/noarch::up-1.0-0 ", *TRANSACTION]
     assert_lines_in_order(created.stdout, expected + hint(f'"{target}"'))
     assert created.stdout.endswith("#     $ ophis deactivate\n\n")
+    assert created.stderr == ""  # no progress bars off a terminal: stderr is for errors
 
     updated = ophis(world["user"], "update", "-p", target, *channel, "up", "-y")
     assert updated.returncode == 0, updated.stderr
