@@ -117,9 +117,9 @@ def dry_run_exit() -> None:
 
 def activation_hint(name_or_prefix: str) -> str:
     """What conda prints after creating an environment, with ``ophis`` for ``conda``."""
-    shown = f'"{name_or_prefix}"' if " " in name_or_prefix else name_or_prefix
+    target = f'"{name_or_prefix}"' if " " in name_or_prefix else name_or_prefix
     return (
-        f"#\n# To activate this environment, use\n#\n#     $ ophis activate {shown}\n#\n"
+        f"#\n# To activate this environment, use\n#\n#     $ ophis activate {target}\n#\n"
         "# To deactivate an active environment, use\n#\n#     $ ophis deactivate\n\n"
     )
 
@@ -161,7 +161,7 @@ class ChangeReport:
     revised: dict[str, tuple[Shown, Shown]] = field(default_factory=dict)
 
 
-def shown(record: AnyRecord, ctx: ChannelContext) -> Shown:
+def as_shown(record: AnyRecord, ctx: ChannelContext) -> Shown:
     url = base_url(record)
     try:
         channel = parse_channel(url, ctx)
@@ -288,11 +288,11 @@ def package_plan(view: PlanView) -> str:
         if specs:
             lines += [f"  {title}:" + "".join(f"\n    - {s}" for s in sorted(specs)), ""]
     if view.fetch:
-        fetch = [shown(r, view.ctx) for r in view.fetch]
+        fetch = [as_shown(r, view.ctx) for r in view.fetch]
         lines += _download_table(fetch, view.show_channel_urls)
     report = change_report(
-        (shown(r, view.ctx) for r in view.solution.link),
-        (shown(r, view.ctx) for r in view.solution.unlink),
+        (as_shown(r, view.ctx) for r in view.solution.link),
+        (as_shown(r, view.ctx) for r in view.solution.unlink),
     )
     if report.new:
         lines.append("\nThe following NEW packages will be INSTALLED:\n")
