@@ -257,7 +257,7 @@ def test_post_link_script_runs_and_its_message_is_shown(
         "-y",
     )
     assert result.returncode == 0, result.stderr
-    assert "Executing transaction: done" in result.stdout
+    assert "Executing transaction: ...working... done" in result.stdout
     meta = {p.name for p in (prefix / "conda-meta").glob("*.json")}
     assert meta == {"b_post_link_package-1.0.0-0.json", "c_post_link_package-1.0.0-0.json"}
 
@@ -379,7 +379,7 @@ def test_prelink_messages_are_shown_and_asked_about_before_linking(
     accepted = ophis(home, *install, "-y")
     assert accepted.returncode == 0, accepted.stderr
     assert accepted.stdout.index("Spam spam spam,") < accepted.stdout.index(
-        "Executing transaction: done"
+        "Executing transaction: ...working... done"
     )
     assert "Proceed" not in accepted.stdout
     assert (prefix / "conda-meta" / "pre_link_messages_package-1.0.0-0.json").is_file()

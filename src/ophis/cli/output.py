@@ -108,8 +108,9 @@ def progress_bar(
     description: str, enabled: bool, bytes_stage: str | None = None
 ) -> Iterator[ProgressDisplay]:
     """Progress bars on stderr (nothing when not ``enabled``), removed when done; the
-    ``bytes_stage`` (a download) is drawn in bytes, with the transfer speed."""
-    if not enabled:
+    ``bytes_stage`` (a download) is drawn in bytes, with the transfer speed. Like conda's,
+    the bars are drawn on a terminal only (a script reading stderr gets no blank lines)."""
+    if not (enabled and stderr.is_terminal):
         yield ProgressDisplay(description, None)
         return
     progress = Progress(

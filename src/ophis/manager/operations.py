@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import rattler
 
@@ -63,6 +65,25 @@ from ophis.manager.transaction import (
 Progress = Callable[[str, int, int], None]
 #: asked with the pre-link messages before linking; False leaves the environment as it was
 Confirm = Callable[[list[str]], bool]
+
+
+class PlanStages(Protocol):
+    """What a front end shows while a change is planned (conda's "Collecting package
+    metadata" and "Solving environment"); each stage is entered and left, or fails."""
+
+    def collecting(
+        self, channels: list[Channel], subdir: str
+    ) -> AbstractContextManager[object]: ...
+
+    def solving(self) -> AbstractContextManager[object]: ...
+
+
+class _Unseen:
+    def collecting(self, channels: list[Channel], subdir: str) -> AbstractContextManager[object]:
+        return nullcontext()
+
+    def solving(self) -> AbstractContextManager[object]:
+        return nullcontext()
 
 
 @dataclass(frozen=True)
@@ -124,8 +145,15 @@ class SpecFiles:
     explicit: ExplicitFile | None = None
 
 
-def plan_change(request: ChangeRequest, config: Config, env: Mapping[str, str]) -> ChangeOutcome:
-    """Solve the request; nothing on disk changes (but a crashed transaction is recovered)."""
+def plan_change(
+    request: ChangeRequest,
+    config: Config,
+    env: Mapping[str, str],
+    stages: PlanStages | None = None,
+) -> ChangeOutcome:
+    """Solve the request; nothing on disk changes (but a crashed transaction is recovered).
+    ``stages`` is told when the metadata is collected and when the solver runs."""
+    stages = stages or _Unseen()
     _check_target(request)
     recovered = recover(request.prefix) if request.prefix.exists() else False
     installed, warnings = _installed(request)
@@ -133,6 +161,8 @@ def plan_change(request: ChangeRequest, config: Config, env: Mapping[str, str]) 
     if request.action == "remove":  # nothing to download: channels only name the records
         channels = _channels_of(installed, config)
         repodata: dict[tuple[str, str], Path] = {}
+        with stages.collecting(channels, config.subdir):
+            pass  # conda reports the stage for a removal too
     else:
         # a revision's packages come back from where they came from, unless told otherwise
         fallback = _channels_of(installed, config) if revision_specs is not None else []
@@ -142,11 +172,13 @@ def plan_change(request: ChangeRequest, config: Config, env: Mapping[str, str]) 
         names |= {r.name.normalized for r in installed}
         if config.add_pip_as_python_dependency:
             names.add("pip")  # the solver adds it to python's dependencies itself
-        repodata = fetch_repodata(channels, (config.subdir, "noarch"), config, names)
-    if revision_specs is not None:
-        solution = _solve_revision(revision_specs, config, channels, repodata, installed)
-    else:
-        solution = _solve(request, config, env, channels, repodata, installed)
+        with stages.collecting(channels, config.subdir):
+            repodata = fetch_repodata(channels, (config.subdir, "noarch"), config, names)
+    with stages.solving():
+        if revision_specs is not None:
+            solution = _solve_revision(revision_specs, config, channels, repodata, installed)
+        else:
+            solution = _solve(request, config, env, channels, repodata, installed)
     # signed channels: every package to link against its signed record, before any download
     verify_records(solution.link, channels, repodata, policy_for(config, channels))
     return _outcome(request, channels, solution, recovered, warnings, config)

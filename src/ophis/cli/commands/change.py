@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 
+from ophis.cli import plan_report
 from ophis.cli.output import (
     confirm_proceed,
     emit_json,
@@ -23,7 +24,6 @@ from ophis.cli.output import (
 from ophis.core.errors import CondaValueError, OphisError
 from ophis.manager.config import Config, load_config_from_os
 from ophis.manager.download import DOWNLOAD_STAGE
-from ophis.manager.history import dist_str
 from ophis.manager.operations import (
     ChangeOutcome,
     ChangeRequest,
@@ -303,9 +303,12 @@ class ChangeOptions:
         return "disabled" if self.no_channel_priority else None
 
 
-def run_change(action: str, o: ChangeOptions, *, defer_json: bool = False) -> ChangeOutcome:
+def run_change(
+    action: str, o: ChangeOptions, *, defer_json: bool = False, defer_hint: bool = False
+) -> ChangeOutcome:
     """Plan and carry out the change, and report it; with ``defer_json`` the caller prints
-    the JSON document (one for a whole ``env`` command, as conda prints)."""
+    the JSON document (one for a whole ``env`` command, as conda prints), with
+    ``defer_hint`` the activation hint of a new environment (after its pip packages)."""
     env = dict(os.environ)
     try:
         config = load_config_from_os(
@@ -355,7 +358,9 @@ def run_change(action: str, o: ChangeOptions, *, defer_json: bool = False) -> Ch
         _remove_prefix(target)
     # conda's explicit installs (@EXPLICIT files, package URLs) print no JSON at all
     exact = files.explicit is not None
-    _report(outcome, action, o.json_output, o.name, print_json=not (defer_json or exact))
+    _report(outcome, action, o, config, print_json=not (defer_json or exact))
+    if action == "create" and not (defer_hint or outcome.dry_run):
+        print_activation_hint(o, config, outcome.prefix)
     return outcome
 
 
@@ -410,7 +415,8 @@ def _plan(
         return plan_locked(request, o.locked, config)
     if files.explicit is not None:
         return plan_explicit(request, files.explicit, config)
-    return plan_change(request, config, os.environ)
+    human = None if o.json_output else plan_report.ConsoleStages(o.quiet or config.quiet)
+    return plan_change(request, config, os.environ, human)
 
 
 def _name_or_path(source: str) -> tuple[str | None, str | None]:
@@ -430,15 +436,18 @@ def _confirm_execute(
         return outcome
     ask = not (yes or json_output)
     shown = not (quiet or json_output)
+    if not json_output:
+        _print_plan(outcome, config, with_link_scripts=False)
     with progress_bar("Installing", enabled=shown, bytes_stage=DOWNLOAD_STAGE) as progress:
-        # the packages are fetched and checked first, so that the plan can say which of
-        # them carry link scripts (and a refused one stops here, with nothing changed)
-        outcome = prepare_change(request, outcome, config, progress)
-        if ask:
-            with progress.paused():
-                _print_plan(outcome)
-                if not confirm_proceed():
-                    exit_declined()
+        # before asking, the packages are fetched and checked, so that the question can
+        # name the link scripts they carry (and a refused one stops here, unchanged)
+        with plan_report.downloading(not shown):
+            outcome = prepare_change(request, outcome, config, progress)
+        with progress.paused():
+            if not json_output and outcome.link_scripts.scripts:
+                plan_report.write(f"{_link_scripts_line(outcome)}\n\n")
+            if ask and not confirm_proceed():
+                exit_declined()
 
         def confirm(messages: list[str]) -> bool:
             """conda's pre-link messages: shown after the download, asked about unless -y."""
@@ -515,8 +524,9 @@ def change_document(
 
 
 def _report(
-    outcome: ChangeOutcome, action: str, json_output: bool, name: str | None, print_json: bool
+    outcome: ChangeOutcome, action: str, o: ChangeOptions, config: Config, print_json: bool
 ) -> None:
+    json_output, quiet = o.json_output, o.quiet or config.quiet
     warn(outcome.warnings)
     if outcome.recovered and not json_output:
         stderr.print(
@@ -529,27 +539,23 @@ def _report(
             emit_json(change_document([outcome]), sort_keys=False)
         return
     if outcome.solution is None:
-        stdout.print("\n# All requested packages already installed.\n")
+        plan_report.write("\n# All requested packages already installed.\n\n")
         return
     if outcome.dry_run:
-        _print_plan(outcome)
-        stdout.print("\nDryRunExit: Dry run. Exiting.\n")
+        _print_plan(outcome, config)
+        plan_report.dry_run_exit()
         return
     for message in outcome.report.messages if outcome.report else []:
         stdout.print(message, highlight=False, markup=False)
     for warning in outcome.report.clobbered if outcome.report else []:
         stderr.print(f"[yellow]ClobberWarning:[/] {warning}", highlight=False, soft_wrap=True)
-    stdout.print(
-        "Preparing transaction: done\nVerifying transaction: done\nExecuting transaction: done"
-    )
-    if action == "create":
-        target = name or str(outcome.prefix)
-        stdout.print(
-            f"#\n# To activate this environment, use\n#\n#     $ ophis activate {target}\n"
-            "#\n# To deactivate an active environment, use\n#\n#     $ ophis deactivate",
-            highlight=False,
-            markup=False,
-        )
+    plan_report.report_done_stages(quiet)
+
+
+def print_activation_hint(o: ChangeOptions, config: Config, prefix: Path) -> None:
+    """conda's hint after creating an environment (not with --json or -q)."""
+    if not (o.json_output or o.quiet or config.quiet):
+        plan_report.write(plan_report.activation_hint(o.name or str(prefix)))
 
 
 def warn(messages: list[str]) -> None:
@@ -570,42 +576,23 @@ def _print_clone(outcome: ChangeOutcome) -> None:
     )
 
 
-def _print_plan(outcome: ChangeOutcome) -> None:
-    solution = outcome.solution
-    assert solution is not None
-    stdout.print(
-        f"\n## Package Plan ##\n\n  environment location: {outcome.prefix}\n",
-        highlight=False,
-        markup=False,
+def _link_scripts_line(outcome: ChangeOutcome) -> str:
+    return f"\n  link scripts (run package code): {outcome.link_scripts.summary()}"
+
+
+def _print_plan(outcome: ChangeOutcome, config: Config, *, with_link_scripts: bool = True) -> None:
+    """conda's package plan; Ophis adds the link scripts when it knows them (a change names
+    them after the download instead)."""
+    assert outcome.solution is not None
+    scripts = outcome.link_scripts
+    listed = with_link_scripts and (scripts.scripts or scripts.unchecked)
+    notes = (_link_scripts_line(outcome),) if listed else ()
+    view = plan_report.PlanView(
+        prefix=outcome.prefix,
+        solution=outcome.solution,
+        fetch=outcome.fetch,
+        ctx=config.channel_context(),
+        show_channel_urls=config.show_channel_urls,
+        notes=notes,
     )
-    if solution.update_specs:
-        stdout.print("  added / updated specs:", highlight=False)
-        for spec in solution.update_specs:
-            stdout.print(f"    - {spec}", highlight=False, markup=False)
-    if solution.remove_specs:
-        stdout.print("  removed specs:", highlight=False)
-        for spec in solution.remove_specs:
-            stdout.print(f"    - {spec}", highlight=False, markup=False)
-    _print_section("The following NEW packages will be INSTALLED:", solution.link, outcome)
-    _print_section("The following packages will be REMOVED:", solution.unlink, outcome)
-    if outcome.link_scripts.scripts or outcome.link_scripts.unchecked:
-        stdout.print(
-            f"\n  link scripts (run package code): {outcome.link_scripts.summary()}",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
-        )
-
-
-def _print_section(title: str, records, outcome: ChangeOutcome) -> None:
-    if not records:
-        return
-    stdout.print(f"\n{title}\n", highlight=False)
-    width = max(len(r.name.normalized) for r in records) + 2
-    for record in sorted(records, key=lambda r: r.name.normalized):
-        stdout.print(
-            f"  {record.name.normalized:<{width}}{dist_str(record)}",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
-        )
+    plan_report.write(plan_report.package_plan(view))

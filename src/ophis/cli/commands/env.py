@@ -24,10 +24,12 @@ from ophis.cli.commands.change import (
     YES,
     ChangeOptions,
     change_document,
+    print_activation_hint,
     run_change,
 )
 from ophis.cli.commands.env_tools import rename
 from ophis.cli.output import emit_json, fail, stdout
+from ophis.cli.plan_report import write
 from ophis.core.errors import CondaValueError, OphisError
 from ophis.core.platform import detect_machine_facts
 from ophis.core.redaction import redact
@@ -101,7 +103,7 @@ def _print_envs(envs: list[Path], config: Config) -> None:
         active = "*" if details["active"] else " "
         frozen = "+" if details["frozen"] else " "
         lines.append(f"{details['name']:20} {active} {frozen} {prefix}")
-    stdout.print("\n".join([*lines, "", ""]), highlight=False, markup=False, soft_wrap=True)
+    write("\n".join(lines) + "\n\n")  # conda's: one blank line either side
 
 
 def env_vars_list(name: str = NAME, prefix: str = PREFIX, json_output: bool = JSON) -> None:
@@ -327,9 +329,8 @@ def _apply_env_file(
     specs = list(environment.dependencies)
     # conda prints one document for the whole command, once pip has run too
     deferred = json_output and not dry_run
-    outcomes = [
-        run_change(action, replace(options, specs=specs, channel=channels), defer_json=deferred)
-    ]
+    changing = replace(options, specs=specs, channel=channels)
+    outcomes = [run_change(action, changing, defer_json=deferred, defer_hint=True)]
     if dry_run:
         return
     try:
@@ -344,6 +345,8 @@ def _apply_env_file(
         outcomes.append(run_change("remove", pruning, defer_json=deferred))
     if deferred:
         emit_json(change_document(outcomes, pip_installed), sort_keys=False)
+    if action == "create":
+        print_activation_hint(options, config, target)
 
 
 def info(
@@ -410,6 +413,7 @@ def _print_info(facts: dict[str, Any]) -> None:
         ("conda av metadata url", facts["av_metadata_url_base"]),
         ("channel URLs", facts["channels"]),
         ("package cache", facts["pkgs_dirs"]),
+        ("notices cache", facts["notices_cache_dir"]),
         ("envs directories", facts["envs_dirs"]),
         ("temporary directory", facts["tmp_dir"]),
         ("platform", facts["platform"]),
@@ -425,7 +429,7 @@ def _print_info(facts: dict[str, Any]) -> None:
             ("\n" + " " * (width + 4)).join(map(str, value)) if isinstance(value, list) else value
         )
         lines.append(f" {label:>{width}} : {shown}")
-    stdout.print("\n".join([*lines, "", ""]), highlight=False, markup=False, soft_wrap=True)
+    write("\n".join(lines) + "\n\n")  # conda's: one blank line either side
 
 
 def _channel_urls(config: Config) -> list[str]:
