@@ -44,9 +44,9 @@ BADGES = (
 
 @pytest.fixture(scope="module")
 def tokens(database: ServerDatabase, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """alice: ``pubpkg`` 1.0 (main) and 2.0 (main and dev, with a hostile about.json; 1.0's summary too), the
-    private ``secretpkg``, the wheel ``webdemo-py`` and a package named ``repo``; bob owns
-    nothing. Returns their tokens."""
+    """alice: ``pubpkg`` 1.0 (main) and 2.0 (main and dev), both with a hostile summary and
+    2.0 with a hostile license and home, the private ``secretpkg``, the wheel ``webdemo-py``
+    and a package named ``repo``; bob owns nothing. Returns their tokens."""
     folder = tmp_path_factory.mktemp("org-urls")
     made = {"alice": database.user("alice"), "bob": database.user("bob")}
     database.add("alice", conda_package(folder, "pubpkg", "1.0", summary=HOSTILE_SUMMARY))
@@ -229,7 +229,8 @@ def test_a_browser_gets_the_channels_index_pages_and_conda_what_it_always_got(
     assert re.findall(r'<tr data-package="([^"]+)">', page.text) == ["pubpkg", "repo"]
     for link in ('href="./noarch/"', 'href="./label/dev/"', 'href="./rss.xml"'):
         assert link in page.text
-    assert "<img" not in page.text and "<script>" not in page.text and "javascript:" not in page.text
+    for hostile in ("<img", "<script>", "javascript:"):
+        assert hostile not in page.text
     subdir = get(server, "/conda/alice/noarch/", **BROWSER)
     files_listed = re.findall(r'<a href="\./([^"]+)">', subdir.text)
     assert files_listed == [
