@@ -320,6 +320,11 @@ def test_in_chromium_badges_render_and_the_pages_filter_and_link(
         page.wait_for_load_state()
         assert "version=1.0" in page.url
         assert page.eval_on_selector_all("tr[data-file]", "rows => rows.length") == 1
+        # its badges section shows the images under the page's own CSP
+        shown = page.eval_on_selector_all(
+            "#badges + ul img", "images => images.map(i => i.naturalWidth)"
+        )
+        assert len(shown) == len(BADGES) and all(width > 0 for width in shown), shown
         # the repo page, then the channel's index page and a subdir by its link
         page.goto(f"{server.url}/alice/repo")
         assert page.locator("tr[data-package]").count() == 3

@@ -59,6 +59,11 @@ _BADGES: dict[str, Callable[[repo.BadgeFacts], tuple[str, str]]] = {
 }
 
 
+def badge_names(package_types: list[str]) -> list[str]:
+    """The badges a package has (an installer badge per tool that installs it)."""
+    return [*_BADGES, *(f"installer/{tool}" for tool in _INSTALLERS if tool in package_types)]
+
+
 @router.get("/{owner}/{package}/badges/{name}.svg")
 def badge(
     owner: str, package: str, name: str, session: SessionDep, principal: PrincipalDep

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ophis.server.deps import SessionDep
 from ophis.server.services import authz, repo
-from ophis.server.web import links
+from ophis.server.web import badges, links
 from ophis.server.web.caller import CallerDep
 from ophis.server.web.pages import PageNumber, only_pages
 from ophis.server.web.rendering import base_of, render, root_of
@@ -93,4 +93,5 @@ def files_page(
         filters=filters,
         rows=rows,
         package_path=links.package_path,
+        badges=badges.badge_names(found.package.package_types or []),
     )
