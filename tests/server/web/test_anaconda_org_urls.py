@@ -18,7 +18,8 @@ from tests.server.conda.database import ServerDatabase
 from tests.server.web.conftest import WebClient, conda_package, text_of
 from tests.server.web.test_browser import chromium
 
-from ophis.server.services import files
+from ophis.core.package_file import file_digests
+from ophis.server.services import accounts, files
 from ophis.testing.cli import ophis
 from ophis.testing.python_dists import make_wheel
 from ophis.testing.server import RunningServer
@@ -170,6 +171,29 @@ def test_a_file_downloads_by_its_release_counted_and_private_only_with_a_token(
         assert (refused.status_code, refused.text) == (404, missing.text)
     assert get(server, f"/t/{tokens['alice']}{secret}").status_code == 200
     assert get(server, secret, Authorization=f"token {tokens['alice']}").status_code == 200
+
+
+def test_a_generic_file_downloads_as_an_attachment_that_nothing_renders(
+    server: RunningServer, database: ServerDatabase, tokens: dict[str, str], tmp_path: Path
+) -> None:
+    """A file stored as ``anaconda upload -t file`` stores one (type ``file``, its name as
+    basename): an HTML page with script is sent as bytes to save, on the site's origin."""
+    page = tmp_path / "notes.html"
+    page.write_text("<script>alert(document.cookie)</script>")
+    size, md5, sha256 = file_digests(page)
+    inspected = files.Inspected(
+        "file", "notes", "1.0", page.name, page.name, None, size, md5, sha256
+    )
+    with database.context.sessions() as session:
+        owner = accounts.get_account(session, "bob")  # alice's listings stay as they are
+        files.add_file(session, database.context.storage, owner, page, inspected)
+    response = get(server, "/bob/notes/1.0/download/notes.html")
+    assert response.status_code == 200 and response.content.startswith(b"<script>")
+    assert response.headers["content-type"] == "application/octet-stream"
+    assert response.headers["content-disposition"] == 'attachment; filename="notes.html"'
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in response.headers["content-security-policy"]
+    assert "notes.html" in get(server, "/bob/notes/files?type=file").text
 
 
 def test_ophis_installs_an_explicit_file_naming_the_download_url(
