@@ -24,7 +24,9 @@ from ophis.server.web.rendering import base_of, render, root_of
 
 #: the package types the pages filter by
 TYPES = ("conda", "pypi", "file", "project")
-Kind = Annotated[str, Query(alias="type")]
+#: a filter's value: names and versions are at most 200 characters long
+Text = Annotated[str, Query(max_length=200)]
+Kind = Annotated[str, Query(alias="type", max_length=40)]
 
 #: registered before the package pages, whose ``/<owner>/<package>`` would take it
 listing_router = APIRouter(include_in_schema=False, dependencies=[Depends(only_pages)])
@@ -38,10 +40,10 @@ def repo_page(
     request: Request,
     caller: CallerDep,
     session: SessionDep,
-    q: str = "",
+    q: Text = "",
     kind: Kind = "",
-    label: str = "",
-    access: str = "",
+    label: Text = "",
+    access: Text = "",
     page: PageNumber = 1,
 ) -> Response:
     filters = repo.RepoFilters(text=q, kind=kind, label=label, access=access)
@@ -66,11 +68,11 @@ def files_page(
     request: Request,
     caller: CallerDep,
     session: SessionDep,
-    version: str = "",
-    channel: str = "",
-    label: str = "",
+    version: Text = "",
+    channel: Text = "",
+    label: Text = "",
     kind: Kind = "",
-    platform: str = "",
+    platform: Text = "",
     page: PageNumber = 1,
 ) -> Response:
     filters = repo.FileFilters(
