@@ -274,8 +274,12 @@ def test_a_browser_gets_the_channels_index_pages_and_conda_what_it_always_got(
     assert get(server, "/conda/alice/index.html").status_code == 200
     assert get(server, "/conda/alice/noarch/index.html").status_code == 200
     # without the slash a browser is sent to the directory, relatively (a token stays)
-    moved = get(server, "/conda/alice", **BROWSER)
-    assert (moved.status_code, moved.headers["location"]) == (301, "alice/")
+    for path, slashed in (("/conda/alice", "alice/"), ("/conda/alice/label/dev/noarch", "noarch/")):
+        moved = get(server, path, **BROWSER)
+        assert (moved.status_code, moved.headers["location"]) == (301, slashed)
+    # a trust file at the same place is still the channel's to answer (none here: 404)
+    trust = get(server, "/conda/alice/1.root.json", **BROWSER)
+    assert trust.status_code == 404 and trust.headers["content-type"] == "application/json"
 
 
 @pytest.mark.parametrize(
@@ -295,6 +299,8 @@ def test_clients_that_do_not_prefer_html_get_the_same_answers_as_before(
         assert response.status_code == 307, path  # the router's own redirect, as before
         assert response.headers["location"] == server.url + path.rstrip("/")
     assert get(server, "/conda/alice", **headers).json() == {"error": "Not found.", "remedy": ""}
+    unslashed = get(server, "/conda/alice/noarch", **headers)
+    assert (unslashed.status_code, unslashed.json()["error"]) == (404, "There is no noarch here.")
     repodata = get(server, "/conda/alice/noarch/repodata.json", **{**BROWSER, **headers})
     assert repodata.headers["content-type"] == "application/json"
     assert PUB1.split("/")[1] in repodata.json()["packages"]

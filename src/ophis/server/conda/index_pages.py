@@ -21,6 +21,7 @@ from starlette.datastructures import Headers
 from starlette.routing import Match
 from starlette.types import Scope
 
+from ophis.core.platform import KNOWN_SUBDIRS
 from ophis.server.conda.responses import CacheDep, LabelDep, document_response
 from ophis.server.deps import PrincipalDep, SessionDep
 from ophis.server.services import channel_index
@@ -65,6 +66,17 @@ class BrowserRoute(APIRoute):
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child = super().matches(scope)
         if match is not Match.NONE and not prefers_html(Headers(scope=scope).get("accept", "")):
+            return Match.NONE, {}
+        return match, child
+
+
+class BrowserSubdirRoute(BrowserRoute):
+    """A :class:`BrowserRoute` for ``.../<subdir>`` of conda's platforms only: the same
+    URLs name trust files (``1.root.json``), which stay the channel routes' to answer."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is not Match.NONE and child["path_params"].get("subdir") not in KNOWN_SUBDIRS:
             return Match.NONE, {}
         return match, child
 
@@ -137,6 +149,12 @@ def subdir_page(
 def add_slash(request: Request) -> RedirectResponse:
     """Relative, so that a token in the path survives."""
     return RedirectResponse(request.url.path.rsplit("/", 1)[-1] + "/", status_code=301)
+
+
+for _path in (f"{_LABEL}/{{subdir}}", "/{owner}/{subdir}"):
+    browser_router.add_api_route(
+        _path, add_slash, methods=_GET_HEAD, route_class_override=BrowserSubdirRoute
+    )
 
 
 def _page(request: Request, principal: Principal, template: str, **context: Any) -> Response:
