@@ -16,7 +16,7 @@ import httpx
 import pytest
 from tests.server.conda.database import ServerDatabase
 from tests.server.web.conftest import WebClient, conda_package, text_of
-from tests.server.web.test_browser import chromium
+from tests.server.web.test_browser import PHONE, chromium, fits_the_screen
 
 from ophis.core.package_file import file_digests
 from ophis.server.services import accounts, files
@@ -365,4 +365,9 @@ def test_in_chromium_badges_render_and_the_pages_filter_and_link(
         page.wait_for_load_state()
         assert page.url == f"{server.url}/conda/alice/noarch/"
         assert page.locator("td.filename").count() == 3
+        # on a phone, wide tables scroll in their box and nothing else overflows
+        page.set_viewport_size(PHONE)
+        for path in ("/alice/pubpkg/files", "/alice/repo", "/conda/alice/", "/conda/alice/noarch/"):
+            page.goto(server.url + path)
+            assert fits_the_screen(page), path
     assert dialogs == []  # no metadata ran as script
