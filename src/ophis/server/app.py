@@ -135,9 +135,13 @@ def _add_routes(app: FastAPI) -> None:
     from ophis.server.api import sboms
 
     app.include_router(sboms.router, prefix="/api")
+    from ophis.server.conda import index_pages
     from ophis.server.conda import routes as conda_routes
     from ophis.server.pypi import routes as pypi_routes
 
+    # first: a browser's /conda/<owner>/ and the pages conda-index writes (index.html, rss.xml)
+    app.include_router(index_pages.router)
+    app.include_router(index_pages.browser_router)
     app.include_router(conda_routes.router)
     app.include_router(pypi_routes.router)
     from ophis.server.web import add_web_routes

@@ -183,7 +183,7 @@ def package_detail(
         package=package,
         can_write=can_write,
         latest=_newest_version(session, package),
-        labels=_package_labels(session, package),
+        labels=package_labels(session, package),
         versions=paged(session, versions.order_by(Release.id.desc()), versions_page, 20),
         files=paged(session, rows, files_page, 50),
         version=version,
@@ -195,7 +195,7 @@ def _newest_version(session: Session, package: Package) -> str | None:
     return session.scalar(query.order_by(Release.id.desc()).limit(1))
 
 
-def _package_labels(session: Session, package: Package) -> list[str]:
+def package_labels(session: Session, package: Package) -> list[str]:
     return list(
         session.scalars(
             select(Label.name)

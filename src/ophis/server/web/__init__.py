@@ -46,5 +46,11 @@ def add_web_routes(app: FastAPI) -> None:
 
     app.include_router(cves_page.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    # last: its /<owner>/... patterns would match anything registered after them
+    from ophis.server.web import badges, downloads, repo_pages
+
+    app.include_router(repo_pages.listing_router)  # /<owner>/repo before /<owner>/<package>
+    # last: its /<owner>/... patterns would match anything registered after them, but for
+    # these (after /<owner>/labels/<label>)
     app.include_router(pages.router)
+    for router in (repo_pages.router, badges.router, downloads.router):
+        app.include_router(router)

@@ -90,6 +90,25 @@ def file_url(base: str, row: File, label: str | None = None) -> str | None:
     return None
 
 
+#: words Anaconda.org gives a meaning in an owner's URLs: ``/<owner>/repo`` is the owner's
+#: packages listing, never a package's page
+RESERVED_PACKAGE_PATHS = frozenset({"repo"})
+
+
+def package_path(owner: str, name: str) -> str:
+    """The page of a package (its files page when a reserved word shadows its own)."""
+    path = f"/{quote(owner)}/{quote(name)}"
+    return f"{path}/files" if name.lower() in RESERVED_PACKAGE_PATHS else path
+
+
+def download_url(base: str, row: File) -> str:
+    """The file by its release, in whatever label (``/<owner>/<package>/<version>/download/
+    <basename>``, Anaconda.org's file URL)."""
+    release = row.release
+    package = f"/{quote(release.package.owner.login)}/{quote(release.package.name)}"
+    return f"{base}{package}/{quote(release.version)}/download/{quote(row.basename)}"
+
+
 def platform_of(row: File) -> str:
     return row.subdir or row.distribution_type
 

@@ -29,7 +29,7 @@ STATIC_DIR = Path(__file__).with_name("static")
 TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 #: first path segments that are not pages: their errors stay JSON
 _NOT_PAGES = frozenset({"api", "conda", "pypi", "healthz", "deployments"})
-_HEADERS = {
+SECURITY_HEADERS = {
     # no scripts at all; styles, images and forms only from this server; never framed
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; img-src 'self' data:; "
@@ -37,9 +37,9 @@ _HEADERS = {
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
-    # pages show what one account may see (and once, a new token): never cached
-    "Cache-Control": "no-store",
 }
+# pages show what one account may see (and once, a new token): never cached
+_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "no-store"}
 #: the same words whether the thing is missing or private to the caller
 _NOT_FOUND = (
     "There is nothing here.",
