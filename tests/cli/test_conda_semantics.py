@@ -248,8 +248,18 @@ CASES = [
     Case(
         "operator-spellings",
         "match_spec.py _parse_spec_str and version.py VersionSpec",
-        ("create", "-p", "{new}", *CH, "up==2.0", "dep =1.0", "top>=1,<2", "rc 0.9 0",
-         "pre[version='>=0.9,<1.0']", *DRY),  # fmt: skip
+        (
+            "create",
+            "-p",
+            "{new}",
+            *CH,
+            "up==2.0",
+            "dep =1.0",
+            "top>=1,<2",
+            "rc 0.9 0",
+            "pre[version='>=0.9,<1.0']",
+            *DRY,
+        ),
         link={"up": "2.0", "dep": "1.0", "top": "1.0", "rc": "0.9", "pre": "1.0rc1"},
     ),
     Case(
