@@ -38,6 +38,7 @@ class Case:
     pinned: str | None = None  #: the environment's conda-meta/pinned during the case
     condarc: str = ""
     environ: dict[str, str] = field(default_factory=dict)
+    in_stderr: str = ""
 
 
 CASES = [
@@ -110,6 +111,24 @@ CASES = [
         ("install", "-p", "{env}", *CH, "hi", *DRY),
         error="UnsatisfiableError",
         pinned="up 1.*\n",
+    ),
+    Case(
+        "classic-requested-spec-overrides-pin",
+        "conda core/solve.py Solver._add_specs (classic: 'Overriding pinned spec', a warning)",
+        ("install", "-p", "{env}", *CH, "up>=2", *DRY),
+        link={"up": "3.0"},
+        pinned="up 1.*\n",
+        condarc="solver: classic\n",
+        in_stderr="up=1 conflicts with the requested up[version='>=2']",
+    ),
+    Case(
+        "classic-dependency-against-pin",
+        "conda tests/core/test_solve.py test_pinned_1 (classic: the _kwargs it checks)",
+        ("install", "-p", "{env}", *CH, "hi", *DRY),
+        error="SpecsConfigurationConflictError",
+        fields={"requested_specs": ["hi"], "pinned_specs": ["up=1"], "prefix": "{env}"},
+        pinned="up 1.*\n",
+        condarc="solver: classic\n",
     ),
     Case(
         "create-ignores-the-old-pin-file",
@@ -334,6 +353,7 @@ def test_conda_semantics(case: Case, world: dict[str, Any], tmp_path: Path) -> N
         pin_file.unlink(missing_ok=True)
     expected_code = case.exit_code if case.exit_code is not None else int(bool(case.error))
     assert result.returncode == expected_code, result.stdout + result.stderr
+    assert case.in_stderr in result.stderr
     document = json.loads(result.stdout)
     if case.error:
         assert document["exception_name"] == case.error, document

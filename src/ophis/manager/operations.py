@@ -176,7 +176,11 @@ def _outcome(
     config: Config,
 ) -> ChangeOutcome:
     outcome = ChangeOutcome(
-        request.prefix, channels, dry_run=request.dry_run, recovered=recovered, warnings=warnings
+        request.prefix,
+        channels,
+        dry_run=request.dry_run,
+        recovered=recovered,
+        warnings=[*warnings, *solution.warnings],
     )
     if solution.link or solution.unlink or request.action == "create":
         outcome.solution = solution
@@ -230,6 +234,7 @@ def _solve(
             force_remove=request.force,
             add_pip_as_python_dependency=config.add_pip_as_python_dependency,
             pinned=pins,
+            solver=config.solver,
             aggressive_update_packages=tuple(config.aggressive_update_packages),
             prefix=str(request.prefix),
         )
@@ -389,8 +394,7 @@ def channels_for(
         )
     if request.override_channels and not request.channels:  # conda's context.channels
         raise ArgumentError(
-            "At least one -c / --channel flag must be supplied when using "
-            "--override-channels.",
+            "At least one -c / --channel flag must be supplied when using --override-channels.",
             "Name the channels to search with -c CHANNEL, or drop --override-channels.",
         )
     configured = () if request.override_channels else tuple(config.channels)

@@ -25,7 +25,10 @@ as conda does). conda's rules laid on top of it:
   instead of the minor-version rule. A requested spec that no record satisfies together with
   its pin (or that a name-only pin's installed record does not match) is refused with
   ``SpecsConfigurationConflictError`` before solving; a dependency that conflicts with a
-  pin is an ordinary ``UnsatisfiableError``.
+  pin is an ordinary ``UnsatisfiableError``. With ``solver: classic`` the classic solver's
+  rules apply instead (``Solver._add_specs`` and ``_run_sat``): a requested spec that
+  contradicts its pin overrides it, with a warning; name-only pins hold nothing; and a
+  request that only the pins make unsolvable is ``SpecsConfigurationConflictError``.
 * ``update`` takes package names only (``CondaUpdatePackageError``), each installed
   (``PackageNotInstalledError``); the named packages are freed from their history specs.
 * ``update_deps`` (conda's second solve): after the solve, the named packages and every
@@ -125,6 +128,9 @@ class SolveRequest:
     strategy: str = "highest"
     #: the environment, named in errors
     prefix: str = ""
+    #: conda's ``solver`` setting, where the two solvers' rules differ (pins): "classic"
+    #: or "libmamba" (conda 26's default)
+    solver: str = "libmamba"
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,8 @@ class SolveResult:
     unlink: tuple[rattler.PrefixRecord, ...]
     update_specs: tuple[str, ...]
     remove_specs: tuple[str, ...]
+    #: what conda would log as warnings (a pin overridden by a requested spec)
+    warnings: tuple[str, ...] = ()
 
 
 # --- repodata -------------------------------------------------------------------------
@@ -381,6 +389,65 @@ def _check_pins(
             raise _pin_conflict(parsed, pins, installed, sources.request.prefix)
 
 
+def _classic_overrides(
+    parsed: Sequence[ParsedSpec], pins: Mapping[str, ParsedSpec], sources: _Sources
+) -> tuple[dict[str, ParsedSpec], list[str]]:
+    """The classic solver's rule: a requested spec no record satisfies together with its
+    pin overrides the pin, with a warning; the other pins stay."""
+    kept = dict(pins)
+    warnings = []
+    for spec in parsed:
+        pin = kept.get(spec.name)
+        if pin is not None and not any(
+            spec.rattler_spec.matches(r) and pin.rattler_spec.matches(r)
+            for r in sources.records(spec.name)
+        ):
+            del kept[spec.name]
+            warnings.append(
+                f"The pinned spec {conda_spec_str(str(pin.rattler_spec))} conflicts with the "
+                f"requested {conda_spec_str(str(spec.rattler_spec))}: the pin is overridden."
+            )
+    return kept, warnings
+
+
+def _classic_pin_conflict(
+    request: SolveRequest,
+    sources: _Sources,
+    specs: Sequence[rattler.MatchSpec],
+    locked: Sequence[rattler.RepoDataRecord],
+    parsed: Sequence[ParsedSpec],
+    pins: Mapping[str, ParsedSpec],
+) -> SpecsConfigurationConflictError | None:
+    """The classic solver's SpecsConfigurationConflictError: the request is solvable
+    without the pins (and the history specs of the pinned names), and the solution breaks
+    some of them."""
+    relaxable = pins.keys() - {p.name for p in parsed}
+    relaxed = [_name_only(s) if _spec_name(s) in relaxable else s for s in specs]
+    unlocked = [r for r in locked if _name(r) not in relaxable]
+    try:
+        solution = _run(request, sources, relaxed, unlocked, [], [])
+    except SolverError:
+        return None
+    chosen = {_name(r): r for r in solution}
+    broken = [
+        conda_spec_str(str(pin.rattler_spec))
+        for name, pin in sorted(pins.items())
+        if name in chosen and not pin.rattler_spec.matches(chosen[name])
+    ]
+    if not broken:
+        return None
+    requested = sorted(conda_spec_str(str(p.rattler_spec)) for p in parsed if p.name not in pins)
+    return SpecsConfigurationConflictError(requested, broken, request.prefix)
+
+
+def _spec_name(spec: rattler.MatchSpec) -> str | None:
+    return spec.name.normalized if spec.name is not None else None
+
+
+def _name_only(spec: rattler.MatchSpec) -> rattler.MatchSpec:
+    return rattler.MatchSpec(spec.name.normalized) if spec.name is not None else spec
+
+
 def _pin_conflict(
     parsed: Sequence[ParsedSpec],
     pins: Mapping[str, ParsedSpec],
@@ -569,12 +636,17 @@ def _solve_install(request: SolveRequest) -> SolveResult:
     requested_names = {p.name for p in parsed}
     pins = {p.name: p for p in map(parse_spec, request.pinned)}
     _check_available(requested, sources)
-    _check_pins(parsed, pins, installed, sources)
-    # a name-only pin holds its installed package, unless that package is requested
+    classic = request.solver == "classic"
+    warnings: list[str] = []
+    if classic:
+        pins, warnings = _classic_overrides(parsed, pins, sources)
+    else:
+        _check_pins(parsed, pins, installed, sources)
+    # libmamba: a name-only pin holds its installed package, unless that one is requested
     held = {
         name: installed[name]
         for name, pin in pins.items()
-        if _is_name_only(pin) and name in installed and name not in requested_names
+        if not classic and _is_name_only(pin) and name in installed and name not in requested_names
     }
 
     modifier = request.update_modifier
@@ -628,7 +700,12 @@ def _solve_install(request: SolveRequest) -> SolveResult:
             error = error or exc
     if solution is None:
         assert error is not None
-        raise _solver_error(error, parsed, sources) from error
+        conflict = None
+        if classic and pins:
+            conflict = _classic_pin_conflict(
+                request, sources, list(attempts[-1].values()), holdable, parsed, pins
+            )
+        raise conflict or _solver_error(error, parsed, sources) from error
 
     if request.no_deps:
         chosen = {_name(r): r for r in solution if _name(r) in requested_names}
@@ -636,9 +713,10 @@ def _solve_install(request: SolveRequest) -> SolveResult:
     elif request.only_deps:
         solution = [r for r in solution if _name(r) not in requested_names or _name(r) in installed]
     reinstall = requested_names if request.force_reinstall else ()
-    return _result(
+    result = _result(
         request,
         solution,
         update_specs=tuple(p.original.strip() for p in parsed),
         reinstall=reinstall,
     )
+    return replace(result, warnings=tuple(warnings))

@@ -10,6 +10,7 @@ from textwrap import indent
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from ophis.cli.output import (
     confirm_proceed,
@@ -565,7 +566,7 @@ def _report(
 def warn(messages: list[str]) -> None:
     """Warnings go to stderr, so that --json output on stdout stays parseable."""
     for message in messages:
-        stderr.print(f"[yellow]Warning:[/] {message}", highlight=False, soft_wrap=True)
+        stderr.print(f"[yellow]Warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def _print_clone(outcome: ChangeOutcome) -> None:
