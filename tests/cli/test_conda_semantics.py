@@ -144,6 +144,12 @@ CASES = [
         link={"up": "3.0"},
     ),
     Case(
+        "install-of-an-installed-name-updates-it",
+        "libmamba solver.py _specs_to_request_jobs_add (requested and installed: Update job)",
+        ("install", "-p", "{env}", *CH, "up", *DRY),
+        link={"up": "3.0"},
+    ),
+    Case(
         "update-takes-names-only",
         "conda cli/install.py ensure_update_specs_exist",
         ("update", "-p", "{env}", *CH, "up=2", *DRY),

@@ -454,7 +454,7 @@ def _pin_conflict(
     installed: Mapping[str, rattler.PrefixRecord],
     prefix: str,
 ) -> SpecsConfigurationConflictError:
-    requested = [conda_spec_str(str(p.rattler_spec)) for p in sorted(parsed, key=_by_name)]
+    requested = [conda_spec_str(str(p.rattler_spec)) for p in sorted(parsed, key=lambda p: p.name)]
     shown: list[str] = []
     dumped: list[object] = []
     for name, pin in sorted(pins.items()):
@@ -466,10 +466,6 @@ def _pin_conflict(
             shown.append(record_spec(held))
             dumped.append(record_dump(held))
     return SpecsConfigurationConflictError(requested, shown, prefix, pinned_json=dumped)
-
-
-def _by_name(parsed: ParsedSpec) -> str:
-    return parsed.name
 
 
 def _run(
@@ -559,9 +555,9 @@ def _with_dependencies(request: SolveRequest, first: SolveResult) -> SolveReques
     pinned = {parse_spec(p).name for p in request.pinned}
     names = _dependency_closure(requested, records) - requested.keys() - pinned
     specs = {name: name for name in sorted(names)}
-    python = _python_pin({_name(r): r for r in request.installed})
+    python = _python_minor({_name(r): r for r in request.installed})
     if "python" in specs and python:
-        specs["python"] = python
+        specs["python"] = f"python={python}"
     return replace(
         request, specs=(*specs.values(), *requested.values()), update_modifier="update_specs"
     )
@@ -620,12 +616,13 @@ def _solve_remove(request: SolveRequest) -> SolveResult:
     return _result(request, final, remove_specs=tuple(p.original.strip() for p in parsed))
 
 
-def _python_pin(installed: Mapping[str, rattler.PrefixRecord]) -> str | None:
+def _python_minor(installed: Mapping[str, rattler.PrefixRecord]) -> str | None:
+    """The installed python's major.minor version (conda's business rule keeps it)."""
     python = installed.get("python")
     if python is None:
         return None
     parts = str(python.version).split(".")
-    return f"python {'.'.join(parts[:2])}.*" if len(parts) >= 2 else None
+    return ".".join(parts[:2]) if len(parts) >= 2 else None
 
 
 def _solve_install(request: SolveRequest) -> SolveResult:
@@ -665,9 +662,9 @@ def _solve_install(request: SolveRequest) -> SolveResult:
             # conda >= 4.6: aggressive updates override the history spec too
             specs[name] = rattler.MatchSpec(name)
     constraints = [_bind_channel(p, request.channels) for p in pins.values() if p.name not in held]
-    pin = _python_pin(installed)
-    if pin and "python" not in requested_names and "python" not in pins:
-        constraints.append(rattler.MatchSpec(pin, strict=False))
+    python = _python_minor(installed)
+    if python and "python" not in requested_names and "python" not in pins:
+        constraints.append(rattler.MatchSpec(f"python {python}.*", strict=False))
     for parsed_spec, spec in requested:
         specs[parsed_spec.name] = spec
 
