@@ -39,6 +39,7 @@ class Case:
     condarc: str = ""
     environ: dict[str, str] = field(default_factory=dict)
     in_stderr: str = ""
+    in_message: str = ""  #: part of the error's message
 
 
 CASES = [
@@ -129,6 +130,14 @@ CASES = [
         fields={"requested_specs": ["hi"], "pinned_specs": ["up=1"], "prefix": "{env}"},
         pinned="up 1.*\n",
         condarc="solver: classic\n",
+    ),
+    Case(
+        "bad-pin-file-is-named",
+        "Ophis: a pin conda could not parse stops the solve, naming the file and line",
+        ("install", "-p", "{env}", *CH, "up", *DRY),
+        error="CondaValueError",
+        pinned="up 1.*\nup[\n",
+        in_message="conda-meta/pinned: line 2",
     ),
     Case(
         "create-ignores-the-old-pin-file",
@@ -365,6 +374,7 @@ def test_conda_semantics(case: Case, world: dict[str, Any], tmp_path: Path) -> N
         assert document["exception_name"] == case.error, document
         for key, expected in case.fields.items():
             assert document[key] == _fill(expected, names), key
+        assert case.in_message in document["message"]
         return
     assert document["success"] is True
     if case.link is not None:

@@ -135,7 +135,7 @@ def plan_change(request: ChangeRequest, config: Config, env: Mapping[str, str]) 
     recovered = recover(request.prefix) if request.prefix.exists() else False
     installed, warnings = _installed(request)
     revision_specs = _revision_specs(request) if request.revision is not None else None
-    pins = _pins(request, config)
+    pins = _pins(request, config) if request.action != "remove" else ()
     if request.action == "remove":  # nothing to download: channels only name the records
         channels = _channels_of(installed, config)
         repodata: dict[tuple[str, str], Path] = {}
