@@ -152,19 +152,28 @@ class PackagesNotFoundInPrefixError(PackageNotInstalledError):
 
 
 class SpecsConfigurationConflictError(OphisError):
-    """A requested spec contradicts a pinned one (``pinned_packages``, ``conda-meta/pinned``)."""
+    """A requested spec contradicts a pinned one (``pinned_packages``, ``conda-meta/pinned``).
+
+    ``pinned_json`` is what ``--json`` lists for the pins when it is not their text: conda
+    lists a name-only pin as the installed record it locks (the record's whole dump)."""
 
     exception_name = "SpecsConfigurationConflictError"
 
-    def __init__(self, requested: Sequence[str], pinned: Sequence[str], prefix: object) -> None:
+    def __init__(
+        self,
+        requested: Sequence[str],
+        pinned: Sequence[str],
+        prefix: object,
+        pinned_json: Sequence[Any] | None = None,
+    ) -> None:
         super().__init__(
             "Requested specs conflict with configured specs.\n"
             f"  requested specs: {dashlist(requested, 4)}\n"
             f"  pinned specs: {dashlist(pinned, 4)}\n",
-            "Ask for a version the pin allows, or change the pin: see 'ophis config --show "
-            f"pinned_packages' and {prefix}/conda-meta/pinned.",
+            "Ask for a version the pin allows, change the pin (see 'ophis config --show "
+            f"pinned_packages' and {prefix}/conda-meta/pinned), or ignore pins with --no-pin.",
             requested_specs=list(requested),
-            pinned_specs=list(pinned),
+            pinned_specs=list(pinned if pinned_json is None else pinned_json),
             prefix=str(prefix),
         )
 
@@ -213,6 +222,47 @@ class CondaValueError(OphisError):
     """A bad combination or value of command-line options or configuration."""
 
     exception_name = "CondaValueError"
+
+
+class ArgumentError(CondaValueError):
+    """Command-line arguments that cannot go together (conda exits with 2 for these)."""
+
+    exception_name = "ArgumentError"
+    exit_code = 2
+
+
+class OperationNotAllowed(OphisError):
+    """The configuration forbids what the command asks (``override_channels_enabled``)."""
+
+    exception_name = "OperationNotAllowed"
+
+
+class NoChannelsConfiguredError(OphisError):
+    """Packages were asked for, but no channel is given or configured to look in."""
+
+    exception_name = "NoChannelsConfiguredError"
+
+    def __init__(self, packages: Sequence[str]) -> None:
+        named = ", ".join(packages) or "the requested packages"
+        super().__init__(
+            f"No channels are configured, so there is nowhere to look for {named}.",
+            f"Add a channel to the command (ophis install -c CHANNEL {named}), or configure "
+            "one with 'ophis config --append channels CHANNEL'.",
+            packages=list(packages),
+            packages_str=named,
+        )
+
+
+class CondaUpdatePackageError(OphisError):
+    """``update`` was given a spec with a version, build or channel: it takes names only."""
+
+    exception_name = "CondaUpdatePackageError"
+
+    def __init__(self, spec: str) -> None:
+        super().__init__(
+            f"'update' takes package names only, and was given: {spec}",
+            "Use 'ophis install SPEC' to install a particular version of a package.",
+        )
 
 
 class ConfigurationError(OphisError):

@@ -23,9 +23,12 @@ from ophis.client.auth import with_stored_tokens
 from ophis.client.repodata_cache import FetchOptions, Subdir, fetch_all
 from ophis.core.channel import Channel, expand_channels, split_channel_and_spec
 from ophis.core.errors import (
+    ArgumentError,
     CondaValueError,
     EnvironmentLocationNotFound,
     EnvironmentNameNotFound,
+    NoChannelsConfiguredError,
+    OperationNotAllowed,
     OphisError,
 )
 from ophis.core.platform import detect_machine_facts
@@ -43,6 +46,7 @@ from ophis.manager.explicit import (
 from ophis.manager.explicit_records import explicit_records
 from ophis.manager.history import CONDA_COMPAT_VERSION, record_spec, requested_specs, state_at
 from ophis.manager.lockfile import locked_records
+from ophis.manager.pins import pinned_specs
 from ophis.manager.prefix import PrefixData
 from ophis.manager.records import base_url, dist_name
 from ophis.manager.safety import (
@@ -102,6 +106,7 @@ class ChangeRequest:
     force: bool = False
     revision: int | None = None  #: install --revision N: go back to that history state
     argv: tuple[str, ...] = ()
+    ignore_pinned: bool = False  #: --no-pin: neither pinned_packages nor conda-meta/pinned
 
 
 @dataclass
@@ -158,6 +163,7 @@ def plan_change(
     recovered = recover(request.prefix) if request.prefix.exists() else False
     installed, warnings = _installed(request)
     revision_specs = _revision_specs(request) if request.revision is not None else None
+    pins = _pins(request, config) if request.action != "remove" else ()
     if request.action == "remove":  # nothing to download: channels only name the records
         channels = _channels_of(installed, config)
         repodata: dict[tuple[str, str], Path] = {}
@@ -168,7 +174,7 @@ def plan_change(
         fallback = _channels_of(installed, config) if revision_specs is not None else []
         channels = channels_for(request, config, fallback)
         specs = revision_specs if revision_specs is not None else request.specs
-        names = {spec_name(s) for s in (*specs, *config.pinned_packages)}
+        names = {spec_name(s) for s in (*specs, *pins)}
         names |= {r.name.normalized for r in installed}
         if config.add_pip_as_python_dependency:
             names.add("pip")  # the solver adds it to python's dependencies itself
@@ -178,10 +184,19 @@ def plan_change(
         if revision_specs is not None:
             solution = _solve_revision(revision_specs, config, channels, repodata, installed)
         else:
-            solution = _solve(request, config, env, channels, repodata, installed)
+            solution = _solve(request, config, env, channels, repodata, installed, pins)
     # signed channels: every package to link against its signed record, before any download
     verify_records(solution.link, channels, repodata, policy_for(config, channels))
     return _outcome(request, channels, solution, recovered, warnings, config)
+
+
+def _pins(request: ChangeRequest, config: Config) -> tuple[str, ...]:
+    """conda's pinned specs; ``create`` replaces the environment, so only the configured
+    ones apply to it (conda removes an existing environment before it solves)."""
+    ignore = request.ignore_pinned or bool(config.get("ignore_pinned"))
+    if request.action == "create":
+        return () if ignore else tuple(config.pinned_packages)
+    return pinned_specs(request.prefix, config.pinned_packages, ignore=ignore)
 
 
 def _outcome(
@@ -193,7 +208,11 @@ def _outcome(
     config: Config,
 ) -> ChangeOutcome:
     outcome = ChangeOutcome(
-        request.prefix, channels, dry_run=request.dry_run, recovered=recovered, warnings=warnings
+        request.prefix,
+        channels,
+        dry_run=request.dry_run,
+        recovered=recovered,
+        warnings=[*warnings, *solution.warnings],
     )
     if solution.link or solution.unlink or request.action == "create":
         outcome.solution = solution
@@ -220,6 +239,7 @@ def _solve(
     channels: list[Channel],
     repodata: dict[tuple[str, str], Path],
     installed: list,
+    pins: tuple[str, ...],
 ) -> SolveResult:
     return solve(
         SolveRequest(
@@ -245,7 +265,8 @@ def _solve(
             force_reinstall=request.force_reinstall,
             force_remove=request.force,
             add_pip_as_python_dependency=config.add_pip_as_python_dependency,
-            pinned=tuple(config.pinned_packages),
+            pinned=pins,
+            solver=config.solver,
             aggressive_update_packages=tuple(config.aggressive_update_packages),
             prefix=str(request.prefix),
         )
@@ -399,25 +420,21 @@ def channels_for(
     ``fallback`` channels when none of those name any."""
     from_specs = [c for c, _ in map(split_channel_and_spec, request.specs) if c]
     if request.override_channels and not config.override_channels_enabled:
-        raise CondaValueError(
-            "--override-channels is disabled by 'override_channels_enabled: false'.",
+        raise OperationNotAllowed(
+            "Overriding channels has been disabled ('override_channels_enabled: false').",
             "Remove that setting from your .condarc to use --override-channels.",
+        )
+    if request.override_channels and not request.channels:  # conda's context.channels
+        raise ArgumentError(
+            "At least one -c / --channel flag must be supplied when using --override-channels.",
+            "Name the channels to search with -c CHANNEL, or drop --override-channels.",
         )
     configured = () if request.override_channels else tuple(config.channels)
     names = [*request.channels, *from_specs, *configured]
     if not names and fallback:
         return fallback
     if not names:
-        because = (
-            "--override-channels was given without -c"
-            if request.override_channels
-            else "no channels are configured"
-        )
-        raise CondaValueError(
-            f"No channels to search: {because}.",
-            "Add -c CHANNEL to the command (for example -c conda-forge), or configure one "
-            "with 'ophis config --add channels conda-forge'.",
-        )
+        raise NoChannelsConfiguredError([spec_name(s) for s in request.specs])
     channels = expand_channels(names, config.channel_context())
     if config.get("add_anaconda_token"):
         channels = with_stored_tokens(channels, os.environ)

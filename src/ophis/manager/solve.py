@@ -19,7 +19,24 @@ as conda does). conda's rules laid on top of it:
 * **remove**: the named packages go with every installed package that depends on them;
   then the packages that only they needed (orphans that were never requested). With
   ``force_remove`` only the named packages go.
-* ``pinned`` specs (conda's ``pinned_packages``) are solver constraints.
+* ``pinned`` specs (``pinned_packages`` and ``conda-meta/pinned``), as conda's default
+  solver (libmamba) treats them: a pin with a version or build is a constraint (it installs
+  nothing); a name-only pin holds the installed package as it is; python follows its pin
+  instead of the minor-version rule. A requested spec that no record satisfies together with
+  its pin (or that a name-only pin's installed record does not match) is refused with
+  ``SpecsConfigurationConflictError`` before solving; a dependency that conflicts with a
+  pin is an ordinary ``UnsatisfiableError``. With ``solver: classic`` the classic solver's
+  rules apply instead (``Solver._add_specs`` and ``_run_sat``): a requested spec that
+  contradicts its pin overrides it, with a warning; name-only pins hold nothing; and a
+  request that only the pins make unsolvable is ``SpecsConfigurationConflictError``.
+* ``update`` takes package names only (``CondaUpdatePackageError``), each installed
+  (``PackageNotInstalledError``); the named packages are freed from their history specs.
+* ``update_deps`` (conda's second solve): after the solve, the named packages and every
+  dependency of theirs are requested again by name (python at its minor version, pinned
+  names left to their pins), and that is solved with ``update_specs``; the history records
+  them all as requested, as conda does.
+* A virtual package (``__glibc>=2.17``) may be requested: it is satisfied by the system's
+  virtual packages and installs nothing; one the system does not have is not found.
 * ``track_features`` (conda's deprecated setting that switches features on) is accepted and
   not used: rattler has no feature activation, it only ranks records carrying
   ``track_features`` below those without.
@@ -41,7 +58,7 @@ import asyncio
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import rattler
@@ -49,6 +66,7 @@ from rattler.exceptions import SolverError
 
 from ophis.core.channel import Channel
 from ophis.core.errors import (
+    CondaUpdatePackageError,
     CondaValueError,
     OphisError,
     PackageNotInstalledError,
@@ -59,7 +77,8 @@ from ophis.core.errors import (
 )
 from ophis.core.virtual_packages import VirtualPackageSpec
 from ophis.manager.conflicts import conda_spec_str, missing_dependencies, unsatisfiable_error
-from ophis.manager.records import checked_records
+from ophis.manager.history import record_spec
+from ophis.manager.records import checked_records, record_dump
 from ophis.manager.specs import ParsedSpec, parse_spec
 
 __all__ = [
@@ -109,6 +128,9 @@ class SolveRequest:
     strategy: str = "highest"
     #: the environment, named in errors
     prefix: str = ""
+    #: conda's ``solver`` setting, where the two solvers' rules differ (pins): "classic"
+    #: or "libmamba" (conda 26's default)
+    solver: str = "libmamba"
 
 
 @dataclass(frozen=True)
@@ -118,6 +140,8 @@ class SolveResult:
     unlink: tuple[rattler.PrefixRecord, ...]
     update_specs: tuple[str, ...]
     remove_specs: tuple[str, ...]
+    #: what conda would log as warnings (a pin overridden by a requested spec)
+    warnings: tuple[str, ...] = ()
 
 
 # --- repodata -------------------------------------------------------------------------
@@ -293,11 +317,28 @@ def _check_available(
         if parsed.is_explicit:
             continue
         channel = _channel_for(parsed, sources.request.channels) if parsed.channel else None
-        candidates = sources.records(parsed.name, channel)
+        if parsed.name.startswith("__"):
+            candidates = _virtual_records(sources.request.virtual_packages)
+        else:
+            candidates = sources.records(parsed.name, channel)
         if not any(_spec_matches(parsed.rattler_spec, r) for r in candidates):
             missing.append(parsed.original.strip())
     if missing:
         raise PackagesNotFoundError(missing, channel_urls(sources.request))
+
+
+def _virtual_records(virtual: Sequence[VirtualPackageSpec]) -> list[rattler.PackageRecord]:
+    """The system's virtual packages as records, to match requested specs against."""
+    return [
+        rattler.PackageRecord(
+            name=rattler.PackageName(v.name),
+            version=rattler.VersionWithSource(v.version),
+            build=rattler.BuildString(v.build),
+            build_number=0,
+            subdir="noarch",
+        )
+        for v in virtual
+    ]
 
 
 def _solver_error(exc: Exception, parsed: Sequence[ParsedSpec], sources: _Sources) -> OphisError:
@@ -322,20 +363,109 @@ def channel_urls(request: SolveRequest) -> list[str]:
     ]
 
 
-def _check_pins(parsed: Sequence[ParsedSpec], sources: _Sources) -> None:
-    """conda's SpecsConfigurationConflictError: a requested spec no pinned record satisfies."""
-    pins = [parse_spec(p) for p in sources.request.pinned]
+def _check_pins(
+    parsed: Sequence[ParsedSpec],
+    pins: Mapping[str, ParsedSpec],
+    installed: Mapping[str, rattler.PrefixRecord],
+    sources: _Sources,
+) -> None:
+    """conda's SpecsConfigurationConflictError (libmamba's ``check_for_pin_conflicts``): a
+    requested spec that no record satisfies together with its pin, or that the installed
+    record a name-only pin holds does not match. conda then lists every requested spec and
+    every pin (a name-only pin as the installed record it holds), each sorted by name."""
     for spec in parsed:
-        against = [p for p in pins if p.name == spec.name]
-        if against and not any(
-            spec.rattler_spec.matches(r) and all(p.rattler_spec.matches(r) for p in against)
+        pin = pins.get(spec.name)
+        if pin is None:
+            continue
+        held = installed.get(spec.name) if _is_name_only(pin) else None
+        if held is not None:
+            conflict = not spec.rattler_spec.matches(held)
+        else:
+            conflict = not any(
+                spec.rattler_spec.matches(r) and pin.rattler_spec.matches(r)
+                for r in sources.records(spec.name)
+            )
+        if conflict:
+            raise _pin_conflict(parsed, pins, installed, sources.request.prefix)
+
+
+def _classic_overrides(
+    parsed: Sequence[ParsedSpec], pins: Mapping[str, ParsedSpec], sources: _Sources
+) -> tuple[dict[str, ParsedSpec], list[str]]:
+    """The classic solver's rule: a requested spec no record satisfies together with its
+    pin overrides the pin, with a warning; the other pins stay."""
+    kept = dict(pins)
+    warnings = []
+    for spec in parsed:
+        pin = kept.get(spec.name)
+        if pin is not None and not any(
+            spec.rattler_spec.matches(r) and pin.rattler_spec.matches(r)
             for r in sources.records(spec.name)
         ):
-            raise SpecsConfigurationConflictError(
-                [conda_spec_str(str(spec.rattler_spec))],
-                [conda_spec_str(str(p.rattler_spec)) for p in against],
-                sources.request.prefix,
+            del kept[spec.name]
+            warnings.append(
+                f"The pinned spec {conda_spec_str(str(pin.rattler_spec))} conflicts with the "
+                f"requested {conda_spec_str(str(spec.rattler_spec))}: the pin is overridden."
             )
+    return kept, warnings
+
+
+def _classic_pin_conflict(
+    request: SolveRequest,
+    sources: _Sources,
+    specs: Sequence[rattler.MatchSpec],
+    locked: Sequence[rattler.RepoDataRecord],
+    parsed: Sequence[ParsedSpec],
+    pins: Mapping[str, ParsedSpec],
+) -> SpecsConfigurationConflictError | None:
+    """The classic solver's SpecsConfigurationConflictError: the request is solvable
+    without the pins (and the history specs of the pinned names), and the solution breaks
+    some of them."""
+    relaxable = pins.keys() - {p.name for p in parsed}
+    relaxed = [_name_only(s) if _spec_name(s) in relaxable else s for s in specs]
+    unlocked = [r for r in locked if _name(r) not in relaxable]
+    try:
+        solution = _run(request, sources, relaxed, unlocked, [], [])
+    except SolverError:
+        return None
+    chosen = {_name(r): r for r in solution}
+    broken = [
+        conda_spec_str(str(pin.rattler_spec))
+        for name, pin in sorted(pins.items())
+        if name in chosen and not pin.rattler_spec.matches(chosen[name])
+    ]
+    if not broken:
+        return None
+    requested = sorted(conda_spec_str(str(p.rattler_spec)) for p in parsed if p.name not in pins)
+    return SpecsConfigurationConflictError(requested, broken, request.prefix)
+
+
+def _spec_name(spec: rattler.MatchSpec) -> str | None:
+    return spec.name.normalized if spec.name is not None else None
+
+
+def _name_only(spec: rattler.MatchSpec) -> rattler.MatchSpec:
+    return rattler.MatchSpec(spec.name.normalized) if spec.name is not None else spec
+
+
+def _pin_conflict(
+    parsed: Sequence[ParsedSpec],
+    pins: Mapping[str, ParsedSpec],
+    installed: Mapping[str, rattler.PrefixRecord],
+    prefix: str,
+) -> SpecsConfigurationConflictError:
+    requested = [conda_spec_str(str(p.rattler_spec)) for p in sorted(parsed, key=lambda p: p.name)]
+    shown: list[str] = []
+    dumped: list[object] = []
+    for name, pin in sorted(pins.items()):
+        held = installed.get(name) if _is_name_only(pin) else None
+        if held is None:
+            shown.append(conda_spec_str(str(pin.rattler_spec)))
+            dumped.append(shown[-1])
+        else:
+            shown.append(record_spec(held))
+            dumped.append(record_dump(held))
+    return SpecsConfigurationConflictError(requested, shown, prefix, pinned_json=dumped)
 
 
 def _run(
@@ -388,7 +518,49 @@ def solve(request: SolveRequest) -> SolveResult:
     _validate(request)
     if request.action == "remove":
         return _solve_remove(request)
+    if request.action == "update" and request.update_modifier != "update_all":
+        _check_update_specs(request)
+    if request.update_modifier == "update_deps" and request.specs:
+        first = _solve_install(replace(request, update_modifier="update_specs"))
+        return _solve_install(_with_dependencies(request, first))
     return _solve_install(request)
+
+
+def _is_name_only(parsed: ParsedSpec) -> bool:
+    """conda's ``MatchSpec.is_name_only_spec``: nothing but the package name."""
+    return (
+        parsed.channel is None
+        and parsed.subdir is None
+        and str(parsed.rattler_spec).lower() == parsed.name
+    )
+
+
+def _check_update_specs(request: SolveRequest) -> None:
+    """conda's ``ensure_update_specs_exist``: each spec a bare name, each installed."""
+    installed = {_name(r) for r in request.installed}
+    for text in request.specs:
+        parsed = parse_spec(text)
+        if not _is_name_only(parsed):
+            raise CondaUpdatePackageError(text.strip())
+        if parsed.name not in installed:
+            raise PackageNotInstalledError(request.prefix, parsed.name)
+
+
+def _with_dependencies(request: SolveRequest, first: SolveResult) -> SolveRequest:
+    """conda's ``--update-deps``: the request plus, by name, every dependency the first
+    solve gave the requested packages; pinned names stay with their pins, python stays on
+    the installed minor version."""
+    records = {_name(r): r for r in first.final}
+    requested = {parse_spec(s).name: s for s in request.specs}
+    pinned = {parse_spec(p).name for p in request.pinned}
+    names = _dependency_closure(requested, records) - requested.keys() - pinned
+    specs = {name: name for name in sorted(names)}
+    python = _python_minor({_name(r): r for r in request.installed})
+    if "python" in specs and python:
+        specs["python"] = f"python={python}"
+    return replace(
+        request, specs=(*specs.values(), *requested.values()), update_modifier="update_specs"
+    )
 
 
 def _result(
@@ -444,12 +616,13 @@ def _solve_remove(request: SolveRequest) -> SolveResult:
     return _result(request, final, remove_specs=tuple(p.original.strip() for p in parsed))
 
 
-def _python_pin(installed: Mapping[str, rattler.PrefixRecord]) -> str | None:
+def _python_minor(installed: Mapping[str, rattler.PrefixRecord]) -> str | None:
+    """The installed python's major.minor version (conda's business rule keeps it)."""
     python = installed.get("python")
     if python is None:
         return None
     parts = str(python.version).split(".")
-    return f"python {'.'.join(parts[:2])}.*" if len(parts) >= 2 else None
+    return ".".join(parts[:2]) if len(parts) >= 2 else None
 
 
 def _solve_install(request: SolveRequest) -> SolveResult:
@@ -458,12 +631,20 @@ def _solve_install(request: SolveRequest) -> SolveResult:
     parsed = [parse_spec(s) for s in request.specs]
     requested = [(p, _bind_channel(p, request.channels)) for p in parsed]
     requested_names = {p.name for p in parsed}
-    if request.action == "update" and request.update_modifier != "update_all":
-        absent = [p.name for p in parsed if p.name not in installed]
-        if absent:
-            raise PackageNotInstalledError(request.prefix, absent[0])
+    pins = {p.name: p for p in map(parse_spec, request.pinned)}
     _check_available(requested, sources)
-    _check_pins(parsed, sources)
+    classic = request.solver == "classic"
+    warnings: list[str] = []
+    if classic:
+        pins, warnings = _classic_overrides(parsed, pins, sources)
+    else:
+        _check_pins(parsed, pins, installed, sources)
+    # libmamba: a name-only pin holds its installed package, unless that one is requested
+    held = {
+        name: installed[name]
+        for name, pin in pins.items()
+        if not classic and _is_name_only(pin) and name in installed and name not in requested_names
+    }
 
     modifier = request.update_modifier
     specs: dict[str, rattler.MatchSpec] = {}
@@ -480,10 +661,10 @@ def _solve_install(request: SolveRequest) -> SolveResult:
         if name not in requested_names:
             # conda >= 4.6: aggressive updates override the history spec too
             specs[name] = rattler.MatchSpec(name)
-    constraints = [_bind_channel(parse_spec(p), request.channels) for p in request.pinned]
-    pin = _python_pin(installed)
-    if pin and "python" not in requested_names:
-        constraints.append(rattler.MatchSpec(pin))
+    constraints = [_bind_channel(p, request.channels) for p in pins.values() if p.name not in held]
+    python = _python_minor(installed)
+    if python and "python" not in requested_names and "python" not in pins:
+        constraints.append(rattler.MatchSpec(f"python {python}.*", strict=False))
     for parsed_spec, spec in requested:
         specs[parsed_spec.name] = spec
 
@@ -494,9 +675,9 @@ def _solve_install(request: SolveRequest) -> SolveResult:
         unlockable |= set(installed)
     if request.force_reinstall:
         unlockable -= requested_names
-    holdable = [r for n, r in installed.items() if n not in unlockable]
+    holdable = [r for n, r in installed.items() if n not in unlockable and n not in held]
     locked = [] if modifier == "freeze_installed" else holdable
-    pinned = holdable if modifier == "freeze_installed" else []
+    pinned = [*held.values(), *(holdable if modifier == "freeze_installed" else [])]
 
     keep_all = {name: rattler.MatchSpec(name) for name in installed if name not in specs}
     attempts = [{**keep_all, **specs}]
@@ -505,7 +686,7 @@ def _solve_install(request: SolveRequest) -> SolveResult:
     # conda's freeze: installed packages pinned; if that cannot be solved, only locked
     runs = [(attempt, locked, pinned) for attempt in attempts]
     if modifier == "freeze_installed":
-        runs += [(attempt, holdable, []) for attempt in attempts]
+        runs += [(attempt, holdable, list(held.values())) for attempt in attempts]
     error: Exception | None = None
     solution: list[rattler.RepoDataRecord] | None = None
     for attempt, soft, hard in runs:
@@ -516,7 +697,12 @@ def _solve_install(request: SolveRequest) -> SolveResult:
             error = error or exc
     if solution is None:
         assert error is not None
-        raise _solver_error(error, parsed, sources) from error
+        conflict = None
+        if classic and pins:
+            conflict = _classic_pin_conflict(
+                request, sources, list(attempts[-1].values()), holdable, parsed, pins
+            )
+        raise conflict or _solver_error(error, parsed, sources) from error
 
     if request.no_deps:
         chosen = {_name(r): r for r in solution if _name(r) in requested_names}
@@ -524,9 +710,10 @@ def _solve_install(request: SolveRequest) -> SolveResult:
     elif request.only_deps:
         solution = [r for r in solution if _name(r) not in requested_names or _name(r) in installed]
     reinstall = requested_names if request.force_reinstall else ()
-    return _result(
+    result = _result(
         request,
         solution,
         update_specs=tuple(p.original.strip() for p in parsed),
         reinstall=reinstall,
     )
+    return replace(result, warnings=tuple(warnings))

@@ -16,6 +16,12 @@ from py-rattler's strict parser:
 * A URL or path to a ``.conda`` / ``.tar.bz2`` file is an explicit spec: name, exact
   version and build from the file name, channel and subdir from its folder.
 * ``numpy=`` (no version after ``=``) is conda's plain ``numpy``.
+* ``numpy=>1.11`` and ``numpy=<2`` (an operator after the fuzzy ``=``): conda strips the
+  ``=`` and, with no build given, appends its fuzzy ``*``, so ``=>1.11`` is ``>1.11*``:
+  1.11 and above *including* 1.11's pre-releases (``>=1.11dev`` here), and ``=<2`` is
+  ``<2*``: below 2 and its pre-releases (``<2dev``). With a build, or a version ending in
+  ``.*``, the operator is kept as written (``>1.11``). ``=>1,<2`` stays invalid, as in conda.
+* ``~=1.0.*`` is refused, as conda refuses a compatible-release operator with ``.*``.
 
 py-rattler's lenient mode (``strict=False``) already reads all of the above as conda does,
 so the translation here is limited to what it does not do (package files, ``numpy=``,
@@ -45,6 +51,16 @@ _REMEDY = (
 )
 # a trailing '=' with nothing after it: conda treats 'numpy=' as 'numpy'
 _EMPTY_FUZZY = re.compile(r"^([^\s=<>!~\[]+)\s*=$")
+# a fuzzy '=' before an ordering operator: 'numpy=>1.11', 'numpy =<2 py_0'
+_FUZZY_OPERATOR = re.compile(
+    r"^(?P<name>[^\s=<>!~\[]+)\s*=+(?P<op>[<>])(?P<version>[^\s=,|\[]+)(?P<tail>(?:[\s\[].*)?)$"
+)
+# the same in brackets: numpy[version='=>1.11']
+_FUZZY_OPERATOR_BRACKET = re.compile(
+    r"(?P<key>\bversion\s*=\s*)(?P<quote>['\"]?)=+(?P<op>[<>])(?P<version>[^\s=,|'\"\]]+)(?P=quote)"
+)
+# conda refuses '~=' with a '.*' version (its VersionSpec: "invalid operator with '.*'")
+_COMPATIBLE_STAR = re.compile(r"~=[^\s,|'\"\]]*\.\*")
 
 
 @dataclass(frozen=True)
@@ -131,6 +147,9 @@ def parse_spec(text: str) -> ParsedSpec:
         rest = empty.group(1)
     if re.match(r"^[=<>!~]", rest):
         raise _invalid(original, "no package name before the version")
+    if _COMPATIBLE_STAR.search(rest):
+        raise _invalid(original, "invalid operator with '.*' (write '~=1.0', not '~=1.0.*')")
+    rest = _fuzzy_operator(rest)
     try:
         spec = rattler.MatchSpec(rest, strict=False)
     except Exception as exc:  # rattler's InvalidMatchSpecException and friends
@@ -145,6 +164,30 @@ def parse_spec(text: str) -> ParsedSpec:
     if spec.subdir and subdir is None:
         subdir = spec.subdir
     return ParsedSpec(name, channel, subdir, spec, original)
+
+
+def _fuzzy_operator(text: str) -> str:
+    """conda's reading of ``name=>V`` / ``name=<V`` (see the module docstring), written so
+    py-rattler reads it the same."""
+    text = _FUZZY_OPERATOR_BRACKET.sub(
+        lambda m: m["key"] + m["quote"] + _fuzzy_bound(m["op"], m["version"]) + m["quote"], text
+    )
+    match = _FUZZY_OPERATOR.match(text)
+    if match is None:
+        return text
+    name, op, version, tail = match.group("name", "op", "version", "tail")
+    if tail.strip() and not tail.lstrip().startswith("["):  # a build: no fuzzy star
+        return f"{name} {op}{version}{tail}"
+    return f"{name} {_fuzzy_bound(op, version)}{tail}"
+
+
+def _fuzzy_bound(op: str, version: str) -> str:
+    """conda's ``>V*`` / ``<V*``; a ``.*`` version keeps the plain operator, as in conda."""
+    if version.endswith(".*"):
+        return f"{op}{version[:-2]}"
+    # '>1*' admits every 1.x pre-release, as '>=1dev' does ('dev' sorts first)
+    lowest = f"{version.rstrip('*')}dev"
+    return f">={lowest}" if op == ">" else f"<{lowest}"
 
 
 def _without_channel(spec: rattler.MatchSpec) -> rattler.MatchSpec:

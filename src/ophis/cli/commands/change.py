@@ -10,6 +10,7 @@ from textwrap import indent
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from ophis.cli import plan_report
 from ophis.cli.output import (
@@ -63,7 +64,12 @@ LOCKED = typer.Option(
 )
 OFFLINE = typer.Option(False, "--offline", help="Use only cached repodata and packages.")
 FORCE_REINSTALL = typer.Option(False, "--force-reinstall", help="Reinstall even if present.")
-FREEZE = typer.Option(False, "--freeze-installed", help="Do not change installed packages.")
+FREEZE = typer.Option(
+    False, "--freeze-installed", "--no-update-deps", help="Do not change installed packages."
+)
+NO_PIN = typer.Option(
+    False, "--no-pin", help="Ignore pinned_packages and the environment's conda-meta/pinned."
+)
 UPDATE_SPECS = typer.Option(False, "--update-specs", help="Update the named specs only.")
 UPDATE_DEPS = typer.Option(False, "--update-deps", help="Update dependencies too.")
 REFUSE_LINK_SCRIPTS = typer.Option(
@@ -100,6 +106,7 @@ def create(
     no_deps: bool = NO_DEPS,
     only_deps: bool = ONLY_DEPS,
     offline: bool = OFFLINE,
+    no_pin: bool = NO_PIN,
     refuse_link_scripts: bool = REFUSE_LINK_SCRIPTS,
     dry_run: bool = DRY_RUN,
     yes: bool = YES,
@@ -124,6 +131,7 @@ def install(
     no_deps: bool = NO_DEPS,
     only_deps: bool = ONLY_DEPS,
     offline: bool = OFFLINE,
+    no_pin: bool = NO_PIN,
     force_reinstall: bool = FORCE_REINSTALL,
     freeze_installed: bool = FREEZE,
     update_specs: bool = UPDATE_SPECS,
@@ -149,7 +157,7 @@ def _check_install_arguments(o: ChangeOptions) -> None:
     given = bool(o.specs or o.file or o.locked)
     if o.revision is not None and given:
         wrong = "too many arguments"
-    elif o.revision is None and not given and not o.update_all:
+    elif o.revision is None and not given:
         wrong = "too few arguments"
     else:
         return
@@ -174,6 +182,7 @@ def update(
     no_deps: bool = NO_DEPS,
     only_deps: bool = ONLY_DEPS,
     offline: bool = OFFLINE,
+    no_pin: bool = NO_PIN,
     freeze_installed: bool = FREEZE,
     update_specs: bool = UPDATE_SPECS,
     update_deps: bool = UPDATE_DEPS,
@@ -273,6 +282,7 @@ class ChangeOptions:
     locked: Path | None = None
     clone: str | None = None
     refuse_link_scripts: bool = False
+    no_pin: bool = False
 
     @classmethod
     def quiet_defaults(
@@ -338,6 +348,7 @@ def run_change(
             force=o.force,
             revision=o.revision,
             argv=tuple(sys.argv),
+            ignore_pinned=o.no_pin,
         )
         if action == "create" and (target / "conda-meta").is_dir():
             _confirm_replacing(target, o, config)
@@ -561,7 +572,7 @@ def print_activation_hint(o: ChangeOptions, config: Config, prefix: Path) -> Non
 def warn(messages: list[str]) -> None:
     """Warnings go to stderr, so that --json output on stdout stays parseable."""
     for message in messages:
-        stderr.print(f"[yellow]Warning:[/] {message}", highlight=False, soft_wrap=True)
+        stderr.print(f"[yellow]Warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def _print_clone(outcome: ChangeOutcome) -> None:
