@@ -9,6 +9,7 @@ import sys
 import typer
 
 from ophis import __version__
+from ophis.cli.output_flags import add_output_flags
 
 #: verb -> the module under ophis.cli.commands that registers it
 COMMANDS = {
@@ -98,6 +99,7 @@ def build_app(argv: list[str] | None = None) -> typer.Typer:
         modules = sorted(set(COMMANDS.values()))
     for module in modules:
         importlib.import_module(f"ophis.cli.commands.{module}").register(app)
+    add_output_flags(app)
     return app
 
 

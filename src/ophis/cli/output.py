@@ -30,6 +30,18 @@ from ophis.core.errors import OphisError
 stdout = Console()
 stderr = Console(stderr=True)
 
+#: ``-q/--quiet`` was given: no progress bars, whatever the command asked for
+_quiet = False
+
+
+def set_quiet(quiet: bool) -> None:
+    global _quiet
+    _quiet = quiet
+
+
+def is_quiet() -> bool:
+    return _quiet
+
 
 def emit_json(document: Any, *, sort_keys: bool = True) -> None:
     """One JSON document on stdout. conda sorts the keys of its error documents and keeps
@@ -109,7 +121,7 @@ def progress_bar(
 ) -> Iterator[ProgressDisplay]:
     """Progress bars on stderr (nothing when not ``enabled``), removed when done; the
     ``bytes_stage`` (a download) is drawn in bytes, with the transfer speed."""
-    if not enabled:
+    if not enabled or _quiet:
         yield ProgressDisplay(description, None)
         return
     progress = Progress(

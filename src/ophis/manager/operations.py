@@ -9,6 +9,7 @@ carries it out. The CLI only parses arguments and renders the outcome.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
@@ -59,6 +60,8 @@ from ophis.manager.transaction import (
     prepare,
     recover,
 )
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 #: asked with the pre-link messages before linking; False leaves the environment as it was
@@ -147,6 +150,13 @@ def plan_change(request: ChangeRequest, config: Config, env: Mapping[str, str]) 
         solution = _solve_revision(revision_specs, config, channels, repodata, installed)
     else:
         solution = _solve(request, config, env, channels, repodata, installed)
+    log.info(
+        "solved %s in %s: %d to link, %d to unlink",
+        ", ".join(request.specs) or "the environment",
+        request.prefix,
+        len(solution.link),
+        len(solution.unlink),
+    )
     # signed channels: every package to link against its signed record, before any download
     verify_records(solution.link, channels, repodata, policy_for(config, channels))
     return _outcome(request, channels, solution, recovered, warnings, config)
