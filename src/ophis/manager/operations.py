@@ -10,10 +10,11 @@ carries it out. The CLI only parses arguments and renders the outcome.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import rattler
@@ -30,6 +31,7 @@ from ophis.core.errors import (
 from ophis.core.platform import detect_machine_facts
 from ophis.core.virtual_packages import detect_virtual_packages
 from ophis.manager.config import Config
+from ophis.manager.create_options import SKIP_SOLVE, remember_subdir, satisfied
 from ophis.manager.download import is_cached
 from ophis.manager.environments import register_environment
 from ophis.manager.explicit import (
@@ -132,6 +134,10 @@ def plan_change(request: ChangeRequest, config: Config, env: Mapping[str, str]) 
     _check_target(request)
     recovered = recover(request.prefix) if request.prefix.exists() else False
     installed, warnings = _installed(request)
+    if request.update_modifier == SKIP_SOLVE:
+        if satisfied(request.specs, installed):  # conda's -S: no solve at all
+            return ChangeOutcome(request.prefix, [], dry_run=request.dry_run, warnings=warnings)
+        request = replace(request, update_modifier=None)
     revision_specs = _revision_specs(request) if request.revision is not None else None
     if request.action == "remove":  # nothing to download: channels only name the records
         channels = _channels_of(installed, config)
@@ -298,7 +304,7 @@ def prepare_change(
     solution = outcome.solution
     if solution is None or request.dry_run or outcome.prelink_messages is not None:
         return outcome
-    plan = _transaction_plan(request, solution)
+    plan = _transaction_plan(request, solution, config)
     pkgs_dirs = [Path(p) for p in config.pkgs_dirs]
     rewrites = credentialed_urls(outcome.channels, config.subdir)
     messages = prepare(plan, pkgs_dirs=pkgs_dirs, progress=progress, url_rewrites=rewrites)
@@ -314,7 +320,9 @@ def prepare_change(
     return outcome
 
 
-def _transaction_plan(request: ChangeRequest, solution: SolveResult) -> TransactionPlan:
+def _transaction_plan(
+    request: ChangeRequest, solution: SolveResult, config: Config
+) -> TransactionPlan:
     return TransactionPlan(
         prefix=request.prefix,
         link=solution.link,
@@ -323,6 +331,8 @@ def _transaction_plan(request: ChangeRequest, solution: SolveResult) -> Transact
         update_specs=solution.update_specs,
         remove_specs=solution.remove_specs,
         cmd=request.argv,
+        copy=config.always_copy,
+        subdir=config.subdir,
     )
 
 
@@ -345,7 +355,7 @@ def apply_change(
         return outcome
     outcome = prepare_change(request, outcome, config, progress)
     messages = outcome.prelink_messages
-    plan = _transaction_plan(request, solution)
+    plan = _transaction_plan(request, solution, config)
     pkgs_dirs = [Path(p) for p in config.pkgs_dirs]
     rewrites = credentialed_urls(outcome.channels, config.subdir)
     if messages and confirm is not None and not confirm(messages):
@@ -354,6 +364,8 @@ def apply_change(
     if request.action == "create":
         _clear_existing(request.prefix)
     outcome.report = execute(plan, pkgs_dirs=pkgs_dirs, progress=progress, url_rewrites=rewrites)
+    if request.action == "create":
+        remember_subdir(request.prefix, config.subdir)
     register_environment(Path(request.prefix), config, os.environ)
     if outcome.clone_source is not None:
         copy_untracked(outcome.clone_source, request.prefix, outcome.untracked)
@@ -422,8 +434,10 @@ def fetch_repodata(
         subdirs,
         FetchOptions(
             cache_dir=Path(config.pkgs_dirs[0]) / "cache",
-            ttl_seconds=float(config.local_repodata_ttl),
+            # -C/--use-index-cache: what is cached is used, however old
+            ttl_seconds=math.inf if config.get("use_index_cache") else float(config.local_repodata_ttl),
             offline=config.offline,
+            verify=config.ssl_verify,
         ),
         names,
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from textwrap import indent
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 
@@ -22,6 +23,12 @@ from ophis.cli.output import (
 )
 from ophis.core.errors import CondaValueError, OphisError
 from ophis.manager.config import Config, load_config_from_os
+from ophis.manager.create_options import (
+    KNOWN_SOLVERS,
+    SKIP_SOLVE,
+    DownloadOnlyExit,
+    with_default_packages,
+)
 from ophis.manager.download import DOWNLOAD_STAGE
 from ophis.manager.history import dist_str
 from ophis.manager.operations import (
@@ -72,6 +79,34 @@ REFUSE_LINK_SCRIPTS = typer.Option(
     help="Refuse the change if a package would run a pre-link, post-link or pre-unlink "
     "script (as 'ophis_link_scripts: refuse' does).",
 )
+COPY = typer.Option(
+    False, "--copy", help="Install every package by copying its files (no hard or soft links)."
+)
+DOWNLOAD_ONLY = typer.Option(
+    False,
+    "--download-only",
+    help="Solve and fill the package cache, then stop before the environment changes.",
+)
+REPODATA_FN = typer.Option(
+    [],
+    "--repodata-fn",
+    help="Repodata file names to try first (repeatable); repodata.json is always the last.",
+)
+SOLVER = typer.Option(
+    None, "--solver", help="conda's solver choice: classic, libmamba or rattler (see docs)."
+)
+USE_INDEX_CACHE = typer.Option(
+    False, "--use-index-cache", "-C", help="Use cached repodata even when it has expired."
+)
+INSECURE = typer.Option(
+    False, "--insecure", "-k", help="Do not verify TLS certificates (ssl_verify: false)."
+)
+SATISFIED_SKIP_SOLVE = typer.Option(
+    False,
+    "--satisfied-skip-solve",
+    "-S",
+    help="Do nothing when the installed packages already satisfy the specs.",
+)
 SPECS = typer.Argument(None, help="Package specs, e.g. 'numpy>=1.26' or 'conda-forge::scipy'.")
 
 
@@ -100,6 +135,21 @@ def create(
     no_deps: bool = NO_DEPS,
     only_deps: bool = ONLY_DEPS,
     offline: bool = OFFLINE,
+    subdir: str = typer.Option(
+        None,
+        "--subdir",
+        "--platform",
+        help="Create the environment for this platform (e.g. osx-arm64); it remembers it.",
+    ),
+    no_default_packages: bool = typer.Option(
+        False, "--no-default-packages", help="Ignore create_default_packages in .condarc."
+    ),
+    copy: bool = COPY,
+    download_only: bool = DOWNLOAD_ONLY,
+    repodata_fn: list[str] = REPODATA_FN,
+    solver: str = SOLVER,
+    use_index_cache: bool = USE_INDEX_CACHE,
+    insecure: bool = INSECURE,
     refuse_link_scripts: bool = REFUSE_LINK_SCRIPTS,
     dry_run: bool = DRY_RUN,
     yes: bool = YES,
@@ -129,6 +179,13 @@ def install(
     update_specs: bool = UPDATE_SPECS,
     update_deps: bool = UPDATE_DEPS,
     update_all: bool = typer.Option(False, "--update-all", "--all", help="Update everything."),
+    satisfied_skip_solve: bool = SATISFIED_SKIP_SOLVE,
+    copy: bool = COPY,
+    download_only: bool = DOWNLOAD_ONLY,
+    repodata_fn: list[str] = REPODATA_FN,
+    solver: str = SOLVER,
+    use_index_cache: bool = USE_INDEX_CACHE,
+    insecure: bool = INSECURE,
     revision: int = typer.Option(
         None, "--revision", help="Go back to revision N (see 'ophis list --revisions')."
     ),
@@ -174,10 +231,18 @@ def update(
     no_deps: bool = NO_DEPS,
     only_deps: bool = ONLY_DEPS,
     offline: bool = OFFLINE,
+    force_reinstall: bool = FORCE_REINSTALL,
     freeze_installed: bool = FREEZE,
     update_specs: bool = UPDATE_SPECS,
     update_deps: bool = UPDATE_DEPS,
     update_all: bool = typer.Option(False, "--all", "--update-all", help="Update everything."),
+    satisfied_skip_solve: bool = SATISFIED_SKIP_SOLVE,
+    copy: bool = COPY,
+    download_only: bool = DOWNLOAD_ONLY,
+    repodata_fn: list[str] = REPODATA_FN,
+    solver: str = SOLVER,
+    use_index_cache: bool = USE_INDEX_CACHE,
+    insecure: bool = INSECURE,
     refuse_link_scripts: bool = REFUSE_LINK_SCRIPTS,
     dry_run: bool = DRY_RUN,
     yes: bool = YES,
@@ -225,7 +290,9 @@ def remove(
     run_change("remove", ChangeOptions(**locals()))
 
 
-def _modifier(freeze: bool, specs: bool, deps: bool, everything: bool) -> str | None:
+def _modifier(
+    freeze: bool, specs: bool, deps: bool, everything: bool, skip: bool = False
+) -> str | None:
     chosen = [
         m
         for m, on in (
@@ -233,6 +300,7 @@ def _modifier(freeze: bool, specs: bool, deps: bool, everything: bool) -> str | 
             ("update_specs", specs),
             ("update_deps", deps),
             ("update_all", everything),
+            (SKIP_SOLVE, skip),
         )
         if on
     ]
@@ -273,6 +341,15 @@ class ChangeOptions:
     locked: Path | None = None
     clone: str | None = None
     refuse_link_scripts: bool = False
+    subdir: str | None = None
+    no_default_packages: bool = False
+    copy: bool = False
+    download_only: bool = False
+    repodata_fn: list[str] = field(default_factory=list)
+    solver: str | None = None
+    use_index_cache: bool = False
+    insecure: bool = False
+    satisfied_skip_solve: bool = False
 
     @classmethod
     def quiet_defaults(
@@ -293,7 +370,11 @@ class ChangeOptions:
     @property
     def update_modifier(self) -> str | None:
         return _modifier(
-            self.freeze_installed, self.update_specs, self.update_deps, self.update_all
+            self.freeze_installed,
+            self.update_specs,
+            self.update_deps,
+            self.update_all,
+            self.satisfied_skip_solve,
         )
 
     @property
@@ -311,6 +392,7 @@ def run_change(action: str, o: ChangeOptions, *, defer_json: bool = False) -> Ch
         config = load_config_from_os(
             offline=o.offline or None,
             ophis_link_scripts="refuse" if o.refuse_link_scripts else None,
+            **_config_flags(o),
         )
         target = resolve_prefix(o.name, o.prefix, config, env, creating=action == "create")
         files = read_spec_files(o.file)
@@ -320,6 +402,9 @@ def run_change(action: str, o: ChangeOptions, *, defer_json: bool = False) -> Ch
         all_specs = tuple([*(o.specs or ()), *files.specs])
         if o.all_packages:
             all_specs = tuple(_installed_names(target))
+        exact = o.clone or o.locked or files.explicit is not None
+        if action == "create" and not (o.no_default_packages or exact):
+            all_specs = with_default_packages(all_specs, config.create_default_packages)
         request = ChangeRequest(
             action=action,
             prefix=target,
@@ -348,6 +433,7 @@ def run_change(action: str, o: ChangeOptions, *, defer_json: bool = False) -> Ch
             o.yes or config.always_yes,
             o.json_output,
             o.quiet or config.quiet,
+            o.download_only,
         )
     except OphisError as error:
         fail(error, o.json_output)
@@ -357,6 +443,34 @@ def run_change(action: str, o: ChangeOptions, *, defer_json: bool = False) -> Ch
     exact = files.explicit is not None
     _report(outcome, action, o.json_output, o.name, print_json=not (defer_json or exact))
     return outcome
+
+
+def _config_flags(o: ChangeOptions) -> dict[str, Any]:
+    """The command-line values that are conda settings (None: not given)."""
+    if o.solver is not None and o.solver not in KNOWN_SOLVERS:
+        choices = ", ".join(f"'{name}'" for name in KNOWN_SOLVERS)
+        raise typer.BadParameter(
+            f"invalid choice: {o.solver!r} (choose from {choices})", param_hint="'--solver'"
+        )
+    if o.solver is not None and o.solver != "rattler" and not o.quiet:
+        warn([f"--solver {o.solver}: Ophis has one solver (resolvo, as rattler), used for all."])
+    return {
+        "subdir": o.subdir,
+        "always_copy": o.copy or None,
+        "repodata_fns": [*o.repodata_fn, "repodata.json"] if o.repodata_fn else None,
+        "solver": o.solver,
+        "use_index_cache": o.use_index_cache or None,
+        "ssl_verify": False if o.insecure else None,
+    }
+
+
+def _exit_zero(error: OphisError, json_output: bool) -> NoReturn:
+    """conda's CondaExitZero: the message on stderr (as JSON with --json), exit code 0."""
+    if json_output:
+        sys.stderr.write(json.dumps(error.to_json(), indent=2, sort_keys=True) + "\n")
+    else:
+        stderr.print(f"\n{error.exception_name}: {error.message}\n", highlight=False, soft_wrap=True)
+    raise typer.Exit(error.exit_code)
 
 
 def _confirm_replacing(target: Path, o: ChangeOptions, config: Config) -> None:
@@ -425,6 +539,7 @@ def _confirm_execute(
     yes: bool,
     json_output: bool,
     quiet: bool,
+    download_only: bool = False,
 ) -> ChangeOutcome:
     if outcome.solution is None or request.dry_run:
         return outcome
@@ -439,6 +554,8 @@ def _confirm_execute(
                 _print_plan(outcome)
                 if not confirm_proceed():
                     exit_declined()
+        if download_only:
+            _exit_zero(DownloadOnlyExit(), json_output)
 
         def confirm(messages: list[str]) -> bool:
             """conda's pre-link messages: shown after the download, asked about unless -y."""

@@ -322,6 +322,9 @@ def search_packages(
     on_server: bool = typer.Option(
         False, "--on-server", help="Search the server you logged in to (`ophis login`)."
     ),
+    info: bool = typer.Option(
+        False, "--info", "-i", help="Every field of each matching record, as conda shows them."
+    ),
     json_output: bool = JSON,
 ) -> None:
     """Search the channels for packages matching a spec."""
@@ -342,6 +345,13 @@ def search_packages(
         fail(error, json_output)
     if json_output:
         emit_json(search_json(found))
+        return
+    if info:
+        from ophis.cli.record_info import record_info
+
+        for entries in search_json(found).values():
+            for entry in entries:
+                sys.stdout.write(record_info(entry) + "\n")
         return
     table = Table("# Name", "Version", "Build", "Channel", box=None, pad_edge=False)
     for item in found:
