@@ -434,14 +434,18 @@ def fetch_repodata(
         subdirs,
         FetchOptions(
             cache_dir=Path(config.pkgs_dirs[0]) / "cache",
-            # -C/--use-index-cache: what is cached is used, however old
-            ttl_seconds=math.inf if config.get("use_index_cache") else float(config.local_repodata_ttl),
+            ttl_seconds=_repodata_ttl(config),
             offline=config.offline,
             verify=config.ssl_verify,
         ),
         names,
     )
     return {(s.channel.base_url, s.subdir): s.path for s in fetched if s.path is not None}
+
+
+def _repodata_ttl(config: Config) -> float:
+    """-C/--use-index-cache: what is cached is used, however old."""
+    return math.inf if config.get("use_index_cache") else float(config.local_repodata_ttl)
 
 
 def _check_target(request: ChangeRequest) -> None:

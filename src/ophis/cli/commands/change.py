@@ -469,7 +469,9 @@ def _exit_zero(error: OphisError, json_output: bool) -> NoReturn:
     if json_output:
         sys.stderr.write(json.dumps(error.to_json(), indent=2, sort_keys=True) + "\n")
     else:
-        stderr.print(f"\n{error.exception_name}: {error.message}\n", highlight=False, soft_wrap=True)
+        stderr.print(
+            f"\n{error.exception_name}: {error.message}\n", highlight=False, soft_wrap=True
+        )
     raise typer.Exit(error.exit_code)
 
 
