@@ -333,6 +333,7 @@ def _transaction_plan(
         cmd=request.argv,
         copy=config.always_copy,
         subdir=config.subdir,
+        ssl_verify=_tls_verify(config),
     )
 
 
@@ -436,7 +437,7 @@ def fetch_repodata(
             cache_dir=Path(config.pkgs_dirs[0]) / "cache",
             ttl_seconds=_repodata_ttl(config),
             offline=config.offline,
-            verify=config.ssl_verify,
+            verify=_tls_verify(config),
         ),
         names,
     )
@@ -446,6 +447,11 @@ def fetch_repodata(
 def _repodata_ttl(config: Config) -> float:
     """-C/--use-index-cache: what is cached is used, however old."""
     return math.inf if config.get("use_index_cache") else float(config.local_repodata_ttl)
+
+
+def _tls_verify(config: Config) -> bool | str:
+    """conda's ssl_verify for httpx: a bool or a CA bundle ('truststore': the defaults)."""
+    return True if config.ssl_verify == "truststore" else config.ssl_verify
 
 
 def _check_target(request: ChangeRequest) -> None:

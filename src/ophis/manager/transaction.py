@@ -106,6 +106,8 @@ class TransactionPlan:
     copy: bool = False
     #: the platform the packages are for (create --subdir); None: this machine's
     subdir: str | None = None
+    #: conda's ssl_verify for the downloads (False with -k/--insecure)
+    ssl_verify: bool | str = True
 
 
 @dataclass
@@ -253,7 +255,13 @@ def prepare(
     """
     _check_plan(plan)
     cache_dir = _cache_dir(pkgs_dirs)
-    fill_cache(plan.link, cache_dir, url_rewrites=url_rewrites, progress=progress)
+    fill_cache(
+        plan.link,
+        cache_dir,
+        url_rewrites=url_rewrites,
+        progress=progress,
+        verify=plan.ssl_verify,
+    )
     return _prelink_messages(plan.link, cache_dir)
 
 
