@@ -45,6 +45,8 @@ COMMANDS = {
     "info": "env",
     "compare": "env_tools",
     "rename": "env_tools",
+    "notices": "notices",
+    "package": "package",
     "shell": "shell",
     "activate": "shell",
     "deactivate": "shell",

@@ -1,0 +1,59 @@
+"""``ophis notices``: the channels' notices, as conda shows them."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from ophis.cli.commands.change import CHANNEL, JSON, OVERRIDE
+from ophis.cli.output import fail, stdout
+from ophis.core.errors import OphisError
+from ophis.manager.config import load_config_from_os
+from ophis.manager.notices import ChannelNotice, retrieve
+from ophis.manager.operations import ChangeRequest, channels_for
+
+
+def register(app: typer.Typer) -> None:
+    app.command("notices")(notices)
+
+
+def notices(
+    channel: list[str] = CHANNEL,
+    override_channels: bool = OVERRIDE,
+    json_output: bool = JSON,
+) -> None:
+    """Show the latest notices of the channels (their notices.json)."""
+    try:
+        config = load_config_from_os()
+        request = ChangeRequest(
+            "notices", Path(), channels=tuple(channel), override_channels=override_channels
+        )
+        verify = True if config.ssl_verify == "truststore" else config.ssl_verify
+        found = retrieve(channels_for(request, config), verify=verify)
+    except OphisError as error:
+        fail(error, json_output)
+    if json_output:  # conda prints one line of JSON: the list of notices
+        sys.stdout.write(json.dumps([n.to_json() for n in found]) + "\n")
+        return
+    _print(found)
+
+
+def _print(found: list[ChannelNotice]) -> None:
+    current = None
+    for notice in found:
+        if notice.channel_name != current:
+            _say(f'\nChannel "{notice.channel_name}" has the following notices:')
+            current = notice.channel_name
+        _say(_message(notice) + "\n")
+
+
+def _message(notice: ChannelNotice, indent: str = "  ") -> str:
+    when = f"{notice.created_at:%c}" if notice.created_at else ""
+    return f"{indent}[{notice.level}] -- {when}\n{indent}{notice.message}"
+
+
+def _say(text: str) -> None:
+    stdout.print(text, highlight=False, markup=False, soft_wrap=True)
