@@ -207,9 +207,8 @@ def test_download_only_fills_the_cache_and_changes_no_environment(
     tmp_path: Path, channel: Path
 ) -> None:
     home = isolated_user(tmp_path)
-    result = ophis(
-        home, "create", "-n", "later", "numeric", "--download-only", "-y", "--json", *_from(channel)
-    )
+    # with no -n/-p, as conda allows for --download-only and --dry-run
+    result = ophis(home, "create", "numeric", "--download-only", "-y", "--json", *_from(channel))
     assert result.returncode == 0 and result.stdout == ""
     error = json.loads(result.stderr)
     assert error["exception_name"] == "CondaExitZero"
@@ -217,7 +216,7 @@ def test_download_only_fills_the_cache_and_changes_no_environment(
     cache = Path(home["CONDA_PKGS_DIRS"])
     assert (cache / "numeric-2.0-0" / "info" / "index.json").is_file()
     assert (cache / "libcore-1.2-0" / "lib" / "core.txt").is_file()
-    assert not (Path(home["OPHIS_ROOT_PREFIX"]) / "envs" / "later").exists()
+    assert not (Path(home["OPHIS_ROOT_PREFIX"]) / "envs").exists()
 
 
 def test_platform_solves_for_it_and_the_environment_remembers(

@@ -3,6 +3,8 @@ default packages, a foreign platform remembered by the environment, skipping the
 
 from __future__ import annotations
 
+import tempfile
+import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -28,6 +30,12 @@ class DownloadOnlyExit(OphisError):
         super().__init__(
             "Package caches prepared. UnlinkLinkTransaction cancelled with --download-only option."
         )
+
+
+def unnamed_prefix() -> Path:
+    """conda's target for ``create --dry-run`` or ``--download-only`` without -n/-p: a
+    prefix that does not exist and is never written (named as conda names it)."""
+    return Path(tempfile.gettempdir()) / f"ophis-{uuid.uuid4().hex}" / "unused-env-name"
 
 
 def with_default_packages(specs: Sequence[str], defaults: Iterable[str]) -> tuple[str, ...]:

@@ -27,6 +27,7 @@ from ophis.manager.create_options import (
     KNOWN_SOLVERS,
     SKIP_SOLVE,
     DownloadOnlyExit,
+    unnamed_prefix,
     with_default_packages,
 )
 from ophis.manager.download import DOWNLOAD_STAGE
@@ -394,6 +395,8 @@ def run_change(action: str, o: ChangeOptions, *, defer_json: bool = False) -> Ch
             ophis_link_scripts="refuse" if o.refuse_link_scripts else None,
             **_config_flags(o),
         )
+        if action == "create" and not (o.name or o.prefix) and (o.dry_run or o.download_only):
+            o = replace(o, prefix=str(unnamed_prefix()))
         target = resolve_prefix(o.name, o.prefix, config, env, creating=action == "create")
         files = read_spec_files(o.file)
         urls = package_urls(o.specs or ()) if not o.file else None
