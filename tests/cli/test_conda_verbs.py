@@ -60,7 +60,6 @@ def user(tmp_path_factory: pytest.TempPathFactory, channel: Path) -> dict[str, s
     """One user for the module, with an environment 'made' holding numeric."""
     folder = tmp_path_factory.mktemp("user")
     env = isolated_user(folder)
-    env["XDG_CACHE_HOME"] = str(folder / "home" / ".cache")  # conda's notices cache
     ok_json(ophis(env, "create", "-n", "made", "numeric", *_from(channel), "-y", "--json"))
     return env
 
@@ -360,7 +359,6 @@ def test_a_bad_notices_file_is_no_notice(tmp_path: Path) -> None:
         (channel / "notices.json").write_bytes(content)
         channels += ["-c", channel.as_uri()]
     home = isolated_user(tmp_path)
-    home["XDG_CACHE_HOME"] = str(tmp_path / "cache")
     assert ok_json(ophis(home, "notices", "--json", "--override-channels", *channels)) == []
 
 
@@ -426,3 +424,15 @@ def test_package_which_untracked_make_and_reset(
     assert owned.is_file()
     outside = ophis(user, "package", "-w", str(tmp_path))
     assert outside.returncode == 1 and "could not determine conda prefix" in outside.stderr
+
+
+def test_new_notices_follow_a_change_once_a_day(tmp_path: Path, channel: Path) -> None:
+    home = isolated_user(tmp_path)
+    header = 'Channel "tools" has the following notices:'
+    first = ophis(home, "create", "-n", "n", "libcore", "-y", *_from(channel))
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.rstrip().endswith(
+        f"{header}\n  [warning] -- Fri Jan  2 03:04:05 2026\n  The channel moves on Sunday."
+    )
+    again = ophis(home, "install", "-n", "n", "extras", "-y", *_from(channel))
+    assert again.returncode == 0 and header not in again.stdout  # seen, and not a day later

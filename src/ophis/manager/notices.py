@@ -21,6 +21,7 @@ import platformdirs
 from ophis.core.channel import Channel
 
 NOTICES_FILE = "notices.json"
+VIEWED_FILE = "notices.cache"
 #: how long a channel's answer is reused, and how often conda shows notices unasked
 DISPLAY_INTERVAL_SECONDS = 86400
 #: a notices.json larger than this is not read (a channel's notices are a few KB)
@@ -66,6 +67,28 @@ def retrieve(channels: Sequence[Channel], *, verify: bool | str = True) -> list[
     found = [n for channel in channels for n in _channel_notices(channel, folder, verify)]
     _mark_viewed(folder, (n.id for n in found))
     return found
+
+
+def unseen(
+    channels: Sequence[Channel], limit: int, *, verify: bool | str = True
+) -> tuple[list[ChannelNotice], int]:
+    """conda's notices after create/install/update: at most once a day, up to ``limit``
+    notices not seen before (marked as seen), and how many more there are."""
+    folder = cache_dir()
+    if not _due(folder / VIEWED_FILE):
+        return [], 0
+    seen = _viewed(folder)
+    found = [n for channel in channels for n in _channel_notices(channel, folder, verify)]
+    fresh = [n for n in found if n.id not in seen]
+    _mark_viewed(folder, (n.id for n in fresh[:limit]))  # and the day starts again
+    return fresh[:limit], len(fresh[limit:])
+
+
+def _due(viewed: Path) -> bool:
+    try:
+        return time.time() - viewed.stat().st_mtime >= DISPLAY_INTERVAL_SECONDS
+    except FileNotFoundError:
+        return True
 
 
 def _channel_notices(channel: Channel, folder: Path, verify: bool | str) -> list[ChannelNotice]:
@@ -158,14 +181,17 @@ def _timestamp(text: Any) -> datetime | None:
         return None
 
 
-def _mark_viewed(folder: Path, ids: Iterable[str]) -> None:
-    """conda's ``notices.cache``: the ids of the notices shown, one a line."""
-    cache = folder / "notices.cache"
+def _viewed(folder: Path) -> set[str]:
     try:
-        viewed = set(filter(None, cache.read_text("utf-8").splitlines()))
+        return set(filter(None, (folder / VIEWED_FILE).read_text("utf-8").splitlines()))
     except OSError:
-        viewed = set()
-    _write_atomic(cache, "\n".join(sorted(viewed | set(ids))))
+        return set()
+
+
+def _mark_viewed(folder: Path, ids: Iterable[str]) -> None:
+    """conda's ``notices.cache``: the ids of the notices shown, one a line; its time is
+    when notices were last looked for."""
+    _write_atomic(folder / VIEWED_FILE, "\n".join(sorted(_viewed(folder) | set(ids))))
 
 
 def _write_atomic(path: Path, text: str) -> None:

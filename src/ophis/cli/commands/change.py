@@ -445,6 +445,10 @@ def run_change(action: str, o: ChangeOptions, *, defer_json: bool = False) -> Ch
     # conda's explicit installs (@EXPLICIT files, package URLs) print no JSON at all
     exact = files.explicit is not None
     _report(outcome, action, o.json_output, o.name, print_json=not (defer_json or exact))
+    if action != "remove" and not o.json_output and not request.dry_run:
+        from ophis.cli.commands.notices import show_new_notices  # it imports this module
+
+        show_new_notices(outcome.channels, config)
     return outcome
 
 

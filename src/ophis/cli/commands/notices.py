@@ -10,9 +10,10 @@ import typer
 
 from ophis.cli.commands.change import CHANNEL, JSON, OVERRIDE
 from ophis.cli.output import fail, stdout
+from ophis.core.channel import Channel
 from ophis.core.errors import OphisError
-from ophis.manager.config import load_config_from_os
-from ophis.manager.notices import ChannelNotice, retrieve
+from ophis.manager.config import Config, load_config_from_os
+from ophis.manager.notices import ChannelNotice, retrieve, unseen
 from ophis.manager.operations import ChangeRequest, channels_for
 
 
@@ -31,14 +32,32 @@ def notices(
         request = ChangeRequest(
             "notices", Path(), channels=tuple(channel), override_channels=override_channels
         )
-        verify = True if config.ssl_verify == "truststore" else config.ssl_verify
-        found = retrieve(channels_for(request, config), verify=verify)
+        found = retrieve(channels_for(request, config), verify=_verify(config))
     except OphisError as error:
         fail(error, json_output)
     if json_output:  # conda prints one line of JSON: the list of notices
         sys.stdout.write(json.dumps([n.to_json() for n in found]) + "\n")
         return
     _print(found)
+
+
+def show_new_notices(channels: list[Channel], config: Config) -> None:
+    """After create/install/update, as conda: the channels' new notices, once a day at
+    most (``number_channel_notices``: how many; 0 turns them off; never offline)."""
+    if config.number_channel_notices <= 0 or config.offline:
+        return
+    try:
+        shown, more = unseen(channels, config.number_channel_notices, verify=_verify(config))
+    except OSError:
+        return  # notices never stop a command
+    _print(shown)
+    if more:
+        which = f"are {more} more messages" if more > 1 else "is 1 more message"
+        _say(f"There {which}. To retrieve {'them' if more > 1 else 'it'} run:\n\nophis notices\n")
+
+
+def _verify(config: Config) -> bool | str:
+    return True if config.ssl_verify == "truststore" else config.ssl_verify
 
 
 def _print(found: list[ChannelNotice]) -> None:
