@@ -54,7 +54,7 @@ PREFIX = typer.Option(None, "--prefix", "-p", help="Full path to the environment
 CHANNEL = typer.Option(
     [], "--channel", "-c", help="Channel to search (repeatable, highest priority first)."
 )
-OVERRIDE = typer.Option(False, "--override-channels", help="Ignore the configured channels.")
+OVERRIDE = typer.Option(False, "--override-channels", "-O", help="Ignore the configured channels.")
 STRICT = typer.Option(False, "--strict-channel-priority", help="Strict channel priority.")
 NO_PRIORITY = typer.Option(False, "--no-channel-priority", help="Disable channel priority.")
 DRY_RUN = typer.Option(False, "--dry-run", "-d", help="Only show what would be done.")
@@ -64,7 +64,7 @@ QUIET = typer.Option(False, "--quiet", "-q", help="No progress bars.")
 NO_DEPS = typer.Option(False, "--no-deps", help="Do not install dependencies.")
 ONLY_DEPS = typer.Option(False, "--only-deps", help="Install only the dependencies.")
 FILE = typer.Option(
-    [], "--file", help="Read package specs, or @EXPLICIT package URLs, from this file."
+    [], "--file", "-f", help="Read package specs, or @EXPLICIT package URLs, from this file."
 )
 LOCKED = typer.Option(
     None, "--locked", help="Install exactly what this lock file pins (see 'ophis lock')."
