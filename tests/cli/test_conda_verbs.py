@@ -362,6 +362,18 @@ def test_a_bad_notices_file_is_no_notice(tmp_path: Path) -> None:
     assert ok_json(ophis(home, "notices", "--json", "--override-channels", *channels)) == []
 
 
+def test_a_notice_cannot_drive_the_terminal(tmp_path: Path) -> None:
+    channel = tmp_path / "loud"
+    (channel / "noarch").mkdir(parents=True)
+    index_channel(channel)
+    hostile = {"notices": [{"id": "x", "message": "\x1b[2J\x1b]0;owned\x07hello\x9b31m"}]}
+    (channel / "notices.json").write_text(json.dumps(hostile))
+    shown = ophis(isolated_user(tmp_path), "notices", *_from(channel))
+    assert shown.returncode == 0, shown.stderr
+    assert "  [info] -- \n  [2J]0;ownedhello31m\n" in shown.stdout
+    assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
+
+
 # --- package -----------------------------------------------------------------------------
 
 

@@ -39,10 +39,6 @@ def set_quiet(quiet: bool) -> None:
     _quiet = quiet
 
 
-def is_quiet() -> bool:
-    return _quiet
-
-
 def emit_json(document: Any, *, sort_keys: bool = True) -> None:
     """One JSON document on stdout. conda sorts the keys of its error documents and keeps
     its own order in the others (``sort_keys=False``)."""

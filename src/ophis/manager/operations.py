@@ -333,7 +333,7 @@ def _transaction_plan(
         cmd=request.argv,
         copy=config.always_copy,
         subdir=config.subdir,
-        ssl_verify=_tls_verify(config),
+        ssl_verify=tls_verify(config),
     )
 
 
@@ -437,7 +437,7 @@ def fetch_repodata(
             cache_dir=Path(config.pkgs_dirs[0]) / "cache",
             ttl_seconds=_repodata_ttl(config),
             offline=config.offline,
-            verify=_tls_verify(config),
+            verify=tls_verify(config),
         ),
         names,
     )
@@ -449,7 +449,7 @@ def _repodata_ttl(config: Config) -> float:
     return math.inf if config.get("use_index_cache") else float(config.local_repodata_ttl)
 
 
-def _tls_verify(config: Config) -> bool | str:
+def tls_verify(config: Config) -> bool | str:
     """conda's ssl_verify for httpx: a bool or a CA bundle ('truststore': the defaults)."""
     return True if config.ssl_verify == "truststore" else config.ssl_verify
 

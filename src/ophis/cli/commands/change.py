@@ -405,8 +405,8 @@ def run_change(action: str, o: ChangeOptions, *, defer_json: bool = False) -> Ch
         all_specs = tuple([*(o.specs or ()), *files.specs])
         if o.all_packages:
             all_specs = tuple(_installed_names(target))
-        exact = o.clone or o.locked or files.explicit is not None
-        if action == "create" and not (o.no_default_packages or exact):
+        solved = not (o.clone or o.locked or files.explicit is not None)
+        if action == "create" and solved and not o.no_default_packages:
             all_specs = with_default_packages(all_specs, config.create_default_packages)
         request = ChangeRequest(
             action=action,
@@ -445,7 +445,7 @@ def run_change(action: str, o: ChangeOptions, *, defer_json: bool = False) -> Ch
     # conda's explicit installs (@EXPLICIT files, package URLs) print no JSON at all
     exact = files.explicit is not None
     _report(outcome, action, o.json_output, o.name, print_json=not (defer_json or exact))
-    if action != "remove" and not o.json_output and not request.dry_run:
+    if action != "remove" and not (o.json_output or outcome.dry_run):
         from ophis.cli.commands.notices import show_new_notices  # it imports this module
 
         show_new_notices(outcome.channels, config)
