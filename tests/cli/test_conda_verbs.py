@@ -113,10 +113,10 @@ def test_run_takes_the_flags_before_the_command_only(user: dict[str, str]) -> No
 
 def test_vv_logs_ophis_info_on_stderr(user: dict[str, str], channel: Path) -> None:
     args = ("install", "-n", "made", "extras", "--dry-run", "--json", *_from(channel))
-    loud = ophis(user, *args, "-vv")
-    assert "INFO ophis.manager.operations: solved extras" in loud.stderr
-    assert json.loads(loud.stdout)["dry_run"] is True
-    assert "INFO" not in ophis(user, *args).stderr
+    for loud in (ophis(user, *args, "-vv"), ophis(user, "-v", "-v", *args)):  # as conda's
+        assert "INFO ophis.manager.operations: solved extras" in loud.stderr
+        assert json.loads(loud.stdout)["dry_run"] is True
+    assert "INFO" not in ophis(user, *args, "-v").stderr
 
 
 # --- search --info -----------------------------------------------------------------------

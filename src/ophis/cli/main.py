@@ -9,7 +9,7 @@ import sys
 import typer
 
 from ophis import __version__
-from ophis.cli.output_flags import add_output_flags
+from ophis.cli.output_flags import VERBOSE, add_output_flags, apply_output_flags
 
 #: verb -> the module under ophis.cli.commands that registers it
 COMMANDS = {
@@ -89,8 +89,10 @@ def build_app(argv: list[str] | None = None) -> typer.Typer:
         version: bool = typer.Option(
             False, "--version", "-V", callback=_version, is_eager=True, help="Show the version."
         ),
+        verbose: int = VERBOSE,
     ) -> None:
         """Ophis: conda-compatible environments, channels, builds and mirrors."""
+        apply_output_flags(verbose, quiet=False)  # conda's 'conda -v VERB' too
 
     verb = next((a for a in argv or [] if not a.startswith("-")), None)
     if verb in COMMANDS:

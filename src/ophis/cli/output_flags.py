@@ -46,17 +46,15 @@ CONDA_VERBS = frozenset(
 #: four times is conda's TRACE, which Python's logging has not: DEBUG too)
 _LEVELS = {0: logging.WARNING, 1: logging.WARNING, 2: logging.INFO}
 
+VERBOSE = typer.Option(
+    0,
+    "--verbose",
+    "-v",
+    count=True,
+    help="Repeat for more: detailed output, then INFO, DEBUG and TRACE logging.",
+)
 _VERBOSE = inspect.Parameter(
-    "verbose",
-    inspect.Parameter.KEYWORD_ONLY,
-    default=typer.Option(
-        0,
-        "--verbose",
-        "-v",
-        count=True,
-        help="Repeat for more: detailed output, then INFO, DEBUG and TRACE logging.",
-    ),
-    annotation=int,
+    "verbose", inspect.Parameter.KEYWORD_ONLY, default=VERBOSE, annotation=int
 )
 _QUIET = inspect.Parameter(
     "quiet",
@@ -106,7 +104,8 @@ def _with_output_flags(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def apply_output_flags(verbose: int, quiet: bool) -> None:
-    """``-q``: no progress bars anywhere; ``-v``: conda's logging levels, on stderr."""
+    """``-q``: no progress bars anywhere; ``-v``: conda's logging levels, on stderr (a
+    later ``-v`` adds to none given before the verb)."""
     output.set_quiet(quiet)
     if verbose:
         level = _LEVELS.get(verbose, logging.DEBUG)
