@@ -464,11 +464,16 @@ def _config_flags(o: ChangeOptions) -> dict[str, Any]:
     return {
         "subdir": o.subdir,
         "always_copy": o.copy or None,
-        "repodata_fns": [*o.repodata_fn, "repodata.json"] if o.repodata_fn else None,
+        "repodata_fns": _with_repodata_json(o.repodata_fn) if o.repodata_fn else None,
         "solver": o.solver,
         "use_index_cache": o.use_index_cache or None,
         "ssl_verify": False if o.insecure else None,
     }
+
+
+def _with_repodata_json(names: list[str]) -> list[str]:
+    """conda's rule: repodata.json is always tried, last unless named before."""
+    return names if "repodata.json" in names else [*names, "repodata.json"]
 
 
 def _exit_zero(error: OphisError, json_output: bool) -> NoReturn:
