@@ -104,8 +104,8 @@ def _with_output_flags(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def apply_output_flags(verbose: int, quiet: bool) -> None:
-    """``-q``: no progress bars anywhere; ``-v``: conda's logging levels, on stderr (a
-    later ``-v`` adds to none given before the verb)."""
+    """``-q``: no progress bars anywhere; ``-v``: conda's logging levels, on stderr (with
+    no ``-v`` the logging stays as it was: ``ophis -vv VERB`` keeps its level)."""
     output.set_quiet(quiet)
     if verbose:
         level = _LEVELS.get(verbose, logging.DEBUG)
