@@ -9,6 +9,7 @@ import sys
 import typer
 
 from ophis import __version__
+from ophis.cli.output_flags import VERBOSE, add_output_flags, apply_output_flags
 
 #: verb -> the module under ophis.cli.commands that registers it
 COMMANDS = {
@@ -44,6 +45,8 @@ COMMANDS = {
     "info": "env",
     "compare": "env_tools",
     "rename": "env_tools",
+    "notices": "notices",
+    "package": "package",
     "shell": "shell",
     "activate": "shell",
     "deactivate": "shell",
@@ -86,8 +89,10 @@ def build_app(argv: list[str] | None = None) -> typer.Typer:
         version: bool = typer.Option(
             False, "--version", "-V", callback=_version, is_eager=True, help="Show the version."
         ),
+        verbose: int = VERBOSE,
     ) -> None:
         """Ophis: conda-compatible environments, channels, builds and mirrors."""
+        apply_output_flags(verbose, quiet=False)  # conda's 'conda -v VERB' too
 
     verb = next((a for a in argv or [] if not a.startswith("-")), None)
     if verb in COMMANDS:
@@ -98,6 +103,7 @@ def build_app(argv: list[str] | None = None) -> typer.Typer:
         modules = sorted(set(COMMANDS.values()))
     for module in modules:
         importlib.import_module(f"ophis.cli.commands.{module}").register(app)
+    add_output_flags(app)
     return app
 
 

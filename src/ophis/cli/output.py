@@ -30,6 +30,14 @@ from ophis.core.errors import OphisError
 stdout = Console()
 stderr = Console(stderr=True)
 
+#: ``-q/--quiet`` was given: no progress bars, whatever the command asked for
+_quiet = False
+
+
+def set_quiet(quiet: bool) -> None:
+    global _quiet
+    _quiet = quiet
+
 
 def emit_json(document: Any, *, sort_keys: bool = True) -> None:
     """One JSON document on stdout. conda sorts the keys of its error documents and keeps
@@ -110,7 +118,7 @@ def progress_bar(
     """Progress bars on stderr (nothing when not ``enabled``), removed when done; the
     ``bytes_stage`` (a download) is drawn in bytes, with the transfer speed. Like conda's,
     the bars are drawn on a terminal only (a script reading stderr gets no blank lines)."""
-    if not (enabled and stderr.is_terminal):
+    if not (enabled and stderr.is_terminal) or _quiet:
         yield ProgressDisplay(description, None)
         return
     progress = Progress(

@@ -89,6 +89,8 @@ class FetchOptions:
     offline: bool = False
     timeout_seconds: float = 60.0
     max_workers: int = 8
+    #: TLS verification: True, False (conda's -k/--insecure) or a CA bundle's path
+    verify: bool | str = True
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ def fetch_all(
             timeout=options.timeout_seconds,
             follow_redirects=True,
             headers={"User-Agent": _USER_AGENT},
+            verify=options.verify,
         ) as client,
         ThreadPoolExecutor(max_workers=options.max_workers) as pool,
     ):

@@ -41,11 +41,12 @@ class Stopped(Exception):
     its partial file is kept for next time."""
 
 
-def download_client(timeout: float = _TIMEOUT_SECONDS) -> httpx.Client:
+def download_client(timeout: float = _TIMEOUT_SECONDS, verify: bool | str = True) -> httpx.Client:
     """An HTTP client for package files: no content encoding, because archives are
-    compressed already and a Range counts bytes of the file as it is stored."""
+    compressed already and a Range counts bytes of the file as it is stored. ``verify``
+    is conda's ``ssl_verify``: False with ``-k/--insecure``, or a CA bundle's path."""
     headers = {"User-Agent": _USER_AGENT, "Accept-Encoding": "identity"}
-    return httpx.Client(timeout=timeout, follow_redirects=True, headers=headers)
+    return httpx.Client(timeout=timeout, follow_redirects=True, headers=headers, verify=verify)
 
 
 @dataclass(frozen=True)

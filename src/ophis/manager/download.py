@@ -92,6 +92,7 @@ def fill_cache(
     url_rewrites: Mapping[str, str] | None = None,
     progress: Progress | None = None,
     max_parallel: int = MAX_PARALLEL,
+    verify: bool | str = True,
 ) -> None:
     """Put every record's package, extracted, into ``cache_dir``.
 
@@ -109,7 +110,7 @@ def fill_cache(
         jobs = [_Job.of(r, cache_dir, url_rewrites or {}) for r in wanted]
         jobs = [j for j in jobs if not is_cached(j.record, cache_dir)]  # another process did
         meter = _Meter(progress, sum(j.download_size() for j in jobs), len(jobs))
-        _run_parallel(jobs, meter, max_parallel)
+        _run_parallel(jobs, meter, max_parallel, verify)
 
 
 def _fillable(record: rattler.RepoDataRecord) -> bool:
@@ -197,9 +198,9 @@ class _Meter:
             self._progress(stage, done, total)
 
 
-def _run_parallel(jobs: list[_Job], meter: _Meter, max_parallel: int) -> None:
+def _run_parallel(jobs: list[_Job], meter: _Meter, max_parallel: int, verify: bool | str) -> None:
     stop = threading.Event()
-    with download_client(_TIMEOUT_SECONDS) as client:
+    with download_client(_TIMEOUT_SECONDS, verify) as client:
         pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="ophis-fetch")
         try:
             futures = [pool.submit(_fill_one, client, job, meter, stop) for job in jobs]

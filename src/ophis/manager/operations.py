@@ -9,11 +9,13 @@ carries it out. The CLI only parses arguments and renders the outcome.
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -34,6 +36,7 @@ from ophis.core.errors import (
 from ophis.core.platform import detect_machine_facts
 from ophis.core.virtual_packages import detect_virtual_packages
 from ophis.manager.config import Config
+from ophis.manager.create_options import SKIP_SOLVE, remember_subdir, satisfied
 from ophis.manager.download import is_cached
 from ophis.manager.environments import register_environment
 from ophis.manager.explicit import (
@@ -65,6 +68,8 @@ from ophis.manager.transaction import (
     prepare,
     recover,
 )
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 #: asked with the pre-link messages before linking; False leaves the environment as it was
@@ -162,6 +167,10 @@ def plan_change(
     _check_target(request)
     recovered = recover(request.prefix) if request.prefix.exists() else False
     installed, warnings = _installed(request)
+    if request.update_modifier == SKIP_SOLVE:
+        if satisfied(request.specs, installed):  # conda's -S: no solve at all
+            return ChangeOutcome(request.prefix, [], dry_run=request.dry_run, warnings=warnings)
+        request = replace(request, update_modifier=None)
     revision_specs = _revision_specs(request) if request.revision is not None else None
     pins = _pins(request, config) if request.action != "remove" else ()
     if request.action == "remove":  # nothing to download: channels only name the records
@@ -185,6 +194,13 @@ def plan_change(
             solution = _solve_revision(revision_specs, config, channels, repodata, installed)
         else:
             solution = _solve(request, config, env, channels, repodata, installed, pins)
+    log.info(
+        "solved %s in %s: %d to link, %d to unlink",
+        ", ".join(request.specs) or "the environment",
+        request.prefix,
+        len(solution.link),
+        len(solution.unlink),
+    )
     # signed channels: every package to link against its signed record, before any download
     verify_records(solution.link, channels, repodata, policy_for(config, channels))
     return _outcome(request, channels, solution, recovered, warnings, config)
@@ -341,7 +357,7 @@ def prepare_change(
     solution = outcome.solution
     if solution is None or request.dry_run or outcome.prelink_messages is not None:
         return outcome
-    plan = _transaction_plan(request, solution)
+    plan = _transaction_plan(request, solution, config)
     pkgs_dirs = [Path(p) for p in config.pkgs_dirs]
     rewrites = credentialed_urls(outcome.channels, config.subdir)
     messages = prepare(plan, pkgs_dirs=pkgs_dirs, progress=progress, url_rewrites=rewrites)
@@ -357,7 +373,9 @@ def prepare_change(
     return outcome
 
 
-def _transaction_plan(request: ChangeRequest, solution: SolveResult) -> TransactionPlan:
+def _transaction_plan(
+    request: ChangeRequest, solution: SolveResult, config: Config
+) -> TransactionPlan:
     return TransactionPlan(
         prefix=request.prefix,
         link=solution.link,
@@ -366,6 +384,9 @@ def _transaction_plan(request: ChangeRequest, solution: SolveResult) -> Transact
         update_specs=solution.update_specs,
         remove_specs=solution.remove_specs,
         cmd=request.argv,
+        copy=config.always_copy,
+        subdir=config.subdir,
+        ssl_verify=tls_verify(config),
     )
 
 
@@ -388,7 +409,7 @@ def apply_change(
         return outcome
     outcome = prepare_change(request, outcome, config, progress)
     messages = outcome.prelink_messages
-    plan = _transaction_plan(request, solution)
+    plan = _transaction_plan(request, solution, config)
     pkgs_dirs = [Path(p) for p in config.pkgs_dirs]
     rewrites = credentialed_urls(outcome.channels, config.subdir)
     if messages and confirm is not None and not confirm(messages):
@@ -397,6 +418,8 @@ def apply_change(
     if request.action == "create":
         _clear_existing(request.prefix)
     outcome.report = execute(plan, pkgs_dirs=pkgs_dirs, progress=progress, url_rewrites=rewrites)
+    if request.action == "create":
+        remember_subdir(request.prefix, config.subdir)
     register_environment(Path(request.prefix), config, os.environ)
     if outcome.clone_source is not None:
         copy_untracked(outcome.clone_source, request.prefix, outcome.untracked)
@@ -461,12 +484,23 @@ def fetch_repodata(
         subdirs,
         FetchOptions(
             cache_dir=Path(config.pkgs_dirs[0]) / "cache",
-            ttl_seconds=float(config.local_repodata_ttl),
+            ttl_seconds=_repodata_ttl(config),
             offline=config.offline,
+            verify=tls_verify(config),
         ),
         names,
     )
     return {(s.channel.base_url, s.subdir): s.path for s in fetched if s.path is not None}
+
+
+def _repodata_ttl(config: Config) -> float:
+    """-C/--use-index-cache: what is cached is used, however old."""
+    return math.inf if config.get("use_index_cache") else float(config.local_repodata_ttl)
+
+
+def tls_verify(config: Config) -> bool | str:
+    """conda's ssl_verify for httpx: a bool or a CA bundle ('truststore': the defaults)."""
+    return True if config.ssl_verify == "truststore" else config.ssl_verify
 
 
 def _check_target(request: ChangeRequest) -> None:

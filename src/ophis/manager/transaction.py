@@ -85,6 +85,8 @@ CACHEDIR_TAG = "CACHEDIR.TAG"
 PREFIX_PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"
 
 Record = rattler.RepoDataRecord | rattler.PrefixRecord
+#: rattler's link settings for conda's --copy
+_COPY_ONLY = "allow-hard-links = false\nallow-symbolic-links = false\nallow-ref-links = false\n"
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,12 @@ class TransactionPlan:
     remove_specs: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ()
     neutered_specs: tuple[str, ...] = ()
+    #: conda's --copy (always_copy): every file copied, never hard- or soft-linked
+    copy: bool = False
+    #: the platform the packages are for (create --subdir); None: this machine's
+    subdir: str | None = None
+    #: conda's ssl_verify for the downloads (False with -k/--insecure)
+    ssl_verify: bool | str = True
 
 
 @dataclass
@@ -183,6 +191,8 @@ def execute(
             reporter=reporter,
             url_rewrites=url_rewrites,
             unreadable=data.unreadable,
+            copy=plan.copy,
+            subdir=plan.subdir,
         )
         if reporter.failure is not None:
             raise reporter.failure
@@ -245,7 +255,13 @@ def prepare(
     """
     _check_plan(plan)
     cache_dir = _cache_dir(pkgs_dirs)
-    fill_cache(plan.link, cache_dir, url_rewrites=url_rewrites, progress=progress)
+    fill_cache(
+        plan.link,
+        cache_dir,
+        url_rewrites=url_rewrites,
+        progress=progress,
+        verify=plan.ssl_verify,
+    )
     return _prelink_messages(plan.link, cache_dir)
 
 
@@ -326,6 +342,8 @@ def _rattler_install(
     reporter: Any = None,
     url_rewrites: Mapping[str, str] | None = None,
     unreadable: Sequence[Path] = (),
+    copy: bool = False,
+    subdir: str | None = None,
 ) -> None:
     kwargs: dict[str, Any] = {
         "records": records,
@@ -337,6 +355,10 @@ def _rattler_install(
     }
     if reinstall:
         kwargs["reinstall_packages"] = reinstall
+    if copy:
+        kwargs["config"] = rattler.Config.from_toml(_COPY_ONLY)
+    if subdir:
+        kwargs["platform"] = rattler.Platform(subdir)
     if reporter is not None:
         kwargs["reporter"] = reporter
     if url_rewrites:

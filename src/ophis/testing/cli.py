@@ -19,6 +19,7 @@ def isolated_user(folder: Path) -> dict[str, str]:
         CONDARC=str(folder / "home" / ".condarc"),
         OPHIS_ROOT_PREFIX=str(folder / "root"),
         CONDA_PKGS_DIRS=str(folder / "pkgs"),
+        XDG_CACHE_HOME=str(folder / "home" / ".cache"),  # conda's notices cache, for one
     )
     return env
 

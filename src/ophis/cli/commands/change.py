@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from textwrap import indent
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.markup import escape
@@ -24,6 +25,13 @@ from ophis.cli.output import (
 )
 from ophis.core.errors import CondaValueError, OphisError
 from ophis.manager.config import Config, load_config_from_os
+from ophis.manager.create_options import (
+    KNOWN_SOLVERS,
+    SKIP_SOLVE,
+    DownloadOnlyExit,
+    unnamed_prefix,
+    with_default_packages,
+)
 from ophis.manager.download import DOWNLOAD_STAGE
 from ophis.manager.operations import (
     ChangeOutcome,
@@ -47,7 +55,7 @@ PREFIX = typer.Option(None, "--prefix", "-p", help="Full path to the environment
 CHANNEL = typer.Option(
     [], "--channel", "-c", help="Channel to search (repeatable, highest priority first)."
 )
-OVERRIDE = typer.Option(False, "--override-channels", help="Ignore the configured channels.")
+OVERRIDE = typer.Option(False, "--override-channels", "-O", help="Ignore the configured channels.")
 STRICT = typer.Option(False, "--strict-channel-priority", help="Strict channel priority.")
 NO_PRIORITY = typer.Option(False, "--no-channel-priority", help="Disable channel priority.")
 DRY_RUN = typer.Option(False, "--dry-run", "-d", help="Only show what would be done.")
@@ -57,7 +65,7 @@ QUIET = typer.Option(False, "--quiet", "-q", help="No progress bars.")
 NO_DEPS = typer.Option(False, "--no-deps", help="Do not install dependencies.")
 ONLY_DEPS = typer.Option(False, "--only-deps", help="Install only the dependencies.")
 FILE = typer.Option(
-    [], "--file", help="Read package specs, or @EXPLICIT package URLs, from this file."
+    [], "--file", "-f", help="Read package specs, or @EXPLICIT package URLs, from this file."
 )
 LOCKED = typer.Option(
     None, "--locked", help="Install exactly what this lock file pins (see 'ophis lock')."
@@ -77,6 +85,34 @@ REFUSE_LINK_SCRIPTS = typer.Option(
     "--refuse-link-scripts",
     help="Refuse the change if a package would run a pre-link, post-link or pre-unlink "
     "script (as 'ophis_link_scripts: refuse' does).",
+)
+COPY = typer.Option(
+    False, "--copy", help="Install every package by copying its files (no hard or soft links)."
+)
+DOWNLOAD_ONLY = typer.Option(
+    False,
+    "--download-only",
+    help="Solve and fill the package cache, then stop before the environment changes.",
+)
+REPODATA_FN = typer.Option(
+    [],
+    "--repodata-fn",
+    help="Repodata file names to try first (repeatable); repodata.json is always the last.",
+)
+SOLVER = typer.Option(
+    None, "--solver", help="conda's solver choice: classic, libmamba or rattler (see docs)."
+)
+USE_INDEX_CACHE = typer.Option(
+    False, "--use-index-cache", "-C", help="Use cached repodata even when it has expired."
+)
+INSECURE = typer.Option(
+    False, "--insecure", "-k", help="Do not verify TLS certificates (ssl_verify: false)."
+)
+SATISFIED_SKIP_SOLVE = typer.Option(
+    False,
+    "--satisfied-skip-solve",
+    "-S",
+    help="Do nothing when the installed packages already satisfy the specs.",
 )
 SPECS = typer.Argument(None, help="Package specs, e.g. 'numpy>=1.26' or 'conda-forge::scipy'.")
 
@@ -107,6 +143,21 @@ def create(
     only_deps: bool = ONLY_DEPS,
     offline: bool = OFFLINE,
     no_pin: bool = NO_PIN,
+    subdir: str = typer.Option(
+        None,
+        "--subdir",
+        "--platform",
+        help="Create the environment for this platform (e.g. osx-arm64); it remembers it.",
+    ),
+    no_default_packages: bool = typer.Option(
+        False, "--no-default-packages", help="Ignore create_default_packages in .condarc."
+    ),
+    copy: bool = COPY,
+    download_only: bool = DOWNLOAD_ONLY,
+    repodata_fn: list[str] = REPODATA_FN,
+    solver: str = SOLVER,
+    use_index_cache: bool = USE_INDEX_CACHE,
+    insecure: bool = INSECURE,
     refuse_link_scripts: bool = REFUSE_LINK_SCRIPTS,
     dry_run: bool = DRY_RUN,
     yes: bool = YES,
@@ -137,6 +188,13 @@ def install(
     update_specs: bool = UPDATE_SPECS,
     update_deps: bool = UPDATE_DEPS,
     update_all: bool = typer.Option(False, "--update-all", "--all", help="Update everything."),
+    satisfied_skip_solve: bool = SATISFIED_SKIP_SOLVE,
+    copy: bool = COPY,
+    download_only: bool = DOWNLOAD_ONLY,
+    repodata_fn: list[str] = REPODATA_FN,
+    solver: str = SOLVER,
+    use_index_cache: bool = USE_INDEX_CACHE,
+    insecure: bool = INSECURE,
     revision: int = typer.Option(
         None, "--revision", help="Go back to revision N (see 'ophis list --revisions')."
     ),
@@ -183,10 +241,18 @@ def update(
     only_deps: bool = ONLY_DEPS,
     offline: bool = OFFLINE,
     no_pin: bool = NO_PIN,
+    force_reinstall: bool = FORCE_REINSTALL,
     freeze_installed: bool = FREEZE,
     update_specs: bool = UPDATE_SPECS,
     update_deps: bool = UPDATE_DEPS,
     update_all: bool = typer.Option(False, "--all", "--update-all", help="Update everything."),
+    satisfied_skip_solve: bool = SATISFIED_SKIP_SOLVE,
+    copy: bool = COPY,
+    download_only: bool = DOWNLOAD_ONLY,
+    repodata_fn: list[str] = REPODATA_FN,
+    solver: str = SOLVER,
+    use_index_cache: bool = USE_INDEX_CACHE,
+    insecure: bool = INSECURE,
     refuse_link_scripts: bool = REFUSE_LINK_SCRIPTS,
     dry_run: bool = DRY_RUN,
     yes: bool = YES,
@@ -234,7 +300,9 @@ def remove(
     run_change("remove", ChangeOptions(**locals()))
 
 
-def _modifier(freeze: bool, specs: bool, deps: bool, everything: bool) -> str | None:
+def _modifier(
+    freeze: bool, specs: bool, deps: bool, everything: bool, skip: bool = False
+) -> str | None:
     chosen = [
         m
         for m, on in (
@@ -242,6 +310,7 @@ def _modifier(freeze: bool, specs: bool, deps: bool, everything: bool) -> str | 
             ("update_specs", specs),
             ("update_deps", deps),
             ("update_all", everything),
+            (SKIP_SOLVE, skip),
         )
         if on
     ]
@@ -283,6 +352,15 @@ class ChangeOptions:
     clone: str | None = None
     refuse_link_scripts: bool = False
     no_pin: bool = False
+    subdir: str | None = None
+    no_default_packages: bool = False
+    copy: bool = False
+    download_only: bool = False
+    repodata_fn: list[str] = field(default_factory=list)
+    solver: str | None = None
+    use_index_cache: bool = False
+    insecure: bool = False
+    satisfied_skip_solve: bool = False
 
     @classmethod
     def quiet_defaults(
@@ -303,7 +381,11 @@ class ChangeOptions:
     @property
     def update_modifier(self) -> str | None:
         return _modifier(
-            self.freeze_installed, self.update_specs, self.update_deps, self.update_all
+            self.freeze_installed,
+            self.update_specs,
+            self.update_deps,
+            self.update_all,
+            self.satisfied_skip_solve,
         )
 
     @property
@@ -324,7 +406,10 @@ def run_change(
         config = load_config_from_os(
             offline=o.offline or None,
             ophis_link_scripts="refuse" if o.refuse_link_scripts else None,
+            **_config_flags(o),
         )
+        if action == "create" and not (o.name or o.prefix) and (o.dry_run or o.download_only):
+            o = replace(o, prefix=str(unnamed_prefix()))
         target = resolve_prefix(o.name, o.prefix, config, env, creating=action == "create")
         files = read_spec_files(o.file)
         urls = package_urls(o.specs or ()) if not o.file else None
@@ -333,6 +418,9 @@ def run_change(
         all_specs = tuple([*(o.specs or ()), *files.specs])
         if o.all_packages:
             all_specs = tuple(_installed_names(target))
+        solved = not (o.clone or o.locked or files.explicit is not None)
+        if action == "create" and solved and not o.no_default_packages:
+            all_specs = with_default_packages(all_specs, config.create_default_packages)
         request = ChangeRequest(
             action=action,
             prefix=target,
@@ -362,6 +450,7 @@ def run_change(
             o.yes or config.always_yes,
             o.json_output,
             o.quiet or config.quiet,
+            o.download_only,
         )
     except OphisError as error:
         fail(error, o.json_output)
@@ -372,7 +461,46 @@ def run_change(
     _report(outcome, action, o, config, print_json=not (defer_json or exact))
     if action == "create" and not (defer_hint or outcome.dry_run):
         print_activation_hint(o, config, outcome.prefix)
+    if action != "remove" and not (o.json_output or outcome.dry_run):
+        from ophis.cli.commands.notices import show_new_notices  # it imports this module
+
+        show_new_notices(outcome.channels, config)
     return outcome
+
+
+def _config_flags(o: ChangeOptions) -> dict[str, Any]:
+    """The command-line values that are conda settings (None: not given)."""
+    if o.solver is not None and o.solver not in KNOWN_SOLVERS:
+        choices = ", ".join(f"'{name}'" for name in KNOWN_SOLVERS)
+        raise typer.BadParameter(
+            f"invalid choice: {o.solver!r} (choose from {choices})", param_hint="'--solver'"
+        )
+    if o.solver is not None and o.solver != "rattler" and not o.quiet:
+        warn([f"--solver {o.solver}: Ophis has one solver (resolvo, as rattler), used for all."])
+    return {
+        "subdir": o.subdir,
+        "always_copy": o.copy or None,
+        "repodata_fns": _with_repodata_json(o.repodata_fn) if o.repodata_fn else None,
+        "solver": o.solver,
+        "use_index_cache": o.use_index_cache or None,
+        "ssl_verify": False if o.insecure else None,
+    }
+
+
+def _with_repodata_json(names: list[str]) -> list[str]:
+    """conda's rule: repodata.json is always tried, last unless named before."""
+    return names if "repodata.json" in names else [*names, "repodata.json"]
+
+
+def _exit_zero(error: OphisError, json_output: bool) -> NoReturn:
+    """conda's CondaExitZero: the message on stderr (as JSON with --json), exit code 0."""
+    if json_output:
+        sys.stderr.write(json.dumps(error.to_json(), indent=2, sort_keys=True) + "\n")
+    else:
+        stderr.print(
+            f"\n{error.exception_name}: {error.message}\n", highlight=False, soft_wrap=True
+        )
+    raise typer.Exit(error.exit_code)
 
 
 def _confirm_replacing(target: Path, o: ChangeOptions, config: Config) -> None:
@@ -442,6 +570,7 @@ def _confirm_execute(
     yes: bool,
     json_output: bool,
     quiet: bool,
+    download_only: bool = False,
 ) -> ChangeOutcome:
     if outcome.solution is None or request.dry_run:
         return outcome
@@ -459,6 +588,8 @@ def _confirm_execute(
                 plan_report.write(f"{_link_scripts_line(outcome)}\n\n")
             if ask and not confirm_proceed():
                 exit_declined()
+        if download_only:
+            _exit_zero(DownloadOnlyExit(), json_output)
 
         def confirm(messages: list[str]) -> bool:
             """conda's pre-link messages: shown after the download, asked about unless -y."""

@@ -12,7 +12,17 @@ import typer
 from rich.table import Table
 
 from ophis import __version__
-from ophis.cli.commands.change import CHANNEL, JSON, NAME, OVERRIDE, PREFIX, warn
+from ophis.cli.commands.change import (
+    CHANNEL,
+    INSECURE,
+    JSON,
+    NAME,
+    OFFLINE,
+    OVERRIDE,
+    PREFIX,
+    USE_INDEX_CACHE,
+    warn,
+)
 from ophis.cli.output import emit_json, fail, stdout
 from ophis.core.errors import CondaValueError, OphisError, PackageNotInstalledError
 from ophis.manager.config import load_config_from_os
@@ -322,6 +332,12 @@ def search_packages(
     on_server: bool = typer.Option(
         False, "--on-server", help="Search the server you logged in to (`ophis login`)."
     ),
+    info: bool = typer.Option(
+        False, "--info", "-i", help="Every field of each matching record, as conda shows them."
+    ),
+    use_index_cache: bool = USE_INDEX_CACHE,
+    insecure: bool = INSECURE,
+    offline: bool = OFFLINE,
     json_output: bool = JSON,
 ) -> None:
     """Search the channels for packages matching a spec."""
@@ -331,7 +347,11 @@ def search_packages(
         search_on_server(spec, subdir, os.environ.get("OPHIS_SERVER"), json_output)
         return
     try:
-        config = load_config_from_os()
+        config = load_config_from_os(
+            use_index_cache=use_index_cache or None,
+            ssl_verify=False if insecure else None,
+            offline=offline or None,
+        )
         request = ChangeRequest(
             "search", Path(), channels=tuple(channel), override_channels=override_channels
         )
@@ -342,6 +362,13 @@ def search_packages(
         fail(error, json_output)
     if json_output:
         emit_json(search_json(found))
+        return
+    if info:
+        from ophis.cli.record_info import record_info
+
+        for entries in search_json(found).values():
+            for entry in entries:
+                sys.stdout.write(record_info(entry) + "\n")
         return
     table = Table("# Name", "Version", "Build", "Channel", box=None, pad_edge=False)
     for item in found:
