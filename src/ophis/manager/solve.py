@@ -20,9 +20,9 @@ as conda does). conda's rules laid on top of it:
   then the packages that only they needed (orphans that were never requested). With
   ``force_remove`` only the named packages go.
 * ``pinned`` specs (conda's ``pinned_packages``) are solver constraints.
-* ``track_features`` (conda's deprecated setting that switches features on) is accepted and
-  not used: rattler has no feature activation, it only ranks records carrying
-  ``track_features`` below those without.
+* Legacy ``features``, the ``track_features`` setting, ``[features=...]`` specs and the
+  channel tie-break of ``channel_priority: disabled`` are conda's ranking rules, laid on a
+  solve-only copy of the records (``ophis.manager.conda_ranking``).
 * ``no_deps``: the named packages' records from a full solve, nothing else changes;
   ``only_deps``: the full solve without the named packages.
 
@@ -58,6 +58,7 @@ from ophis.core.errors import (
     SpecsConfigurationConflictError,
 )
 from ophis.core.virtual_packages import VirtualPackageSpec
+from ophis.manager.conda_ranking import Ranking, has_legacy_features, ranked_solve
 from ophis.manager.conflicts import conda_spec_str, missing_dependencies, unsatisfiable_error
 from ophis.manager.records import checked_records
 from ophis.manager.specs import ParsedSpec, parse_spec
@@ -346,20 +347,59 @@ def _run(
     pinned: Sequence[rattler.RepoDataRecord],
     constraints: Sequence[rattler.MatchSpec],
 ) -> list[rattler.RepoDataRecord]:
-    vpkgs = [v.to_rattler() for v in request.virtual_packages]
+    options = dict(
+        specs=list(specs),
+        virtual_packages=[v.to_rattler() for v in request.virtual_packages],
+        channel_priority=_PRIORITY[request.channel_priority],
+        strategy=request.strategy,
+        constraints=list(constraints) or None,
+        add_pip_as_python_dependency=request.add_pip_as_python_dependency,
+        timestamp_policy="allow-missing",
+    )
+    ranking = _ranking(request, [*specs, *constraints])
+    if ranking.applies:  # conda's ranking rules rattler lacks (ophis.manager.conda_ranking)
+        subdirs = list(dict.fromkeys(str(s.subdir) for s in sources.sparse))
+        try:
+            return ranked_solve(ranking, sources.by_channel, subdirs, locked, pinned, **options)
+        except SolverError as ranked_error:
+            # rattler's message on custom sources names only the records it fetched; the
+            # same request on the repodata itself explains the conflict as usual
+            _sparse_solve(sources, locked, pinned, options)
+            raise ranked_error from None
+    return _sparse_solve(sources, locked, pinned, options)
+
+
+def _sparse_solve(
+    sources: _Sources,
+    locked: Sequence[rattler.RepoDataRecord],
+    pinned: Sequence[rattler.RepoDataRecord],
+    options: dict,
+) -> list[rattler.RepoDataRecord]:
     return asyncio.run(
         rattler.solve_with_sparse_repodata(
-            specs=list(specs),
             sparse_repodata=sources.sparse,
             locked_packages=list(locked),
             pinned_packages=list(pinned),
-            virtual_packages=vpkgs,
-            channel_priority=_PRIORITY[request.channel_priority],
-            strategy=request.strategy,
-            constraints=list(constraints) or None,
-            add_pip_as_python_dependency=request.add_pip_as_python_dependency,
-            timestamp_policy="allow-missing",
+            **options,
         )
+    )
+
+
+def _ranking(request: SolveRequest, specs: Sequence[rattler.MatchSpec]) -> Ranking:
+    channels = tuple(dict.fromkeys(c.base_url for c in request.channels))
+    feature_specs = {}
+    for text in request.specs:
+        parsed = parse_spec(text)
+        if parsed.features is not None:
+            feature_specs[parsed.name] = parsed.features
+    return Ranking(
+        channels=channels,
+        channel_ties=request.channel_priority == "disabled"
+        and len(channels) > 1
+        and not any(s.build_number is not None for s in specs),
+        features=frozenset(request.track_features),
+        feature_specs=feature_specs,
+        legacy_features=any(map(has_legacy_features, request.repodata.values())),
     )
 
 

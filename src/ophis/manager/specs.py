@@ -16,6 +16,9 @@ from py-rattler's strict parser:
 * A URL or path to a ``.conda`` / ``.tar.bz2`` file is an explicit spec: name, exact
   version and build from the file name, channel and subdir from its folder.
 * ``numpy=`` (no version after ``=``) is conda's plain ``numpy``.
+* ``numpy[features=mkl]`` (conda's legacy features, matched as an exact set): rattler has no
+  such key; it is kept apart in :attr:`ParsedSpec.features` for the solver's ranking
+  (``ophis.manager.conda_ranking``).
 
 py-rattler's lenient mode (``strict=False``) already reads all of the above as conda does,
 so the translation here is limited to what it does not do (package files, ``numpy=``,
@@ -35,7 +38,7 @@ from ophis.core.channel import split_channel_and_spec
 from ophis.core.errors import ChannelError, InvalidMatchSpecError
 from ophis.core.platform import KNOWN_SUBDIRS
 
-__all__ = ["ParsedSpec", "parse_spec", "spec_name", "to_rattler_spec"]
+__all__ = ["ParsedSpec", "parse_spec", "spec_name", "split_features", "to_rattler_spec"]
 
 _PACKAGE_SUFFIXES = (".conda", ".tar.bz2")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -45,6 +48,8 @@ _REMEDY = (
 )
 # a trailing '=' with nothing after it: conda treats 'numpy=' as 'numpy'
 _EMPTY_FUZZY = re.compile(r"^([^\s=<>!~\[]+)\s*=$")
+# one key=value of a bracket, the value optionally quoted
+_BRACKET_ITEM = re.compile(r"""\s*(\w+)\s*=\s*("[^"]*"|'[^']*'|[^,\]]*)\s*""")
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,8 @@ class ParsedSpec:
     original: str
     #: the package file a URL/path spec points at, else None
     url: str | None = None
+    #: the exact legacy ``features`` set a ``[features=...]`` key demands, else None
+    features: frozenset[str] | None = None
 
     @property
     def is_explicit(self) -> bool:
@@ -104,6 +111,20 @@ def _parse_package_file(text: str) -> ParsedSpec:
     return ParsedSpec(name.lower(), channel_url, subdir, spec, text, url)
 
 
+def split_features(text: str) -> tuple[str, frozenset[str] | None]:
+    """``numpy[version='>=1',features=mkl]`` → (``numpy[version='>=1']``, {mkl})."""
+    head, sep, bracket = text.partition("[")
+    if not sep or not bracket.rstrip().endswith("]"):
+        return text, None
+    items = _BRACKET_ITEM.findall(bracket.rstrip()[:-1])
+    features = [value.strip("'\"") for key, value in items if key == "features"]
+    if not features:
+        return text, None
+    kept = ",".join(f"{key}={value}" for key, value in items if key != "features")
+    names = features[-1].replace(",", " ").split()
+    return head + (f"[{kept}]" if kept else ""), frozenset(names)
+
+
 def _reason(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
@@ -131,6 +152,7 @@ def parse_spec(text: str) -> ParsedSpec:
         rest = empty.group(1)
     if re.match(r"^[=<>!~]", rest):
         raise _invalid(original, "no package name before the version")
+    rest, features = split_features(rest)
     try:
         spec = rattler.MatchSpec(rest, strict=False)
     except Exception as exc:  # rattler's InvalidMatchSpecException and friends
@@ -144,7 +166,7 @@ def parse_spec(text: str) -> ParsedSpec:
         spec = _without_channel(spec)
     if spec.subdir and subdir is None:
         subdir = spec.subdir
-    return ParsedSpec(name, channel, subdir, spec, original)
+    return ParsedSpec(name, channel, subdir, spec, original, features=features)
 
 
 def _without_channel(spec: rattler.MatchSpec) -> rattler.MatchSpec:
