@@ -34,15 +34,12 @@ NOT_A_SOLVE = "determine_constricting_specs is conda's in-process update hint, n
 
 #: why ophis answers differently from conda classic, by case id
 DIFFERENCES = {
-    "B007": "two requested specs of one name (numpy 1.5*, numpy 1.6*): conda merges them "
-    "and finds no record; ophis keeps the last",
     "B017": "auto_update_conda: conda adds `conda` to an install in its own root prefix; "
     "ophis is not the conda package and does not update it",
-    "B019": "channel_priority disabled: conda breaks a version tie by channel priority "
-    "before build number (resolve.py version_key); rattler takes the highest build "
-    "number, here channel-4's builds of conda-env, libffi and zlib",
-    "B022": "channel-4 downgraded to channel-2's older python: conda minimises the packages "
-    "changed across the whole solution, rattler decides package by package",
+    "B022": "conda prefers the arch build of a requested package to an equal noarch one "
+    "(itsdangerous py36_0 over py_0), prunes what nothing needs any more (channel-4's "
+    "libedit, ncurses, xz) and leaves urllib3 and cryptography-vectors out; rattler ranks "
+    "equal builds by timestamp and keeps installed packages",
     "B031": "--update-deps: conda updates the requested packages' dependencies to their "
     "newest (python 2.7.5, numpy 1.7.1); ophis keeps python=2.7.3 (semantics work)",
     "B032": "--update-deps: conda updates the requested packages' dependencies to their "
@@ -55,10 +52,11 @@ DIFFERENCES = {
     "ophis says the __cuda dependency is not available",
     "I004": "a request conflicting with a pin: conda raises SpecsConfigurationConflictError, "
     "ophis finds it unsatisfiable (pins: semantics work)",
-    "I006": "pinned_packages 'system=5.8=0' held against a request: conda reports the pin "
-    "(semantics work)",
-    "I008a": "a pinned python with `--update-all`: conda updates python 2.6 to 3.3 beyond "
-    "its pin only once the pin is ignored (pins: semantics work)",
+    "I006": "--update-deps: conda frees the dependencies from their history specs "
+    "(system=5.8=0) and updates system to build 1; ophis keeps the history spec "
+    "(update-deps: semantics work)",
+    "I008a": "--update-all with python requested: conda moves python 2.6 to 3.3 (numba, "
+    "numpy, llvmpy follow, argparse goes); ophis keeps python 2.6 (update semantics work)",
     "I014": "conda also removes xz, which python 2.7 no longer needs and nobody asked for; "
     "ophis keeps installed packages nobody asked for",
 }

@@ -288,14 +288,16 @@ def _sources(request: SolveRequest) -> _Sources:
 def _check_available(
     requested: Sequence[tuple[ParsedSpec, rattler.MatchSpec]], sources: _Sources
 ) -> None:
-    """conda's PackagesNotFoundError: a requested spec that no record anywhere matches."""
+    """conda's PackagesNotFoundError: a requested spec that no record anywhere matches
+    (specs of one name together, as conda merges them)."""
     missing = []
     for parsed, _bound in requested:
         if parsed.is_explicit:
             continue
         channel = _channel_for(parsed, sources.request.channels) if parsed.channel else None
         candidates = sources.records(parsed.name, channel)
-        if not any(_spec_matches(parsed.rattler_spec, r) for r in candidates):
+        same_name = [p.rattler_spec for p, _ in requested if p.name == parsed.name]
+        if not any(all(_spec_matches(s, r) for s in same_name) for r in candidates):
             missing.append(parsed.original.strip())
     if missing:
         raise PackagesNotFoundError(missing, channel_urls(sources.request))
@@ -515,6 +517,7 @@ def _solve_install(request: SolveRequest) -> SolveResult:
             specs[name] = rattler.MatchSpec(name)
         else:
             specs[name] = _bind_channel(parse_spec(text), request.channels)
+    requested_seen: set[str] = set()
     aggressive = [n for n in request.aggressive_update_packages if n in installed]
     for name in aggressive:
         if name not in requested_names:
@@ -525,7 +528,10 @@ def _solve_install(request: SolveRequest) -> SolveResult:
     if pin and "python" not in requested_names:
         constraints.append(rattler.MatchSpec(pin))
     for parsed_spec, spec in requested:
-        specs[parsed_spec.name] = spec
+        # a second spec of one name is kept beside the first (conda merges them)
+        key = parsed_spec.name if parsed_spec.name not in requested_seen else f"{spec}"
+        requested_seen.add(parsed_spec.name)
+        specs[key] = spec
 
     unlockable = set(requested_names) | set(aggressive)
     if modifier == "update_deps":
