@@ -12,10 +12,11 @@ records rattler returns get their own values back.
   activates, prefers the featured builds of every package that has some. Here a solve first
   ranks the featured records of an inactive feature as trackers (last); the features the
   solution then tracks are active, and a second solve ranks the records *without* an active
-  feature last where the package has a build with it. The second answer is kept when it
-  still tracks those features. A spec ``numpy[features=mkl]`` (conda's exact match on the
-  features set) keeps only the numpy records with exactly those features, and activates
-  them; so does conda's ``track_features`` setting.
+  feature last where the package has a build with it, and does not hold such a build when
+  it is installed (installing ``nomkl`` switches numpy to its nomkl build). The second
+  answer is kept when it still tracks those features. A spec ``numpy[features=mkl]``
+  (conda's exact match on the features set) keeps only the numpy records with exactly those
+  features, and activates them; so does conda's ``track_features`` setting.
 * **Channel ties without channel priority.** With ``channel_priority: disabled`` conda still
   ranks equal versions by channel priority before build number (``Resolve.version_key``:
   version, channel, build number); rattler goes from version to build number. Here each
@@ -24,8 +25,9 @@ records rattler returns get their own values back.
 
 The rewritten records reach rattler through a ``RepoDataSource`` per channel (rattler's
 custom sources), which costs a round trip to Python per package name; it is used only when
-a rule applies: a channel whose repodata has ``features``, a features spec or setting, or
-several channels without priority.
+a rule applies: a channel whose repodata has ``features``, a features spec, or several
+channels without priority. A request it cannot solve is solved again on the repodata itself
+for rattler's usual explanation (``ophis.manager.solve``).
 """
 
 from __future__ import annotations
@@ -187,6 +189,12 @@ class _ChannelSource:
         return sorted(names)
 
 
+def _misfeatured(record: rattler.RepoDataRecord) -> bool:
+    """An installed build without a feature its package offers and the solution activates:
+    conda ranks that above keeping what is installed, so it is not held."""
+    return _MISSING_ACTIVE_FEATURE in record.track_features
+
+
 def _tracked(records: Iterable[rattler.RepoDataRecord]) -> frozenset[str]:
     return frozenset(f for r in records for f in r.track_features)
 
@@ -202,7 +210,7 @@ def _solve_once(
         rattler.solve(
             sources=[_ChannelSource(catalog, channel) for channel in catalog.sources],
             platforms=list(subdirs),
-            locked_packages=catalog.as_ranked(locked),
+            locked_packages=[r for r in catalog.as_ranked(locked) if not _misfeatured(r)],
             pinned_packages=catalog.as_ranked(pinned),
             **options,
         )
