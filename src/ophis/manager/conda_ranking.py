@@ -110,6 +110,8 @@ class _Catalog:
         self.ranking = ranking
         self.active = active
         self.originals: dict[str, tuple[int, list[str]]] = {}
+        #: the legacy features of the records loaded so far
+        self.offered: set[str] = set()
         self._by_name: dict[str, list[tuple[str, rattler.RepoDataRecord]]] = {}
 
     def records(self, name: str) -> list[tuple[str, rattler.RepoDataRecord]]:
@@ -139,6 +141,7 @@ class _Catalog:
 
     def _rewrite(self, loaded: list[tuple[str, rattler.RepoDataRecord]]) -> list:
         offered = frozenset().union(*(_feature_set(r.features) for _, r in loaded))
+        self.offered |= offered
         active_here = offered & self.active
         for channel, record in loaded:
             self.originals[_key(record)] = (record.build_number, list(record.track_features))
@@ -231,9 +234,11 @@ def ranked_solve(
     docstring; ``sources`` maps each channel's base URL to its subdirs' repodata, highest
     priority first (the order of ``ranking.channels``)."""
     active = ranking.features.union(*ranking.feature_specs.values())
-    first = _solve_once(_Catalog(sources, ranking, active), subdirs, locked, pinned, options)
-    tracked = _tracked(first) - active
-    if not (ranking.legacy_features and tracked):
+    catalog = _Catalog(sources, ranking, active)
+    first = _solve_once(catalog, subdirs, locked, pinned, options)
+    # the features the solution tracks that some package it loaded offers builds with
+    tracked = (_tracked(first) & catalog.offered) - active
+    if not tracked:
         return first
     catalog = _Catalog(sources, ranking, active | tracked)
     second = _solve_once(catalog, subdirs, locked, pinned, options)
