@@ -39,6 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import rattler
+from rattler.exceptions import SolverError
 
 __all__ = ["Ranking", "has_legacy_features", "ranked_solve"]
 
@@ -241,5 +242,8 @@ def ranked_solve(
     if not tracked:
         return first
     catalog = _Catalog(sources, ranking, active | tracked)
-    second = _solve_once(catalog, subdirs, locked, pinned, options)
+    try:
+        second = _solve_once(catalog, subdirs, locked, pinned, options)
+    except SolverError:  # what the first solve found stands
+        return first
     return second if tracked <= _tracked(second) else first
