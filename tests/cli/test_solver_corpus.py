@@ -34,6 +34,9 @@ NOT_A_SOLVE = "determine_constricting_specs is conda's in-process update hint, n
 
 #: why ophis answers differently from conda classic, by case id
 DIFFERENCES = {
+    "B006": "conda's UnsatisfiableError lists its conflict chains (numpy=1.5 -> nose -> "
+    "python=3.3, numpy=1.5 -> python 2.6|2.7, python=3); ophis finds no chain and lists "
+    "rattler's explanation",
     "B017": "auto_update_conda: conda adds `conda` to an install in its own root prefix; "
     "ophis is not the conda package and does not update it",
     "B022": "conda prefers the arch build of a requested package to an equal noarch one "
@@ -46,10 +49,6 @@ DIFFERENCES = {
     "newest (python 2.7.5, numpy 1.7.1); ophis keeps python=2.7.3 (semantics work)",
     "B035": "--update-deps: conda updates flask's dependency jinja2 along with it and takes "
     "flask 1.0.2 (semantics work)",
-    "C003": "a too old __cuda: conda names it UnsatisfiableError ('incompatible with your "
-    "system'); ophis says the __cuda dependency is not available",
-    "C004": "no __cuda: conda names it UnsatisfiableError ('incompatible with your system'); "
-    "ophis says the __cuda dependency is not available",
     "I004": "a request conflicting with a pin: conda raises SpecsConfigurationConflictError, "
     "ophis finds it unsatisfiable (pins: semantics work)",
     "I006": "--update-deps: conda frees the dependencies from their history specs "

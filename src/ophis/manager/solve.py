@@ -59,7 +59,12 @@ from ophis.core.errors import (
 )
 from ophis.core.virtual_packages import VirtualPackageSpec
 from ophis.manager.conda_ranking import Ranking, has_legacy_features, ranked_solve
-from ophis.manager.conflicts import conda_spec_str, missing_dependencies, unsatisfiable_error
+from ophis.manager.conflicts import (
+    conda_spec_str,
+    missing_dependencies,
+    system_incompatibility,
+    unsatisfiable_error,
+)
 from ophis.manager.records import checked_records
 from ophis.manager.specs import ParsedSpec, parse_spec
 
@@ -306,7 +311,13 @@ def _check_available(
 def _solver_error(exc: Exception, parsed: Sequence[ParsedSpec], sources: _Sources) -> OphisError:
     body = str(exc)
     missing = missing_dependencies(body)
-    if missing:  # a dependency (or a virtual package) that exists nowhere
+    installed_virtual = {v.name: str(v.version) for v in sources.request.virtual_packages}
+    system = system_incompatibility(
+        parsed, sources.records, missing, installed_virtual, sources.request.subdir
+    )
+    if system is not None:  # conda: a virtual package the system lacks is unsatisfiable
+        return system
+    if missing:  # a dependency that exists nowhere
         return ResolvePackageNotFound(
             missing,
             channel_urls(sources.request),

@@ -16,6 +16,7 @@ set, LINK and UNLINK in conda's order, or the error's name.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -297,17 +298,44 @@ def _ordered_within(expected: list[str], got: Iterable[str]) -> bool:
     return positions == sorted(positions)
 
 
+def _error_mismatches(case: CorpusCase, outcome: Outcome) -> list[str]:
+    """The corpus's checks of an error: its name, the names its entries are about (conda's
+    classic and libmamba solvers word the specs differently, so names are compared), and
+    the fragments its message must or must not hold."""
+    wanted = case.error["exception"]
+    if outcome.error not in ERROR_NAMES.get(wanted, {wanted}):
+        shown = outcome.document.get("message", sorted(outcome.final))
+        return [f"expected {wanted}, got {outcome.error or 'a solution'}: {shown}"]
+    problems = []
+    message = str(outcome.document.get("message", ""))
+    entries = _listed(case.error.get("entries"))
+    if entries:
+        expected = {_spec_name(s) for entry in entries for s in _listed(entry)}
+        got = {
+            _spec_name(str(s))
+            for field_name in ("unsatisfiable", "packages")
+            for entry in outcome.document.get(field_name) or ()
+            for s in _listed(entry)
+        }
+        if expected != got:
+            problems.append(f"entries name {sorted(got)}, conda's name {sorted(expected)}")
+    for fragment in _listed(case.error.get("message_includes")):
+        if fragment not in message:
+            problems.append(f"the message lacks {fragment!r}: {message}")
+    for fragment in _listed(case.error.get("message_excludes")):
+        if fragment in message:
+            problems.append(f"the message holds {fragment!r}: {message}")
+    return problems
+
+
+def _spec_name(spec: str) -> str:
+    return re.split(r"[\s=<>!~\[]", spec.strip(), maxsplit=1)[0].lower()
+
+
 def mismatches(case: CorpusCase, outcome: Outcome) -> list[str]:
     """How ``outcome`` differs from the case's expected answer (empty: the same)."""
     if case.kind == "unsatisfiable":
-        wanted = case.error["exception"]
-        names = ERROR_NAMES.get(wanted, {wanted})
-        if outcome.error in names:
-            return []
-        return [
-            f"expected {wanted}, got {outcome.error or 'a solution'}: "
-            f"{outcome.document.get('message', sorted(outcome.final))}"
-        ]
+        return _error_mismatches(case, outcome)
     if outcome.returncode:
         return [f"{outcome.error}: {outcome.document.get('message')}"]
     problems = []
