@@ -44,7 +44,7 @@ def request_for(tmp_path_factory: pytest.TempPathFactory):
     channel = parse_channel(str(root), ChannelContext(root_dir=str(root)))
     repodata = {(channel.base_url, s): root / s / "repodata.json" for s in (SUBDIR, "noarch")}
 
-    def make(specs, installed=(), history=None) -> SolveRequest:
+    def make(specs, installed=(), history=None, track_features=()) -> SolveRequest:
         return SolveRequest(
             specs=tuple(specs),
             channels=(channel,),
@@ -52,6 +52,7 @@ def request_for(tmp_path_factory: pytest.TempPathFactory):
             repodata=repodata,
             installed=tuple(installed),
             history_specs=history or {},
+            track_features=tuple(track_features),
             add_pip_as_python_dependency=False,
         )
 
@@ -71,6 +72,12 @@ def test_nomkl_switches_the_feature_on(request_for) -> None:
     """`conda install nomkl numpy`: the tracker activates the nomkl builds."""
     builds = _builds(solve(request_for(["nomkl", "numpy"])))
     assert builds == {"nomkl": "0", "numpy": "nomkl_1", "openblas": "0"}
+
+
+def test_the_track_features_setting_switches_a_feature_on(request_for) -> None:
+    """conda's ``track_features: [nomkl]`` setting, without installing nomkl."""
+    result = solve(request_for(["numpy"], track_features=["nomkl"]))
+    assert _builds(result) == {"numpy": "nomkl_1", "openblas": "0"}
 
 
 def test_installing_nomkl_swaps_an_installed_mkl_numpy(request_for) -> None:

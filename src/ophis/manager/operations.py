@@ -215,6 +215,7 @@ def _solve(
             add_pip_as_python_dependency=config.add_pip_as_python_dependency,
             pinned=tuple(config.pinned_packages),
             aggressive_update_packages=tuple(config.aggressive_update_packages),
+            track_features=tuple(config.track_features),
             prefix=str(request.prefix),
         )
     )
