@@ -9,6 +9,8 @@ does; a ``[features=...]`` spec matches the features set exactly.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import rattler
 
@@ -16,13 +18,15 @@ from ophis.core.channel import ChannelContext, parse_channel
 from ophis.indexer.channel_index import index_channel
 from ophis.manager.solve import SolveRequest, solve
 from ophis.manager.specs import parse_spec
+from ophis.testing.cli import isolated_user, ok_json, ophis
 from ophis.testing.packages import make_package
 
 SUBDIR = "linux-64"
 
 
 @pytest.fixture(scope="module")
-def request_for(tmp_path_factory: pytest.TempPathFactory):
+def channel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The mkl/nomkl channel, indexed by ophis."""
     root = tmp_path_factory.mktemp("features") / "channel"
     arch = root / SUBDIR
     make_package(arch, "openblas", "0.2.19", "0", subdir=SUBDIR)
@@ -41,6 +45,12 @@ def request_for(tmp_path_factory: pytest.TempPathFactory):
     make_package(arch, "blas", "1.0", "mkl", subdir=SUBDIR, build_number=0)
     make_package(arch, "blas", "1.0", "openblas", subdir=SUBDIR, build_number=1, features="nomkl")
     index_channel(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def request_for(channel_dir: Path):
+    root = channel_dir
     channel = parse_channel(str(root), ChannelContext(root_dir=str(root)))
     repodata = {(channel.base_url, s): root / s / "repodata.json" for s in (SUBDIR, "noarch")}
 
@@ -102,3 +112,25 @@ def test_blas_by_build_string(request_for) -> None:
     assert _builds(solve(request_for(["blas"]))) == {"blas": "mkl"}
     assert _builds(solve(request_for(["blas=*=openblas"]))) == {"blas": "openblas"}
     assert _builds(solve(request_for(["nomkl", "blas"])))["blas"] == "openblas"
+
+
+@pytest.mark.parametrize("specs", [["nomkl", "numpy"], ["numpy[features=nomkl]"]])
+def test_the_command_line_takes_the_nomkl_build(channel_dir, specs, tmp_path) -> None:
+    """What a script sees: `ophis create --dry-run --json` links numpy's nomkl build."""
+    env = isolated_user(tmp_path) | {"CONDA_SUBDIR": SUBDIR}
+    document = ok_json(
+        ophis(
+            env,
+            "create",
+            "-p",
+            str(tmp_path / "env"),
+            "--dry-run",
+            "--json",
+            "--override-channels",
+            "-c",
+            channel_dir.as_uri(),
+            *specs,
+        )
+    )
+    linked = {a["name"]: a["build_string"] for a in document["actions"]["LINK"]}
+    assert linked["numpy"] == "nomkl_1"
