@@ -41,8 +41,8 @@ DIFFERENCES = {
     "ophis is not the conda package and does not update it",
     "B022": "conda prefers the arch build of a requested package to an equal noarch one "
     "(itsdangerous py36_0 over py_0), prunes what nothing needs any more (channel-4's "
-    "libedit, ncurses, xz) and leaves urllib3 and cryptography-vectors out; rattler ranks "
-    "equal builds by timestamp and keeps installed packages",
+    "libedit, ncurses, xz) and does not relink urllib3, pysocks and cryptography-vectors; "
+    "rattler ranks equal builds by timestamp, and ophis keeps installed packages",
     "B031": "--update-deps: conda updates the requested packages' dependencies to their "
     "newest (python 2.7.5, numpy 1.7.1); ophis keeps python=2.7.3 (semantics work)",
     "B032": "--update-deps: conda updates the requested packages' dependencies to their "
