@@ -27,3 +27,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[test]"
+# conda's community solver corpus: only its YAML cases and channels are read (by
+# tests/cli/test_solver_corpus.py); its dependencies are a web server stack and its pytest
+# plugin needs conda, so neither is installed (the plugin is turned off in pyproject.toml)
+.venv/bin/python -m pip install --quiet --no-deps "pytest-conda-solvers>=0.1"

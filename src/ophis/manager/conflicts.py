@@ -5,7 +5,8 @@ conda's ``UnsatisfiableError`` lists, for each package asked for in incompatible
 chains from a requested spec to it (``a -> c[version='<2']``), with each spec written as
 conda writes a ``MatchSpec``; scripts read the same chains from its ``unsatisfiable`` field.
 A dependency that no channel has at all is reported instead as missing, as conda >= 24
-does (``PackagesNotFoundInChannelsError`` naming the dependency).
+does (``PackagesNotFoundInChannelsError`` naming the dependency); a virtual package the
+system lacks or has too old (``__cuda>=9.0``) is conda's "incompatible with your system".
 """
 
 from __future__ import annotations
@@ -136,3 +137,46 @@ def _walk(path: _Path, records: Records, reached: dict[str, list[_Path]]) -> Non
         step = _Path((*path.chain, conda_spec_str(text)), (*path.names, name), dep)
         reached.setdefault(name, []).append(step)
         _walk(step, records, reached)
+
+
+def system_incompatibility(
+    requested: Sequence[ParsedSpec],
+    records: Records,
+    missing: Sequence[str],
+    installed_virtual: dict[str, str],
+    subdir: str,
+) -> UnsatisfiableError | None:
+    """conda's UnsatisfiableError for requested packages that need a virtual package the
+    system lacks or has too old (``__cuda``, ``__glibc``), when that is all that is
+    missing; else None."""
+    names = {_spec_name(m) for m in missing}
+    if not names or not all(n.startswith("__") for n in names):
+        return None
+    lines = []
+    for name in sorted(names):
+        if name in installed_virtual:
+            lines.append(f"feature:/{subdir}::{name}=={installed_virtual[name]}=0")
+        for parsed in requested:
+            versions = sorted(
+                {
+                    dep[len(name) :].strip() or "*"
+                    for record in records(parsed.name)
+                    for dep in record.depends
+                    if _spec_name(dep) == name
+                }
+            )
+            if versions:
+                lines.append(f"{parsed.name} -> {name}[version='{'|'.join(versions)}']")
+    installed = " ".join(installed_virtual.get(n, "not available") for n in sorted(names))
+    listed = "".join(f"\n  - {line}" for line in lines)
+    return UnsatisfiableError(
+        "The following specifications were found to be incompatible with your system:\n"
+        f"{listed}\n\nYour installed version is: {installed}",
+        "Ask for a build this system supports, or override the detected version (for "
+        "example CONDA_OVERRIDE_CUDA) if it is wrong; 'ophis info' lists the virtual "
+        "packages.",
+    )
+
+
+def _spec_name(spec: str) -> str:
+    return re.split(r"[\s=<>!~\[]", spec.strip(), maxsplit=1)[0]

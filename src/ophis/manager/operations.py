@@ -284,6 +284,7 @@ def _solve(
             pinned=pins,
             solver=config.solver,
             aggressive_update_packages=tuple(config.aggressive_update_packages),
+            track_features=tuple(config.track_features),
             prefix=str(request.prefix),
         )
     )

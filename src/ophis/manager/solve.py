@@ -37,9 +37,9 @@ as conda does). conda's rules laid on top of it:
   them all as requested, as conda does.
 * A virtual package (``__glibc>=2.17``) may be requested: it is satisfied by the system's
   virtual packages and installs nothing; one the system does not have is not found.
-* ``track_features`` (conda's deprecated setting that switches features on) is accepted and
-  not used: rattler has no feature activation, it only ranks records carrying
-  ``track_features`` below those without.
+* Legacy ``features``, the ``track_features`` setting, ``[features=...]`` specs and the
+  channel tie-break of ``channel_priority: disabled`` are conda's ranking rules, laid on a
+  solve-only copy of the records (``ophis.manager.conda_ranking``).
 * ``no_deps``: the named packages' records from a full solve, nothing else changes;
   ``only_deps``: the full solve without the named packages.
 
@@ -76,7 +76,13 @@ from ophis.core.errors import (
     SpecsConfigurationConflictError,
 )
 from ophis.core.virtual_packages import VirtualPackageSpec
-from ophis.manager.conflicts import conda_spec_str, missing_dependencies, unsatisfiable_error
+from ophis.manager.conda_ranking import Ranking, has_legacy_features, ranked_solve
+from ophis.manager.conflicts import (
+    conda_spec_str,
+    missing_dependencies,
+    system_incompatibility,
+    unsatisfiable_error,
+)
 from ophis.manager.history import record_spec
 from ophis.manager.records import checked_records, record_dump
 from ophis.manager.specs import ParsedSpec, parse_spec
@@ -311,7 +317,8 @@ def _sources(request: SolveRequest) -> _Sources:
 def _check_available(
     requested: Sequence[tuple[ParsedSpec, rattler.MatchSpec]], sources: _Sources
 ) -> None:
-    """conda's PackagesNotFoundError: a requested spec that no record anywhere matches."""
+    """conda's PackagesNotFoundError: a requested spec that no record anywhere matches
+    (specs of one name together, as conda merges them)."""
     missing = []
     for parsed, _bound in requested:
         if parsed.is_explicit:
@@ -321,7 +328,8 @@ def _check_available(
             candidates = _virtual_records(sources.request.virtual_packages)
         else:
             candidates = sources.records(parsed.name, channel)
-        if not any(_spec_matches(parsed.rattler_spec, r) for r in candidates):
+        same_name = [p.rattler_spec for p, _ in requested if p.name == parsed.name]
+        if not any(all(_spec_matches(s, r) for s in same_name) for r in candidates):
             missing.append(parsed.original.strip())
     if missing:
         raise PackagesNotFoundError(missing, channel_urls(sources.request))
@@ -344,7 +352,13 @@ def _virtual_records(virtual: Sequence[VirtualPackageSpec]) -> list[rattler.Pack
 def _solver_error(exc: Exception, parsed: Sequence[ParsedSpec], sources: _Sources) -> OphisError:
     body = str(exc)
     missing = missing_dependencies(body)
-    if missing:  # a dependency (or a virtual package) that exists nowhere
+    installed_virtual = {v.name: str(v.version) for v in sources.request.virtual_packages}
+    system = system_incompatibility(
+        parsed, sources.records, missing, installed_virtual, sources.request.subdir
+    )
+    if system is not None:  # conda: a virtual package the system lacks is unsatisfiable
+        return system
+    if missing:  # a dependency that exists nowhere
         return ResolvePackageNotFound(
             missing,
             channel_urls(sources.request),
@@ -476,20 +490,59 @@ def _run(
     pinned: Sequence[rattler.RepoDataRecord],
     constraints: Sequence[rattler.MatchSpec],
 ) -> list[rattler.RepoDataRecord]:
-    vpkgs = [v.to_rattler() for v in request.virtual_packages]
+    options = dict(
+        specs=list(specs),
+        virtual_packages=[v.to_rattler() for v in request.virtual_packages],
+        channel_priority=_PRIORITY[request.channel_priority],
+        strategy=request.strategy,
+        constraints=list(constraints) or None,
+        add_pip_as_python_dependency=request.add_pip_as_python_dependency,
+        timestamp_policy="allow-missing",
+    )
+    ranking = _ranking(request, [*specs, *constraints])
+    if ranking.applies:  # conda's ranking rules rattler lacks (ophis.manager.conda_ranking)
+        subdirs = list(dict.fromkeys(str(s.subdir) for s in sources.sparse))
+        try:
+            return ranked_solve(ranking, sources.by_channel, subdirs, locked, pinned, **options)
+        except SolverError as ranked_error:
+            # rattler's message on custom sources names only the records it fetched; the
+            # same request on the repodata itself explains the conflict as usual
+            _sparse_solve(sources, locked, pinned, options)
+            raise ranked_error from None
+    return _sparse_solve(sources, locked, pinned, options)
+
+
+def _sparse_solve(
+    sources: _Sources,
+    locked: Sequence[rattler.RepoDataRecord],
+    pinned: Sequence[rattler.RepoDataRecord],
+    options: dict,
+) -> list[rattler.RepoDataRecord]:
     return asyncio.run(
         rattler.solve_with_sparse_repodata(
-            specs=list(specs),
             sparse_repodata=sources.sparse,
             locked_packages=list(locked),
             pinned_packages=list(pinned),
-            virtual_packages=vpkgs,
-            channel_priority=_PRIORITY[request.channel_priority],
-            strategy=request.strategy,
-            constraints=list(constraints) or None,
-            add_pip_as_python_dependency=request.add_pip_as_python_dependency,
-            timestamp_policy="allow-missing",
+            **options,
         )
+    )
+
+
+def _ranking(request: SolveRequest, specs: Sequence[rattler.MatchSpec]) -> Ranking:
+    channels = tuple(dict.fromkeys(c.base_url for c in request.channels))
+    feature_specs = {}
+    for text in request.specs:
+        parsed = parse_spec(text)
+        if parsed.features is not None:
+            feature_specs[parsed.name] = parsed.features
+    return Ranking(
+        channels=channels,
+        channel_ties=request.channel_priority == "disabled"
+        and len(channels) > 1
+        and not any(s.build_number is not None for s in specs),
+        features=frozenset(request.track_features),
+        feature_specs=feature_specs,
+        legacy_features=any(map(has_legacy_features, request.repodata.values())),
     )
 
 
@@ -656,6 +709,7 @@ def _solve_install(request: SolveRequest) -> SolveResult:
             specs[name] = rattler.MatchSpec(name)
         else:
             specs[name] = _bind_channel(parse_spec(text), request.channels)
+    requested_seen: set[str] = set()
     aggressive = [n for n in request.aggressive_update_packages if n in installed]
     for name in aggressive:
         if name not in requested_names:
@@ -666,7 +720,10 @@ def _solve_install(request: SolveRequest) -> SolveResult:
     if python and "python" not in requested_names and "python" not in pins:
         constraints.append(rattler.MatchSpec(f"python {python}.*", strict=False))
     for parsed_spec, spec in requested:
-        specs[parsed_spec.name] = spec
+        # a second spec of one name is kept beside the first (conda merges them)
+        key = parsed_spec.name if parsed_spec.name not in requested_seen else f"{spec}"
+        requested_seen.add(parsed_spec.name)
+        specs[key] = spec
 
     unlockable = set(requested_names) | set(aggressive)
     if modifier == "update_deps":

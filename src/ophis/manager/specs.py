@@ -22,6 +22,9 @@ from py-rattler's strict parser:
   ``<2*``: below 2 and its pre-releases (``<2dev``). With a build, or a version ending in
   ``.*``, the operator is kept as written (``>1.11``). ``=>1,<2`` stays invalid, as in conda.
 * ``~=1.0.*`` is refused, as conda refuses a compatible-release operator with ``.*``.
+* ``numpy[features=mkl]`` (conda's legacy features, matched as an exact set): rattler has no
+  such key; it is kept apart in :attr:`ParsedSpec.features` for the solver's ranking
+  (``ophis.manager.conda_ranking``).
 
 py-rattler's lenient mode (``strict=False``) already reads all of the above as conda does,
 so the translation here is limited to what it does not do (package files, ``numpy=``,
@@ -41,7 +44,7 @@ from ophis.core.channel import split_channel_and_spec
 from ophis.core.errors import ChannelError, InvalidMatchSpecError
 from ophis.core.platform import KNOWN_SUBDIRS
 
-__all__ = ["ParsedSpec", "parse_spec", "spec_name", "to_rattler_spec"]
+__all__ = ["ParsedSpec", "parse_spec", "spec_name", "split_features", "to_rattler_spec"]
 
 _PACKAGE_SUFFIXES = (".conda", ".tar.bz2")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -61,6 +64,8 @@ _FUZZY_OPERATOR_BRACKET = re.compile(
 )
 # conda refuses '~=' with a '.*' version (its VersionSpec: "invalid operator with '.*'")
 _COMPATIBLE_STAR = re.compile(r"~=[^\s,|'\"\]]*\.\*")
+# one key=value of a bracket, the value optionally quoted
+_BRACKET_ITEM = re.compile(r"""\s*(\w+)\s*=\s*("[^"]*"|'[^']*'|[^,\]]*)\s*""")
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,8 @@ class ParsedSpec:
     original: str
     #: the package file a URL/path spec points at, else None
     url: str | None = None
+    #: the exact legacy ``features`` set a ``[features=...]`` key demands, else None
+    features: frozenset[str] | None = None
 
     @property
     def is_explicit(self) -> bool:
@@ -120,6 +127,20 @@ def _parse_package_file(text: str) -> ParsedSpec:
     return ParsedSpec(name.lower(), channel_url, subdir, spec, text, url)
 
 
+def split_features(text: str) -> tuple[str, frozenset[str] | None]:
+    """``numpy[version='>=1',features=mkl]`` → (``numpy[version='>=1']``, {mkl})."""
+    head, sep, bracket = text.partition("[")
+    if not sep or not bracket.rstrip().endswith("]"):
+        return text, None
+    items = _BRACKET_ITEM.findall(bracket.rstrip()[:-1])
+    features = [value.strip("'\"") for key, value in items if key == "features"]
+    if not features:
+        return text, None
+    kept = ",".join(f"{key}={value}" for key, value in items if key != "features")
+    names = features[-1].replace(",", " ").split()
+    return head + (f"[{kept}]" if kept else ""), frozenset(names)
+
+
 def _reason(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
@@ -150,6 +171,7 @@ def parse_spec(text: str) -> ParsedSpec:
     if _COMPATIBLE_STAR.search(rest):
         raise _invalid(original, "invalid operator with '.*' (write '~=1.0', not '~=1.0.*')")
     rest = _fuzzy_operator(rest)
+    rest, features = split_features(rest)
     try:
         spec = rattler.MatchSpec(rest, strict=False)
     except Exception as exc:  # rattler's InvalidMatchSpecException and friends
@@ -163,7 +185,7 @@ def parse_spec(text: str) -> ParsedSpec:
         spec = _without_channel(spec)
     if spec.subdir and subdir is None:
         subdir = spec.subdir
-    return ParsedSpec(name, channel, subdir, spec, original)
+    return ParsedSpec(name, channel, subdir, spec, original, features=features)
 
 
 def _fuzzy_operator(text: str) -> str:

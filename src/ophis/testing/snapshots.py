@@ -1,8 +1,9 @@
 """conda's solver index snapshots (``index*.json.zst``) as local channels.
 
 Each snapshot maps file names to records. conda's test helper splits noarch records into
-their own subdir and exports ``features`` as ``track_features``; this does the same, so
-the channels mean what conda's own solver tests mean.
+their own subdir; this does the same. Legacy ``features`` stay as they are: conda classic's
+expectations are solved on them (the helper's export of features as track_features is
+for the libmamba solver), and ophis ranks them as classic does.
 """
 
 from __future__ import annotations
@@ -32,8 +33,6 @@ def write_channel(snapshot: dict, root: Path, subdir: str) -> Path:
         record = dict(record)
         target = "noarch" if record.get("subdir") == "noarch" or record.get("noarch") else subdir
         record["subdir"] = target
-        if "features" in record:
-            record["track_features"] = record.pop("features")
         packages[target][filename] = record
     for name, records in packages.items():
         folder = root / name
