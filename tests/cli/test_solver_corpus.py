@@ -43,19 +43,12 @@ DIFFERENCES = {
     "(itsdangerous py36_0 over py_0), prunes what nothing needs any more (channel-4's "
     "libedit, ncurses, xz) and does not relink urllib3, pysocks and cryptography-vectors; "
     "rattler ranks equal builds by timestamp, and ophis keeps installed packages",
-    "B031": "--update-deps: conda updates the requested packages' dependencies to their "
-    "newest (python 2.7.5, numpy 1.7.1); ophis keeps python=2.7.3 (semantics work)",
     "B032": "--update-deps: conda updates the requested packages' dependencies to their "
-    "newest (python 2.7.5, numpy 1.7.1); ophis keeps python=2.7.3 (semantics work)",
-    "B035": "--update-deps: conda updates flask's dependency jinja2 along with it and takes "
-    "flask 1.0.2 (semantics work)",
+    "newest (python 2.7.5, numpy 1.7.1); ophis keeps python=2.7.3",
     "I004": "a request conflicting with a pin: conda raises SpecsConfigurationConflictError, "
-    "ophis finds it unsatisfiable (pins: semantics work)",
-    "I006": "--update-deps: conda frees the dependencies from their history specs "
-    "(system=5.8=0) and updates system to build 1; ophis keeps the history spec "
-    "(update-deps: semantics work)",
+    "ophis finds it unsatisfiable",
     "I008a": "--update-all with python requested: conda moves python 2.6 to 3.3 (numba, "
-    "numpy, llvmpy follow, argparse goes); ophis keeps python 2.6 (update semantics work)",
+    "numpy, llvmpy follow, argparse goes); ophis keeps python 2.6",
     "I014": "conda also removes xz, which python 2.7 no longer needs and nobody asked for; "
     "ophis keeps installed packages nobody asked for",
 }
