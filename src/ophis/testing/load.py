@@ -197,11 +197,13 @@ class Channel:
     spare: list[Path]  #: packages made but not uploaded yet, for uploads during a run
 
     def targets(self) -> list[str]:
-        """One round of a client's requests: repodata most, then listings and downloads."""
-        repodata = f"/conda/{self.owner}/noarch/repodata.json"
-        user, packages = f"/api/user/{self.owner}", f"/api/packages/{self.owner}"
-        download = f"/conda/{self.owner}/noarch/{self.files[0]}"
-        return [repodata, user, repodata, packages, download, repodata]
+        """One round of a client's requests: repodata, two API listings, a download."""
+        return [
+            f"/conda/{self.owner}/noarch/repodata.json",
+            f"/api/user/{self.owner}",
+            f"/api/packages/{self.owner}",
+            f"/conda/{self.owner}/noarch/{self.files[0]}",
+        ]
 
 
 async def _client(host: str, port: int, tally: Tally, targets: list[str], timeout: float) -> None:
