@@ -64,7 +64,8 @@ def test_500_clients_mixing_repodata_listings_downloads_and_uploads_all_get_answ
         tally = crowd(server.url, 500, [channel.targets()], timeout=30)
     print(f"\n500 clients: {tally.summary()}\nuploads meanwhile: {uploads.summary()}")
     assert (tally.timeouts, tally.broken, uploads.timeouts) == (0, 0, 0)
-    assert tally.statuses == {200: 500 * len(channel.targets())}
+    assert sum(tally.statuses.values()) == 500 * len(channel.targets())
+    assert set(tally.statuses) <= {200, 302}  # 302: a download from S3 is a redirect
     assert uploads.statuses == {201: 3}
     assert tally.seconds < 30
 
