@@ -8,6 +8,9 @@ import dataclasses
 import json
 from typing import Any
 
+import pytest
+
+from ophis.core.errors import OphisError
 from ophis.server.admission import Admission, AdmissionMiddleware, PoolSize, thread_count
 from ophis.server.settings import ServerSettings
 
@@ -123,3 +126,9 @@ def test_the_pool_and_the_threads_hold_every_admitted_request() -> None:
     pool = PoolSize.for_settings(settings)
     assert pool.pool_size > 75 and pool.max_overflow >= 75
     assert thread_count(settings) > 75
+
+
+def test_a_limit_that_admits_no_request_is_refused_by_name() -> None:
+    with pytest.raises(OphisError) as refused:
+        PoolSize.for_settings(dataclasses.replace(SETTINGS, max_file_requests=0))
+    assert "max_file_requests = 0" in refused.value.message

@@ -66,8 +66,8 @@ def test_500_clients_mixing_repodata_listings_downloads_and_uploads_all_get_answ
     assert (tally.timeouts, tally.broken, uploads.timeouts) == (0, 0, 0)
     assert sum(tally.statuses.values()) == 500 * len(channel.targets())
     assert set(tally.statuses) <= {200, 302}  # 302: a download from S3 is a redirect
-    assert uploads.statuses == {201: 3}
-    assert tally.seconds < 30
+    assert (uploads.statuses, uploads.failures) == ({201: 3}, [])
+    assert tally.seconds < 40
 
 
 def test_80_api_requests_at_once_while_a_write_waits_on_the_database_all_answer(

@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ophis.core.errors import OphisError
 from ophis.server.settings import ServerSettings
 
 #: connections and threads kept for what runs outside admitted requests: the background
@@ -33,6 +34,7 @@ from ophis.server.settings import ServerSettings
 RESERVE = 8
 #: seconds a client told 503 is asked to wait before it retries
 RETRY_AFTER = 1
+_LIMITS = ("max_database_requests", "max_file_requests", "max_upload_requests")
 _EXEMPT = frozenset({"/healthz", "/readyz"})
 _FILES = re.compile(r"^/(?:conda|pypi)/")
 _UPLOADS = re.compile(r"^/api/(?:storage/[^/]+|deployments/[^/]+/[^/]+)$")
@@ -56,8 +58,24 @@ class PoolSize:
 
     @classmethod
     def for_settings(cls, settings: ServerSettings) -> PoolSize:
+        check_limits(settings)
         requests = admitted_requests(settings)
         return cls(pool_size=requests + RESERVE, max_overflow=requests)
+
+
+def check_limits(settings: ServerSettings) -> None:
+    """Refuse limits that would turn every request away (a gate with no slot)."""
+    for name in _LIMITS:
+        if getattr(settings, name) < 1:
+            raise OphisError(
+                f"{name} = {getattr(settings, name)} admits no request.",
+                f"Give {name} a number of requests of at least 1.",
+            )
+    if settings.queue_wait_seconds <= 0 or settings.health_timeout_seconds <= 0:
+        raise OphisError(
+            "queue_wait_seconds and health_timeout_seconds must be more than 0.",
+            "Give each a number of seconds.",
+        )
 
 
 def thread_count(settings: ServerSettings) -> int:

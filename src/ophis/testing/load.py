@@ -107,6 +107,8 @@ class Tally:
     timeouts: int = 0
     #: connections the server closed or reset mid-request
     broken: int = 0
+    #: what the server said to requests that failed (uploads refused)
+    failures: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
     seconds: float = 0.0
 
@@ -132,7 +134,7 @@ class Tally:
             f"{self.percentile(50):.0f} ms, p99 {self.percentile(99):.0f} ms, max "
             f"{max(self.latencies, default=0) * 1000:.0f} ms; {statuses}; "
             f"{self.absorbed} x 503 absorbed, {self.timeouts} time-outs, "
-            f"{self.broken} broken connections"
+            f"{self.broken} broken connections, {len(self.failures)} failures"
         )
 
 
@@ -239,7 +241,9 @@ def crowd(url: str, clients: int, rounds: list[list[str]], timeout: float = 30.0
 
 def prepare_channel(server: RunningServer, folder: Path, uploads: int, spare: int = 10) -> Channel:
     """A user ``load`` with ``uploads`` packages in its channel, ``spare`` more made."""
-    assert server.ophis("user", "create", OWNER, "--password", PASSWORD).returncode == 0
+    created = server.ophis("user", "create", OWNER, "--password", PASSWORD)
+    if created.returncode != 0:
+        raise RuntimeError(f"creating the user {OWNER} failed: {created.stderr}")
     token = server.login(OWNER, PASSWORD)
     folder.mkdir(parents=True, exist_ok=True)
     paths = [make_package(folder, f"load{i:03d}", "1.0", "0") for i in range(uploads + spare)]
@@ -274,8 +278,8 @@ def uploads_during(server: RunningServer, channel: Channel, count: int) -> Itera
                     upload(client, channel.owner, path)
                 except httpx.TimeoutException:
                     tally.timeouts += 1
-                except OphisError:
-                    tally.record(500, time.perf_counter() - started)
+                except OphisError as error:
+                    tally.failures.append(error.message)
                 else:
                     tally.record(201, time.perf_counter() - started)
 
