@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ophis.core.errors import OphisError
 from ophis.server.admission import Admission, AdmissionMiddleware, PoolSize, thread_count
+from ophis.server.health import READY, DatabaseProbe, Health, Readiness
 from ophis.server.settings import ServerSettings
 
 SETTINGS = ServerSettings(
@@ -132,3 +135,35 @@ def test_a_limit_that_admits_no_request_is_refused_by_name() -> None:
     with pytest.raises(OphisError) as refused:
         PoolSize.for_settings(dataclasses.replace(SETTINGS, max_file_requests=0))
     assert "max_file_requests = 0" in refused.value.message
+
+
+def test_readiness_is_503_while_starting_busy_or_draining(tmp_path: Path) -> None:
+    database = tmp_path / "ophis.sqlite"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE alembic_version (version_num TEXT)")
+
+    async def run() -> list[tuple[int, str]]:
+        admission, readiness = Admission(SETTINGS), Readiness()
+        probe = DatabaseProbe(f"sqlite:///{database}", 1.0)
+        health = Health(probe, readiness, admission)
+        seen = []
+        for change in (
+            lambda: None,
+            lambda: setattr(readiness, "phase", READY),  # ready() would take the signals
+            lambda: setattr(admission.files, "waiting", SETTINGS.max_queued_requests),
+            lambda: setattr(admission.files, "waiting", 0),
+            readiness.drain,
+        ):
+            change()
+            status, body = await health.readiness_answer()
+            seen.append((status, body["status"]))
+        probe.close()
+        return seen
+
+    assert asyncio.run(run()) == [
+        (503, "starting"),
+        (200, "ready"),
+        (503, "busy"),
+        (200, "ready"),
+        (503, "draining"),
+    ]
