@@ -42,9 +42,7 @@ _UPLOADS = re.compile(r"^/api/(?:storage/[^/]+|deployments/[^/]+/[^/]+)$")
 
 def admitted_requests(settings: ServerSettings) -> int:
     """Requests that may hold a database connection at once."""
-    return (
-        settings.max_database_requests + settings.max_file_requests + settings.max_upload_requests
-    )
+    return sum(getattr(settings, name) for name in _LIMITS)
 
 
 @dataclass(frozen=True)
