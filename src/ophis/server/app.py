@@ -19,6 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -26,9 +27,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from ophis.core.errors import OphisError
+from ophis.server.admission import Admission, AdmissionMiddleware, thread_count
 from ophis.server.body_limits import BodyLimitMiddleware
 from ophis.server.context import ServerContext
 from ophis.server.failures import record_failure
+from ophis.server.health import DatabaseProbe, Health, Readiness
 from ophis.server.middleware import (
     NulPathMiddleware,
     PathTokenMiddleware,
@@ -51,6 +54,9 @@ SETTINGS_ENV = "OPHIS_SERVER_SETTINGS"
 
 def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
     context = ServerContext.open(settings, upgrade=upgrade)
+    admission = Admission(settings)
+    probe = DatabaseProbe(settings.database, settings.health_timeout_seconds)
+    readiness = Readiness()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -67,9 +73,13 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
             workers.append(deployments.supervisor(context, settings))
         for worker in workers:
             worker.start()
+        to_thread.current_default_thread_limiter().total_tokens = thread_count(settings)
+        readiness.ready()
         yield
+        readiness.drain()
         for worker in workers:
             worker.stop()
+        probe.close()
         context.close()
 
     app = FastAPI(  # docs: ophis.server.api.docs serves them without a CDN
@@ -80,11 +90,13 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     app.state.context = context
+    app.state.health = Health(probe, readiness, admission)
     _add_error_handlers(app)
     _add_routes(app)
-    # innermost first: the body limit sees the path without its /t/<token>/ segment (the
-    # middlewares around it read no body)
+    # innermost first: the body limit and admission see the path without its /t/<token>/
+    # segment (the middlewares around them read no body)
     app.add_middleware(BodyLimitMiddleware, settings=settings)
+    app.add_middleware(AdmissionMiddleware, admission=admission)
     app.add_middleware(PathTokenMiddleware)
     app.add_middleware(NulPathMiddleware)
     _add_user_content(app, context, settings)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from ophis.server.admission import PoolSize
 from ophis.server.db.engine import make_engine, make_sessionmaker, migrate
 from ophis.server.privacy import private_dir, secure_data_dir
 from ophis.server.services.signing import SECRET_FILE as SIGNING_SECRET
@@ -32,7 +33,8 @@ class ServerContext:
         if upgrade:
             migrate(settings.database)
         storage = open_storage(settings)  # first: it may refuse (no bucket), with no engine open
-        engine = make_engine(settings.database)
+        pool = PoolSize.for_settings(settings)
+        engine = make_engine(settings.database, pool.pool_size, pool.max_overflow)
         sessions = make_sessionmaker(engine)
         # the upload path signs files: its sessions reach the secret of the signing keys
         sessions.configure(info={"signing_secret": settings.data_dir / SIGNING_SECRET})

@@ -161,6 +161,28 @@ class ServerSettings:
     #: every client shares the proxy's address, and so this limit
     sign_in_address_attempts: int = 100
 
+    # --- load: requests admitted at once, sized with the threads and the database pool ---
+    # A request that uses the database holds a pooled connection across the thread hops of
+    # its dependencies and route; admitting no more such requests than the pool has
+    # connections (and the thread pool has threads) means no request ever waits for a
+    # connection or a thread that a waiting request holds. The pool and the thread limiter
+    # are sized from these (see ophis.server.admission). Excess requests wait in a bounded
+    # queue, then get 503 with Retry-After, which conda and pip honour.
+    #: API and web page requests served at once
+    max_database_requests: int = 12
+    #: channel and index requests (repodata, shards, package files, pip pages) served at
+    #: once: a limit of their own, so slow API requests never starve them
+    max_file_requests: int = 24
+    #: package uploads (and project archives) received at once: a slow client holds its
+    #: slot while its body arrives
+    max_upload_requests: int = 4
+    #: requests of each kind that may wait for a slot; one more is answered 503 at once
+    max_queued_requests: int = 1000
+    #: seconds a request may wait for a slot before it is answered 503 with Retry-After
+    queue_wait_seconds: float = 10.0
+    #: seconds ``/healthz`` and ``/readyz`` give the database to answer before 503
+    health_timeout_seconds: float = 2.0
+
     @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / SQLITE_NAME}"

@@ -1,11 +1,12 @@
-"""``/healthz`` and the API root (``HEAD /api`` for anaconda-client, ``GET /api`` for older
-conda and Navigator, reference §6)."""
+"""``/healthz``, ``/readyz`` and the API root (``HEAD /api`` for anaconda-client, ``GET /api``
+for older conda and Navigator, reference §6)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 
 from ophis.server.deps import ContextDep
 
@@ -17,9 +18,24 @@ def root_url(request: Request, context: ContextDep) -> str:
     return (configured or str(request.base_url)).rstrip("/")
 
 
+# async, and never behind admission: answered by a busy server without a request thread
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+async def healthz(request: Request) -> JSONResponse:
+    """200 while the database answers in time; 503 with the reason when it does not."""
+    status, body = await request.app.state.health.liveness()
+    return JSONResponse(body, status_code=status, headers=_UNCACHED)
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    """For load balancers: 200 when this process should be sent requests; 503 while it
+    starts, once it is told to stop, when its admission queue is full or its database is
+    unreachable."""
+    status, body = await request.app.state.health.readiness_answer()
+    return JSONResponse(body, status_code=status, headers=_UNCACHED)
+
+
+_UNCACHED = {"Cache-Control": "no-store"}
 
 
 @router.head("/api")

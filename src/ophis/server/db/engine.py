@@ -20,12 +20,17 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool_size: int = 10, max_overflow: int = 20) -> Engine:
+    """An engine whose pool keeps ``pool_size`` connections and opens up to
+    ``max_overflow`` more when asked (the server sizes both with the requests it admits,
+    :mod:`ophis.server.admission`)."""
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        connect_args = {"check_same_thread": False, "timeout": 30}
+        engine = create_engine(url, connect_args=connect_args, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

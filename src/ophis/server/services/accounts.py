@@ -25,6 +25,7 @@ RESERVED = frozenset(
         "t",
         "static",
         "healthz",
+        "readyz",
         "login",
         "logout",
         "signup",

@@ -4,7 +4,7 @@ Routes here are thin (parse, call one service, render); what a page shows comes 
 ``ophis.server.services.browse`` and ``search``, sign-ins from ``web_sessions``, and every
 authorization decision from ``authz``. The web routes are registered after the API, channel
 and index routes, so that ``/<owner>`` never shadows ``/api``, ``/conda``, ``/pypi`` or
-``/healthz`` (those names are reserved against accounts).
+``/healthz`` or ``/readyz`` (those names are reserved against accounts).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from ophis.server.web.caller import (
 STATIC_DIR = Path(__file__).with_name("static")
 TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 #: first path segments that are not pages: their errors stay JSON
-_NOT_PAGES = frozenset({"api", "conda", "pypi", "healthz", "deployments"})
+_NOT_PAGES = frozenset({"api", "conda", "pypi", "healthz", "readyz", "deployments"})
 SECURITY_HEADERS = {
     # no scripts at all; styles, images and forms only from this server; never framed
     "Content-Security-Policy": (
