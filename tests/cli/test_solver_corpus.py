@@ -83,11 +83,8 @@ def outcomes(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Outcome]:
     """Every selected case's answer, asked in parallel subprocesses."""
-    selected = {
-        item.callspec.params["case"].id
-        for item in request.session.items
-        if "case" in getattr(getattr(item, "callspec", None), "params", {})
-    }
+    params = (getattr(getattr(i, "callspec", None), "params", {}) for i in request.session.items)
+    selected = {p["case"].id for p in params if isinstance(p.get("case"), CorpusCase)}
     cases = [p.values[0] for p in PARAMS if _runnable(p) and p.values[0].id in selected]
     root = tmp_path_factory.mktemp("corpus")
     channels = write_channels(root / "channels")
