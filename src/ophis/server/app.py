@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from ophis.core.errors import OphisError
+from ophis.server.basic_auth import BasicTokenMiddleware
 from ophis.server.body_limits import BodyLimitMiddleware
 from ophis.server.context import ServerContext
 from ophis.server.failures import record_failure
@@ -85,6 +86,7 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
     # innermost first: the body limit sees the path without its /t/<token>/ segment (the
     # middlewares around it read no body)
     app.add_middleware(BodyLimitMiddleware, settings=settings)
+    app.add_middleware(BasicTokenMiddleware)  # sees the path without /t/<token>/ too
     app.add_middleware(PathTokenMiddleware)
     app.add_middleware(NulPathMiddleware)
     _add_user_content(app, context, settings)
