@@ -57,6 +57,9 @@ def test_a_generic_file_uploads_lists_and_downloads(
         ("weights.bin", "file", ["dev", "main"])
     ]
 
+    page = httpx.get(f"{server.url}/admin/models")
+    assert page.status_code == 200 and "weights.bin" in page.text
+
     cli("download", "admin/models", "-o", str(tmp_path), check=True)
     assert (tmp_path / "weights.bin").read_bytes() == (data / "weights.bin").read_bytes()
 

@@ -314,7 +314,7 @@ def check_write_owner(session: Session, principal: Principal, owner: Account) ->
 def _explain_limited_groups(session: Session, principal: Principal, owner: Account) -> None:
     """A member whose write permission comes from groups limited to some packages (perhaps
     none left) is told so, and what an admin can do, rather than "no write access"."""
-    if principal.account is None:
+    if principal.account is None or principal.org_id not in (None, owner.id):
         return
     limited = list(
         session.scalars(
@@ -340,7 +340,7 @@ def _explain_limited_groups(session: Session, principal: Principal, owner: Accou
         f" the packages added to them{left}. Ask an admin of {owner.login} to add the package"
         f" to your group (`anaconda groups add_package {owner.login}/{limited[0].name}/PACKAGE`)"
         " or you to a group for all packages.",
-        "A new package needs write access to the whole organization.",
+        "Adding packages and changing labels need write access to the whole organization.",
     )
 
 

@@ -149,13 +149,24 @@ def _org_within(session: Session, principal: Principal, org: Account | None) -> 
 def _live_token_named(
     session: Session, account: Account, org: Account | None, name: str
 ) -> Token | None:
+    return next((t for t in _tokens_named(session, account, org, name) if is_live(t)), None)
+
+
+def _tokens_named(
+    session: Session, account: Account, org: Account | None, name: str
+) -> list[Token]:
+    """The account's tokens named ``name`` not revoked (live or expired)."""
     same_org = Token.org_id == org.id if org else Token.org_id.is_(None)
-    tokens = session.scalars(
-        select(Token).where(
-            Token.account_id == account.id, same_org, Token.name == name, Token.revoked_at.is_(None)
+    return list(
+        session.scalars(
+            select(Token).where(
+                Token.account_id == account.id,
+                same_org,
+                Token.name == name,
+                Token.revoked_at.is_(None),
+            )
         )
     )
-    return next((token for token in tokens if is_live(token)), None)
 
 
 def principal_for(session: Session, secret: str) -> Principal:
@@ -216,12 +227,7 @@ def revoke_named(
     """Remove the caller's tokens named ``name``, live or expired (``anaconda auth
     --remove``)."""
     account = check_manage_tokens(principal)
-    same_org = Token.org_id == org.id if org else Token.org_id.is_(None)
-    named = session.scalars(
-        select(Token).where(
-            Token.account_id == account.id, same_org, Token.name == name, Token.revoked_at.is_(None)
-        )
-    )
+    named = _tokens_named(session, account, org, name)
     found = [token for token in named if _within_binding(principal, token)]
     if not found:
         raise NotFound(f"No token named {name!r}.", "List your tokens with `anaconda auth --list`.")
