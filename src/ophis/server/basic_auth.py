@@ -8,8 +8,10 @@ other; the user name beside it is ignored (many tools insist on one). An account
 is refused here, without being checked: a password does not belong in a URL or a netrc
 file, and these paths are no place to guess one (the sign-in throttle guards the others).
 
-A 401 on these paths carries ``WWW-Authenticate: Basic``, so that pip asks its keyring or
-the user; elsewhere the API keeps anaconda-client's ``token`` scheme.
+A 401 on these paths (a wrong, expired or revoked credential) carries ``WWW-Authenticate:
+Basic``, so that pip asks its keyring or the user again; elsewhere the API keeps
+anaconda-client's ``token`` scheme. A request without credentials still gets 404 for what
+it may not see, which tells nothing of what exists.
 """
 
 from __future__ import annotations
