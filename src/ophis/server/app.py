@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException
 
 from ophis.core.errors import OphisError
 from ophis.server.admission import Admission, AdmissionMiddleware, thread_count
+from ophis.server.basic_auth import BasicTokenMiddleware
 from ophis.server.body_limits import BodyLimitMiddleware
 from ophis.server.context import ServerContext
 from ophis.server.failures import record_failure
@@ -97,6 +98,7 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
     # segment (the middlewares around them read no body)
     app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(AdmissionMiddleware, admission=admission)
+    app.add_middleware(BasicTokenMiddleware)  # sees the path without /t/<token>/ too
     app.add_middleware(PathTokenMiddleware)
     app.add_middleware(NulPathMiddleware)
     _add_user_content(app, context, settings)

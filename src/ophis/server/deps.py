@@ -39,7 +39,8 @@ def client_address(request: Request) -> str:
 
 def request_token(request: Request) -> str | None:
     """The token of a request: ``Authorization: token X`` (anaconda-client), ``Bearer X``,
-    or ``/t/X/`` in the path (conda, pip; taken out by the token middleware)."""
+    or ``/t/X/`` in the path (conda, pip; taken out by the token middleware), where
+    :mod:`ophis.server.basic_auth` also puts a token given by HTTP Basic auth."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     value = value.strip()

@@ -9,7 +9,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from rattler import Version
 from rattler.exceptions import InvalidVersionError
 
-from ophis.server.db.models import Account, File, Label, OrgGroup, Package, Release, Token
+from ophis.server.db.models import (
+    Account,
+    File,
+    Label,
+    OrgGroup,
+    Package,
+    Release,
+    Token,
+    utcnow,
+)
 from ophis.server.services.authz import is_public
 
 
@@ -50,6 +59,8 @@ def token_public(token: Token) -> dict[str, Any]:
         "scopes": token.scopes,
         "created_at": iso(token.created_at),
         "expires": iso(token.expires_at),
+        #: expired tokens are listed (and removable) until removed
+        "expired": token.expires_at is not None and token.expires_at <= utcnow(),
         "hostname": token.hostname,
         "remote_addr": token.remote_addr,
         "org": token.org.login if token.org else None,

@@ -181,7 +181,11 @@ def test_package_files_are_served_and_counted(
     assert head.status_code == 200
     assert get(url, **{"If-None-Match": head.headers["etag"]}).status_code == 304
     assert database.downloads("alice", "noarch/dependency-2.0-0.tar.bz2") == before + 2
-    assert get(f"{server.conda('alice', 'dev')}/noarch/dependency-2.0-0.tar.bz2").status_code == 404
+    # the dev label does not serve it: it points to where the file is
+    elsewhere = httpx.get(f"{server.conda('alice', 'dev')}/noarch/dependency-2.0-0.tar.bz2")
+    assert elsewhere.status_code == 302
+    assert elsewhere.headers["location"] == "../../../noarch/dependency-2.0-0.tar.bz2"
+    assert get(f"{server.conda('alice', 'dev')}/noarch/absent-1.0-0.tar.bz2").status_code == 404
 
 
 # --- private packages ----------------------------------------------------------------------

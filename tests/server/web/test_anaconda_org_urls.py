@@ -171,6 +171,9 @@ def test_a_file_downloads_by_its_release_counted_and_private_only_with_a_token(
         assert (refused.status_code, refused.text) == (404, missing.text)
     assert get(server, f"/t/{tokens['alice']}{secret}").status_code == 200
     assert get(server, secret, Authorization=f"token {tokens['alice']}").status_code == 200
+    # pip's and netrc's way: the token as a Basic password, any user name
+    assert httpx.get(server.url + secret, auth=("ci", tokens["alice"])).status_code == 200
+    assert httpx.get(server.url + secret, auth=("ci", tokens["bob"])).status_code == 404
 
 
 def test_a_generic_file_downloads_as_an_attachment_that_nothing_renders(

@@ -57,8 +57,12 @@ def remove_label(
     session: SessionDep,
     principal: PrincipalDep,
     body: FileSelection | None = None,
+    force: bool = False,
 ) -> Response:
-    labels.remove_label(session, principal, owner, label, body or FileSelection())
+    """Without a selection the whole label goes; ``?force=true`` even when that leaves
+    files in no label (refused otherwise)."""
+    selection = body or FileSelection()
+    labels.remove_label(session, principal, owner, label, selection, force=force)
     return Response(status_code=_CREATED)
 
 

@@ -30,7 +30,7 @@ from ophis.server.deps import ContextDep, PrincipalDep, SessionDep
 from ophis.server.failures import record_failure
 from ophis.server.schemas import CommitRequest, StageCreate, file_public
 from ophis.server.services import uploads
-from ophis.server.services.files import MAIN, PROJECT, PYPI
+from ophis.server.services.files import GENERIC, MAIN, PROJECT, PYPI
 from ophis.server.services.uploads import StoragePostError
 
 router = APIRouter()
@@ -113,7 +113,7 @@ def _located_at(root: str, row: File) -> str:
     owner = package.owner.login
     if row.distribution_type == PYPI:
         return f"{root}/pypi/{owner}/simple/{canonicalize_name(package.name)}/"
-    if row.distribution_type == PROJECT:
+    if row.distribution_type in (PROJECT, GENERIC):
         return f"{root}/{owner}/{package.name}"
     names = sorted(label.name for label in row.labels)
     label = "" if MAIN in names else f"/label/{names[0]}"

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from ophis.security.signing import ATTESTATION_SUFFIX
+from ophis.server.conda.moved import moved_file_redirect
 from ophis.server.conda.responses import (
     MAX_AGE,
     CacheDep,
@@ -20,6 +21,7 @@ from ophis.server.conda.responses import (
 from ophis.server.deps import ContextDep, PrincipalDep, SessionDep
 from ophis.server.errors import NotFound
 from ophis.server.services import notices, proxy, repodata, signing
+from ophis.server.services.files import CONDA
 
 router = APIRouter(prefix="/conda", include_in_schema=False)
 _GET_HEAD = ["GET", "HEAD"]
@@ -97,17 +99,23 @@ def subdir_file(
                 session, cache, principal, owner, label, subdir, filename
             )
         return document_response(request, artifact, principal)
-    download = proxy.open_package_file(
-        session,
-        context.storage,
-        context.settings,
-        principal,
-        owner,
-        label,
-        subdir,
-        filename,
-        count=request.method == "GET",
-    )
+    try:
+        download = proxy.open_package_file(
+            session,
+            context.storage,
+            context.settings,
+            principal,
+            owner,
+            label,
+            subdir,
+            filename,
+            count=request.method == "GET",
+        )
+    except NotFound as missing:
+        basename = f"{subdir}/{filename}"
+        return moved_file_redirect(
+            missing, request, session, principal, basename, CONDA, repodata.SCOPE, subdir
+        )
     return file_response(request, context.storage, download, principal)
 
 

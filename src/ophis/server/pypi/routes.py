@@ -10,9 +10,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
+from ophis.server.conda.moved import moved_file_redirect
 from ophis.server.conda.responses import CacheDep, LabelDep, document_response, file_response
 from ophis.server.deps import ContextDep, PrincipalDep, SessionDep
+from ophis.server.errors import NotFound
 from ophis.server.services import pypi_index
+from ophis.server.services.files import PYPI
 
 router = APIRouter(prefix="/pypi", include_in_schema=False)
 _GET_HEAD = ["GET", "HEAD"]
@@ -71,9 +74,15 @@ def python_file(
     principal: PrincipalDep,
     context: ContextDep,
 ) -> Response:
-    download = pypi_index.open_python_file(
-        session, principal, owner, label, filename, count=request.method == "GET"
-    )
+    try:
+        download = pypi_index.open_python_file(
+            session, principal, owner, label, filename, count=request.method == "GET"
+        )
+    except NotFound as missing:
+        scope = pypi_index.SCOPE
+        return moved_file_redirect(
+            missing, request, session, principal, filename, PYPI, scope, "files"
+        )
     return file_response(request, context.storage, download, principal)
 
 

@@ -305,7 +305,43 @@ def can_write_package(session: Session, principal: Principal, package: Package) 
 
 def check_write_owner(session: Session, principal: Principal, owner: Account) -> None:
     """May the caller add packages to (or change labels of) ``owner``'s namespace?"""
-    _check_write(principal, at_least(role_on(session, principal, owner), WRITE), owner.login)
+    allowed = at_least(role_on(session, principal, owner), WRITE)
+    if not allowed and principal.has_scope("api:write"):
+        _explain_limited_groups(session, principal, owner)
+    _check_write(principal, allowed, owner.login)
+
+
+def _explain_limited_groups(session: Session, principal: Principal, owner: Account) -> None:
+    """A member whose write permission comes from groups limited to some packages (perhaps
+    none left) is told so, and what an admin can do, rather than "no write access"."""
+    if principal.account is None or principal.org_id not in (None, owner.id):
+        return
+    limited = list(
+        session.scalars(
+            select(OrgGroup)
+            .join(GroupMember, GroupMember.group_id == OrgGroup.id)
+            .where(
+                OrgGroup.org_id == owner.id,
+                GroupMember.account_id == principal.account.id,
+                OrgGroup.limited.is_(True),
+                OrgGroup.permission.in_([WRITE, ADMIN]),
+            )
+            .order_by(OrgGroup.name)
+        )
+    )
+    if not limited:
+        return
+    names = ", ".join(f"{owner.login}/{group.name}" for group in limited)
+    empty = [group.name for group in limited if not group.packages]
+    left = f" ({', '.join(empty)}: none left)" if empty else ""
+    # anaconda-client shows the message only: it says what to do as well
+    raise Forbidden(
+        f"You have no write access to {owner.login} as a whole: {names} grant write only on"
+        f" the packages added to them{left}. Ask an admin of {owner.login} to add the package"
+        f" to your group (`anaconda groups add_package {owner.login}/{limited[0].name}/PACKAGE`)"
+        " or you to a group for all packages.",
+        "Adding packages and changing labels need write access to the whole organization.",
+    )
 
 
 def check_write_package(session: Session, principal: Principal, package: Package) -> None:
@@ -317,8 +353,13 @@ def check_write_package(session: Session, principal: Principal, package: Package
     )
 
 
-def check_admin_owner(session: Session, principal: Principal, owner: Account) -> None:
-    _check_write(principal, at_least(role_on(session, principal, owner), ADMIN), owner.login)
+def check_admin_owner(
+    session: Session, principal: Principal, owner: Account, action: str = ""
+) -> None:
+    """May the caller administer ``owner``'s namespace (``action`` names what for, in the
+    refusal)?"""
+    allowed = at_least(role_on(session, principal, owner), ADMIN)
+    _check_write(principal, allowed, owner.login, ADMIN, action)
 
 
 def check_manage_channel(session: Session, principal: Principal, owner: Account) -> None:
@@ -441,7 +482,10 @@ def check_modify_groups(session: Session, principal: Principal, org: Account) ->
         )
 
 
-def _check_write(principal: Principal, allowed: bool, what: str) -> None:
+def _check_write(
+    principal: Principal, allowed: bool, what: str, needed: str = WRITE, action: str = ""
+) -> None:
+    """``needed`` is the permission ``allowed`` was decided on, named in the refusal."""
     require_login(principal)
     if not principal.has_scope("api:write"):
         raise Forbidden(
@@ -449,9 +493,10 @@ def _check_write(principal: Principal, allowed: bool, what: str) -> None:
             "Create a token with `anaconda auth --create --scopes api:write`.",
         )
     if not allowed:
+        purpose = f" ({action} needs {needed})" if action else ""
         raise Forbidden(
-            f"You have no write access to {what}.",
-            "Ask an owner of that namespace to add you to a group with write permission.",
+            f"You have no {needed} access to {what}{purpose}.",
+            f"Ask an owner of that namespace to add you to a group with {needed} permission.",
         )
 
 

@@ -28,6 +28,7 @@ from ophis.core import project_archive
 from ophis.core.channeldata import package_facts
 from ophis.core.errors import InvalidPackageError
 from ophis.core.package_file import file_digests, read_package, split_package_filename
+from ophis.core.paths import check_relative_path
 from ophis.core.platform import parse_subdir
 from ophis.core.python_dist import is_python_distribution, read_python_distribution
 from ophis.core.versions import check_conda_version
@@ -52,6 +53,9 @@ log = logging.getLogger("ophis.server")
 CONDA, PYPI = "conda", "pypi"
 #: a project archive (``ophis project upload``): a template others start from
 PROJECT = "project"
+#: a generic file (``anaconda upload -t file``): any bytes, named by the package and version
+#: the uploader gives, in no channel index
+GENERIC = "file"
 #: ChannelRevision.subdir for an owner's pip index
 PYPI_INDEX = "@pypi"
 MAIN = "main"
@@ -81,8 +85,13 @@ class Inspected:
     icon: bytes | None = None
 
 
-def inspect_file(path: Path, distribution_type: str) -> Inspected:
-    """Check a file and read its metadata; raises InvalidPackageError (nothing is stored)."""
+def inspect_file(
+    path: Path, distribution_type: str, name: str = "", version: str = ""
+) -> Inspected:
+    """Check a file and read its metadata; raises InvalidPackageError (nothing is stored).
+    A generic file has none: it is the release ``name``/``version`` it was uploaded to."""
+    if distribution_type == GENERIC:
+        return _inspect_generic(path, name, version)
     if distribution_type == CONDA:
         return _inspect_conda(path)
     if distribution_type == PYPI:
@@ -153,6 +162,22 @@ def _inspect_project(path: Path) -> Inspected:
         md5=md5,
         sha256=sha256,
         summary=facts.summary,
+    )
+
+
+def _inspect_generic(path: Path, name: str, version: str) -> Inspected:
+    check_relative_path(path.name, "file name", path.name)
+    size, md5, sha256 = file_digests(path)
+    return Inspected(
+        distribution_type=GENERIC,
+        name=name,
+        version=version,
+        basename=path.name,
+        filename=path.name,
+        subdir=None,
+        size=size,
+        md5=md5,
+        sha256=sha256,
     )
 
 
@@ -459,6 +484,8 @@ def delete_unshared(session: Session, storage: Storage, keys: list[str]) -> None
 def touch(session: Session, row: File, labels: list[str] | None = None) -> None:
     """Bump the revision of every (owner, label, subdir) whose index shows ``row``: the
     repodata (or pip index) caches of those, and only those, are rebuilt."""
+    if row.distribution_type == GENERIC:  # in no index
+        return
     subdir = row.subdir if row.distribution_type == CONDA else PYPI_INDEX
     if subdir is None:
         return

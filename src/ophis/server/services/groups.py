@@ -258,11 +258,13 @@ class OrgView:
 
 
 def standing(groups: list[OrgGroup]) -> Standing:
-    """Groups for all packages decide; package-limited ones only when there are no others."""
+    """Groups for all packages decide; package-limited ones only when there are no others,
+    and only those with packages left (one with none grants nothing)."""
     whole = [group.permission for group in groups if not group.limited]
     if whole:
         return Standing(authz.strongest(whole), limited=False)
-    return Standing(authz.strongest(group.permission for group in groups), limited=bool(groups))
+    granting = [group.permission for group in groups if group.packages]
+    return Standing(authz.strongest(granting), limited=bool(granting))
 
 
 def create_org(session: Session, principal: Principal, login: str, name: str = "") -> Account:

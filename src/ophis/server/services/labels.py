@@ -112,21 +112,53 @@ def add_label(
 
 
 def remove_label(
-    session: Session, principal: Principal, owner_login: str, name: str, which: FileSelection
+    session: Session,
+    principal: Principal,
+    owner_login: str,
+    name: str,
+    which: FileSelection,
+    *,
+    force: bool = False,
 ) -> None:
     """Take the selected files out of a label; with nothing selected, the whole label goes
-    (``main`` stays, empty, as the plain channel)."""
+    (``main`` stays, empty, as the plain channel), unless that would leave files in no
+    label at all (then a Conflict, unless ``force``)."""
     owner = accounts.get_account(session, owner_login)
     authz.check_write_owner(session, principal, owner)
     label = _existing_label(session, owner, name)
     authz.check_label_unlocked(session, principal, owner, label)
     everything = which.package is None and which.version is None and which.basename is None
+    if everything and not force:
+        _check_nothing_stranded(session, owner, label)
     rows = list(label.files) if everything else _selected(session, owner, which)
     for row in rows:
         files.take_out_of_label(session, row, label)
     if everything and name != files.MAIN:
         session.delete(label)
     session.commit()
+
+
+def _check_nothing_stranded(session: Session, owner: Account, label: Label) -> None:
+    """Removing a whole label must not silently take files out of every channel: a file
+    in no label is served by no channel nor pip index."""
+    elsewhere = select(FileLabel.file_id).where(FileLabel.label_id != label.id)
+    stranded = session.scalar(
+        select(func.count())
+        .select_from(FileLabel)
+        .where(FileLabel.label_id == label.id, FileLabel.file_id.not_in(elsewhere))
+    )
+    if not stranded:
+        return
+    files_word = "file is" if stranded == 1 else "files are"
+    # anaconda-client shows the message only: it says what to do as well
+    raise Conflict(
+        f"{stranded} {files_word} in no other label than {label.name!r} of {owner.login}:"
+        " removing the label would leave them in no channel, unreachable by conda and pip."
+        f" Move them first (`anaconda move --from-label {label.name} --to-label LABEL"
+        f" {owner.login}/PACKAGE`) or remove them (`anaconda remove`).",
+        f"To remove the label anyway, send DELETE /api/channels/{owner.login}/{label.name}"
+        "?force=true.",
+    )
 
 
 def copy_label(
@@ -148,7 +180,8 @@ def set_locked(
     session: Session, principal: Principal, owner_login: str, name: str, locked: bool
 ) -> None:
     owner = accounts.get_account(session, owner_login)
-    authz.check_admin_owner(session, principal, owner)
+    action = "locking a label" if locked else "unlocking a label"
+    authz.check_admin_owner(session, principal, owner, action)
     _existing_label(session, owner, name).is_locked = locked
     session.commit()
 

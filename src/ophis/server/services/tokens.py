@@ -149,13 +149,24 @@ def _org_within(session: Session, principal: Principal, org: Account | None) -> 
 def _live_token_named(
     session: Session, account: Account, org: Account | None, name: str
 ) -> Token | None:
+    return next((t for t in _tokens_named(session, account, org, name) if is_live(t)), None)
+
+
+def _tokens_named(
+    session: Session, account: Account, org: Account | None, name: str
+) -> list[Token]:
+    """The account's tokens named ``name`` not revoked (live or expired)."""
     same_org = Token.org_id == org.id if org else Token.org_id.is_(None)
-    tokens = session.scalars(
-        select(Token).where(
-            Token.account_id == account.id, same_org, Token.name == name, Token.revoked_at.is_(None)
+    return list(
+        session.scalars(
+            select(Token).where(
+                Token.account_id == account.id,
+                same_org,
+                Token.name == name,
+                Token.revoked_at.is_(None),
+            )
         )
     )
-    return next((token for token in tokens if is_live(token)), None)
 
 
 def principal_for(session: Session, secret: str) -> Principal:
@@ -181,12 +192,18 @@ def is_live(token: Token, now: datetime | None = None) -> bool:
 
 
 def list_tokens(session: Session, principal: Principal) -> list[Token]:
-    """The caller's live tokens (a token made for an organization sees that one's only)."""
+    """The caller's tokens not revoked, the expired ones too (until removed, so that they
+    can be seen and removed by name); a token made for an organization sees that one's
+    only."""
     account = check_manage_tokens(principal)
-    query = select(Token).where(Token.account_id == account.id).order_by(Token.id)
+    query = (
+        select(Token)
+        .where(Token.account_id == account.id, Token.revoked_at.is_(None))
+        .order_by(Token.id)
+    )
     if principal.org_id is not None:
         query = query.where(Token.org_id == principal.org_id)
-    return [t for t in session.scalars(query) if is_live(t)]
+    return list(session.scalars(query))
 
 
 def current_token(session: Session, principal: Principal) -> Token:
@@ -207,24 +224,30 @@ def revoke(session: Session, token: Token) -> None:
 def revoke_named(
     session: Session, principal: Principal, name: str, org: Account | None = None
 ) -> None:
+    """Remove the caller's tokens named ``name``, live or expired (``anaconda auth
+    --remove``)."""
     account = check_manage_tokens(principal)
-    token = _live_token_named(session, account, org, name)
-    if token is None or not _within_binding(principal, token):
+    named = _tokens_named(session, account, org, name)
+    found = [token for token in named if _within_binding(principal, token)]
+    if not found:
         raise NotFound(f"No token named {name!r}.", "List your tokens with `anaconda auth --list`.")
-    revoke(session, token)
+    for token in found:
+        token.revoked_at = utcnow()
+    session.commit()
 
 
 def revoke_id(session: Session, principal: Principal, token_id: int) -> Token:
-    """Revoke one of the caller's live tokens by its id (the web site's revoke buttons)."""
+    """Revoke one of the caller's tokens (live or expired) by its id (the web site's revoke
+    buttons)."""
     account = check_manage_tokens(principal)
     token = session.get(Token, token_id)
     if (
         token is None
         or token.account_id != account.id
-        or not is_live(token)
+        or token.revoked_at is not None
         or not _within_binding(principal, token)
     ):
-        raise NotFound("There is no such live token.", "Reload the tokens page.")
+        raise NotFound("There is no such token.", "Reload the tokens page.")
     revoke(session, token)
     return token
 

@@ -125,10 +125,16 @@ def _check_stage_request(basename: str, version: str, body: StageCreate) -> None
             "Upload conda packages as <subdir>/<name>-<version>-<build>.conda|.tar.bz2 and"
             " Python distributions under their own file names.",
         )
-    if body.distribution_type not in (files.CONDA, files.PYPI, files.PROJECT):
+    if body.distribution_type not in (files.CONDA, files.PYPI, files.PROJECT, files.GENERIC):
         raise BadRequest(
             f"Distribution type {body.distribution_type!r} is not accepted.",
-            "Upload conda packages (.conda, .tar.bz2), wheels, sdists or project archives.",
+            "Upload conda packages (.conda, .tar.bz2), wheels, sdists, project archives or"
+            " generic files (`anaconda upload -t file --package NAME --version VERSION`).",
+        )
+    if body.distribution_type == files.GENERIC and "/" in basename:
+        raise BadRequest(
+            f"{basename!r} is not a file name: a generic file is stored under its own name.",
+            "Upload it without --keep-basename and without a subdir in its name.",
         )
     if body.distribution_type == files.PYPI:
         check_python_version(version)
@@ -379,8 +385,8 @@ def _record(
     release: Release,
     path: Path,
 ) -> File:
-    inspected = files.inspect_file(path, row.distribution_type)
     package = release.package
+    inspected = files.inspect_file(path, row.distribution_type, package.name, release.version)
     _check_agrees(inspected, package.name, release.version, row.basename)
     for name in row.labels:
         authz.check_label_unlocked(
