@@ -27,6 +27,8 @@ from starlette.exceptions import HTTPException
 
 from ophis.core.errors import OphisError
 from ophis.server.body_limits import BodyLimitMiddleware
+from ophis.server.conda.hot_path import ChannelHotPath
+from ophis.server.conda.responses import check_accel_redirect
 from ophis.server.context import ServerContext
 from ophis.server.failures import record_failure
 from ophis.server.middleware import (
@@ -50,6 +52,7 @@ SETTINGS_ENV = "OPHIS_SERVER_SETTINGS"
 
 
 def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
+    check_accel_redirect(settings)
     context = ServerContext.open(settings, upgrade=upgrade)
 
     @asynccontextmanager
@@ -82,8 +85,9 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
     app.state.context = context
     _add_error_handlers(app)
     _add_routes(app)
-    # innermost first: the body limit sees the path without its /t/<token>/ segment (the
-    # middlewares around it read no body)
+    # innermost first: the hot path and the body limit see the path without its
+    # /t/<token>/ segment (the middlewares around them read no body)
+    app.add_middleware(ChannelHotPath, context=context)
     app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(PathTokenMiddleware)
     app.add_middleware(NulPathMiddleware)
