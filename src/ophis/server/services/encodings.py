@@ -39,7 +39,7 @@ CODINGS: dict[str, Coding] = {
 #: documents worth compressing: text (already compressed ones are sent as they are)
 _TEXT = ("application/json", "text/html", "application/vnd.pypi.simple")
 #: below this, compressing saves less than the header costs
-_SMALLEST = 1024
+_SMALLEST = 256
 
 
 @dataclass(frozen=True)
