@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
 import os
 import subprocess
 import sys
@@ -146,9 +147,15 @@ def test_rattler_reads_the_channel_twice_the_same(
         assert [r.name.normalized for r in records] == ["tool1"]
 
 
-def test_package_files_answer_ranges(server: RunningServer, alice: str) -> None:
+def test_package_files_answer_ranges_and_count_downloads(
+    server: RunningServer, alice: str, database: ServerDatabase
+) -> None:
     url = f"{server.conda('alice')}/noarch/tool2-1.0-0.tar.bz2"
     whole = get(url).content
+    assert (
+        get(url, **{"If-None-Match": f'"{hashlib.sha256(whole).hexdigest()}"'}).status_code == 304
+    )
+    assert database.downloads("alice", "noarch/tool2-1.0-0.tar.bz2") == 2
     part = get(url, Range="bytes=0-9")
     assert part.status_code == 206 and part.content == whole[:10]
     assert part.headers["content-range"] == f"bytes 0-9/{len(whole)}"

@@ -4,7 +4,8 @@ conda, pixi and mirrors ask for ``/conda/<owner>[/label/<label>]/<subdir>/repoda
 (and its ``.zst``, ``current_repodata.json``, the shard index and shards) far more than
 for anything else, and mostly anonymously. Such a request, without a token (no
 ``Authorization`` header, no ``/t/<token>/``), is answered here from the channel cache's
-memory: where the anonymous view's documents are kept is looked up once
+memory (package files from their local storage): where the anonymous view's documents
+are kept is looked up once
 (:mod:`ophis.server.services.hot_channels`, with the routes' own authorization) and reused
 until a write changes a channel, so that no database query, dependency or thread is spent
 per request. The answer is the routes' (:func:`ophis.server.conda.responses.document_headers`:
@@ -20,9 +21,16 @@ import re
 from typing import Any
 
 from starlette.datastructures import Headers
+from starlette.responses import FileResponse, Response
 
 from ophis.core.shards import SHARDS_DIR
-from ophis.server.conda.responses import CHUNK, document_headers, not_modified
+from ophis.server.conda.responses import (
+    BINARY,
+    CHUNK,
+    cache_control,
+    document_headers,
+    not_modified,
+)
 from ophis.server.context import ServerContext
 from ophis.server.services import hot_channels, repodata
 from ophis.server.services.channel_changes import change_counter
@@ -34,6 +42,8 @@ _SUBDIR_FILE = re.compile(
     r"(?P<shards>shards/)?(?P<name>[^/]+)$"
 )
 _GET_HEAD = ("GET", "HEAD")
+#: what a package file's name ends with (attestations and other names go to the routes)
+PACKAGE_SUFFIXES = (".conda", ".tar.bz2")
 
 
 class ChannelHotPath:
@@ -42,8 +52,8 @@ class ChannelHotPath:
 
     def __init__(self, app: Any, context: ServerContext) -> None:
         self.app = app
-        settings = context.settings
-        self.sessions = context.sessions
+        settings = self.settings = context.settings
+        self.sessions, self.storage = context.sessions, context.storage
         self.cache = repodata.channel_cache(settings.cache_dir / "channels")
         counter = change_counter(settings.data_dir)
         self.lookups = hot_channels.Lookups(counter, settings.hot_path_seconds)
@@ -54,14 +64,18 @@ class ChannelHotPath:
             if (
                 match is not None
                 and not _has_credentials(scope)
-                and await self._answer(scope, send, match)
+                and await self._answer(scope, receive, send, match)
             ):
                 return
         await self.app(scope, receive, send)
 
-    async def _answer(self, scope: dict[str, Any], send: Any, match: re.Match[str]) -> bool:
+    async def _answer(
+        self, scope: dict[str, Any], receive: Any, send: Any, match: re.Match[str]
+    ) -> bool:
         """Answer from memory, or say (False) that the routes must."""
         name = match["name"]
+        if not match["shards"] and name.endswith(PACKAGE_SUFFIXES):
+            return await self._package_file(scope, receive, send, match)
         if match["shards"]:
             if not repodata.is_shard(name):
                 return False
@@ -88,6 +102,46 @@ class ChannelHotPath:
             answer["Content-Type"] = artifact.media_type
             await _send(send, 200, answer, chosen, scope["method"])
         return True
+
+    async def _package_file(
+        self, scope: dict[str, Any], receive: Any, send: Any, match: re.Match[str]
+    ) -> bool:
+        """A local package file anyone may download, sent as the routes send it (its
+        download counted, Range answered); the routes hand files to a proxy in front."""
+        if self.settings.accel_redirect:
+            return False
+        login, label, subdir, name = (
+            match["owner"],
+            match["label"] or MAIN,
+            match["subdir"],
+            match["name"],
+        )
+        download = await self.lookups.get(
+            ("file", login.lower(), label, subdir, name),
+            lambda: self._look_up_file(login, label, subdir, name),
+        )
+        path = None if download is None else self.storage.local_path(download.storage_key)
+        if path is None or download.file_id is None:
+            return False
+        if scope["method"] == "GET":
+            await asyncio.to_thread(self._count, download.file_id)
+        etag = f'"{download.sha256}"'
+        headers = {"ETag": etag, "Cache-Control": cache_control(True), "Vary": "Authorization"}
+        response: Response
+        if not_modified(Headers(scope=scope), etag, None):
+            response = Response(status_code=304, headers=headers)
+        else:
+            response = FileResponse(path, media_type=BINARY, headers=headers)
+        await response(scope, receive, send)
+        return True
+
+    def _look_up_file(self, login: str, label: str, subdir: str, name: str) -> Any:
+        with self.sessions() as session:
+            return hot_channels.anonymous_file(session, login, label, subdir, name)
+
+    def _count(self, file_id: int) -> None:
+        with self.sessions() as session:
+            hot_channels.count_download(session, file_id)
 
     def _look_up(self, login: str, label: str, subdir: str) -> Any:
         with self.sessions() as session:

@@ -35,7 +35,7 @@ from ophis.server.storage.interfaces import Storage
 #: seconds a client may reuse an index before asking again (conda honours it)
 MAX_AGE = 30
 _FOREVER = "max-age=31536000, immutable"
-_BINARY = "application/octet-stream"
+BINARY = "application/octet-stream"
 #: seconds a presigned download URL stays valid: long enough to start a download (S3 checks
 #: it when a request starts, not while the body flows), short because it is a credential
 DOWNLOAD_URL_SECONDS = 600
@@ -111,8 +111,8 @@ def file_response(
         settings = request.app.state.context.settings
         handed = handed_to_proxy(settings, download.storage_key, path)
         if handed:  # the web server in front sends the bytes (and answers Range)
-            return Response(media_type=_BINARY, headers={**headers, **handed})
-        return FileResponse(path, media_type=_BINARY, headers=headers)
+            return Response(media_type=BINARY, headers={**headers, **handed})
+        return FileResponse(path, media_type=BINARY, headers=headers)
     # the name the client asked for (conda's and pip's routes both call it ``filename``)
     filename = request.path_params.get("filename") or download.storage_key.rsplit("/", 1)[-1]
     return remote_file_response(
@@ -150,7 +150,7 @@ def remote_file_response(
     """A file of a backend without local paths: headers alone for HEAD (a presigned URL is
     signed for GET only), a redirect to the backend when allowed, else the bytes streamed."""
     if request.method == "HEAD":
-        return Response(media_type=_BINARY, headers={**headers, "Content-Length": str(size)})
+        return Response(media_type=BINARY, headers={**headers, "Content-Length": str(size)})
     if request.app.state.context.settings.download_redirect:
         url = storage.download_url(key, filename, expires=DOWNLOAD_URL_SECONDS)
         if url is not None:
@@ -163,7 +163,7 @@ def remote_file_response(
             "Tell the server's administrator; uploading the file again restores them.",
         ) from None
     return StreamingResponse(
-        chunks, media_type=_BINARY, headers={**headers, "Content-Length": str(size)}
+        chunks, media_type=BINARY, headers={**headers, "Content-Length": str(size)}
     )
 
 

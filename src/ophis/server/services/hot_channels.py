@@ -1,5 +1,9 @@
 """What the hot path (:mod:`ophis.server.conda.hot_path`) asks the database, and remembers.
 
+Package files are looked up the same way (the routes' :func:`repodata.open_package_file`
+as an anonymous caller); each download is still counted, in the database, as the routes
+count it.
+
 An anonymous request for a subdir's documents needs to know where the documents an
 anonymous caller sees are kept (a :class:`CacheKey`: the owner, the subdir's revision, the
 view of those who see only public packages). The look-up is the routes' own
@@ -19,8 +23,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ophis.server.db.models import File
 from ophis.server.errors import NotFound
-from ophis.server.services import proxy, repodata
+from ophis.server.services import proxy, repodata, stats
 from ophis.server.services.authz import ANONYMOUS
 from ophis.server.services.channel_cache import CacheKey
 from ophis.server.services.channel_changes import ChangeCounter
@@ -39,6 +44,25 @@ def anonymous_subdir(session: Session, login: str, label: str, subdir: str) -> C
         return repodata.subdir_key(session, ANONYMOUS, login, label, subdir)
     except NotFound:
         return None
+
+
+def anonymous_file(
+    session: Session, login: str, label: str, subdir: str, filename: str
+) -> repodata.Download | None:
+    """A package file anyone may download, as the routes find it (uncounted); None when
+    the routes must answer (no such file for anonymous callers, or not stored yet)."""
+    try:
+        return repodata.open_package_file(
+            session, ANONYMOUS, login, label, subdir, filename, count=False
+        )
+    except NotFound:
+        return None
+
+
+def count_download(session: Session, file_id: int) -> None:
+    row = session.get(File, file_id)
+    if row is not None:
+        stats.count_download(session, row)
 
 
 @dataclass(frozen=True)

@@ -691,6 +691,7 @@ class Download:
     storage_key: str
     size: int
     sha256: str
+    file_id: int | None = None
 
 
 def open_package_file(
@@ -735,7 +736,7 @@ def open_file(
             f"There is no such file in {channel_name(login, label)}.",
             "Check the file name; a private package needs a token with access to it.",
         )
-    download = Download(row.storage_key, row.size, row.sha256)
+    download = Download(row.storage_key, row.size, row.sha256, row.id)
     if count:
         count_download(session, row)
     return download
