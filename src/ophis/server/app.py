@@ -85,10 +85,11 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
     app.state.context = context
     _add_error_handlers(app)
     _add_routes(app)
-    # innermost first: the hot path and the body limit see the path without its
-    # /t/<token>/ segment (the middlewares around them read no body)
-    app.add_middleware(ChannelHotPath, context=context)
+    # innermost first: the body limit and the hot path see the path without its
+    # /t/<token>/ segment (the middlewares around them read no body; the hot path's GETs
+    # have none)
     app.add_middleware(BodyLimitMiddleware, settings=settings)
+    app.add_middleware(ChannelHotPath, context=context)
     app.add_middleware(PathTokenMiddleware)
     app.add_middleware(NulPathMiddleware)
     _add_user_content(app, context, settings)

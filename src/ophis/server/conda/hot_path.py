@@ -20,7 +20,6 @@ import asyncio
 import re
 from typing import Any
 
-from starlette.datastructures import Headers
 from starlette.responses import FileResponse, Response
 
 from ophis.core.shards import SHARDS_DIR
@@ -33,6 +32,7 @@ from ophis.server.conda.responses import (
 )
 from ophis.server.context import ServerContext
 from ophis.server.services import hot_channels, repodata
+from ophis.server.services.channel_cache import Artifact
 from ophis.server.services.channel_changes import change_counter
 from ophis.server.services.encodings import Representation, held_representation, representation
 from ophis.server.services.files import MAIN
@@ -57,25 +57,28 @@ class ChannelHotPath:
         self.cache = repodata.channel_cache(settings.cache_dir / "channels")
         counter = change_counter(settings.data_dir)
         self.lookups = hot_channels.Lookups(counter, settings.hot_path_seconds)
+        self.downloads = hot_channels.DownloadCounts(context.sessions)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] in _GET_HEAD:
             match = _SUBDIR_FILE.match(scope["path"])
-            if (
-                match is not None
-                and not _has_credentials(scope)
-                and await self._answer(scope, receive, send, match)
-            ):
+            headers = _request_headers(scope) if match is not None else None
+            if headers is not None and await self._answer(scope, receive, send, match, headers):
                 return
         await self.app(scope, receive, send)
 
     async def _answer(
-        self, scope: dict[str, Any], receive: Any, send: Any, match: re.Match[str]
+        self,
+        scope: dict[str, Any],
+        receive: Any,
+        send: Any,
+        match: re.Match[str],
+        headers: dict[str, str],
     ) -> bool:
         """Answer from memory, or say (False) that the routes must."""
         name = match["name"]
         if not match["shards"] and name.endswith(PACKAGE_SUFFIXES):
-            return await self._package_file(scope, receive, send, match)
+            return await self._package_file(scope, receive, send, match, headers)
         if match["shards"]:
             if not repodata.is_shard(name):
                 return False
@@ -90,21 +93,24 @@ class ChannelHotPath:
         artifact = None if key is None else self.cache.held(key, name)
         if artifact is None:
             return False
-        headers = Headers(scope=scope)
         accept_encoding = headers.get("accept-encoding", "")
         chosen = held_representation(self.cache, artifact, accept_encoding)
         if chosen is None:  # a coding not made yet: made once, in a thread
             chosen = await asyncio.to_thread(representation, self.cache, artifact, accept_encoding)
-        answer = document_headers(artifact, chosen, True, "Authorization")
         if not_modified(headers, artifact.etag, artifact.last_modified):
-            await _send(send, 304, answer, None, scope["method"])
+            await _send(send, 304, _raw_headers(artifact, chosen, False), None)
         else:
-            answer["Content-Type"] = artifact.media_type
-            await _send(send, 200, answer, chosen, scope["method"])
+            body = None if scope["method"] == "HEAD" else chosen.body
+            await _send(send, 200, _raw_headers(artifact, chosen, True), body)
         return True
 
     async def _package_file(
-        self, scope: dict[str, Any], receive: Any, send: Any, match: re.Match[str]
+        self,
+        scope: dict[str, Any],
+        receive: Any,
+        send: Any,
+        match: re.Match[str],
+        headers: dict[str, str],
     ) -> bool:
         """A local package file anyone may download, sent as the routes send it (its
         download counted, Range answered); the routes hand files to a proxy in front."""
@@ -124,14 +130,14 @@ class ChannelHotPath:
         if path is None or download.file_id is None:
             return False
         if scope["method"] == "GET":
-            await asyncio.to_thread(self._count, download.file_id)
+            await self.downloads.count(download.file_id)
         etag = f'"{download.sha256}"'
-        headers = {"ETag": etag, "Cache-Control": cache_control(True), "Vary": "Authorization"}
+        answer = {"ETag": etag, "Cache-Control": cache_control(True), "Vary": "Authorization"}
         response: Response
-        if not_modified(Headers(scope=scope), etag, None):
-            response = Response(status_code=304, headers=headers)
+        if not_modified(headers, etag, None):
+            response = Response(status_code=304, headers=answer)
         else:
-            response = FileResponse(path, media_type=BINARY, headers=headers)
+            response = FileResponse(path, media_type=BINARY, headers=answer)
         await response(scope, receive, send)
         return True
 
@@ -139,37 +145,60 @@ class ChannelHotPath:
         with self.sessions() as session:
             return hot_channels.anonymous_file(session, login, label, subdir, name)
 
-    def _count(self, file_id: int) -> None:
-        with self.sessions() as session:
-            hot_channels.count_download(session, file_id)
-
     def _look_up(self, login: str, label: str, subdir: str) -> Any:
         with self.sessions() as session:
             return hot_channels.anonymous_subdir(session, login, label, subdir)
 
 
-def _has_credentials(scope: dict[str, Any]) -> bool:
-    """A token in the path or any Authorization header: the routes find out who it is."""
+#: the request headers the hot path reads
+_READ = frozenset({b"accept-encoding", b"if-none-match", b"if-modified-since"})
+
+
+def _request_headers(scope: dict[str, Any]) -> dict[str, str] | None:
+    """The headers the hot path reads; None when the request carries credentials (a token
+    in the path, any Authorization header): the routes find out who it is."""
     if scope.get("state", {}).get("path_token"):
-        return True
-    return any(name == b"authorization" for name, _ in scope["headers"])
+        return None
+    read: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return None
+        if name in _READ:
+            read[name.decode()] = value.decode("latin-1")
+    return read
+
+
+#: answers' headers as sent, by what they are made of (never the bodies: they stay in the
+#: channel cache's memory budget)
+_RAW_HEADERS: dict[tuple[Any, ...], tuple[tuple[bytes, bytes], ...]] = {}
+
+
+def _raw_headers(
+    artifact: Artifact, chosen: Representation, with_body: bool
+) -> tuple[tuple[bytes, bytes], ...]:
+    """A document's answer's headers as sent (the same for every anonymous caller)."""
+    made_of = (artifact.etag, artifact.last_modified, artifact.media_type, artifact.immutable)
+    made_of += (len(artifact.body), chosen.etag, len(chosen.body), with_body)
+    raw = _RAW_HEADERS.get(made_of)
+    if raw is None:
+        headers = document_headers(artifact, chosen, True, "Authorization")
+        if with_body:
+            headers["Content-Type"] = artifact.media_type
+            headers["Content-Length"] = str(len(chosen.body))
+        raw = tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+        if len(_RAW_HEADERS) >= 1024:
+            _RAW_HEADERS.clear()
+        _RAW_HEADERS[made_of] = raw
+    return raw
 
 
 async def _send(
-    send: Any, status: int, headers: dict[str, str], body: Representation | None, method: str
+    send: Any, status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes | None
 ) -> None:
-    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-    if body is None:
-        await send({"type": "http.response.start", "status": status, "headers": raw})
-        await send({"type": "http.response.body", "body": b""})
-        return
-    raw.append((b"content-length", str(len(body.body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    if method == "HEAD":
-        await send({"type": "http.response.body", "body": b""})
-        return
-    # in slices, as the routes send large documents: a slow client holds one at most
-    view = memoryview(body.body)
+    """Headers, then the body (None: none, as for a HEAD or a 304) in slices, as the
+    routes send large documents: a slow client holds one slice at most."""
+    await send({"type": "http.response.start", "status": status, "headers": list(headers)})
+    view = memoryview(body or b"")
     for start in range(0, len(view), CHUNK):
         more = start + CHUNK < len(view)
         part = view[start : start + CHUNK]

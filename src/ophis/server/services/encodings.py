@@ -8,6 +8,7 @@ asks of strong validators; a conditional request matches any coding of the same 
 
 from __future__ import annotations
 
+import functools
 import gzip
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,14 +52,15 @@ class Representation:
     etag: str
 
 
-def accepted(accept_encoding: str) -> list[str]:
+@functools.lru_cache(maxsize=256)  # clients send a few strings, over and over
+def accepted(accept_encoding: str) -> tuple[str, ...]:
     """The codings of :data:`CODINGS` a client accepts (``q=0`` refuses), in our order."""
     taken = set()
     for offer in accept_encoding.lower().split(","):
         coding, *params = (part.strip() for part in offer.split(";"))
         if not any(p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for p in params):
             taken.add(coding)
-    return [coding for coding in CODINGS if coding in taken or "*" in taken]
+    return tuple(coding for coding in CODINGS if coding in taken or "*" in taken)
 
 
 def representation(cache: ChannelCache, artifact: Artifact, accept_encoding: str) -> Representation:

@@ -1,8 +1,8 @@
 """What the hot path (:mod:`ophis.server.conda.hot_path`) asks the database, and remembers.
 
 Package files are looked up the same way (the routes' :func:`repodata.open_package_file`
-as an anonymous caller); each download is still counted, in the database, as the routes
-count it.
+as an anonymous caller); each download is still counted in the database before it is
+answered, as the routes count it, concurrent ones in one transaction.
 
 An anonymous request for a subdir's documents needs to know where the documents an
 anonymous caller sees are kept (a :class:`CacheKey`: the owner, the subdir's revision, the
@@ -23,7 +23,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ophis.server.db.models import File
 from ophis.server.errors import NotFound
 from ophis.server.services import proxy, repodata, stats
 from ophis.server.services.authz import ANONYMOUS
@@ -59,10 +58,44 @@ def anonymous_file(
         return None
 
 
-def count_download(session: Session, file_id: int) -> None:
-    row = session.get(File, file_id)
-    if row is not None:
-        stats.count_download(session, row)
+class DownloadCounts:
+    """Downloads counted in the database before each is answered, the concurrent ones in
+    one transaction: while one round commits, the downloads that arrive wait for the next
+    round, which counts them all (one commit per round, not per download)."""
+
+    def __init__(self, sessions: Callable[[], Session]) -> None:
+        self.sessions = sessions
+        self._waiting: dict[int, int] = {}
+        self._round: asyncio.Future[None] | None = None
+        self._committing = False
+
+    async def count(self, file_id: int) -> None:
+        self._waiting[file_id] = self._waiting.get(file_id, 0) + 1
+        if self._round is None:
+            self._round = asyncio.get_running_loop().create_future()
+        counted = self._round
+        if not self._committing:
+            self._committing = True
+            asyncio.get_running_loop().create_task(self._commit_rounds())
+        await asyncio.shield(counted)
+
+    async def _commit_rounds(self) -> None:
+        try:
+            while self._waiting and self._round is not None:
+                counts, self._waiting = self._waiting, {}
+                counted, self._round = self._round, None
+                try:
+                    await asyncio.to_thread(self._commit, counts)
+                except Exception as error:  # the requests of this round fail with it
+                    counted.set_exception(error)
+                else:
+                    counted.set_result(None)
+        finally:
+            self._committing = False
+
+    def _commit(self, counts: dict[int, int]) -> None:
+        with self.sessions() as session:
+            stats.count_downloads(session, counts)
 
 
 @dataclass(frozen=True)
