@@ -19,8 +19,11 @@ import rattler
 import zstandard
 from tests.server.conda.database import ServerDatabase
 
+from ophis.core.errors import OphisError
+from ophis.server.app import create_app
 from ophis.server.services import accounts
 from ophis.server.services.files import PYPI
+from ophis.server.settings import ServerSettings
 from ophis.testing.packages import make_package
 from ophis.testing.python_dists import make_wheel
 from ophis.testing.server import RunningServer, run_server
@@ -229,3 +232,10 @@ def test_accel_redirect_hands_authorized_files_to_nginx(
     assert handed.headers["x-accel-redirect"].endswith("/erins-tool-1.0-0.tar.bz2")
     refused = httpx.get(f"{nginx_server.conda('erin')}/{basename}")
     assert refused.status_code == 404 and "x-accel-redirect" not in refused.headers
+
+
+def test_an_unknown_accel_redirect_stops_the_server_named(tmp_path: Path) -> None:
+    with pytest.raises(OphisError) as refused:
+        create_app(ServerSettings(data_dir=tmp_path, accel_redirect="apache"))
+    assert "accel_redirect = 'apache'" in refused.value.message
+    assert "X-Sendfile" in refused.value.remedy
