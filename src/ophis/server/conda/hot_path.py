@@ -17,10 +17,13 @@ the routes, which build, read and explain.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+from email.utils import formatdate
+from pathlib import Path
 from typing import Any
 
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse
 
 from ophis.core.shards import SHARDS_DIR
 from ophis.server.conda.responses import (
@@ -44,6 +47,8 @@ _SUBDIR_FILE = re.compile(
 _GET_HEAD = ("GET", "HEAD")
 #: what a package file's name ends with (attestations and other names go to the routes)
 PACKAGE_SUFFIXES = (".conda", ".tar.bz2")
+#: package files up to this size are read whole in one step (larger ones in slices)
+SMALL_FILE = 1024**2
 
 
 class ChannelHotPath:
@@ -129,15 +134,24 @@ class ChannelHotPath:
         path = None if download is None else self.storage.local_path(download.storage_key)
         if path is None or download.file_id is None:
             return False
-        if scope["method"] == "GET":
-            await self.downloads.count(download.file_id)
         etag = f'"{download.sha256}"'
         answer = {"ETag": etag, "Cache-Control": cache_control(True), "Vary": "Authorization"}
-        response: Response
+        counted = self.downloads.count(download.file_id) if scope["method"] == "GET" else None
         if not_modified(headers, etag, None):
-            response = Response(status_code=304, headers=answer)
-        else:
-            response = FileResponse(path, media_type=BINARY, headers=answer)
+            if counted is not None:
+                await counted
+            await _send(send, 304, _encoded(answer), None)
+            return True
+        if counted is not None and "range" not in headers and download.size <= SMALL_FILE:
+            _, (body, modified) = await asyncio.gather(counted, asyncio.to_thread(_read, path))
+            answer |= {"Content-Type": BINARY, "Content-Length": str(len(body))}
+            answer |= {"Last-Modified": formatdate(modified, usegmt=True), "Accept-Ranges": "bytes"}
+            await _send(send, 200, _encoded(answer), body)
+            return True
+        if counted is not None:
+            await counted
+        # Range, HEAD and large files: Starlette's file answer (206, 416, in slices)
+        response = FileResponse(path, media_type=BINARY, headers=answer)
         await response(scope, receive, send)
         return True
 
@@ -151,7 +165,7 @@ class ChannelHotPath:
 
 
 #: the request headers the hot path reads
-_READ = frozenset({b"accept-encoding", b"if-none-match", b"if-modified-since"})
+_READ = frozenset({b"accept-encoding", b"if-none-match", b"if-modified-since", b"range"})
 
 
 def _request_headers(scope: dict[str, Any]) -> dict[str, str] | None:
@@ -185,11 +199,20 @@ def _raw_headers(
         if with_body:
             headers["Content-Type"] = artifact.media_type
             headers["Content-Length"] = str(len(chosen.body))
-        raw = tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+        raw = _encoded(headers)
         if len(_RAW_HEADERS) >= 1024:
             _RAW_HEADERS.clear()
         _RAW_HEADERS[made_of] = raw
     return raw
+
+
+def _read(path: Path) -> tuple[bytes, float]:
+    with path.open("rb") as file:
+        return file.read(), os.fstat(file.fileno()).st_mtime
+
+
+def _encoded(headers: dict[str, str]) -> tuple[tuple[bytes, bytes], ...]:
+    return tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
 
 
 async def _send(
