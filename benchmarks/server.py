@@ -199,7 +199,7 @@ def main() -> None:
         with ProcessPoolExecutor() as pool:
             jobs = [(str(made), i) for i in range(args.count + 1)]
             paths = [Path(p) for p in pool.map(_make, jobs, chunksize=100)]
-        with run_server(workdir / "data", "--workers", str(args.workers)) as server:
+        with run_server(workdir / "data", "--workers", str(args.workers), timeout=120) as server:
             server.ophis("user", "create", OWNER, "--password", "bench-password")
             token = server.login(OWNER, "bench-password")
             seconds = upload_packages(server, token, paths[:-1])

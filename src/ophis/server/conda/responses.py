@@ -1,10 +1,14 @@
 """How channel documents and package files are answered -- validators, conditional requests
-(304), Cache-Control -- for the conda channels and the pip indexes alike.
+(304), Cache-Control, content codings (:mod:`ophis.server.services.encodings`) -- for the
+conda channels and the pip indexes alike; the hot path (:mod:`ophis.server.conda.hot_path`)
+answers anonymous requests with the same headers.
 
-A stored file is sent the cheapest way its backend allows: a local file directly (with
-Range support), else a redirect to a short-lived URL of the storage service itself (S3's
-presigned GET, which honours Range too) when ``settings.download_redirect``, else streamed
-through the server. Authorization, 304s and download counts are settled before that.
+A stored file is sent the cheapest way its backend allows: a local file by the web server
+in front when ``settings.accel_redirect`` says so (``X-Accel-Redirect``, ``X-Sendfile``),
+else directly (with Range support), else a redirect to a short-lived URL of the storage
+service itself (S3's presigned GET, which honours Range too) when
+``settings.download_redirect``, else streamed through the server. Authorization, 304s and
+download counts are settled before that.
 """
 
 from __future__ import annotations
