@@ -77,7 +77,7 @@ def document_response(
     # would buffer a copy per slow client (22 MiB each for a 100,000-package subdir); in
     # slices, each connection waits for its socket to drain and holds one slice at most.
     headers["Content-Length"] = str(len(chosen.body))
-    return StreamingResponse(slices(chosen.body), media_type=artifact.media_type, headers=headers)
+    return StreamingResponse(_slices(chosen.body), media_type=artifact.media_type, headers=headers)
 
 
 def document_headers(
@@ -96,7 +96,7 @@ def document_headers(
     return headers
 
 
-async def slices(body: bytes) -> AsyncIterator[memoryview]:
+async def _slices(body: bytes) -> AsyncIterator[memoryview]:
     view = memoryview(body)
     for start in range(0, len(view), CHUNK):
         yield view[start : start + CHUNK]
