@@ -67,16 +67,15 @@ class DownloadCounts:
         self.sessions = sessions
         self._waiting: dict[int, int] = {}
         self._round: asyncio.Future[None] | None = None
-        self._committing = False
+        self._committing: asyncio.Task[None] | None = None  # held: a task only weakly is
 
     async def count(self, file_id: int) -> None:
         self._waiting[file_id] = self._waiting.get(file_id, 0) + 1
         if self._round is None:
             self._round = asyncio.get_running_loop().create_future()
         counted = self._round
-        if not self._committing:
-            self._committing = True
-            asyncio.get_running_loop().create_task(self._commit_rounds())
+        if self._committing is None:
+            self._committing = asyncio.get_running_loop().create_task(self._commit_rounds())
         await asyncio.shield(counted)
 
     async def _commit_rounds(self) -> None:
@@ -91,7 +90,7 @@ class DownloadCounts:
                 else:
                     counted.set_result(None)
         finally:
-            self._committing = False
+            self._committing = None
 
     def _commit(self, counts: dict[int, int]) -> None:
         with self.sessions() as session:
