@@ -1,14 +1,19 @@
-"""How fast the server answers ``repodata.json``, against a static file server in the same run.
+"""How fast the server answers what channels serve most, against a static file server in
+the same run.
 
-Starts a real server (``ophis server start``), uploads N small packages to one channel over
-HTTP the way anaconda-client does (``ophis.client.upload``: stage, storage POST, commit),
-then sends ``GET /conda/<owner>/noarch/repodata.json`` from C concurrent clients: once
-cached, and once right after one more upload (so the first requests wait for the rebuild).
-The ceiling is the standard library's threading file server (``http.server``, with
-keep-alive) serving the same bytes from disk, measured with the same clients. The clients
-are minimal asyncio HTTP/1.1 loops: httpx's connection pool tops out near 200 requests/s
-at 100 connections here, which would measure the client.
-Usage: python benchmarks/server.py [--count 1000] [--clients 100] [--requests 3000]
+Starts a real server (``ophis server start --workers W``), uploads N small packages to one
+channel over HTTP the way anaconda-client does (``ophis.client.upload``: stage, storage
+POST, commit), then sends anonymous GETs from C concurrent clients (for each C given) for:
+``noarch/repodata.json`` cached, the same asked for compressed as conda asks
+(``Accept-Encoding: gzip, deflate, br, zstd``), a CEP-16 shard, and a package file; and
+repodata.json right after one more upload (the first requests wait for the rebuild). The
+ceiling is the standard library's threading file server (``http.server``, with keep-alive)
+serving the same bytes from disk (the compressed answer's bytes as a file of their own),
+measured with the same clients; the ratio of the request rates is printed per row. The
+clients are minimal asyncio HTTP/1.1 loops: httpx's connection pool tops out near 200
+requests/s at 100 connections here, which would measure the client.
+Usage: python benchmarks/server.py [--count 1000] [--clients 100,1000] [--requests 3000]
+       [--workers 1]
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import orjson
 
 from ophis.client.upload import upload
+from ophis.core.shards import read_shards_index
 from ophis.testing.http import serve_in_process
 from ophis.testing.packages import make_package
 from ophis.testing.server import RunningServer, run_server
@@ -73,10 +80,12 @@ def upload_packages(server: RunningServer, token: str, paths: list[Path]) -> flo
     return time.perf_counter() - started
 
 
-async def _client(url: httpx.URL, count: int, latencies: list[float]) -> None:
+async def _client(url: httpx.URL, count: int, latencies: list[float], extra: str) -> None:
     """One client: ``count`` GETs in a row on a kept-alive connection (reopened when the
-    server closes it, as ``http.server``'s HTTP/1.0 does after every response)."""
-    request = f"GET {url.raw_path.decode()} HTTP/1.1\r\nHost: {url.netloc.decode()}\r\n\r\n"
+    server closes it, as ``http.server``'s HTTP/1.0 does after every response); ``extra``:
+    more header lines."""
+    request = f"GET {url.raw_path.decode()} HTTP/1.1\r\nHost: {url.netloc.decode()}\r\n"
+    request += f"{extra}\r\n"
     connection = None
     for _ in range(count):
         sent = time.perf_counter()
@@ -96,16 +105,63 @@ async def _client(url: httpx.URL, count: int, latencies: list[float]) -> None:
         connection[1].close()
 
 
-async def _load(url: str, clients: int, requests: int) -> Load:
+async def _load(url: str, clients: int, requests: int, extra: str) -> Load:
     latencies: list[float] = []
     target = httpx.URL(url)
+    count = max(1, requests // clients)
     started = time.perf_counter()
-    await asyncio.gather(*(_client(target, requests // clients, latencies) for _ in range(clients)))
+    await asyncio.gather(*(_client(target, count, latencies, extra) for _ in range(clients)))
     return Load(time.perf_counter() - started, latencies)
 
 
-def load(url: str, clients: int, requests: int) -> Load:
-    return asyncio.run(_load(url, clients, requests))
+def load(url: str, clients: int, requests: int, headers: dict[str, str] | None = None) -> Load:
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+    return asyncio.run(_load(url, clients, requests, extra))
+
+
+#: what conda sends
+CONDA_ENCODINGS = {"Accept-Encoding": "gzip, deflate, br, zstd"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One kind of request: its path under the channel, headers, and the bytes it gets."""
+
+    name: str
+    path: str
+    headers: dict[str, str]
+    body: bytes = b""
+
+
+def targets(channel: str, token: str) -> list[Target]:
+    """repodata.json plain and compressed, a shard and a package file, with their bytes."""
+    with httpx.Client(timeout=60) as http:
+        plain = http.get(f"{channel}/noarch/repodata.json").content
+        with http.stream("GET", f"{channel}/noarch/repodata.json", headers=CONDA_ENCODINGS) as r:
+            coded = b"".join(r.iter_raw())
+            coding = r.headers.get("content-encoding", "none")
+        index = http.get(f"{channel}/noarch/repodata_shards.msgpack.zst").content
+        digest = next(iter(read_shards_index(index)["shards"].values()))
+        shard_path = f"noarch/shards/{digest}.msgpack.zst"
+        shard = http.get(f"{channel}/{shard_path}").content
+        package = next(iter(orjson.loads(plain)["packages"]))
+        package_body = http.get(f"{channel}/noarch/{package}").content
+    return [
+        Target("repodata.json", "noarch/repodata.json", {}, plain),
+        Target(f"repodata.json {coding}", "noarch/repodata.json", CONDA_ENCODINGS, coded),
+        Target("shard", shard_path, {}, shard),
+        Target("package file", f"noarch/{package}", {}, package_body),
+    ]
+
+
+def measure_all(base: str, runs: list[tuple[Target, int]], requests: int) -> list[Load]:
+    """Each (target, clients) in turn against ``base``, connections opened first."""
+    measured = []
+    for target, clients in runs:
+        url = f"{base}/{target.path}"
+        load(url, clients, clients, target.headers)
+        measured.append(load(url, clients, max(requests, 3 * clients), target.headers))
+    return measured
 
 
 #: the standard library's threading file server, kept alive (HTTP/1.1) and with a backlog
@@ -130,11 +186,12 @@ def static_server(root: Path) -> contextlib.AbstractContextManager[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000)
-    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--clients", default="100,1000", help="client counts, comma-separated")
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
+    client_counts = [int(c) for c in args.clients.split(",")]
     workdir = Path(tempfile.mkdtemp(prefix="ophis-bench-", dir=args.workdir))
     try:
         made = workdir / "packages"
@@ -142,7 +199,7 @@ def main() -> None:
         with ProcessPoolExecutor() as pool:
             jobs = [(str(made), i) for i in range(args.count + 1)]
             paths = [Path(p) for p in pool.map(_make, jobs, chunksize=100)]
-        with run_server(workdir / "data", "--workers", str(args.workers)) as server:
+        with run_server(workdir / "data", "--workers", str(args.workers), timeout=120) as server:
             server.ophis("user", "create", OWNER, "--password", "bench-password")
             token = server.login(OWNER, "bench-password")
             seconds = upload_packages(server, token, paths[:-1])
@@ -150,33 +207,48 @@ def main() -> None:
                 f"uploaded {args.count} packages over HTTP in {seconds:.2f} s "
                 f"({args.count / seconds:.0f}/s, stage + storage POST + commit each)"
             )
-            url = f"{server.conda(OWNER)}/noarch/repodata.json"
+            channel = server.conda(OWNER)
             started = time.perf_counter()
-            body = httpx.get(url).content
+            kinds = targets(channel, token)
             print(
-                f"first repodata.json ({len(body) / 1024:.0f} KiB) built in "
+                f"first documents ({len(kinds[0].body) / 1024:.0f} KiB repodata.json) built in "
                 f"{(time.perf_counter() - started) * 1000:.0f} ms"
             )
-            load(url, args.clients, args.clients)  # opens the connections
-            cached = load(url, args.clients, args.requests)
-            cached.show(f"ophis, cached (--workers {args.workers})")
+            runs = [(target, clients) for clients in client_counts for target in kinds]
+            ophis = measure_all(channel, runs, args.requests)
             upload_packages(server, token, paths[-1:])
-            after_add = load(url, args.clients, args.requests)
-            after_add.show("ophis, right after one more upload")
+            after_add = load(f"{channel}/noarch/repodata.json", client_counts[0], args.requests)
         static = workdir / "static"
         static.mkdir()
-        (static / "repodata.json").write_bytes(body)
+        for n, target in enumerate(kinds):
+            (static / str(n)).write_bytes(target.body)
+        static_runs = [(Target(t.name, str(kinds.index(t)), {}), c) for t, c in runs]
         with static_server(static) as root:
-            load(f"{root}/repodata.json", args.clients, args.clients)
-            ceiling = load(f"{root}/repodata.json", args.clients, args.requests)
-            ceiling.show("stdlib static file server, same bytes")
+            ceiling = measure_all(root, static_runs, args.requests)
+        _report(args.workers, runs, ophis, ceiling)
         print(
-            f"ratio ophis/static: cached {cached.rate / ceiling.rate:.2f}x, "
-            f"after an add {after_add.rate / ceiling.rate:.2f}x  (requests/s; >1 means "
-            "ophis is faster)"
+            f"repodata.json right after one more upload ({client_counts[0]} clients): "
+            f"{after_add.rate:.0f} req/s, p50 {after_add.percentile(50):.1f} ms "
+            f"({after_add.rate / ceiling[0].rate:.2f}x static)"
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _report(
+    workers: int, runs: list[tuple[Target, int]], ophis: list[Load], ceiling: list[Load]
+) -> None:
+    print(
+        f"{'--workers ' + str(workers):<24}{'clients':>8}  {'ophis req/s':>11} {'p50 ms':>8} "
+        f"{'p99 ms':>8}  {'static req/s':>12} {'p50 ms':>8} {'p99 ms':>8}  {'ratio':>6}"
+    )
+    for (target, clients), mine, theirs in zip(runs, ophis, ceiling, strict=True):
+        print(
+            f"{target.name:<24}{clients:>8}  {mine.rate:>11.0f} {mine.percentile(50):>8.1f} "
+            f"{mine.percentile(99):>8.1f}  {theirs.rate:>12.0f} {theirs.percentile(50):>8.1f} "
+            f"{theirs.percentile(99):>8.1f}  {mine.rate / theirs.rate:>5.2f}x"
+        )
+    print("(ratio: ophis requests/s over the static file server's, same bytes, same clients)")
 
 
 if __name__ == "__main__":

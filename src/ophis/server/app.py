@@ -30,6 +30,8 @@ from ophis.core.errors import OphisError
 from ophis.server.admission import Admission, AdmissionMiddleware, thread_count
 from ophis.server.basic_auth import BasicTokenMiddleware
 from ophis.server.body_limits import BodyLimitMiddleware
+from ophis.server.conda.hot_path import ChannelHotPath
+from ophis.server.conda.responses import check_accel_redirect
 from ophis.server.context import ServerContext
 from ophis.server.failures import record_failure
 from ophis.server.health import DatabaseProbe, Health, Readiness
@@ -54,6 +56,7 @@ SETTINGS_ENV = "OPHIS_SERVER_SETTINGS"
 
 
 def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
+    check_accel_redirect(settings)
     context = ServerContext.open(settings, upgrade=upgrade)
     admission = Admission(settings)
     probe = DatabaseProbe(settings.database, settings.health_timeout_seconds)
@@ -94,10 +97,13 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
     app.state.health = Health(probe, readiness, admission)
     _add_error_handlers(app)
     _add_routes(app)
-    # innermost first: the body limit and admission see the path without its /t/<token>/
-    # segment (the middlewares around them read no body)
+    # innermost first: the body limit, admission and the hot path see the path without its
+    # /t/<token>/ segment (the middlewares around them read no body; the hot path's GETs
+    # have none). The hot path answers from memory, outside the admission gates; what it
+    # passes on is admitted like any request.
     app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(AdmissionMiddleware, admission=admission)
+    app.add_middleware(ChannelHotPath, context=context)
     app.add_middleware(BasicTokenMiddleware)  # sees the path without /t/<token>/ too
     app.add_middleware(PathTokenMiddleware)
     app.add_middleware(NulPathMiddleware)

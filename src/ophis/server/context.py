@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ophis.server.admission import PoolSize
 from ophis.server.db.engine import make_engine, make_sessionmaker, migrate
 from ophis.server.privacy import private_dir, secure_data_dir
+from ophis.server.services.channel_changes import change_counter, watch
 from ophis.server.services.signing import SECRET_FILE as SIGNING_SECRET
 from ophis.server.settings import SQLITE_NAME, ServerSettings
 from ophis.server.storage import open_storage
@@ -35,6 +36,9 @@ class ServerContext:
         storage = open_storage(settings)  # first: it may refuse (no bucket), with no engine open
         pool = PoolSize.for_settings(settings)
         engine = make_engine(settings.database, pool.pool_size, pool.max_overflow)
+        # writes by any process opening the server (CLI commands too) end the hot path's
+        # reuse of channel look-ups
+        watch(engine, change_counter(settings.data_dir))
         sessions = make_sessionmaker(engine)
         # the upload path signs files: its sessions reach the secret of the signing keys
         sessions.configure(info={"signing_secret": settings.data_dir / SIGNING_SECRET})

@@ -15,6 +15,7 @@ own answer.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import Any
 
@@ -60,8 +61,13 @@ class ForwardedMiddleware:
 
 def _from_this_host(scope: dict[str, Any]) -> bool:
     client = scope.get("client")
+    return client is not None and _is_loopback(client[0])
+
+
+@functools.lru_cache(maxsize=1024)  # parsed once per address: it runs on every request
+def _is_loopback(host: str) -> bool:
     try:
-        return client is not None and ipaddress.ip_address(client[0]).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
 

@@ -183,6 +183,19 @@ class ServerSettings:
     #: seconds ``/healthz`` and ``/readyz`` give the database to answer before 503
     health_timeout_seconds: float = 2.0
 
+    # --- the hot path: repodata, shards and package files (area: hotpath) ----------------
+    #: let a web server in front send the package files the server authorized: "nginx"
+    #: answers ``X-Accel-Redirect: <accel_redirect_prefix>/<storage key>`` (an ``internal``
+    #: location aliased to the storage directory), "sendfile" ``X-Sendfile: <file's path>``
+    #: (Apache's mod_xsendfile, lighttpd), with an empty body; "": the server sends the bytes
+    accel_redirect: str = ""
+    #: the internal location X-Accel-Redirect names (see docs/production.md)
+    accel_redirect_prefix: str = "/_ophis_files"
+    #: seconds an anonymous request's channel look-up is reused without asking the
+    #: database: a write through this host's server ends it at once, one through another
+    #: host sharing the database is seen within this time
+    hot_path_seconds: float = 1.0
+
     @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / SQLITE_NAME}"

@@ -60,6 +60,9 @@ class Artifact:
     media_type: str
     #: content-addressed (shards): clients may keep it forever
     immutable: bool = False
+    #: where it is kept (its compressed twins are kept beside it, see :meth:`ChannelCache.twin`)
+    key: CacheKey | None = dataclasses.field(default=None, compare=False)
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -184,19 +187,39 @@ class ChannelCache:
             ]
         return ordered[:4]  # each a read of a whole document: a few, not every view
 
-    def find(self, key: CacheKey, name: str, media_type: str) -> Artifact | None:
+    def held(self, key: CacheKey, name: str) -> Artifact | None:
+        """``name`` of ``key`` when it is in memory (no file is read)."""
         with self._guard:
             held = self._memory.get((key.slot, name))
             if held is not None and held[0] == key.stamp:
                 self._memory.move_to_end((key.slot, name))
                 return held[1]
+        return None
+
+    def twin(
+        self, artifact: Artifact, suffix: str, compress: Callable[[bytes], bytes], media_type: str
+    ) -> Artifact | None:
+        """The compressed twin of a kept document (``repodata.json.gz`` beside
+        ``repodata.json``), made by ``compress`` once per change and kept like the document."""
+        if artifact.key is None:
+            return None
+        name = f"{artifact.name}{suffix}"
+        found = self.held(artifact.key, name)
+        if found is None:
+            found = self.get(artifact.key, name, lambda: compress(artifact.body), media_type)
+        return found
+
+    def find(self, key: CacheKey, name: str, media_type: str) -> Artifact | None:
+        found = self.held(key, name)
+        if found is not None:
+            return found
         path = key.directory(self.root) / name
         try:
             with path.open("rb") as handle:
                 body, mtime = handle.read(), os.fstat(handle.fileno()).st_mtime
         except FileNotFoundError:
             return None
-        artifact = _artifact(body, mtime, media_type, name)
+        artifact = _artifact(body, mtime, media_type, key, name)
         self._remember(key, name, artifact)
         return artifact
 
@@ -217,8 +240,8 @@ class ChannelCache:
         published, mtime = _publish(path, body)
         if published is body and etag is not None:
             immutable = name.startswith(f"{SHARDS_DIR}/")
-            return Artifact(body, etag, mtime, media_type, immutable=immutable)
-        return _artifact(published, mtime, media_type, name)
+            return Artifact(body, etag, mtime, media_type, immutable, key, name)
+        return _artifact(published, mtime, media_type, key, name)
 
     def _open_stamp(self, key: CacheKey) -> None:
         """The first build of a new stamp removes the older stamps of its index but the
@@ -288,9 +311,9 @@ def channel_cache(root: Path) -> ChannelCache:
     return ChannelCache(root / BUILD_RULES)
 
 
-def _artifact(body: bytes, mtime: float, media_type: str, name: str) -> Artifact:
+def _artifact(body: bytes, mtime: float, media_type: str, key: CacheKey, name: str) -> Artifact:
     immutable = name.startswith(f"{SHARDS_DIR}/")
-    return Artifact(body, etag_of(body), mtime, media_type, immutable=immutable)
+    return Artifact(body, etag_of(body), mtime, media_type, immutable, key, name)
 
 
 def etag_of(body: bytes) -> str:

@@ -257,6 +257,14 @@ def subdir_document(
     return _document(session, cache, _subdir_view(session, principal, owner, label, subdir), name)
 
 
+def subdir_key(
+    session: Session, principal: Principal, login: str, label: str, subdir: str
+) -> CacheKey:
+    """Where the documents of a subdir as ``principal`` sees it are kept (NotFound as for
+    the documents themselves)."""
+    return _subdir_view(session, principal, login, label, subdir).key
+
+
 def subdir_shard(
     session: Session,
     cache: ChannelCache,
@@ -269,7 +277,7 @@ def subdir_shard(
     view = _subdir_view(session, principal, owner, label, subdir)
     _document(session, cache, view, SHARDS_INDEX)  # builds the shards when needed
     found = None
-    if _SHARD.match(filename):
+    if is_shard(filename):
         found = cache.find(view.key, f"{SHARDS_DIR}/{filename}", "application/zstd")
     if found is None:
         raise NotFound(
@@ -683,6 +691,7 @@ class Download:
     storage_key: str
     size: int
     sha256: str
+    file_id: int | None = None
 
 
 def open_package_file(
@@ -727,7 +736,7 @@ def open_file(
             f"There is no such file in {channel_name(login, label)}.",
             "Check the file name; a private package needs a token with access to it.",
         )
-    download = Download(row.storage_key, row.size, row.sha256)
+    download = Download(row.storage_key, row.size, row.sha256, row.id)
     if count:
         count_download(session, row)
     return download
@@ -735,3 +744,7 @@ def open_file(
 
 def is_document(filename: str) -> bool:
     return filename in DOCUMENTS
+
+
+def is_shard(filename: str) -> bool:
+    return _SHARD.match(filename) is not None

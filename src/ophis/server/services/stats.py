@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -79,18 +80,31 @@ def today() -> date:
 
 def count_download(session: Session, row: File) -> None:
     """Count one download of ``row`` (all time and today), and commit."""
+    _add_downloads(session, row.id, row.subdir, 1)
+    session.commit()
+
+
+def count_downloads(session: Session, counts: Mapping[int, int]) -> None:
+    """Count ``counts[file id]`` downloads of each file, in one transaction (files removed
+    meanwhile are skipped)."""
+    rows = session.execute(select(File.id, File.subdir).where(File.id.in_(list(counts))))
+    for file_id, subdir in rows.all():
+        _add_downloads(session, file_id, subdir, counts[file_id])
+    session.commit()
+
+
+def _add_downloads(session: Session, file_id: int, subdir: str | None, times: int) -> None:
     session.execute(
-        update(File).where(File.id == row.id).values(download_count=File.download_count + 1)
+        update(File).where(File.id == file_id).values(download_count=File.download_count + times)
     )
-    values = {"file_id": row.id, "day": today(), "subdir": row.subdir or NO_SUBDIR, "count": 1}
+    values = {"file_id": file_id, "day": today(), "subdir": subdir or NO_SUBDIR, "count": times}
     statement = upsert(session, DailyDownloads).values(values)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=[DailyDownloads.file_id, DailyDownloads.day],
-            set_={"count": DailyDownloads.count + 1},
+            set_={"count": DailyDownloads.count + times},
         )
     )
-    session.commit()
 
 
 def package_stats(
