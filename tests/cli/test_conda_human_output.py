@@ -421,3 +421,40 @@ def test_change_classes(old: Shown, new: Shown, section: str | None) -> None:
     found = [s for s in sections if getattr(report, s)]
     assert found == ([section] if section else [])
     assert not report.new and not report.removed
+
+
+def test_remove_all_unlinks_then_asks_before_deleting_the_folder(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    """conda's ``remove --all``: a line naming the environment, the plan without a solve or
+    specs, the transaction, then one more question (default no) before the folder and its
+    line in ``environments.txt`` go."""
+    target = tmp_path / "doomed"
+    channel = ("--override-channels", "-c", world["chan"])
+    made = ophis(world["user"], "create", "-p", str(target), *channel, "up=1.0", "-y", "--json")
+    assert made.returncode == 0, made.stderr
+    registry = Path(world["user"]["HOME"]) / ".conda" / "environments.txt"
+    assert str(target) in registry.read_text().splitlines()
+
+    kept = ophis(world["user"], "remove", "-p", str(target), "--all", answers="y\nn\n")
+    assert kept.returncode == 0, kept.stderr
+    assert_lines_in_order(
+        kept.stdout,
+        [
+            f"Remove all packages in environment {target}:",
+            "## Package Plan ##",
+            "The following packages will be REMOVED:",
+            "  up-1.0-0",
+            *TRANSACTION,
+        ],
+    )
+    for absent in ("Solving environment", "Collecting package metadata", "removed specs"):
+        assert absent not in kept.stdout
+    assert kept.stdout.rstrip().endswith("Do you wish to continue?\n (y/[n])?")
+    assert "CondaSystemExit: Exiting." in kept.stderr
+    assert (target / "conda-meta").is_dir()  # declined: the emptied environment stays
+
+    gone = ophis(world["user"], "remove", "-p", str(target), "--all", "-y")
+    assert gone.returncode == 0, gone.stderr
+    assert not target.exists()
+    assert str(target) not in registry.read_text().splitlines()

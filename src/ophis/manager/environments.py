@@ -110,6 +110,20 @@ def _timestamp(path: Path) -> str | None:
         return None
 
 
+def unregister_environment(prefix: Path, env: Mapping[str, str]) -> None:
+    """conda's ``unregister_env``: a removed environment's line leaves
+    ``~/.conda/environments.txt`` (a registry that cannot be written is left as it is)."""
+    registry = home_dir(env) / REGISTRY
+    location = os.path.normpath(prefix.absolute())
+    try:
+        lines = registry.read_text(encoding="utf-8").splitlines()
+        kept = [line for line in lines if line.strip() != location]
+        if kept != lines:
+            write_atomic(registry, "".join(f"{line}\n" for line in kept).encode("utf-8"))
+    except OSError:
+        return
+
+
 def _registered(env: Mapping[str, str]) -> list[Path]:
     registry = home_dir(env) / REGISTRY
     try:

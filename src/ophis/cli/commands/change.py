@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from textwrap import indent
@@ -33,6 +34,7 @@ from ophis.manager.create_options import (
     with_default_packages,
 )
 from ophis.manager.download import DOWNLOAD_STAGE
+from ophis.manager.environments import check_removable, unregister_environment
 from ophis.manager.operations import (
     ChangeOutcome,
     ChangeRequest,
@@ -417,7 +419,10 @@ def run_change(
             files, o = SpecFiles(explicit=urls), replace(o, specs=[])
         all_specs = tuple([*(o.specs or ()), *files.specs])
         if o.all_packages:
+            check_removable(target, config, env)
             all_specs = tuple(_installed_names(target))
+            if not o.json_output:  # conda's remove --all: this line, then the plan (no solve)
+                plan_report.write(f"\nRemove all packages in environment {target}:\n\n")
         solved = not (o.clone or o.locked or files.explicit is not None)
         if action == "create" and solved and not o.no_default_packages:
             all_specs = with_default_packages(all_specs, config.create_default_packages)
@@ -441,6 +446,9 @@ def run_change(
         if action == "create" and (target / "conda-meta").is_dir():
             _confirm_replacing(target, o, config)
         outcome = _plan(request, o, files, config)
+        if o.all_packages and outcome.solution is not None:
+            # conda unlinks everything without naming specs: its plan lists none
+            outcome.solution = replace(outcome.solution, remove_specs=())
         if outcome.clone_source is not None and not o.json_output:
             _print_clone(outcome)
         outcome = _confirm_execute(
@@ -454,11 +462,11 @@ def run_change(
         )
     except OphisError as error:
         fail(error, o.json_output)
-    if o.all_packages and not o.dry_run:
-        _remove_prefix(target)
     # conda's explicit installs (@EXPLICIT files, package URLs) print no JSON at all
     exact = files.explicit is not None
     _report(outcome, action, o, config, print_json=not (defer_json or exact))
+    if o.all_packages and not outcome.dry_run:
+        _remove_environment(target, o, config, env)
     if action == "create" and not (defer_hint or outcome.dry_run):
         print_activation_hint(o, config, outcome.prefix)
     if action != "remove" and not (o.json_output or outcome.dry_run):
@@ -554,7 +562,9 @@ def _plan(
         return plan_locked(request, o.locked, config)
     if files.explicit is not None:
         return plan_explicit(request, files.explicit, config)
-    human = None if o.json_output else plan_report.ConsoleStages(o.quiet or config.quiet)
+    # conda's remove --all unlinks what is installed without a solve: no stage lines
+    quiet_stages = o.json_output or o.all_packages
+    human = None if quiet_stages else plan_report.ConsoleStages(o.quiet or config.quiet)
     return plan_change(request, config, os.environ, human)
 
 
@@ -615,10 +625,23 @@ def _installed_names(prefix: Path) -> list[str]:
     return sorted(PrefixData(prefix).records())
 
 
-def _remove_prefix(prefix: Path) -> None:
+def _remove_environment(
+    prefix: Path, o: ChangeOptions, config: Config, env: Mapping[str, str]
+) -> None:
+    """conda's end of ``remove --all``: with its packages gone, the folder itself (and what
+    else is in it) goes after one more question, whose default is no."""
     import shutil
 
+    if not (o.json_output or o.yes or config.always_yes):
+        question = (
+            f"Everything found within the environment ({prefix}), including any conda "
+            "environment configurations and any non-conda files, will be deleted. Do you "
+            "wish to continue?\n"
+        )
+        if not confirm_proceed(question, default=False):
+            exit_declined()
     shutil.rmtree(prefix, ignore_errors=True)
+    unregister_environment(prefix, env)
 
 
 def change_document(
