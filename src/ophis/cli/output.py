@@ -117,7 +117,8 @@ def progress_bar(
         return
     from ophis.cli.progress import progress_bars
 
-    with progress_bars(stderr.console) as progress:
+    console = stderr.console if isinstance(stderr, LazyConsole) else stderr  # tests set one
+    with progress_bars(console) as progress:
         yield ProgressDisplay(description, progress, bytes_stage)
 
 
