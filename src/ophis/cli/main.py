@@ -22,8 +22,9 @@ def _version(value: bool) -> None:
 
 def build_app(argv: list[str] | None = None) -> typer.Typer:
     """The Typer app; when ``argv`` names a verb, only that verb's module is imported
-    (every command module pulls in heavy dependencies, and start-up time is felt on every
-    call a script makes)."""
+    (start-up time is felt on every call a script makes); when it names none, the verbs
+    are listed from :data:`VERB_HELP` without importing any; with no ``argv``, every
+    command is registered."""
     use_plain_params()
     app = typer.Typer(
         name="ophis",

@@ -11,12 +11,7 @@ import rattler
 import typer
 
 from ophis import __version__
-from ophis.cli.options import (
-    JSON,
-    NAME,
-    PREFIX,
-    warn,
-)
+from ophis.cli.options import JSON, NAME, PREFIX, warn
 from ophis.cli.output import emit_json, fail, stdout
 from ophis.core.errors import CondaValueError, OphisError, PackageNotInstalledError
 from ophis.manager.config import load_config_from_os

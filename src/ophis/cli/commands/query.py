@@ -9,20 +9,11 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ophis.cli.options import (
-    CHANNEL,
-    INSECURE,
-    JSON,
-    OFFLINE,
-    OVERRIDE,
-    USE_INDEX_CACHE,
-)
+from ophis.cli.options import CHANNEL, INSECURE, JSON, OFFLINE, OVERRIDE, USE_INDEX_CACHE
 from ophis.cli.output import emit_json, fail, stdout
 from ophis.core.errors import OphisError
 from ophis.manager.config import load_config_from_os
-from ophis.manager.operations import (
-    fetch_repodata,
-)
+from ophis.manager.operations import fetch_repodata
 from ophis.manager.search import search, search_json
 from ophis.manager.targets import ChangeRequest, channels_for
 
