@@ -82,6 +82,21 @@ def test_local_command_imports_nothing_heavy(user: dict[str, str], argv: list[st
     assert not heavy, f"ophis {' '.join(argv)} imports {heavy[:10]}"
 
 
+#: the shell's calls (each prompt or activation pays for them) and the configuration
+SHELL_COMMANDS = [
+    ["shell", "hook"],
+    ["shell.posix", "activate", "base"],
+    ["shell.posix", "deactivate"],
+    ["run", "-n", "base", "true"],
+    ["config", "--show", "--json"],
+]
+
+
+@pytest.mark.parametrize("argv", SHELL_COMMANDS, ids=" ".join)
+def test_shell_commands_do_not_load_py_rattler(user: dict[str, str], argv: list[str]) -> None:
+    assert "rattler" not in imported_modules(user, argv)
+
+
 def test_one_verbs_help_imports_no_other_verb(user: dict[str, str]) -> None:
     modules = imported_modules(user, ["install", "--help"])
     commands = sorted(name for name in modules if name.startswith("ophis.cli.commands."))
