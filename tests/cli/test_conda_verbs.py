@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import os
 import tarfile
 import threading
 import time
@@ -314,6 +315,10 @@ def test_use_index_cache_keeps_the_cached_repodata(
     ok_json(ophis(home, "search", "first", "--json", *_from(url)))  # fills the index cache
     make_package(root / "noarch", "second", "1.0")
     index_channel(root)
+    # the server's Last-Modified counts whole seconds: the new index must be a later one
+    later = time.time() + 2
+    for index in (root / "noarch").glob("repodata*"):
+        os.utime(index, (later, later))
     time.sleep(1.1)  # past local_repodata_ttl (1 s)
     stale = ophis(home, "search", "second", "--json", "-C", *_from(url))
     assert json.loads(stale.stdout)["exception_name"] == "PackagesNotFoundInChannelsError"

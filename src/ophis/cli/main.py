@@ -10,58 +10,8 @@ import typer
 
 from ophis import __version__
 from ophis.cli.output_flags import VERBOSE, add_output_flags, apply_output_flags
-
-#: verb -> the module under ophis.cli.commands that registers it
-COMMANDS = {
-    "create": "change",
-    "install": "change",
-    "update": "change",
-    "upgrade": "change",
-    "remove": "change",
-    "uninstall": "change",
-    "list": "query",
-    "search": "query",
-    "lock": "lock",
-    "config": "config",
-    "index": "index",
-    "mirror": "mirror",
-    "build": "build",
-    "render": "build",
-    "skeleton": "build",
-    "server": "server",
-    "login": "account",
-    "logout": "account",
-    "whoami": "account",
-    "token": "account",
-    "org": "account",
-    "upload": "packages_remote",
-    "label": "packages_remote",
-    "copy": "packages_remote",
-    "move": "packages_remote",
-    "delete": "packages_remote",
-    "show": "packages_remote",
-    "download": "packages_remote",
-    "env": "env",
-    "info": "env",
-    "compare": "env_tools",
-    "rename": "env_tools",
-    "notices": "notices",
-    "package": "package",
-    "shell": "shell",
-    "activate": "shell",
-    "deactivate": "shell",
-    "init": "shell",
-    "run": "run",
-    "clean": "maintenance",
-    "project": "project",
-    "deployment": "project",
-    "doctor": "maintenance",
-    "navigator": "navigator",
-    "sbom": "security",
-    "audit": "security",
-    "constructor": "distribution",
-    "metapackage": "distribution",
-}
+from ophis.cli.plain_params import use_plain_params
+from ophis.cli.verbs import COMMANDS, VERB_HELP
 
 
 def _version(value: bool) -> None:
@@ -72,8 +22,10 @@ def _version(value: bool) -> None:
 
 def build_app(argv: list[str] | None = None) -> typer.Typer:
     """The Typer app; when ``argv`` names a verb, only that verb's module is imported
-    (every command module pulls in heavy dependencies, and start-up time is felt on every
-    call a script makes)."""
+    (start-up time is felt on every call a script makes); when it names none, the verbs
+    are listed from :data:`VERB_HELP` without importing any; with no ``argv``, every
+    command is registered."""
+    use_plain_params()
     app = typer.Typer(
         name="ophis",
         help="Ophis: conda-compatible environments, channels, builds and mirrors.",
@@ -97,14 +49,21 @@ def build_app(argv: list[str] | None = None) -> typer.Typer:
     verb = next((a for a in argv or [] if not a.startswith("-")), None)
     if verb in COMMANDS:
         modules = [COMMANDS[verb]]
-    elif verb is None and {"--version", "-V"} & set(argv or []):
-        modules = []
+    elif argv is not None:
+        # no verb (or an unknown one): the listing needs each verb's line, not its module
+        for name, text in VERB_HELP.items():
+            app.command(name, help=text)(_listed_only)
+        return app
     else:
         modules = sorted(set(COMMANDS.values()))
     for module in modules:
         importlib.import_module(f"ophis.cli.commands.{module}").register(app)
     add_output_flags(app)
     return app
+
+
+def _listed_only() -> None:
+    """Stands for a verb in the top-level help; a named verb loads its real command."""
 
 
 def conda_shell_spelling(argv: list[str]) -> list[str]:

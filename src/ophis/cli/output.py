@@ -6,29 +6,42 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from rich.text import Text
 
 from ophis.core.errors import OphisError
 
-stdout = Console()
-stderr = Console(stderr=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
+
+class LazyConsole:
+    """A Rich ``Console`` made when first used: Rich takes a tenth of a second to import,
+    and the commands that print JSON or shell code never need it."""
+
+    def __init__(self, **options: Any) -> None:
+        object.__setattr__(self, "_options", options)
+        object.__setattr__(self, "_console", None)
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            object.__setattr__(self, "_console", Console(**self._options))
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.console, name, value)
+
+
+stdout = LazyConsole()
+stderr = LazyConsole(stderr=True)
 
 #: ``-q/--quiet`` was given: no progress bars, whatever the command asked for
 _quiet = False
@@ -92,25 +105,6 @@ class ProgressDisplay:
             self._progress.start()
 
 
-class _CountColumn(ProgressColumn):
-    """Bytes (``1.2/3.4 MB``) on the download bar, ``done/total`` on the others."""
-
-    _bytes = DownloadColumn()
-    _items = MofNCompleteColumn()
-
-    def render(self, task: Task) -> Text:
-        return (self._bytes if task.fields.get("unit") == "bytes" else self._items).render(task)
-
-
-class _SpeedColumn(ProgressColumn):
-    """Transfer speed on the download bar only."""
-
-    _speed = TransferSpeedColumn()
-
-    def render(self, task: Task) -> Text:
-        return self._speed.render(task) if task.fields.get("unit") == "bytes" else Text("")
-
-
 @contextmanager
 def progress_bar(
     description: str, enabled: bool, bytes_stage: str | None = None
@@ -121,18 +115,10 @@ def progress_bar(
     if not (enabled and stderr.is_terminal) or _quiet:
         yield ProgressDisplay(description, None)
         return
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        _CountColumn(),
-        _SpeedColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[item]}"),
-        console=stderr,
-        transient=True,
-    )
-    with progress:
+    from ophis.cli.progress import progress_bars
+
+    console = stderr.console if isinstance(stderr, LazyConsole) else stderr  # tests set one
+    with progress_bars(console) as progress:
         yield ProgressDisplay(description, progress, bytes_stage)
 
 

@@ -15,13 +15,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import rattler
 
 from ophis.core.channel import Channel, ChannelContext, parse_channel
 from ophis.core.errors import OphisError
 from ophis.manager.records import AnyRecord, base_url
-from ophis.manager.solve import SolveResult
+
+if TYPE_CHECKING:  # the solver is imported only by the commands that solve
+    from ophis.manager.solve import SolveResult
 
 #: the stages conda reports once the user has said yes, each with "done"
 TRANSACTION_STAGES = ("Preparing transaction", "Verifying transaction", "Executing transaction")

@@ -41,12 +41,14 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
-
-import rattler
 
 from ophis.core.errors import ChannelError
 from ophis.core.platform import KNOWN_SUBDIRS
+
+if TYPE_CHECKING:
+    import rattler
 
 DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org"
 DEFAULTS_CHANNEL_NAME = "defaults"
@@ -183,6 +185,8 @@ class Channel:
 
     def to_rattler(self, *, with_token: bool = False) -> rattler.Channel:
         """The same channel as a py-rattler ``Channel`` (for its gateway and solver)."""
+        import rattler  # here: channel names are parsed by commands that never solve
+
         return rattler.Channel(self._join(with_token=with_token, with_auth=False))
 
     def _key(self) -> tuple[str, str]:

@@ -20,8 +20,6 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import rattler
-
 from ophis.core.errors import InvalidPlatformError
 
 #: conda's ``KNOWN_SUBDIRS`` (conda/base/constants.py): ``noarch`` plus its ``PLATFORMS``.
@@ -117,6 +115,8 @@ def _invalid(subdir: str, why: str) -> InvalidPlatformError:
 
 
 def _rattler_knows(subdir: str) -> bool:
+    import rattler  # here, not at the top: activation and configuration never need it
+
     try:
         rattler.Subdir(subdir)
     except Exception:  # rattler raises its own parse error type for unknown names
@@ -226,6 +226,8 @@ def _libc() -> tuple[str | None, str | None]:
 
 def _microarchitecture() -> str | None:
     # py-rattler bundles archspec's CPU database; Python's archspec is not a dependency.
+    import rattler
+
     try:
         detected = rattler.VirtualPackage.detect(rattler.VirtualPackageOverrides())
     except Exception:
@@ -294,8 +296,9 @@ def detect_cuda_version(timeout: float = 60.0) -> str | None:
     return None
 
 
-def detect_machine_facts(*, cuda: bool = True) -> MachineFacts:
-    """Read the running machine. The only impure entry point of this module."""
+def detect_machine_facts(*, cuda: bool = True, microarchitecture: bool = True) -> MachineFacts:
+    """Read the running machine. The only impure entry point of this module. Without
+    ``cuda`` or ``microarchitecture`` those stay unknown (each costs a probe)."""
     family, libc_version = _libc()
     is_linux = sys.platform.startswith("linux")
     return MachineFacts(
@@ -307,6 +310,6 @@ def detect_machine_facts(*, cuda: bool = True) -> MachineFacts:
         libc_version=libc_version,
         osx_version=(_stdlib_platform.mac_ver()[0] or None) if sys.platform == "darwin" else None,
         windows_version=_stdlib_platform.version() if sys.platform == "win32" else None,
-        microarchitecture=_microarchitecture(),
+        microarchitecture=_microarchitecture() if microarchitecture else None,
         cuda_version=detect_cuda_version() if cuda else None,
     )

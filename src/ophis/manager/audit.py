@@ -20,9 +20,9 @@ from ophis.client.credentials import ClientConfig, CredentialsError, api_url, to
 from ophis.core.errors import OphisError
 from ophis.core.package_file import read_package
 from ophis.manager.config import load_config_from_os
-from ophis.manager.operations import ChangeRequest, channels_for, existing_prefix
 from ophis.manager.prefix import PrefixData
 from ophis.manager.records import channel_name
+from ophis.manager.targets import ChangeRequest, channels_for, existing_prefix
 from ophis.security import cve, spdx
 from ophis.security import sbom as cdx
 from ophis.security.sbom import KnownVulnerability, SbomPackage, severity_of

@@ -660,11 +660,7 @@ def _derive(
 
     subdir = values["subdir"].strip()
     try:
-        subdir = (
-            parse_subdir(subdir)
-            if subdir
-            else native_subdir(machine or detect_machine_facts(cuda=False))
-        )
+        subdir = parse_subdir(subdir) if subdir else native_subdir(machine or _subdir_facts())
     except OphisError as error:
         origin = given.get("subdir", ("the machine",))[-1]
         raise ConfigurationError(
@@ -807,3 +803,9 @@ def load_config_from_os(
     """
     merged = {**(overrides or {}), **settings}
     return load_config(os.environ, overrides=merged, override_channels=override_channels)
+
+
+def _subdir_facts() -> MachineFacts:
+    """What the native subdir needs of the machine: its system and word size (probing for
+    CUDA or the CPU's microarchitecture would cost every command that reads the config)."""
+    return detect_machine_facts(cuda=False, microarchitecture=False)

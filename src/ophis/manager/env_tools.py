@@ -14,9 +14,9 @@ from ophis.manager.activation import SHELLS, Activator, default_activation_env
 from ophis.manager.config import Config
 from ophis.manager.envfile import EnvironmentFile
 from ophis.manager.environments import is_environment
-from ophis.manager.operations import ChangeRequest, apply_change, plan_clone
 from ophis.manager.pip_interop import pip_packages
 from ophis.manager.prefix import PrefixData
+from ophis.manager.targets import ChangeRequest
 
 
 def compare_environment(prefix: Path, environment: EnvironmentFile) -> tuple[bool, list[str]]:
@@ -87,6 +87,8 @@ def rename_environment(
     source: Path, destination: Path, config: Config, argv: tuple[str, ...]
 ) -> None:
     """Clone ``source`` into ``destination`` (replacing it), then remove ``source``."""
+    from ophis.manager.operations import apply_change, plan_clone  # 'compare' needs neither
+
     request = ChangeRequest(action="create", prefix=destination, argv=argv)
     apply_change(request, plan_clone(request, source, config), config)
     shutil.rmtree(source)

@@ -21,16 +21,11 @@ from typing import Protocol
 
 import rattler
 
-from ophis.client.auth import with_stored_tokens
 from ophis.client.repodata_cache import FetchOptions, Subdir, fetch_all
 from ophis.core.channel import Channel, expand_channels, split_channel_and_spec
 from ophis.core.errors import (
-    ArgumentError,
     CondaValueError,
     EnvironmentLocationNotFound,
-    EnvironmentNameNotFound,
-    NoChannelsConfiguredError,
-    OperationNotAllowed,
     OphisError,
 )
 from ophis.core.platform import detect_machine_facts
@@ -61,6 +56,7 @@ from ophis.manager.safety import (
 from ophis.manager.signatures import policy_for, verify_records
 from ophis.manager.solve import SolveRequest, SolveResult, solve, toposort
 from ophis.manager.specs import parse_spec, spec_name
+from ophis.manager.targets import ChangeRequest, channels_for
 from ophis.manager.transaction import (
     TransactionPlan,
     TransactionReport,
@@ -93,25 +89,6 @@ class _Unseen:
 
     def solving(self) -> AbstractContextManager[object]:
         return nullcontext()
-
-
-@dataclass(frozen=True)
-class ChangeRequest:
-    action: str  #: "create" | "install" | "update" | "remove"
-    prefix: Path
-    specs: tuple[str, ...] = ()
-    channels: tuple[str, ...] = ()  #: -c values, highest priority first
-    override_channels: bool = False
-    channel_priority: str | None = None  #: None: from the configuration
-    dry_run: bool = False
-    no_deps: bool = False
-    only_deps: bool = False
-    update_modifier: str | None = None
-    force_reinstall: bool = False
-    force: bool = False
-    revision: int | None = None  #: install --revision N: go back to that history state
-    argv: tuple[str, ...] = ()
-    ignore_pinned: bool = False  #: --no-pin: neither pinned_packages nor conda-meta/pinned
 
 
 @dataclass
@@ -437,34 +414,6 @@ def credentialed_urls(channels: list[Channel], subdir: str) -> dict[str, str]:
     }
 
 
-def channels_for(
-    request: ChangeRequest, config: Config, fallback: list[Channel] | None = None
-) -> list[Channel]:
-    """-c channels first, then ``channel::spec`` channels, then the configured ones; the
-    ``fallback`` channels when none of those name any."""
-    from_specs = [c for c, _ in map(split_channel_and_spec, request.specs) if c]
-    if request.override_channels and not config.override_channels_enabled:
-        raise OperationNotAllowed(
-            "Overriding channels has been disabled ('override_channels_enabled: false').",
-            "Remove that setting from your .condarc to use --override-channels.",
-        )
-    if request.override_channels and not request.channels:  # conda's context.channels
-        raise ArgumentError(
-            "At least one -c / --channel flag must be supplied when using --override-channels.",
-            "Name the channels to search with -c CHANNEL, or drop --override-channels.",
-        )
-    configured = () if request.override_channels else tuple(config.channels)
-    names = [*request.channels, *from_specs, *configured]
-    if not names and fallback:
-        return fallback
-    if not names:
-        raise NoChannelsConfiguredError([spec_name(s) for s in request.specs])
-    channels = expand_channels(names, config.channel_context())
-    if config.get("add_anaconda_token"):
-        channels = with_stored_tokens(channels, os.environ)
-    return channels
-
-
 def _channels_of(records: list, config: Config) -> list[Channel]:
     urls = dict.fromkeys(base_url(r) for r in records)
     return expand_channels(list(urls), config.channel_context()) if urls else []
@@ -526,57 +475,6 @@ def _clear_existing(prefix: Path) -> None:
     if prefix.exists() and (prefix / "conda-meta").is_dir():
         shutil.rmtree(prefix)
     prefix.mkdir(parents=True, exist_ok=True)
-
-
-def resolve_prefix(
-    name: str | None, prefix: str | None, config: Config, env: Mapping[str, str], *, creating: bool
-) -> Path:
-    """Where ``-n NAME`` / ``-p PATH`` (or the active environment) points, as conda decides."""
-    if name and prefix:
-        raise CondaValueError(
-            "Both -n/--name and -p/--prefix were given.", "Use one of them to name the environment."
-        )
-    if prefix:
-        return Path(prefix).expanduser().absolute()
-    if name:
-        return _prefix_for_name(name, config, creating=creating)
-    if creating:
-        raise CondaValueError(
-            "The target environment has not been named.",
-            "Use -n NAME or -p PATH, e.g. 'ophis create -n myenv python'.",
-        )
-    active = env.get("CONDA_PREFIX")
-    return Path(active) if active else Path(config.root_prefix)
-
-
-def existing_prefix(
-    name: str | None, prefix: str | None, config: Config, env: Mapping[str, str]
-) -> Path:
-    """:func:`resolve_prefix` for commands that read or repair an environment: it must exist."""
-    target = resolve_prefix(name, prefix, config, env, creating=False)
-    if not PrefixData(target).is_environment():
-        raise EnvironmentLocationNotFound.at(target, "Name an existing environment.")
-    return target
-
-
-def _prefix_for_name(name: str, config: Config, *, creating: bool) -> Path:
-    if name in ("base", "root"):
-        return Path(config.root_prefix)
-    if "/" in name or os.sep in name or name.strip() != name or not name:
-        raise CondaValueError(
-            f"Invalid environment name '{name}': names cannot contain '/' or spaces.",
-            "Pick a simple name, or use -p PATH for a path.",
-        )
-    for envs_dir in config.envs_dirs:
-        candidate = Path(envs_dir) / name
-        if (candidate / "conda-meta").is_dir():
-            return candidate
-    if creating:
-        return Path(config.envs_dirs[0]) / name
-    raise EnvironmentNameNotFound(
-        name,
-        "See the environments with 'ophis env list', or create it with 'ophis create -n NAME'.",
-    )
 
 
 # --- exact records, without solving: @EXPLICIT files, lock files, clones -------------------

@@ -35,17 +35,15 @@ from ophis.manager.environments import (
 from ophis.manager.explicit import is_explicit, parse_explicit
 from ophis.manager.operations import (
     ChangeOutcome,
-    ChangeRequest,
-    channels_for,
     fetch_repodata,
     plan_change,
     plan_clone,
     plan_explicit,
-    resolve_prefix,
 )
 from ophis.manager.prefix import PrefixData
 from ophis.manager.records import channel_name
 from ophis.manager.search import Found, newest
+from ophis.manager.targets import ChangeRequest, channels_for, resolve_prefix
 from ophis.navigator.jobs import After, PlannedChange
 
 ARGV = ("ophis", "navigator")

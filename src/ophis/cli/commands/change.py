@@ -9,12 +9,43 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from textwrap import indent
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
-from rich.markup import escape
 
 from ophis.cli import plan_report
+from ophis.cli.options import (
+    CHANNEL,
+    COPY,
+    DOWNLOAD_ONLY,
+    DRY_RUN,
+    FILE,
+    FORCE_REINSTALL,
+    FREEZE,
+    INSECURE,
+    JSON,
+    LOCKED,
+    NAME,
+    NO_DEPS,
+    NO_PIN,
+    NO_PRIORITY,
+    OFFLINE,
+    ONLY_DEPS,
+    OVERRIDE,
+    PREFIX,
+    QUIET,
+    REFUSE_LINK_SCRIPTS,
+    REPODATA_FN,
+    SATISFIED_SKIP_SOLVE,
+    SOLVER,
+    SPECS,
+    STRICT,
+    UPDATE_DEPS,
+    UPDATE_SPECS,
+    USE_INDEX_CACHE,
+    YES,
+    warn,
+)
 from ophis.cli.output import (
     confirm_proceed,
     emit_json,
@@ -33,90 +64,11 @@ from ophis.manager.create_options import (
     unnamed_prefix,
     with_default_packages,
 )
-from ophis.manager.download import DOWNLOAD_STAGE
-from ophis.manager.environments import check_removable, unregister_environment
-from ophis.manager.operations import (
-    ChangeOutcome,
-    ChangeRequest,
-    SpecFiles,
-    TooManyArgumentsError,
-    apply_change,
-    package_urls,
-    plan_change,
-    plan_clone,
-    plan_explicit,
-    plan_locked,
-    prepare_change,
-    read_spec_files,
-    resolve_prefix,
-)
 from ophis.manager.records import dist_fields, record_dump
+from ophis.manager.targets import ChangeRequest, resolve_prefix
 
-NAME = typer.Option(None, "--name", "-n", help="Name of the environment.")
-PREFIX = typer.Option(None, "--prefix", "-p", help="Full path to the environment.")
-CHANNEL = typer.Option(
-    [], "--channel", "-c", help="Channel to search (repeatable, highest priority first)."
-)
-OVERRIDE = typer.Option(False, "--override-channels", "-O", help="Ignore the configured channels.")
-STRICT = typer.Option(False, "--strict-channel-priority", help="Strict channel priority.")
-NO_PRIORITY = typer.Option(False, "--no-channel-priority", help="Disable channel priority.")
-DRY_RUN = typer.Option(False, "--dry-run", "-d", help="Only show what would be done.")
-JSON = typer.Option(False, "--json", help="Report as JSON, the shape conda uses.")
-YES = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
-QUIET = typer.Option(False, "--quiet", "-q", help="No progress bars.")
-NO_DEPS = typer.Option(False, "--no-deps", help="Do not install dependencies.")
-ONLY_DEPS = typer.Option(False, "--only-deps", help="Install only the dependencies.")
-FILE = typer.Option(
-    [], "--file", "-f", help="Read package specs, or @EXPLICIT package URLs, from this file."
-)
-LOCKED = typer.Option(
-    None, "--locked", help="Install exactly what this lock file pins (see 'ophis lock')."
-)
-OFFLINE = typer.Option(False, "--offline", help="Use only cached repodata and packages.")
-FORCE_REINSTALL = typer.Option(False, "--force-reinstall", help="Reinstall even if present.")
-FREEZE = typer.Option(
-    False, "--freeze-installed", "--no-update-deps", help="Do not change installed packages."
-)
-NO_PIN = typer.Option(
-    False, "--no-pin", help="Ignore pinned_packages and the environment's conda-meta/pinned."
-)
-UPDATE_SPECS = typer.Option(False, "--update-specs", help="Update the named specs only.")
-UPDATE_DEPS = typer.Option(False, "--update-deps", help="Update dependencies too.")
-REFUSE_LINK_SCRIPTS = typer.Option(
-    False,
-    "--refuse-link-scripts",
-    help="Refuse the change if a package would run a pre-link, post-link or pre-unlink "
-    "script (as 'ophis_link_scripts: refuse' does).",
-)
-COPY = typer.Option(
-    False, "--copy", help="Install every package by copying its files (no hard or soft links)."
-)
-DOWNLOAD_ONLY = typer.Option(
-    False,
-    "--download-only",
-    help="Solve and fill the package cache, then stop before the environment changes.",
-)
-REPODATA_FN = typer.Option(
-    [],
-    "--repodata-fn",
-    help="Repodata file names to try first (repeatable); repodata.json is always the last.",
-)
-SOLVER = typer.Option(
-    None, "--solver", help="conda's solver choice: classic, libmamba or rattler (see docs)."
-)
-USE_INDEX_CACHE = typer.Option(
-    False, "--use-index-cache", "-C", help="Use cached repodata even when it has expired."
-)
-INSECURE = typer.Option(
-    False, "--insecure", "-k", help="Do not verify TLS certificates (ssl_verify: false)."
-)
-SATISFIED_SKIP_SOLVE = typer.Option(
-    False,
-    "--satisfied-skip-solve",
-    "-S",
-    help="Do nothing when the installed packages already satisfy the specs.",
-)
-SPECS = typer.Argument(None, help="Package specs, e.g. 'numpy>=1.26' or 'conda-forge::scipy'.")
+if TYPE_CHECKING:
+    from ophis.manager.operations import ChangeOutcome, SpecFiles
 
 
 def register(app: typer.Typer) -> None:
@@ -403,6 +355,10 @@ def run_change(
     """Plan and carry out the change, and report it; with ``defer_json`` the caller prints
     the JSON document (one for a whole ``env`` command, as conda prints), with
     ``defer_hint`` the activation hint of a new environment (after its pip packages)."""
+    # here, not at the top: 'ophis install --help' needs neither the solver nor the network
+    from ophis.manager.environments import check_removable
+    from ophis.manager.operations import SpecFiles, package_urls, read_spec_files
+
     env = dict(os.environ)
     try:
         config = load_config_from_os(
@@ -534,6 +490,14 @@ def _plan(
     request: ChangeRequest, o: ChangeOptions, files: SpecFiles, config: Config
 ) -> ChangeOutcome:
     """Solve the request, or take exact records: a clone, a lock file, @EXPLICIT files."""
+    from ophis.manager.operations import (
+        TooManyArgumentsError,
+        plan_change,
+        plan_clone,
+        plan_explicit,
+        plan_locked,
+    )
+
     exact = [
         flag
         for flag, given in (
@@ -582,6 +546,9 @@ def _confirm_execute(
     quiet: bool,
     download_only: bool = False,
 ) -> ChangeOutcome:
+    from ophis.manager.download import DOWNLOAD_STAGE
+    from ophis.manager.operations import apply_change, prepare_change
+
     if outcome.solution is None or request.dry_run:
         return outcome
     ask = not (yes or json_output)
@@ -631,6 +598,8 @@ def _remove_environment(
     """conda's end of ``remove --all``: with its packages gone, the folder itself (and what
     else is in it) goes after one more question, whose default is no."""
     import shutil
+
+    from ophis.manager.environments import unregister_environment
 
     if not (o.json_output or o.yes or config.always_yes):
         question = (
@@ -721,12 +690,6 @@ def print_activation_hint(o: ChangeOptions, config: Config, prefix: Path) -> Non
     """conda's hint after creating an environment (not with --json or -q)."""
     if not (o.json_output or o.quiet or config.quiet):
         plan_report.write(plan_report.activation_hint(o.name or str(prefix)))
-
-
-def warn(messages: list[str]) -> None:
-    """Warnings go to stderr, so that --json output on stdout stays parseable."""
-    for message in messages:
-        stderr.print(f"[yellow]Warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def _print_clone(outcome: ChangeOutcome) -> None:

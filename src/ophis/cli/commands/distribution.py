@@ -121,6 +121,6 @@ def _prefix(from_env: str | None, name: str | None, prefix: str | None) -> Path 
     if not (name or prefix):
         return None
     from ophis.manager.config import load_config_from_os
-    from ophis.manager.operations import existing_prefix
+    from ophis.manager.targets import existing_prefix
 
     return existing_prefix(name, prefix, load_config_from_os(), os.environ)

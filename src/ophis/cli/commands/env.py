@@ -14,20 +14,8 @@ from typing import Any
 import typer
 
 from ophis import __version__
-from ophis.cli.commands.change import (
-    DRY_RUN,
-    JSON,
-    NAME,
-    PREFIX,
-    QUIET,
-    REFUSE_LINK_SCRIPTS,
-    YES,
-    ChangeOptions,
-    change_document,
-    print_activation_hint,
-    run_change,
-)
 from ophis.cli.commands.env_tools import rename
+from ophis.cli.options import DRY_RUN, JSON, NAME, PREFIX, QUIET, REFUSE_LINK_SCRIPTS, YES
 from ophis.cli.output import emit_json, fail, stdout
 from ophis.cli.plan_report import write
 from ophis.core.errors import CondaValueError, OphisError
@@ -54,7 +42,7 @@ from ophis.manager.environments import (
     prune_candidates,
 )
 from ophis.manager.history import CONDA_COMPAT_VERSION
-from ophis.manager.operations import ChangeRequest, channels_for, existing_prefix, resolve_prefix
+from ophis.manager.targets import ChangeRequest, channels_for, existing_prefix, resolve_prefix
 
 
 def register(app: typer.Typer) -> None:
@@ -274,6 +262,8 @@ def env_remove(
     json_output: bool = JSON,
 ) -> None:
     """Remove an environment and everything in it."""
+    from ophis.cli.commands.change import ChangeOptions, run_change
+
     try:
         config = load_config_from_os()
         target = resolve_prefix(name, prefix, config, os.environ, creating=False)
@@ -305,6 +295,14 @@ def _apply_env_file(
     *,
     refuse_link_scripts: bool = False,
 ) -> None:
+    # the solver and the transaction are imported here: 'env list' and 'info' need neither
+    from ophis.cli.commands.change import (
+        ChangeOptions,
+        change_document,
+        print_activation_hint,
+        run_change,
+    )
+
     try:
         environment = read_environment_file(file)
         config = load_config_from_os()

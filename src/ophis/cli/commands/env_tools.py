@@ -8,13 +8,13 @@ from pathlib import Path
 
 import typer
 
-from ophis.cli.commands.change import DRY_RUN, JSON, NAME, PREFIX, YES
+from ophis.cli.options import DRY_RUN, JSON, NAME, PREFIX, YES
 from ophis.cli.output import emit_json, fail, stdout
 from ophis.core.errors import OphisError
 from ophis.manager.config import load_config_from_os
 from ophis.manager.env_tools import check_rename, compare_environment, rename_environment
 from ophis.manager.envfile import read_environment_file
-from ophis.manager.operations import existing_prefix, resolve_prefix
+from ophis.manager.targets import existing_prefix, resolve_prefix
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from ophis.cli.commands.change import CHANNEL, JSON, OVERRIDE, warn
+from ophis.cli.options import CHANNEL, JSON, OVERRIDE, warn
 from ophis.cli.output import emit_json, fail, stdout
 from ophis.core.errors import CondaValueError, OphisError
 from ophis.manager.config import load_config_from_os

@@ -8,20 +8,14 @@ import os
 import typer
 from rich.markup import escape
 
-from ophis.cli.commands.change import (
-    JSON,
-    NAME,
-    PREFIX,
-    YES,
-    ChangeOptions,
-    run_change,
-)
+from ophis.cli.commands.change import ChangeOptions, run_change
+from ophis.cli.options import JSON, NAME, PREFIX, YES
 from ophis.cli.output import confirm_proceed, emit_json, exit_declined, fail, stderr, stdout
 from ophis.core.errors import OphisError
 from ophis.manager.clean import KINDS, CleanTarget, execute_clean, plan_clean
 from ophis.manager.config import load_config_from_os
 from ophis.manager.doctor import DoctorReport, diagnose, forget_extracted
-from ophis.manager.operations import existing_prefix
+from ophis.manager.targets import existing_prefix
 from ophis.manager.transaction import recover
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from ophis.cli.commands.change import CHANNEL, JSON, OVERRIDE
+from ophis.cli.options import CHANNEL, JSON, OVERRIDE
 from ophis.cli.output import fail, stdout
 from ophis.core.channel import Channel
 from ophis.core.errors import OphisError

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import typer
 
-from ophis.cli.commands.change import NAME, PREFIX
+from ophis.cli.options import NAME, PREFIX
 from ophis.cli.output import fail, stdout
 from ophis.core.errors import OphisError
 from ophis.manager.config import load_config_from_os
-from ophis.manager.operations import existing_prefix
 from ophis.manager.package_files import make_package, remove_untracked, untracked, which_packages
+from ophis.manager.targets import existing_prefix
 
 
 def register(app: typer.Typer) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from ophis.cli.commands.change import NAME, PREFIX, warn
+from ophis.cli.options import NAME, PREFIX, warn
 from ophis.cli.output import emit_json, fail, stderr, stdout
 from ophis.core.atomic_file import write_atomic
 from ophis.core.errors import OphisError
