@@ -114,7 +114,9 @@ def _invalid(subdir: str, why: str) -> InvalidPlatformError:
     )
 
 
-def _rattler_knows(subdir: str) -> bool:
+def rattler_knows(subdir: str) -> bool:
+    """Whether py-rattler names this platform (conda's test platforms, e.g. linux-fake,
+    are conda's only: rattler's solver sources and linking refuse them)."""
     import rattler  # here, not at the top: activation and configuration never need it
 
     try:
@@ -132,7 +134,7 @@ def parse_subdir(value: str) -> str:
     use fake subdirs such as ``linux-fake`` that rattler refuses).
     """
     subdir = value.strip()
-    if subdir in KNOWN_SUBDIRS or _rattler_knows(subdir):
+    if subdir in KNOWN_SUBDIRS or rattler_knows(subdir):
         return subdir
     os_part, sep, arch = subdir.partition("-")
     if not sep or not arch:

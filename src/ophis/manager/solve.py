@@ -75,6 +75,7 @@ from ophis.core.errors import (
     ResolvePackageNotFound,
     SpecsConfigurationConflictError,
 )
+from ophis.core.platform import rattler_knows
 from ophis.core.virtual_packages import VirtualPackageSpec
 from ophis.manager.conda_ranking import Ranking, has_legacy_features, ranked_solve
 from ophis.manager.conflicts import (
@@ -500,8 +501,10 @@ def _run(
         timestamp_policy="allow-missing",
     )
     ranking = _ranking(request, [*specs, *constraints])
-    if ranking.applies:  # conda's ranking rules rattler lacks (ophis.manager.conda_ranking)
-        subdirs = list(dict.fromkeys(str(s.subdir) for s in sources.sparse))
+    subdirs = list(dict.fromkeys(str(s.subdir) for s in sources.sparse))
+    # conda's ranking rules rattler lacks (ophis.manager.conda_ranking); its custom sources
+    # need platforms rattler knows, so a test platform (conda's linux-fake) is solved as is
+    if ranking.applies and all(map(rattler_knows, subdirs)):
         try:
             return ranked_solve(ranking, sources.by_channel, subdirs, locked, pinned, **options)
         except SolverError as ranked_error:

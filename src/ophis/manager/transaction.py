@@ -56,6 +56,7 @@ from rattler.networking import Client, MirrorMiddleware
 from ophis.core.atomic_file import write_atomic
 from ophis.core.channel import ChannelContext
 from ophis.core.errors import LinkScriptError, OphisError, TransactionError
+from ophis.core.platform import rattler_knows
 from ophis.core.spec_name import spec_name
 from ophis.manager.download import Progress, cache_stem, fill_cache
 from ophis.manager.history import (
@@ -357,7 +358,7 @@ def _rattler_install(
         kwargs["reinstall_packages"] = reinstall
     if copy:
         kwargs["config"] = rattler.Config.from_toml(_COPY_ONLY)
-    if subdir:
+    if subdir and rattler_knows(subdir):  # conda's test platforms link as this machine's
         kwargs["platform"] = rattler.Platform(subdir)
     if reporter is not None:
         kwargs["reporter"] = reporter
