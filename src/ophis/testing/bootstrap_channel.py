@@ -23,6 +23,7 @@ OPHIS_DISTRIBUTIONS = (
     "msgpack",
     "ruamel.yaml",
     "cryptography",
+    "platformdirs",
     *(("backports.zstd",) if sys.version_info < (3, 14) else ()),
 )
 
