@@ -31,25 +31,23 @@ PYTHON = sys.executable
 CHAIN = 40  # packages in the warm create: pkg00 needs pkg01 needs ... pkg39
 
 _BARE_SOLVE = """
-import asyncio, gc, sys, rattler
+import asyncio, os, sys, rattler
 channel = rattler.Channel(sys.argv[1])
 sparse = [rattler.SparseRepoData(channel, s, f"{sys.argv[1]}/{s}/repodata.json")
           for s in ("linux-64", "noarch")]
 asyncio.run(rattler.solve_with_sparse_repodata(sys.argv[2:], sparse,
             timestamp_policy="allow-missing"))
-del sparse, channel
-gc.collect()  # py-rattler's objects must go before interpreter shutdown (it aborts otherwise)
+os._exit(0)  # py-rattler's threads can abort a normal interpreter shutdown
 """
 
 _BARE_INSTALL = """
-import asyncio, gc, sys, rattler
+import asyncio, os, sys, rattler
 channel = rattler.Channel(sys.argv[1])
 sparse = [rattler.SparseRepoData(channel, "noarch", f"{sys.argv[1]}/noarch/repodata.json")]
 records = asyncio.run(rattler.solve_with_sparse_repodata(sys.argv[4:], sparse))
 asyncio.run(rattler.install(records, target_prefix=sys.argv[2], cache_dir=sys.argv[3],
             show_progress=False))
-del sparse, channel, records
-gc.collect()
+os._exit(0)
 """
 
 
