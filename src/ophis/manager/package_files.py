@@ -113,7 +113,7 @@ def make_package(
 def _index(
     prefix: Path, name: str, version: str, build_number: int, subdir: str, paths: list[str]
 ) -> dict:
-    platform = rattler.Platform(subdir)
+    platform = rattler.Subdir(subdir)
     index = {
         "name": name.lower(),
         "version": version,

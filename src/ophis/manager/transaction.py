@@ -359,7 +359,7 @@ def _rattler_install(
     if copy:
         kwargs["config"] = rattler.Config.from_toml(_COPY_ONLY)
     if subdir and rattler_knows(subdir):  # conda's test platforms link as this machine's
-        kwargs["platform"] = rattler.Platform(subdir)
+        kwargs["platform"] = rattler.Subdir(subdir)
     if reporter is not None:
         kwargs["reporter"] = reporter
     if url_rewrites:
