@@ -38,7 +38,7 @@ class ServerContext:
         engine = make_engine(settings.database, pool.pool_size, pool.max_overflow)
         # writes by any process opening the server (CLI commands too) end the hot path's
         # reuse of channel look-ups
-        watch(engine, change_counter(settings.data_dir))
+        watch(engine, change_counter(settings))
         sessions = make_sessionmaker(engine)
         # the upload path signs files: its sessions reach the secret of the signing keys
         sessions.configure(info={"signing_secret": settings.data_dir / SIGNING_SECRET})

@@ -191,10 +191,12 @@ class ServerSettings:
     accel_redirect: str = ""
     #: the internal location X-Accel-Redirect names (see docs/production.md)
     accel_redirect_prefix: str = "/_ophis_files"
-    #: seconds an anonymous request's channel look-up is reused without asking the
-    #: database: a write through this host's server ends it at once, one through another
-    #: host sharing the database is seen within this time
-    hot_path_seconds: float = 1.0
+    #: seconds an anonymous request's channel look-up may be reused when nothing changed;
+    #: None: 1 on SQLite (every writer bumps a counter beside the database file, so a change
+    #: ends the reuse at once), 0 on PostgreSQL (servers on other hosts write it unseen, so
+    #: each request looks its channel up). A value above 0 on a shared PostgreSQL lets other
+    #: hosts' changes show after at most that long.
+    hot_path_seconds: float | None = None
 
     @property
     def database(self) -> str:

@@ -36,7 +36,7 @@ from ophis.server.conda.responses import (
 from ophis.server.context import ServerContext
 from ophis.server.services import hot_channels, repodata
 from ophis.server.services.channel_cache import Artifact
-from ophis.server.services.channel_changes import change_counter
+from ophis.server.services.channel_changes import change_counter, reuse_seconds
 from ophis.server.services.encodings import Representation, held_representation, representation
 from ophis.server.services.files import MAIN
 
@@ -60,8 +60,8 @@ class ChannelHotPath:
         settings = self.settings = context.settings
         self.sessions, self.storage = context.sessions, context.storage
         self.cache = repodata.channel_cache(settings.cache_dir / "channels")
-        counter = change_counter(settings.data_dir)
-        self.lookups = hot_channels.Lookups(counter, settings.hot_path_seconds)
+        counter = change_counter(settings)
+        self.lookups = hot_channels.Lookups(counter, reuse_seconds(settings))
         self.downloads = hot_channels.DownloadCounts(context.sessions)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -8,8 +8,10 @@ the pool (after its commit or rollback) the counter changes. So a reader that to
 counter's value before its look-up never keeps the look-up past a write that followed.
 Writes that cannot change what a channel serves or to whom (download counts, sessions,
 tokens, logs) leave the counter alone, so they do not empty the hot path's memory.
-Processes on other hosts sharing the database are not seen: the hot path also forgets what
-it looked up after ``settings.hot_path_seconds``.
+On SQLite the counter lies beside the database file, so every process writing it is seen;
+a server database may be written from other hosts, so there the hot path looks a channel
+up on every anonymous request unless ``hot_path_seconds`` says otherwise (see
+:func:`reuse_seconds`).
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, make_url
 
 from ophis.server.privacy import FILE_MODE
+from ophis.server.settings import ServerSettings
 
 #: what decides which files a channel lists and who may see them: every change of a
 #: channel's files bumps its ``channel_revisions`` row; owners, packages and labels carry
@@ -67,9 +70,25 @@ class ChangeCounter:
 
 
 @functools.cache
-def change_counter(data_dir: Path) -> ChangeCounter:
-    """The counter of the server whose data directory is ``data_dir`` (one per process)."""
-    return ChangeCounter(data_dir / "channel-changes")
+def change_counter(settings: ServerSettings) -> ChangeCounter:
+    """The counter of a server (one per process). On SQLite it lies beside the database
+    file, so that every process writing that database (other servers with their own data
+    directories included) bumps the one its readers read; otherwise in the data directory."""
+    database = make_url(settings.database)
+    if database.get_backend_name() == "sqlite" and database.database not in (None, "", ":memory:"):
+        sqlite_file = Path(database.database)
+        return ChangeCounter(sqlite_file.with_name(f"{sqlite_file.name}.channel-changes"))
+    return ChangeCounter(settings.data_dir / "channel-changes")
+
+
+def reuse_seconds(settings: ServerSettings) -> float:
+    """How long the hot path may reuse a look-up without a change: ``hot_path_seconds``
+    when set; else 1 s on SQLite (every writer bumps the shared counter: the time only
+    bounds memory), and 0 on a server database, which servers on other hosts may write
+    without this host's counter knowing (so every anonymous request looks its channel up)."""
+    if settings.hot_path_seconds is not None:
+        return settings.hot_path_seconds
+    return 1.0 if make_url(settings.database).get_backend_name() == "sqlite" else 0.0
 
 
 def watch(engine: Engine, counter: ChangeCounter) -> None:
