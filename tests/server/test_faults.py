@@ -66,8 +66,9 @@ def api(server: RunningServer, token: str) -> httpx.Client:
     )
 
 
-def repodata(server: RunningServer) -> dict[str, Any]:
-    response = httpx.get(server.conda("alice") + "/noarch/repodata.json", timeout=30)
+def repodata(server: RunningServer, client: httpx.Client | None = None) -> dict[str, Any]:
+    url = server.conda("alice") + "/noarch/repodata.json"
+    response = client.get(url) if client else httpx.get(url, timeout=30)
     response.raise_for_status()
     return response.json()
 
@@ -149,10 +150,12 @@ def test_a_worker_killed_among_repodata_requests_costs_only_retries(
     stop = threading.Event()
 
     def keep_fetching(_: int) -> list[dict[str, Any]]:
-        """Requests in flight all along, so that the kill lands among them."""
+        """Requests in flight all along, on kept-alive connections as conda's, so that the
+        kill lands among them (answers from memory are too quick to catch otherwise)."""
         answers = []
-        while not stop.is_set():
-            answers.append(retried(lambda: repodata(server)))
+        with httpx.Client(timeout=30) as client:
+            while not stop.is_set():
+                answers.append(retried(lambda: repodata(server, client)))
         return answers
 
     with ThreadPoolExecutor(16) as pool:

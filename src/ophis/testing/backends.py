@@ -98,3 +98,9 @@ def session_services() -> Iterator[str]:
         finally:
             os.environ.clear()
             os.environ.update(saved)
+
+
+def sends_local_files() -> bool:
+    """Whether the backend the run asks for keeps package files on this host's disk (so the
+    server sends their bytes); with S3 a download is a redirect to the bucket."""
+    return os.environ.get(BACKEND_ENV, "sqlite") != POSTGRES_AND_S3

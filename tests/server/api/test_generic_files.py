@@ -72,7 +72,8 @@ def test_a_private_generic_file_is_only_for_those_who_may_read_it(
     assert httpx.get(url).status_code == 404
     bob = add_user(server, "bob")
     assert httpx.get(url, headers=headers(bob)).status_code == 404
-    assert httpx.get(url, headers=headers(cli.env["BINSTAR_API_TOKEN"])).content == (
+    token = cli.env["BINSTAR_API_TOKEN"]
+    assert httpx.get(url, headers=headers(token), follow_redirects=True).content == (
         b"private notes\n"
     )
 

@@ -82,12 +82,12 @@ def test_pip_takes_a_token_as_the_basic_password_or_from_netrc(
 
 def test_a_basic_credential_is_a_token_like_any_other(server: RunningServer, alice: str) -> None:
     private = f"{server.url}/conda/alice/{SECRET}"
-    assert httpx.get(private, auth=("whoever", alice)).status_code == 200
-    assert httpx.get(private, auth=(alice, "")).status_code == 200
+    assert httpx.get(private, auth=("whoever", alice), follow_redirects=True).status_code == 200
+    assert httpx.get(private, auth=(alice, ""), follow_redirects=True).status_code == 200
     wheel = f"{server.url}/pypi/alice/files/{WHEEL}"
-    assert httpx.get(wheel, auth=("x", alice)).status_code == 200
+    assert httpx.get(wheel, auth=("x", alice), follow_redirects=True).status_code == 200
     download = f"{server.api}/download/alice/secret-tool/1.0/{SECRET}"
-    assert httpx.get(download, auth=("x", alice)).status_code == 200
+    assert httpx.get(download, auth=("x", alice), follow_redirects=True).status_code == 200
     repodata = httpx.get(f"{server.url}/conda/alice/noarch/repodata.json", auth=("x", alice))
     assert SECRET.split("/")[1] in repodata.json()["packages"]
 
@@ -125,7 +125,7 @@ def test_a_wrong_basic_credential_is_challenged(
 def test_revoked_tokens_and_api_paths(server: RunningServer, alice: str) -> None:
     spent = server.login("alice", "alice-password")
     url = f"{server.url}/conda/alice/{SECRET}"
-    assert httpx.get(url, auth=("x", spent)).status_code == 200
+    assert httpx.get(url, auth=("x", spent), follow_redirects=True).status_code == 200
     revoked = httpx.delete(
         f"{server.api}/authentications", headers={"Authorization": f"token {spent}"}
     )
@@ -176,7 +176,7 @@ def test_a_file_moved_to_main_redirects_readers_from_its_old_label(
     old = f"{server.url}/conda/alice/label/dev/{MOVING}"
     explicit = tmp_path / "explicit.txt"
     explicit.write_text(f"@EXPLICIT\n{old}\n")
-    payload = httpx.get(old).content
+    payload = httpx.get(old, follow_redirects=True).content
     move(server, alice, "moving", "main", "dev")
 
     moved = httpx.get(old)
@@ -184,8 +184,8 @@ def test_a_file_moved_to_main_redirects_readers_from_its_old_label(
     assert moved.headers["location"] == f"../../../{MOVING}"
     assert httpx.get(old, follow_redirects=True).content == payload
     with_token = f"{server.url}/conda/t/{alice}/alice/label/dev/{MOVING}"
-    followed = httpx.get(with_token, follow_redirects=True)
-    assert followed.url == f"{server.url}/conda/t/{alice}/alice/{MOVING}"
+    hop = httpx.get(with_token)  # the redirect keeps the token segment
+    assert hop.url.join(hop.headers["location"]) == f"{server.url}/conda/t/{alice}/alice/{MOVING}"
 
     result = subprocess.run(
         [

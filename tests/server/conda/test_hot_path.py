@@ -24,17 +24,14 @@ from ophis.server.app import create_app
 from ophis.server.services import accounts
 from ophis.server.services.files import PYPI
 from ophis.server.settings import ServerSettings
-from ophis.testing.backends import BACKEND_ENV, POSTGRES_AND_S3
+from ophis.testing.backends import sends_local_files
 from ophis.testing.packages import make_package
 from ophis.testing.python_dists import make_wheel
 from ophis.testing.server import RunningServer, run_server
 
 IDENTITY = {"Accept-Encoding": "identity"}
 
-#: files in S3 are answered by a redirect to the bucket, not sent by this host
-LOCAL_FILES_ONLY = pytest.mark.skipif(
-    os.environ.get(BACKEND_ENV) == POSTGRES_AND_S3, reason="S3 downloads are redirects"
-)
+LOCAL_FILES_ONLY = pytest.mark.skipif(not sends_local_files(), reason="S3 sends redirects")
 
 
 @pytest.fixture(scope="module")
