@@ -428,7 +428,7 @@ def _transfer(
     except OphisError as error:
         fail(error, as_json)
     try:
-        with Progress(console=stderr, transient=True, disable=as_json) as bar:
+        with Progress(console=stderr.console, transient=True, disable=as_json) as bar:
             tasks: dict[str, Any] = {}
 
             def progress(what: str, done: int, total: int) -> None:
