@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import rattler
 
+from ophis.cli.sizes import human_bytes
 from ophis.core.channel import Channel, ChannelContext, parse_channel
 from ophis.core.errors import OphisError
 from ophis.manager.records import AnyRecord, base_url
@@ -40,19 +41,6 @@ def write(text: str) -> None:
     """Plain text on stdout, never wrapped or styled (a script reads it)."""
     sys.stdout.write(text)
     sys.stdout.flush()
-
-
-def human_bytes(size: int) -> str:
-    """conda's sizes: bytes, whole KB, MB with one decimal, GB with two (1 KB = 1024 B)."""
-    if size < 1024:
-        return f"{size} B"
-    kilo = size / 1024
-    if kilo < 1024:
-        return f"{round(kilo)} KB"
-    mega = kilo / 1024
-    if mega < 1024:
-        return f"{mega:.1f} MB"
-    return f"{mega / 1024:.2f} GB"
 
 
 # --- stage lines -------------------------------------------------------------------------

@@ -5,21 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from ophis.cli.sizes import human_bytes
+
 #: a timestamp above this is in milliseconds (repodata's unit), below it in seconds
 _MILLISECONDS = 253402300799
-
-
-def human_bytes(size: int) -> str:
-    """conda's size text: bytes, then KB rounded, MB with one decimal, GB with two."""
-    if size < 1024:
-        return f"{size} B"
-    kilobytes = size / 1024
-    if kilobytes < 1024:
-        return f"{round(kilobytes)} KB"
-    megabytes = kilobytes / 1024
-    if megabytes < 1024:
-        return f"{megabytes:.1f} MB"
-    return f"{megabytes / 1024:.2f} GB"
 
 
 def _dashes(items: list[str]) -> str:

@@ -13,6 +13,7 @@ import typer
 from ophis import __version__
 from ophis.cli.options import JSON, NAME, PREFIX, warn
 from ophis.cli.output import emit_json, fail, stdout
+from ophis.cli.sizes import human_bytes
 from ophis.core.errors import CondaValueError, OphisError, PackageNotInstalledError
 from ophis.manager.config import load_config_from_os
 from ophis.manager.explicit import ExplicitPackage, dumps_explicit
@@ -211,7 +212,7 @@ def _canonical(item: Listed, channels: list) -> str:
 
 def _field(item: Listed, field: str, channels: list, prefix: Path) -> str:
     if field == "size":
-        return _human_bytes(_size(item, prefix))
+        return human_bytes(_size(item, prefix))
     if isinstance(item, PipPackage):
         values = {**item.dist_fields(), "channel_name": item.channel, "subdir": "pypi"}
         values["channel"] = values["base_url"]
@@ -234,17 +235,6 @@ def _field(item: Listed, field: str, channels: list, prefix: Path) -> str:
     }
     value = special[field](item) if field in special else getattr(item, field, None)
     return "" if value is None else str(value).strip()
-
-
-def _human_bytes(n: int) -> str:
-    """conda's ``human_bytes``: B, KB, MB, GB with conda's rounding."""
-    if n < 1024:
-        return f"{n} B"
-    for unit, power in (("KB", 1), ("MB", 2), ("GB", 3)):
-        value = n / 1024**power
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "KB" else f"{value:.1f} {unit}"
-    return f"{n} B"
 
 
 def _print_lines(text: str) -> None:
@@ -299,7 +289,7 @@ def _print_table(
     lines = [f"# packages in environment at {target}:"]
     if size:
         total = sum(_size(item, target) for item in items)
-        lines.append(f"# environment size: {_human_bytes(total)}")
+        lines.append(f"# environment size: {human_bytes(total)}")
     lines += ["#", "# " + "  ".join(f"{t:<{w}}" for t, w in zip(titles, widths, strict=True))]
     widths[0] += 2
     lines += ["  ".join(f"{v:<{w}}" for v, w in zip(row, widths, strict=True)) for row in rows]
