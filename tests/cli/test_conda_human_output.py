@@ -458,3 +458,25 @@ def test_remove_all_unlinks_then_asks_before_deleting_the_folder(
     assert gone.returncode == 0, gone.stderr
     assert not target.exists()
     assert str(target) not in registry.read_text().splitlines()
+
+
+def test_remove_all_refuses_the_base_and_the_active_environment(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    """``remove --all`` and ``env remove`` never delete the base environment, nor the one
+    the shell has active; both stay as they were."""
+    target = tmp_path / "active"
+    channel = ("--override-channels", "-c", world["chan"])
+    made = ophis(world["user"], "create", "-p", str(target), *channel, "up=1.0", "-y", "--json")
+    assert made.returncode == 0, made.stderr
+    active = {**world["user"], "CONDA_PREFIX": str(target)}
+    for argv in (("remove", "--all"), ("env", "remove")):
+        refused = ophis(active, *argv, "-p", str(target), "-y", "--json")
+        assert refused.returncode == 1
+        assert "current environment" in json.loads(refused.stdout)["message"]
+        assert (target / "conda-meta" / "history").is_file()
+    base = Path(world["root"])
+    ophis(world["user"], "create", "-p", str(base), *channel, "up=1.0", "-y", "--json")
+    refused = ophis(world["user"], "env", "remove", "-n", "base", "-y", "--json")
+    assert refused.returncode == 1, refused.stdout
+    assert (base / "conda-meta").is_dir()

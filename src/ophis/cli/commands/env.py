@@ -33,7 +33,6 @@ from ophis.manager.env_vars import UNSET_MARKER, read_env_vars, write_env_vars
 from ophis.manager.envfile import dumps_environment_file, read_environment_file
 from ophis.manager.environments import (
     check_env_file_target,
-    check_removable,
     environment_details,
     environment_name,
     export_environment,
@@ -264,12 +263,7 @@ def env_remove(
     """Remove an environment and everything in it."""
     from ophis.cli.commands.change import ChangeOptions, run_change
 
-    try:
-        config = load_config_from_os()
-        target = resolve_prefix(name, prefix, config, os.environ, creating=False)
-        check_removable(target, config, os.environ)
-    except OphisError as error:
-        fail(error, json_output)
+    # remove --all: run_change refuses the base and the active environment itself
     options = ChangeOptions.quiet_defaults(
         name,
         prefix,
