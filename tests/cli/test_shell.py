@@ -233,3 +233,43 @@ def test_init_sets_up_several_shells_as_condas_init(user: dict[str, str]) -> Non
     assert done.returncode == 0, done.stderr
     assert "# >>> ophis initialize >>>" in (home / ".bashrc").read_text()
     assert (home / ".config" / "fish" / "config.fish").exists()
+
+
+def test_variable_names_that_are_shell_code_never_run(
+    user: dict[str, str], envs: dict[str, Path], tmp_path: Path
+) -> None:
+    """A package's ``env_vars.d`` file names its variables; a name is written into shell code
+    unquoted, so a name that is code is skipped with a warning and the rest still apply."""
+    planted = tmp_path / "pwned"
+    package_vars = envs["b"] / "etc" / "conda" / "env_vars.d"
+    package_vars.mkdir(parents=True)
+    hostile = {f"X=1; touch {planted}; Y": "v", f"$(touch {planted})": "v", "GOOD": "yes"}
+    (package_vars / "pkg.json").write_text(json.dumps(hostile))
+    out = in_shell("bash", user, "ophis activate b 2>&1", 'echo "good=$GOOD"')
+    assert not planted.exists()
+    assert "good=yes" in out
+    assert any("skipping invalid environment variable name" in line for line in out)
+
+
+def test_config_vars_set_refuses_a_name_that_is_not_a_variable(
+    user: dict[str, str], envs: dict[str, Path]
+) -> None:
+    refused = ophis(user, "env", "config", "vars", "set", "A;id=1", "-n", "b", "--json")
+    assert refused.returncode == 1
+    assert "Invalid environment variable name(s): 'A;id'" in json.loads(refused.stdout)["message"]
+    assert (
+        not (envs["b"] / "conda-meta" / "state").exists()
+        or "A;id" not in (envs["b"] / "conda-meta" / "state").read_text()
+    )
+
+
+def test_an_environment_file_naming_a_variable_that_is_code_is_refused(
+    user: dict[str, str], tmp_path: Path
+) -> None:
+    spec = tmp_path / "environment.yml"
+    spec.write_text("name: shared\ndependencies: []\nvariables:\n  'A=1; id; B': x\n")
+    refused = ophis(user, "env", "create", "-f", str(spec), "--json")
+    assert refused.returncode == 1
+    message = json.loads(refused.stdout)["message"]
+    assert "line 3: invalid variable name(s) 'A=1; id; B'" in message
+    assert not (tmp_path / "root" / "envs" / "shared").exists()

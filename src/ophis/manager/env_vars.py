@@ -9,6 +9,7 @@ packages'. A value of ``***unset***`` means "unset this variable on activation".
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,31 @@ STATE_FILE = Path("conda-meta") / "state"
 PACKAGE_ENV_VARS_DIR = Path("etc") / "conda" / "env_vars.d"
 #: conda's ``CONDA_ENV_VARS_UNSET_VAR``
 UNSET_MARKER = "***unset***"
+
+
+#: A name every shell can export. Activation writes names into shell code unquoted (no shell
+#: quotes a variable's name), so a name like ``X=1; rm -rf ~; Y`` from an environment file or a
+#: package's ``env_vars.d`` would run as code: such names are refused when written and skipped,
+#: with a warning, when read.
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def invalid_variable_names(names: object) -> list[str]:
+    """The names in ``names`` that are no shell variable name."""
+    return [str(name) for name in names if not _VARIABLE_NAME.fullmatch(str(name))]
+
+
+class InvalidVariableName(OphisError):
+    """A variable name that is no shell identifier."""
+
+    exception_name = "CondaValueError"
+
+    @classmethod
+    def of(cls, names: list[str]) -> InvalidVariableName:
+        return cls(
+            f"Invalid environment variable name(s): {', '.join(map(repr, names))}",
+            "Use letters, digits and underscores only, not starting with a digit.",
+        )
 
 
 class EnvironmentStateError(OphisError):
@@ -42,6 +68,8 @@ def write_env_vars(prefix: Path, variables: Mapping[str, str]) -> None:
     path = Path(prefix) / STATE_FILE
     if not path.parent.is_dir():
         raise EnvironmentLocationNotFound.at(prefix, "Create the environment before its variables.")
+    if bad := invalid_variable_names(variables):
+        raise InvalidVariableName.of(bad)
     state = _read_state(path)
     state["env_vars"] = {str(k): str(v) for k, v in variables.items()}
     write_atomic(path, json.dumps(state).encode("utf-8"), durable=True)
@@ -61,7 +89,11 @@ def environment_env_vars(prefix: Path) -> tuple[dict[str, str], list[str]]:
         for name in merged
         if name in own
     ]
-    return {**merged, **own}, warnings
+    variables = {**merged, **own}
+    if bad := invalid_variable_names(variables):
+        warnings.append(f"WARNING: skipping invalid environment variable name(s): {bad}")
+        variables = {k: v for k, v in variables.items() if k not in bad}
+    return variables, warnings
 
 
 def _read_state(path: Path) -> dict[str, Any]:

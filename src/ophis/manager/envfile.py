@@ -17,6 +17,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
 from ophis.core.errors import InvalidMatchSpecError, OphisError
+from ophis.manager.env_vars import invalid_variable_names
 from ophis.manager.specs import parse_spec
 
 _KNOWN = ("name", "prefix", "channels", "dependencies", "variables", "platforms")
@@ -169,6 +170,9 @@ class _Reader:
             return {}
         if not isinstance(value, dict):
             raise _error(self.source, self._line("variables"), "'variables' must be a mapping")
+        if bad := invalid_variable_names(value):
+            names = ", ".join(map(repr, bad))
+            raise _error(self.source, self._line("variables"), f"invalid variable name(s) {names}")
         return {str(k): "" if v is None else str(v) for k, v in value.items()}
 
 
