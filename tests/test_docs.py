@@ -16,6 +16,7 @@ import pytest
 import typer
 
 from ophis.cli.main import build_app
+from ophis.cli.verbs import VERB_HELP
 from ophis.server.settings import ServerSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +65,7 @@ def test_every_command_and_subcommand_is_in_the_cli_reference(site: Path) -> Non
         return found
 
     expected = {"-".join(("ophis", *path)) for path in paths(command, ())}
+    expected |= {f"ophis-{verb}" for verb in VERB_HELP}  # the verbs `ophis --help` lists
     page = site / "reference" / "cli" / "index.html"
     assert len(expected) > 100
     assert expected - headings(page) == set()
@@ -81,11 +83,17 @@ def test_every_endpoint_is_in_the_rest_reference(site: Path) -> None:
     assert "GET /healthz" in text and "StageCreate" in text
 
 
-def test_every_server_setting_is_in_the_configuration_page(site: Path) -> None:
+def test_every_server_setting_is_described_in_the_configuration_page(site: Path) -> None:
+    """Each setting's row: its name, its variable, its default and what it is (the ``#:``
+    comment above the field)."""
     text = (site / "configuration" / "index.html").read_text()
     for field in dataclasses.fields(ServerSettings):
-        assert f"<code>OPHIS_{field.name.upper()}</code>" in text, field.name
-    assert "address space of one notebook server and its kernels, MiB" in text
+        row = re.search(
+            rf"<td><code>{field.name}</code></td>\s*<td><code>OPHIS_{field.name.upper()}</code>"
+            r"</td>\s*<td>.+?</td>\s*<td>(.*?)</td>",
+            text,
+        )
+        assert row and row.group(1).strip(), f"{field.name} is not described"
 
 
 def test_a_broken_link_or_anchor_fails_the_build(tmp_path: Path) -> None:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import importlib
 import inspect
 import json
+import pkgutil
 import tempfile
 from collections.abc import Callable
 from functools import cache
@@ -33,6 +35,22 @@ def on_page_markdown(markdown: str, page: Any, **_: Any) -> str:
 
 
 # --- the REST API --------------------------------------------------------------------------
+
+
+#: the API's sections, by the module under ophis.server.api that serves them (a module not
+#: named here gets a section of its own under its name)
+SECTIONS = {
+    "root": "Health and the API root",
+    "session": "Logins, tokens and accounts",
+    "packages": "Packages, releases and files",
+    "uploads": "Uploads",
+    "labels": "Labels and copies",
+    "groups": "Organizations' groups",
+    "stats": "Download statistics",
+    "deployments": "Deployments",
+    "cves": "Known vulnerabilities and channel policies",
+    "sboms": "SBOMs",
+}
 
 
 @cache
@@ -54,12 +72,34 @@ def openapi_document() -> dict[str, Any]:
             app.state.context.close()
 
 
+def route_sections() -> dict[tuple[str, str], str]:
+    """(method, path) -> the module under ophis.server.api whose router serves it (mounted
+    under /api, or at the root)."""
+    from fastapi.routing import APIRoute
+
+    import ophis.server.api as api
+
+    sections = {}
+    for module in pkgutil.iter_modules(api.__path__):
+        router = getattr(importlib.import_module(f"{api.__name__}.{module.name}"), "router", None)
+        for route in getattr(router, "routes", []):
+            if isinstance(route, APIRoute):
+                for method in route.methods:
+                    for prefix in ("", "/api"):
+                        sections[(method, prefix + route.path_format)] = module.name
+    return sections
+
+
 def render_rest_api() -> str:
-    document = openapi_document()
-    lines: list[str] = []
+    document, sections = openapi_document(), route_sections()
+    grouped: dict[str, list[str]] = {}
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
-            lines += _operation(method.upper(), path, operation)
+            section = sections.get((method.upper(), path), "other")
+            grouped.setdefault(section, []).extend(_operation(method.upper(), path, operation))
+    lines: list[str] = []
+    for section, operations in grouped.items():
+        lines += [f"## {SECTIONS.get(section, section.capitalize())}", "", *operations]
     lines += ["## Schemas", ""]
     for name, schema in document.get("components", {}).get("schemas", {}).items():
         lines += _schema(name, schema)
@@ -67,7 +107,7 @@ def render_rest_api() -> str:
 
 
 def _operation(method: str, path: str, operation: dict[str, Any]) -> list[str]:
-    lines = [f"## `{method} {path}`", "", f"**{operation.get('summary', '')}**", ""]
+    lines = [f"### `{method} {path}`", "", f"**{operation.get('summary', '')}**", ""]
     if description := operation.get("description"):
         lines += [inspect.cleandoc(description), ""]
     if parameters := operation.get("parameters"):
@@ -132,6 +172,12 @@ def _cell(text: str) -> str:
 # --- the server's settings -----------------------------------------------------------------
 
 
+#: what a field without a ``#:`` comment is
+UNCOMMENTED = {
+    "data_dir": "where the database, package files, caches and secrets live (`--data-dir`)",
+}
+
+
 def render_server_settings() -> str:
     from ophis.server import settings as module
 
@@ -143,7 +189,7 @@ def render_server_settings() -> str:
     for field in dataclasses.fields(module.ServerSettings):
         lines.append(
             f"| `{field.name}` | `OPHIS_{field.name.upper()}` | {_default(field)}"
-            f" | {_cell(comments.get(field.name, ''))} |"
+            f" | {_cell(comments.get(field.name) or UNCOMMENTED.get(field.name, ''))} |"
         )
     return "\n".join(lines)
 
