@@ -14,7 +14,6 @@ from __future__ import annotations
 import ast
 import dataclasses
 import importlib
-import inspect
 import json
 import pkgutil
 import tempfile
@@ -109,7 +108,7 @@ def render_rest_api() -> str:
 def _operation(method: str, path: str, operation: dict[str, Any]) -> list[str]:
     lines = [f"### `{method} {path}`", "", f"**{operation.get('summary', '')}**", ""]
     if description := operation.get("description"):
-        lines += [inspect.cleandoc(description), ""]
+        lines += [description, ""]
     if parameters := operation.get("parameters"):
         lines += ["| parameter | in | type | required | description |", "|---|---|---|---|---|"]
         lines += [_parameter(parameter) for parameter in parameters]
@@ -126,7 +125,7 @@ def _operation(method: str, path: str, operation: dict[str, Any]) -> list[str]:
 def _parameter(parameter: dict[str, Any]) -> str:
     return (
         f"| `{parameter['name']}` | {parameter['in']} | {_type(parameter.get('schema', {}))}"
-        f" | {'yes' if parameter.get('required') else 'no'}"
+        f" | {_yes(parameter.get('required', False))}"
         f" | {_cell(parameter.get('description', ''))} |"
     )
 
@@ -136,14 +135,12 @@ def _schema(name: str, schema: dict[str, Any]) -> list[str]:
     required = set(schema.get("required", []))
     lines += ["| field | type | required |", "|---|---|---|"]
     for field_name, field in schema.get("properties", {}).items():
-        lines.append(
-            f"| `{field_name}` | {_type(field)} | {'yes' if field_name in required else 'no'} |"
-        )
+        lines.append(f"| `{field_name}` | {_type(field)} | {_yes(field_name in required)} |")
     return [*lines, ""]
 
 
 def _type(schema: dict[str, Any]) -> str:
-    """A schema as a short phrase: a link for a named schema, ``a | b`` for a union."""
+    """A schema as a short phrase: a link for a named schema, "a or b" for a union."""
     if ref := schema.get("$ref"):
         name = ref.rsplit("/", 1)[-1]
         return f"[{_schema_title(name)}](#{_anchor(name)})"
@@ -163,6 +160,10 @@ def _schema_title(name: str) -> str:
 
 def _anchor(name: str) -> str:
     return "schema-" + name.replace("__", "-").replace("_", "-").lower()
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
 
 
 def _cell(text: str) -> str:
