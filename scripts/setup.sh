@@ -26,7 +26,7 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test]"
+.venv/bin/python -m pip install --quiet -e ".[test,docs]"  # docs: tests/test_docs.py builds the site
 # conda's community solver corpus: only its YAML cases and channels are read (by
 # tests/cli/test_solver_corpus.py); its dependencies are a web server stack and its pytest
 # plugin needs conda, so neither is installed (the plugin is turned off in pyproject.toml)
