@@ -160,12 +160,16 @@ def test_a_variant_downloads_resumably_and_is_counted(
     again = httpx.get(f"{server.api}/models/alice/tiny-encoder").json()
     [counted] = [v for v in again["variants"] if v["quantization"] == "Q8_0"]
     assert counted["downloads"] >= variant["downloads"] + 2
+    stats = httpx.get(f"{server.api}/stats/alice/tiny-encoder").json()
+    assert stats["total"] >= counted["downloads"]
 
 
-def test_a_private_model_is_seen_only_with_a_token_that_reads_it(
+def test_a_private_labelled_model_is_seen_only_with_a_token_that_reads_it(
     server: RunningServer, model_upload: callable, alice: str, weights: dict[str, Path]
 ) -> None:
-    said = model_upload(alice, str(weights["Q8_0"]), "--name", "secret-encoder", "--private")
+    said = model_upload(
+        alice, str(weights["Q8_0"]), "--name", "secret-encoder", "--private", "--label", "dev"
+    )
     assert said["returncode"] == 0, said
     bob = add_user(server, "bob")
     for token in (None, bob):
@@ -179,6 +183,7 @@ def test_a_private_model_is_seen_only_with_a_token_that_reads_it(
         ].replace("no-such-model", "X")
     model = httpx.get(f"{server.api}/models/alice/secret-encoder", headers=headers(alice)).json()
     [variant] = model["variants"]
+    assert variant["labels"] == ["dev"]
     assert httpx.get(variant["download_url"]).status_code == 404
     mine = httpx.get(variant["download_url"], headers=headers(alice), follow_redirects=True)
     assert mine.content == weights["Q8_0"].read_bytes()
