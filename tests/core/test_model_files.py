@@ -136,3 +136,11 @@ def test_a_big_endian_or_old_gguf_is_named() -> None:
         read(b"GGUF" + struct.pack(">IQQ", 3, 0, 0), "m.gguf")
     with pytest.raises(InvalidPackageError, match="version 1 is not supported"):
         read(b"GGUF" + struct.pack("<IQQ", 1, 0, 0), "m.gguf")
+
+
+def test_a_safetensors_task_comes_from_its_head_or_from_the_uploader() -> None:
+    generator = safetensors_bytes({"lm_head.weight": ("BF16", [8, 4]), "h.0.w": ("BF16", [4])})
+    assert read(generator, "m.safetensors").task == TEXT_GENERATION
+    plain = safetensors_bytes({"w": ("F16", [4, 4])})
+    assert read(plain, "m.safetensors").task == ""
+    assert read(plain, "m.safetensors", declared_task=EMBEDDING).task == EMBEDDING

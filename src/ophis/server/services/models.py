@@ -70,7 +70,7 @@ def _count(text: str) -> int | None:
     text = text.strip().replace(",", "").replace("_", "")
     if not text:
         return None
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise BadRequest(
             f"{text!r} is not a parameter count.", "Give a whole number, e.g. 7000000000."
         )
@@ -79,7 +79,7 @@ def _count(text: str) -> int | None:
 
 @dataclass(frozen=True)
 class Model:
-    """A model the caller may read, with the variants of its newest version."""
+    """A model the caller may read, with its variants."""
 
     package: Package
     #: the newest variant's card (model_files.ModelFacts.card)
