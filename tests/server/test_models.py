@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.server.api.conftest import add_user, as_user, headers
+from tests.server.api.conftest import add_org, add_user, as_user, headers
 from tests.server.conftest import AnacondaClient
 from tests.server.web.test_browser import chromium
 
@@ -205,7 +205,6 @@ def test_a_model_file_sent_by_anaconda_upload_is_a_model(
     assert (variant["format"], variant["quantization"], variant["parameters"]) == (
         "gguf", "F32", GGUF_PARAMETERS
     )  # fmt: skip
-    assert client("download", "alice/encoder-by-anaconda").returncode == 0
 
 
 def test_the_pages_show_parameters_and_quantizations_in_chromium(
@@ -230,3 +229,20 @@ def test_the_pages_show_parameters_and_quantizations_in_chromium(
         assert f"{GGUF_PARAMETERS:,}" in page.locator("dd.parameters").inner_text()
         page.goto(f"{server.url}/search/models?quantization=Q4_K_M")
         assert "No model matches." in page.locator("table.models").inner_text()
+
+
+def test_a_model_copies_to_another_label_and_owner_as_packages_do(
+    server: RunningServer, uploaded: dict, alice: str
+) -> None:
+    add_org(server, "alice-lab", "alice")
+    with httpx.Client(base_url=server.api, headers=headers(alice)) as api:
+        copy = "/copy/package/alice/tiny-encoder/1.0/"
+        assert api.post(copy, json={"to_channel": "stable"}).status_code == 200
+        assert api.post(copy, json={"to_owner": "alice-lab"}).status_code == 200
+        mine = api.get("/models/alice/tiny-encoder").json()
+        lab = api.get("/models/alice-lab/tiny-encoder").json()
+    assert {tuple(v["labels"]) for v in mine["variants"]} == {("main", "stable")}
+    assert sorted(v["sha256"] for v in lab["variants"]) == sorted(
+        v["sha256"] for v in mine["variants"]
+    )
+    assert lab["parameters"] == GGUF_PARAMETERS and lab["task"] == "embedding"
