@@ -1,0 +1,205 @@
+"""Pulling a model variant from a channel server's model catalog into the local cache.
+
+The server's ``GET /api/models/<owner>/<name>`` lists the variants with their size and
+sha256. A pull writes ``<file>.partial`` and, when one is already there, asks only for the
+rest (``Range: bytes=N-``); the bytes are counted against the declared size as they come
+and the whole file's sha256 is checked before it is renamed into place. A file that does
+not match is deleted, so that the next pull starts over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urljoin
+
+from ophis.client.api import ApiClient, ApiError, error_for
+from ophis.core.errors import OphisError
+from ophis.models.cache import PARTIAL_SUFFIX, ModelCache, component, parse_model_name
+
+CHUNK = 1024 * 1024
+Progress = Callable[[int, int], None]
+
+
+class ModelNotFound(ApiError):
+    exception_name = "ModelNotFound"
+    status = 404
+
+
+class ChecksumMismatch(OphisError):
+    exception_name = "ChecksumMismatchError"
+
+
+@dataclass(frozen=True)
+class Pulled:
+    model: str
+    version: str
+    quantization: str
+    format: str
+    path: str
+    size: int
+    sha256: str
+    resumed_from: int  # bytes already on disk from an earlier, interrupted pull
+    downloaded: int  # bytes fetched by this pull
+
+
+def search_models(api: ApiClient, **filters: Any) -> list[dict[str, Any]]:
+    """``GET /api/models`` with the filters that are set."""
+    params = {key: value for key, value in filters.items() if value not in (None, "")}
+    return api.call("GET", "/models", params=params)
+
+
+def model_details(api: ApiClient, owner: str, name: str) -> dict[str, Any]:
+    """The model's card and variants; ModelNotFound (with what to do) for a 404."""
+    try:
+        return api.call("GET", f"/models/{quote(owner)}/{quote(name)}")
+    except ApiError as error:
+        if error.status != 404:
+            raise
+        raise ModelNotFound(
+            f"No model {owner}/{name} on {api.url} (or it is private and "
+            + ("this token may not see it)." if api.token else "you gave no token)."),
+            "Check the name with `ophis model search`; for a private model pass --token "
+            "or log in (`ophis login`) as a user who may read it.",
+        ) from None
+
+
+def choose_variant(
+    details: dict[str, Any], quantization: str | None, version: str | None
+) -> dict[str, Any]:
+    """The variant of ``quantization`` (GGUF first) in ``version`` (default: the latest)."""
+    version = version or details.get("latest_version")
+    variants = [v for v in details.get("variants", []) if not version or v["version"] == version]
+    if quantization:
+        variants = [v for v in variants if str(v["quantization"]).upper() == quantization.upper()]
+    variants.sort(key=lambda v: (str(v.get("format")).lower() != "gguf", v.get("size") or 0))
+    if not variants:
+        offered = sorted({f"{v['quantization']} ({v['version']})" for v in details["variants"]})
+        raise ModelNotFound(
+            f"{details['owner']}/{details['name']} has no "
+            f"{quantization or 'file'} variant in version {version}.",
+            f"It offers: {', '.join(offered) or 'nothing'}.",
+        )
+    return variants[0]
+
+
+def pull_model(
+    api: ApiClient,
+    cache: ModelCache,
+    spec: str,
+    quantization: str | None = None,
+    version: str | None = None,
+    progress: Progress | None = None,
+) -> Pulled:
+    owner, name = parse_model_name(spec)
+    variant = choose_variant(model_details(api, owner, name), quantization, version)
+    target = cache.file(owner, name, component(variant["basename"], "file name"))
+    size, sha256 = int(variant["size"]), str(variant["sha256"]).lower()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + PARTIAL_SUFFIX)
+    resumed_from = partial.stat().st_size if partial.exists() else 0
+    digest, downloaded = _hash_prefix(partial, resumed_from), 0
+    if resumed_from < size:
+        url = urljoin(api.url + "/", variant["download_url"])
+        restarted, downloaded, digest = _fetch(
+            api, url, partial, resumed_from, size, digest, progress
+        )
+        resumed_from = 0 if restarted else resumed_from
+    _check(partial, digest.hexdigest(), sha256, size, f"{owner}/{name}")
+    os.replace(partial, target)
+    pulled = Pulled(
+        model=f"{owner}/{name}",
+        version=str(variant["version"]),
+        quantization=str(variant["quantization"]),
+        format=str(variant.get("format") or ""),
+        path=str(target),
+        size=size,
+        sha256=sha256,
+        resumed_from=resumed_from,
+        downloaded=downloaded,
+    )
+    record = {k: v for k, v in asdict(pulled).items() if k not in ("path", "resumed_from")}
+    cache.save_record(
+        target,
+        {
+            **record,
+            **_card(variant),
+            "server": api.url,
+            "pulled": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+    )
+    return pulled
+
+
+def _card(variant: dict[str, Any]) -> dict[str, Any]:
+    return {key: variant.get(key) for key in ("parameters", "labels", "basename")}
+
+
+def _hash_prefix(partial: Path, length: int) -> Any:
+    digest = hashlib.sha256()
+    if length:
+        with partial.open("rb") as handle:
+            while block := handle.read(CHUNK):
+                digest.update(block)
+    return digest
+
+
+def _fetch(
+    api: ApiClient,
+    url: str,
+    partial: Path,
+    offset: int,
+    size: int,
+    digest: Any,
+    progress: Progress | None,
+) -> tuple[bool, int, Any]:
+    """Append the bytes after ``offset`` to ``partial``. Returns whether the server sent
+    the whole file instead (then ``partial`` restarts), the bytes fetched and the digest
+    of the whole file so far."""
+    headers = {"Range": f"bytes={offset}-"} if offset else {}
+    with (
+        api.reaching(),
+        api.http.stream("GET", url, headers=headers, follow_redirects=True) as response,
+    ):
+        if response.status_code not in (200, 206):
+            response.read()
+            raise error_for(response, api.token)
+        restarted = response.status_code == 200 and offset > 0
+        if restarted:
+            offset, digest = 0, hashlib.sha256()
+        done = offset
+        with partial.open("ab" if offset else "wb") as handle:
+            for block in response.iter_bytes(CHUNK):
+                done += len(block)
+                if done > size:
+                    handle.close()
+                    partial.unlink(missing_ok=True)
+                    raise ChecksumMismatch(
+                        f"{url} sent more than the {size} bytes the catalog declares; "
+                        "the partial download was deleted.",
+                        "Tell the channel's owner: the file does not match its record.",
+                    )
+                handle.write(block)
+                digest.update(block)
+                if progress:
+                    progress(done, size)
+    return restarted, done - offset, digest
+
+
+def _check(partial: Path, actual: str, expected: str, size: int, model: str) -> None:
+    """The pulled bytes are the catalog's, else the partial file goes."""
+    length = partial.stat().st_size
+    if length == size and actual == expected:
+        return
+    partial.unlink(missing_ok=True)
+    what = f"{length} bytes instead of {size}" if length != size else f"sha256 {actual}"
+    raise ChecksumMismatch(
+        f"The download of {model} does not match the catalog ({what}; expected sha256 "
+        f"{expected}). The partial download was deleted.",
+        "Pull again; if it fails again, tell the channel's owner.",
+    )

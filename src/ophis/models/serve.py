@@ -1,0 +1,208 @@
+"""A local REST API in the OpenAI shape over one GGUF model, run by llama.cpp through
+llama-cpp-python: ``GET /v1/models``, ``POST /v1/embeddings`` and, for a text-generation
+model, ``POST /v1/chat/completions``. Every request needs ``Authorization: Bearer
+<token>``; the server listens on 127.0.0.1 only.
+
+llama.cpp does the inference; this module only shapes requests and answers (the answers
+are llama-cpp-python's own, which already follow OpenAI's schema).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ophis.core.errors import OphisError
+
+HOST = "127.0.0.1"
+#: requests larger than this are refused before they are parsed
+MAX_REQUEST_BYTES = 4 * 1024 * 1024
+MAX_INPUTS = 512
+_EMBEDDING_ARCHITECTURES = {"bert", "nomic-bert", "jina-bert-v2", "modern-bert", "neo-bert"}
+
+
+class ServeError(OphisError):
+    exception_name = "ServeError"
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+@dataclass
+class Engine:
+    """One loaded model; llama.cpp's context is not thread-safe, so calls take turns."""
+
+    model_id: str
+    path: Path
+    embedding: bool
+    llama: Any
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    created: int = field(default_factory=lambda: int(time.time()))
+
+    def embed(self, inputs: list[str]) -> dict[str, Any]:
+        with self.lock:
+            return self.llama.create_embedding(inputs, model=self.model_id)
+
+    def chat(self, body: dict[str, Any]) -> dict[str, Any]:
+        allowed = ("messages", "max_tokens", "temperature", "top_p", "stop", "seed")
+        with self.lock:
+            answer = self.llama.create_chat_completion(
+                **{key: body[key] for key in allowed if key in body}
+            )
+        return {**answer, "model": self.model_id}
+
+
+def is_embedding_model(path: Path) -> bool:
+    """An encoder (BERT family) or a file that declares a pooling type embeds text; any
+    other model generates it."""
+    import gguf
+
+    reader = gguf.GGUFReader(path)
+    architecture = str(reader.fields["general.architecture"].contents())
+    return (
+        architecture in _EMBEDDING_ARCHITECTURES or f"{architecture}.pooling_type" in reader.fields
+    )
+
+
+def load_engine(path: Path, model_id: str, threads: int | None = None) -> Engine:
+    """``path`` loaded by llama.cpp, for embeddings or chat as the file says."""
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        raise ServeError(
+            "Serving a model needs llama-cpp-python, which is not installed.",
+            "Install Ophis's models extra: pip install 'ophis[models]'.",
+        ) from None
+    try:
+        embedding = is_embedding_model(path)
+    except (ValueError, OSError, KeyError) as error:
+        raise ServeError(f"{path} is not a GGUF model: {error}", "Serve a .gguf file.") from None
+    context = 0  # the model's own context length
+    llama = Llama(
+        model_path=str(path),
+        embedding=embedding,
+        n_ctx=context,
+        # an encoder sees a whole input in one batch: it must hold the longest one
+        n_batch=512 if not embedding else 8192,
+        n_ubatch=512 if not embedding else 8192,
+        n_threads=threads,
+        verbose=False,
+    )
+    return Engine(model_id=model_id, path=path, embedding=embedding, llama=llama)
+
+
+def create_app(engine: Engine, token: str) -> Any:
+    """The FastAPI app serving ``engine`` to holders of ``token``."""
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
+
+    app = FastAPI(title=f"Ophis model server: {engine.model_id}", docs_url=None, redoc_url=None)
+    expected = f"Bearer {token}".encode()
+
+    def error(status: int, message: str, kind: str, code: str | None = None) -> JSONResponse:
+        body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    def invalid(message: str, status: int = 400) -> JSONResponse:
+        return error(status, message, "invalid_request_error")
+
+    @app.middleware("http")
+    async def require_token(request: Request, call_next: Any) -> Any:
+        given = request.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            return error(
+                401,
+                "Missing or wrong API key: send 'Authorization: Bearer <token>' with the "
+                "token `ophis model serve` printed.",
+                "invalid_request_error",
+                "invalid_api_key",
+            )
+        if int(request.headers.get("content-length") or 0) > MAX_REQUEST_BYTES:
+            return invalid(f"The request is over {MAX_REQUEST_BYTES} bytes.", 413)
+        return await call_next(request)
+
+    @app.get("/v1/models")
+    def models() -> dict[str, Any]:
+        owner = engine.model_id.split("/")[0] if "/" in engine.model_id else "local"
+        return {
+            "object": "list",
+            "data": [
+                {
+                    "id": engine.model_id,
+                    "object": "model",
+                    "created": engine.created,
+                    "owned_by": owner,
+                }
+            ],
+        }
+
+    @app.post("/v1/embeddings")
+    async def embeddings(request: Request) -> Any:
+        body = await _json_body(request)
+        if not engine.embedding:
+            return invalid(f"{engine.model_id} is not an embedding model.")
+        inputs = body.get("input") if isinstance(body, dict) else None
+        inputs = [inputs] if isinstance(inputs, str) else inputs
+        if (
+            not isinstance(inputs, list)
+            or not inputs
+            or not all(isinstance(item, str) for item in inputs)
+        ):
+            return invalid("'input' must be a string or a list of strings.")
+        if len(inputs) > MAX_INPUTS:
+            return invalid(f"At most {MAX_INPUTS} inputs per request.")
+        try:
+            return await _in_thread(engine.embed, inputs)
+        except ValueError as failure:  # llama.cpp: an input longer than the context
+            return invalid(str(failure))
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request) -> Any:
+        body = await _json_body(request)
+        if engine.embedding:
+            return error(
+                400,
+                f"{engine.model_id} is an embedding model: use /v1/embeddings.",
+                "invalid_request_error",
+            )
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            return invalid("'messages' must be a list.")
+        if body.get("stream"):
+            return invalid("Streaming is not supported; leave 'stream' unset.")
+        try:
+            return await _in_thread(engine.chat, body)
+        except (ValueError, TypeError) as failure:
+            return invalid(str(failure))
+
+    return app
+
+
+async def _json_body(request: Any) -> Any:
+    import json
+
+    try:
+        return json.loads(await request.body())
+    except ValueError:
+        return None
+
+
+async def _in_thread(function: Any, *args: Any) -> Any:
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(function, *args)
+
+
+def run(engine: Engine, token: str, sock: socket.socket) -> None:
+    """Serve until interrupted on ``sock`` (bound to 127.0.0.1 by the caller)."""
+    import uvicorn
+
+    config = uvicorn.Config(create_app(engine, token), log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])
