@@ -15,9 +15,12 @@ from typing import Any
 
 import typer
 
-from ophis.cli.output import emit_json, fail, progress_bar
-from ophis.cli.remote import JSON, say, show_table
+from ophis.cli.output import emit_json, fail, progress_bar, stdout
 from ophis.core.errors import OphisError
+
+# (ophis.cli.remote is imported where needed: it brings the HTTP client, which the local
+# commands -- list, remove, convert, quantize -- must not load)
+JSON = typer.Option(False, "--json", help="Print JSON.")
 
 SERVER = typer.Option(
     None,
@@ -71,6 +74,16 @@ def _cache() -> Any:
     return ModelCache(models_dir())
 
 
+def say(message: str) -> None:
+    stdout.print(message, highlight=False, markup=False, soft_wrap=True)
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> None:
+    from ophis.cli.remote import show_table
+
+    show_table(rows, columns, as_json)
+
+
 def search(
     query: str = typer.Argument("", help="Words in the model's name or summary."),
     task: str = typer.Option(None, "--task", help="embedding, text-generation, ..."),
@@ -96,7 +109,7 @@ def search(
     for row in rows:
         row["model"] = f"{row.get('owner')}/{row.get('name')}"
     columns = ["model", "task", "architecture", "parameters", "quantizations", "summary"]
-    show_table(rows, columns, as_json)
+    _table(rows, columns, as_json)
 
 
 def pull(
@@ -135,7 +148,7 @@ def pull(
 def list_(as_json: bool = JSON) -> None:
     """The models in the local cache."""
     rows = _cache().entries()
-    show_table(rows, ["model", "version", "quantization", "size", "parameters", "path"], as_json)
+    _table(rows, ["model", "version", "quantization", "size", "parameters", "path"], as_json)
 
 
 def remove(
