@@ -53,6 +53,7 @@ COMMANDS = {
     "audit": "security",
     "constructor": "distribution",
     "metapackage": "distribution",
+    "model": "model",
 }
 
 #: visible verb -> the first paragraph of its help, in the order ``ophis --help`` lists them
@@ -124,5 +125,6 @@ VERB_HELP = {
     "project": "Projects: a manifest, a lock file and tasks.",
     "deployment": "Projects deployed to an Ophis server.",
     "server": "Run the channel server and manage its accounts.",
+    "model": "Models: weights in several quantizations, uploaded, searched, pulled and served.",
     "shell": "Shell integration: the hook and the scripts it evaluates.",
 }

@@ -155,6 +155,9 @@ def _add_routes(app: FastAPI) -> None:
     from ophis.server.api import sboms
 
     app.include_router(sboms.router, prefix="/api")
+    from ophis.server.api import models as models_api
+
+    app.include_router(models_api.router, prefix="/api")
     from ophis.server.conda import index_pages
     from ophis.server.conda import routes as conda_routes
     from ophis.server.pypi import routes as pypi_routes

@@ -70,7 +70,9 @@ def token_public(token: Token) -> dict[str, Any]:
 # --- packages, releases, files (reference §2 and §5) -----------------------------------
 
 #: the package types anaconda-client knows; any other value in ``package_types`` crashes it
-PACKAGE_TYPES = frozenset({"conda", "pypi", "r", "env", "ipynb", "file", "installer", "project"})
+PACKAGE_TYPES = frozenset(
+    {"conda", "pypi", "r", "env", "ipynb", "file", "installer", "project", "model"}
+)
 
 
 class PackageCreate(BaseModel):

@@ -15,7 +15,7 @@ import hashlib
 import logging
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from ophis.core import project_archive
 from ophis.core.channeldata import package_facts
 from ophis.core.errors import InvalidPackageError
+from ophis.core.model_files import model_format, read_model_file
 from ophis.core.package_file import file_digests, read_package, split_package_filename
 from ophis.core.paths import check_relative_path
 from ophis.core.platform import parse_subdir
@@ -56,6 +57,12 @@ PROJECT = "project"
 #: a generic file (``anaconda upload -t file``): any bytes, named by the package and version
 #: the uploader gives, in no channel index
 GENERIC = "file"
+#: a model's weights (GGUF, safetensors): one variant of the release (``ophis model upload``;
+#: a .gguf or .safetensors file uploaded as a generic file is one too)
+MODEL = "model"
+#: what an uploader may say about a model file (the stage's ``attrs``); the rest is read
+#: from the file
+MODEL_DECLARED = ("task", "license")
 #: ChannelRevision.subdir for an owner's pip index
 PYPI_INDEX = "@pypi"
 MAIN = "main"
@@ -86,10 +93,21 @@ class Inspected:
 
 
 def inspect_file(
-    path: Path, distribution_type: str, name: str = "", version: str = ""
+    path: Path,
+    distribution_type: str,
+    name: str = "",
+    version: str = "",
+    declared: Mapping[str, Any] | None = None,
 ) -> Inspected:
     """Check a file and read its metadata; raises InvalidPackageError (nothing is stored).
-    A generic file has none: it is the release ``name``/``version`` it was uploaded to."""
+    A generic file has none: it is the release ``name``/``version`` it was uploaded to; a
+    model file (by its suffix, whichever way it came) has its header checked and read, with
+    what the uploader ``declared`` about it (MODEL_DECLARED)."""
+    if distribution_type == MODEL:
+        basename = model_basename(name, version, path.name)
+        return _inspect_model(path, basename, name, version, declared or {})
+    if distribution_type == GENERIC and model_format(path.name):
+        return _inspect_model(path, path.name, name, version, declared or {})
     if distribution_type == GENERIC:
         return _inspect_generic(path, name, version)
     if distribution_type == CONDA:
@@ -178,6 +196,36 @@ def _inspect_generic(path: Path, name: str, version: str) -> Inspected:
         size=size,
         md5=md5,
         sha256=sha256,
+    )
+
+
+def model_basename(name: str, version: str, filename: str) -> str:
+    """A model variant's basename: its file name within its release (an owner's models all
+    have files named ``model.safetensors``, and each version has the same names again)."""
+    return f"{name}/{version}/{filename}"
+
+
+def _inspect_model(
+    path: Path, basename: str, name: str, version: str, declared: Mapping[str, Any]
+) -> Inspected:
+    check_relative_path(path.name, "file name", path.name)
+    task, license_ = (str(declared.get(key) or "") for key in MODEL_DECLARED)
+    with path.open("rb") as stream:
+        facts = read_model_file(stream, path.stat().st_size, path.name, declared_task=task)
+    size, md5, sha256 = file_digests(path)
+    card = facts.card()
+    card["license"] = card["license"] or license_[:200]
+    return Inspected(
+        distribution_type=MODEL,
+        name=name,
+        version=version,
+        basename=basename,
+        filename=path.name,
+        subdir=None,
+        size=size,
+        md5=md5,
+        sha256=sha256,
+        attrs=card,
     )
 
 
@@ -484,7 +532,7 @@ def delete_unshared(session: Session, storage: Storage, keys: list[str]) -> None
 def touch(session: Session, row: File, labels: list[str] | None = None) -> None:
     """Bump the revision of every (owner, label, subdir) whose index shows ``row``: the
     repodata (or pip index) caches of those, and only those, are rebuilt."""
-    if row.distribution_type == GENERIC:  # in no index
+    if row.distribution_type in (GENERIC, MODEL):  # in no index
         return
     subdir = row.subdir if row.distribution_type == CONDA else PYPI_INDEX
     if subdir is None:

@@ -116,7 +116,7 @@ def owner_repo(
         )
     if filters.label:
         in_label = File.id.in_(_label_file_ids(owner.id, filters.label))
-        shown = _shown_files(session, principal, owner, filters.label)
+        shown = shown_files(session, principal, owner, filters.label)
         query = query.where(_package_files(Package.id, in_label, shown).exists())
     if filters.access:
         public = authz.public_packages()
@@ -145,7 +145,7 @@ def _label_file_ids(owner_id: int, label: str) -> Select[Any]:
     )
 
 
-def _shown_files(
+def shown_files(
     session: Session, principal: Principal, owner: Account, label: str | None = None
 ) -> ColumnElement[bool]:
     """Files not hidden by a channel policy from those who may not write the channel."""
@@ -203,7 +203,7 @@ def package_files(
     ``filters``; NotFound for a package the caller may not read."""
     _check_kind(filters.kind)
     package = packages.get_package(session, principal, login, name)
-    shown = _shown_files(session, principal, package.owner)
+    shown = shown_files(session, principal, package.owner)
     rows = (
         select(File)
         .join(Release, Release.id == File.release_id)
@@ -271,7 +271,7 @@ def open_download(
         .join(Package, Package.id == Release.package_id)
         .where(Package.owner_id == owner.id, func.lower(Package.name) == name.lower())
         .where(Release.version == version, File.basename == basename)
-        .where(_shown_files(session, principal, owner))
+        .where(shown_files(session, principal, owner))
     )
     if row is None or not _may_download(session, principal, row):
         raise authz.not_found(f"{owner.login}/{name}/{version}/{basename}")
@@ -296,7 +296,7 @@ def badge_facts(session: Session, principal: Principal, login: str, name: str) -
     newest = session.scalar(
         select(Release).where(Release.package_id == package.id).order_by(Release.id.desc()).limit(1)
     )
-    shown = _shown_files(session, principal, package.owner)
+    shown = shown_files(session, principal, package.owner)
     totals = session.execute(
         _package_files(package.id, shown)
         .with_only_columns(_PLATFORM, func.sum(File.download_count))

@@ -53,6 +53,7 @@ _FILENAME = r"[A-Za-z0-9_+!-][A-Za-z0-9._+!-]{0,250}"
 _BASENAME = re.compile(rf"^(?:{_SUBDIR}/)?{_FILENAME}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _UPLOAD_AGAIN = "Upload the file again with `anaconda upload`."
+_ACCEPTED = (files.CONDA, files.PYPI, files.PROJECT, files.GENERIC, files.MODEL)
 
 
 class StoragePostError(ServerError):
@@ -85,7 +86,7 @@ def stage(
     package = release.package
     authz.check_write_package(session, principal, package)
     staging.check_room_for_stage(session, settings, authz.require_login(principal).id)
-    _check_stage_request(basename, version, body)
+    _check_stage_request(basename, package.name, version, body)
     target_labels = body.channels or [files.MAIN]
     for label in target_labels:
         labels.check_label_name(label)
@@ -118,18 +119,21 @@ def stage(
     return StagedUpload(dist_id, key)
 
 
-def _check_stage_request(basename: str, version: str, body: StageCreate) -> None:
-    if not _BASENAME.match(basename) or len(basename) > 500:
+def _check_stage_request(basename: str, name: str, version: str, body: StageCreate) -> None:
+    if body.distribution_type == files.MODEL:
+        _check_model_basename(basename, name, version)
+    elif not _BASENAME.match(basename) or len(basename) > 500:
         raise BadRequest(
             f"{basename!r} is not a valid file name for an upload.",
             "Upload conda packages as <subdir>/<name>-<version>-<build>.conda|.tar.bz2 and"
             " Python distributions under their own file names.",
         )
-    if body.distribution_type not in (files.CONDA, files.PYPI, files.PROJECT, files.GENERIC):
+    if body.distribution_type not in _ACCEPTED:
         raise BadRequest(
             f"Distribution type {body.distribution_type!r} is not accepted.",
-            "Upload conda packages (.conda, .tar.bz2), wheels, sdists, project archives or"
-            " generic files (`anaconda upload -t file --package NAME --version VERSION`).",
+            "Upload conda packages (.conda, .tar.bz2), wheels, sdists, project archives, model"
+            " files (`ophis model upload`) or generic files (`anaconda upload -t file"
+            " --package NAME --version VERSION`).",
         )
     if body.distribution_type == files.GENERIC and "/" in basename:
         raise BadRequest(
@@ -141,6 +145,16 @@ def _check_stage_request(basename: str, version: str, body: StageCreate) -> None
     if not _SHA256.match(body.sha256.lower()):
         raise BadRequest(
             "The sha256 of the upload is not 64 hexadecimal digits.", "Send the file's SHA-256."
+        )
+
+
+def _check_model_basename(basename: str, name: str, version: str) -> None:
+    filename = basename.rsplit("/", 1)[-1]
+    expected = files.model_basename(name, version, filename)
+    if basename != expected or not re.match(rf"^{_FILENAME}$", filename):
+        raise BadRequest(
+            f"{basename!r} is not a model file's name for an upload.",
+            f"Upload it as {expected!r} (`ophis model upload` does).",
         )
 
 
@@ -386,7 +400,9 @@ def _record(
     path: Path,
 ) -> File:
     package = release.package
-    inspected = files.inspect_file(path, row.distribution_type, package.name, release.version)
+    inspected = files.inspect_file(
+        path, row.distribution_type, package.name, release.version, row.attrs
+    )
     _check_agrees(inspected, package.name, release.version, row.basename)
     for name in row.labels:
         authz.check_label_unlocked(

@@ -3,9 +3,11 @@ Anaconda.org gives every file (``<subdir>/<file>`` for conda packages, the file 
 wheels, sdists and generic files), whatever label holds it.
 
 Served by the same responses as the channels' files (validators, 304, Range, storage
-redirects) and counted as their downloads are. The caller is the token of the request (in
-the path, ``/t/<token>/...``, or the ``Authorization`` header), never a browser's session:
-the bytes are the uploader's, so they are sent as an attachment that nothing renders here.
+redirects) and counted as their downloads are; ``X-Checksum-Sha256`` names the whole file's
+digest, for a client that resumes with Range to check what it put together. The caller is
+the token of the request (in the path, ``/t/<token>/...``, or the ``Authorization``
+header), never a browser's session: the bytes are the uploader's, so they are sent as an
+attachment that nothing renders here.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ def download(
     )
     response = file_response(request, context.storage, found, principal)
     response.headers["Content-Disposition"] = content_disposition(filename)
+    response.headers["X-Checksum-Sha256"] = found.sha256  # a resumed download checks it
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = _SANDBOX
     return response
