@@ -49,7 +49,12 @@ def test_the_cache_refuses_file_names_that_leave_their_folder(
     tmp_path: Path, basename: str
 ) -> None:
     with pytest.raises(ModelCacheError, match="file name"):
-        ModelCache(tmp_path).file("alice", "minilm", basename)
+        ModelCache(tmp_path).file("alice", "minilm", "1.0", basename)
+
+
+def test_the_cache_refuses_a_version_that_leaves_its_folder(tmp_path: Path) -> None:
+    with pytest.raises(ModelCacheError, match="version"):
+        ModelCache(tmp_path).file("alice", "minilm", "../..", "model.gguf")
 
 
 @pytest.mark.parametrize("spec", ["../minilm", "alice/..", "alice", "alice/a/b", "/minilm"])

@@ -1,4 +1,4 @@
-"""The local model cache: ``<root prefix>/models/<owner>/<name>/<file>``, each pulled file
+"""The local model cache: ``<root prefix>/models/<owner>/<name>/<version>/<file>``, each pulled file
 beside a ``<file>.json`` record of where it came from (server, version, quantization,
 size, sha256). Every name that comes from a server or the user is checked by
 :func:`ophis.core.paths.unsafe_path_reason` and must be a single component before it
@@ -40,14 +40,22 @@ def models_dir(env: Mapping[str, str] = os.environ) -> Path:
     return bootstrap_root_prefix(env) / "models"
 
 
-def component(value: object, what: str) -> str:
-    """``value`` if it is one safe path component, else ModelCacheError naming ``what``."""
+def relative_path(value: object, what: str) -> str:
+    """``value`` if it is a safe relative path, else ModelCacheError naming ``what``."""
     reason = unsafe_path_reason(value)
-    if reason is None and "/" in str(value):
-        reason = "has more than one component"
     if reason is not None:
         raise ModelCacheError(
             f"The {what} {value!r} {reason}.",
+            "The server's answer cannot name a file here; tell the channel's owner.",
+        )
+    return str(value)
+
+
+def component(value: object, what: str) -> str:
+    """``value`` if it is one safe path component, else ModelCacheError naming ``what``."""
+    if "/" in relative_path(value, what):
+        raise ModelCacheError(
+            f"The {what} {value!r} has more than one component.",
             "The server's answer cannot name a file here; tell the channel's owner.",
         )
     return str(value)
@@ -68,8 +76,12 @@ class ModelCache:
     def folder(self, owner: str, name: str) -> Path:
         return self.root / component(owner, "owner") / component(name, "model name")
 
-    def file(self, owner: str, name: str, basename: str) -> Path:
-        return self.folder(owner, name) / component(basename, "file name")
+    def file(self, owner: str, name: str, version: str, filename: str) -> Path:
+        return (
+            self.folder(owner, name)
+            / component(version, "version")
+            / component(filename, "file name")
+        )
 
     def save_record(self, path: Path, record: dict[str, Any]) -> None:
         write_atomic(path.with_name(path.name + RECORD_SUFFIX), json.dumps(record).encode())
@@ -77,7 +89,7 @@ class ModelCache:
     def entries(self) -> list[dict[str, Any]]:
         """Every pulled file: its record with its local ``path``, sorted by model."""
         found = []
-        for record_path in sorted(self.root.glob(f"*/*/*{RECORD_SUFFIX}")):
+        for record_path in sorted(self.root.glob(f"*/*/*/*{RECORD_SUFFIX}")):
             model_file = record_path.with_name(record_path.name.removesuffix(RECORD_SUFFIX))
             if not model_file.is_file() or record_path.stat().st_size > MAX_RECORD_BYTES:
                 continue
@@ -85,7 +97,7 @@ class ModelCache:
                 record = json.loads(record_path.read_text())
             except ValueError:
                 continue
-            owner, name = record_path.parent.parent.name, record_path.parent.name
+            owner, name = record_path.parents[2].name, record_path.parents[1].name
             found.append({**record, "model": f"{owner}/{name}", "path": str(model_file)})
         return found
 
@@ -124,7 +136,7 @@ class ModelCache:
             removed.append(str(path))
         if not removed:
             self.find(spec, quantization)  # raises: nothing of that name is here
-        if folder.is_dir() and not any(folder.glob(f"*{RECORD_SUFFIX}")):
+        if folder.is_dir() and not any(folder.glob(f"*/*{RECORD_SUFFIX}")):
             shutil.rmtree(folder)  # partial downloads go with the model's last file
         return removed
 

@@ -20,7 +20,13 @@ from urllib.parse import quote, urljoin
 
 from ophis.client.api import ApiClient, ApiError, error_for
 from ophis.core.errors import OphisError
-from ophis.models.cache import PARTIAL_SUFFIX, ModelCache, component, parse_model_name
+from ophis.models.cache import (
+    PARTIAL_SUFFIX,
+    ModelCache,
+    component,
+    parse_model_name,
+    relative_path,
+)
 
 CHUNK = 1024 * 1024
 Progress = Callable[[int, int], None]
@@ -98,7 +104,7 @@ def pull_model(
 ) -> Pulled:
     owner, name = parse_model_name(spec)
     variant = choose_variant(model_details(api, owner, name), quantization, version)
-    target = cache.file(owner, name, component(variant["basename"], "file name"))
+    target = cache.file(owner, name, str(variant["version"]), _file_name(variant["basename"]))
     size, sha256 = int(variant["size"]), str(variant["sha256"]).lower()
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + PARTIAL_SUFFIX)
@@ -134,6 +140,11 @@ def pull_model(
         },
     )
     return pulled
+
+
+def _file_name(basename: object) -> str:
+    """The file name of a variant's ``NAME/VERSION/FILE`` basename (a plain relative path)."""
+    return component(relative_path(basename, "file name").rsplit("/", 1)[-1], "file name")
 
 
 def _card(variant: dict[str, Any]) -> dict[str, Any]:

@@ -42,15 +42,15 @@ QUANTIZATION = typer.Option(
 )
 
 
-def add_local_commands(model: typer.Typer) -> None:
+def register(group: typer.Typer) -> None:
     """The user's-machine commands of the ``model`` group."""
-    model.command("search")(search)
-    model.command("pull")(pull)
-    model.command("list")(list_)
-    model.command("remove")(remove)
-    model.command("convert")(convert)
-    model.command("quantize")(quantize)
-    model.command("serve")(serve)
+    group.command("search")(search)
+    group.command("pull")(pull)
+    group.command("list")(list_)
+    group.command("remove")(remove)
+    group.command("convert")(convert)
+    group.command("quantize")(quantize)
+    group.command("serve")(serve)
 
 
 @contextmanager
