@@ -10,6 +10,7 @@ are llama-cpp-python's own, which already follow OpenAI's schema).
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 import socket
 import threading
@@ -17,6 +18,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from ophis.core.errors import OphisError
 
@@ -98,11 +103,8 @@ def load_engine(path: Path, model_id: str, threads: int | None = None) -> Engine
     return Engine(model_id=model_id, path=path, embedding=embedding, llama=llama)
 
 
-def create_app(engine: Engine, token: str) -> Any:
+def create_app(engine: Engine, token: str) -> FastAPI:
     """The FastAPI app serving ``engine`` to holders of ``token``."""
-    from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse
-
     app = FastAPI(title=f"Ophis model server: {engine.model_id}", docs_url=None, redoc_url=None)
     expected = f"Bearer {token}".encode()
 
@@ -113,6 +115,10 @@ def create_app(engine: Engine, token: str) -> Any:
 
     def invalid(message: str, status: int = 400) -> JSONResponse:
         return error(status, message, "invalid_request_error")
+
+    @app.exception_handler(_TooLarge)
+    async def too_large(request: Request, failure: _TooLarge) -> JSONResponse:
+        return invalid(f"The request is over {MAX_REQUEST_BYTES} bytes.", 413)
 
     @app.middleware("http")
     async def require_token(request: Request, call_next: Any) -> Any:
@@ -185,18 +191,24 @@ def create_app(engine: Engine, token: str) -> Any:
     return app
 
 
-async def _json_body(request: Any) -> Any:
-    import json
+class _TooLarge(Exception):
+    """A request body over MAX_REQUEST_BYTES (sent without a Content-Length)."""
 
+
+async def _json_body(request: Request) -> Any:
+    """The JSON body, read no further than MAX_REQUEST_BYTES; None when it is not JSON."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_REQUEST_BYTES:
+            raise _TooLarge
     try:
-        return json.loads(await request.body())
+        return json.loads(body)
     except ValueError:
         return None
 
 
 async def _in_thread(function: Any, *args: Any) -> Any:
-    from starlette.concurrency import run_in_threadpool
-
     return await run_in_threadpool(function, *args)
 
 
