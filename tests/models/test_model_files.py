@@ -11,6 +11,15 @@ import pytest
 from ophis.models.cache import ModelCache, ModelCacheError, parse_model_name
 from ophis.models.convert import ModelConversionError, convert_bert
 from ophis.models.quantize import QuantizationError, quantize_gguf
+from ophis.testing import models as hostile
+from ophis.testing.cli import isolated_user, ophis
+
+HOSTILE_GGUF = {
+    "claiming 2^60 tensors": hostile.gguf_claiming_tensors(),
+    "a 2^62-byte string": hostile.gguf_claiming_string(),
+    "an array of 2^60 strings": hostile.gguf_claiming_array(),
+    "a 2^40-element tensor past the end": hostile.gguf_tensor_past_the_end(),
+}
 
 
 def test_convert_refuses_a_model_that_is_not_bert(tmp_path: Path) -> None:
@@ -67,3 +76,29 @@ def test_removing_a_model_that_was_never_pulled_says_how_to_pull_it(tmp_path: Pa
     with pytest.raises(ModelCacheError, match="not in the model cache") as caught:
         ModelCache(tmp_path).remove("alice/minilm", "Q8_0")
     assert caught.value.remedy == "Pull it first: ophis model pull alice/minilm --quantization Q8_0"
+
+
+@pytest.mark.parametrize("content", HOSTILE_GGUF.values(), ids=HOSTILE_GGUF.keys())
+def test_quantize_refuses_a_hostile_header_before_the_library_reads_it(
+    tmp_path: Path, content: bytes
+) -> None:
+    source = tmp_path / "hostile.gguf"
+    source.write_bytes(content)
+    with pytest.raises(QuantizationError, match="not a readable GGUF file"):
+        quantize_gguf(source, tmp_path / "out.gguf", "Q8_0")
+    assert not (tmp_path / "out.gguf").exists()
+
+
+def test_serve_refuses_hostile_files_before_llama_cpp_loads_them(tmp_path: Path) -> None:
+    """Each is refused by the bounded header check, quickly and with a clear message (a
+    header claiming 2^62 bytes would otherwise be a huge allocation)."""
+    env = isolated_user(tmp_path)
+    for label in ("claiming 2^60 tensors", "a 2^62-byte string"):
+        content = HOSTILE_GGUF[label]
+        path = tmp_path / f"{label.replace(' ', '-')}.gguf"
+        path.write_bytes(content)
+        result = ophis(env, "model", "serve", str(path), "--json")
+        assert result.returncode == 1, label
+        refused = json.loads(result.stdout)
+        assert refused["exception_name"] == "InvalidArchiveError", label
+        assert path.name in refused["message"], label

@@ -19,7 +19,8 @@ from typing import Any
 from urllib.parse import quote, urljoin
 
 from ophis.client.api import ApiClient, ApiError, error_for
-from ophis.core.errors import OphisError
+from ophis.core.errors import InvalidPackageError, OphisError
+from ophis.core.model_files import model_format, read_model_file
 from ophis.models.cache import (
     PARTIAL_SUFFIX,
     ModelCache,
@@ -117,6 +118,7 @@ def pull_model(
         )
         resumed_from = 0 if restarted else resumed_from
     _check(partial, digest.hexdigest(), sha256, size, f"{owner}/{name}")
+    _check_header(partial, target.name)
     os.replace(partial, target)
     pulled = Pulled(
         model=f"{owner}/{name}",
@@ -145,6 +147,23 @@ def pull_model(
 def _file_name(basename: object) -> str:
     """The file name of a variant's ``NAME/VERSION/FILE`` basename (a plain relative path)."""
     return component(relative_path(basename, "file name").rsplit("/", 1)[-1], "file name")
+
+
+def _check_header(partial: Path, filename: str) -> None:
+    """A model file's header, read with limits, before the file is in the cache: a hostile
+    one is deleted (its sha256 matched: the server holds a bad file)."""
+    if model_format(filename) is None:
+        return
+    try:
+        with partial.open("rb") as stream:
+            read_model_file(stream, partial.stat().st_size, filename)
+    except InvalidPackageError as error:
+        partial.unlink(missing_ok=True)
+        raise InvalidPackageError(
+            filename,
+            f"{error.rule}; the download was deleted",
+            "Do not use this file: tell the channel's owner.",
+        ) from None
 
 
 def _card(variant: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ophis.core.atomic_file import atomic_path
-from ophis.core.errors import OphisError
+from ophis.core.errors import InvalidPackageError, OphisError
+from ophis.core.model_files import read_model_file
 
 #: the methods the gguf library can write (its K-quants are read-only: make those with
 #: llama.cpp's llama-quantize)
@@ -65,11 +66,15 @@ def quantize_gguf(source: Path, output: Path, method: str) -> Quantized:
 
 
 def _open(source: Path) -> Any:
+    """The gguf library's reader of ``source``, once its header passed the bounded check
+    (the library would believe a header claiming 2^60 tensors)."""
     import gguf
 
     try:
+        with source.open("rb") as stream:
+            read_model_file(stream, source.stat().st_size, source.name)
         return gguf.GGUFReader(source)
-    except (ValueError, OSError, KeyError, IndexError) as error:
+    except (InvalidPackageError, ValueError, OSError, KeyError, IndexError) as error:
         raise QuantizationError(
             f"{source} is not a readable GGUF file: {error}", "Give a GGUF model file."
         ) from None

@@ -24,12 +24,12 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ophis.core.errors import OphisError
+from ophis.core.model_files import EMBEDDING, GGUF, ModelFacts, read_model_file
 
 HOST = "127.0.0.1"
 #: requests larger than this are refused before they are parsed
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
 MAX_INPUTS = 512
-_EMBEDDING_ARCHITECTURES = {"bert", "nomic-bert", "jina-bert-v2", "modern-bert", "neo-bert"}
 
 
 class ServeError(OphisError):
@@ -64,20 +64,21 @@ class Engine:
         return {**answer, "model": self.model_id}
 
 
-def is_embedding_model(path: Path) -> bool:
-    """An encoder (BERT family) or a file that declares a pooling type embeds text; any
-    other model generates it."""
-    import gguf
-
-    reader = gguf.GGUFReader(path)
-    architecture = str(reader.fields["general.architecture"].contents())
-    return (
-        architecture in _EMBEDDING_ARCHITECTURES or f"{architecture}.pooling_type" in reader.fields
-    )
+def read_facts(path: Path) -> ModelFacts:
+    """What the GGUF file's header says (read with limits: a hostile header is refused
+    before llama.cpp sees the file)."""
+    try:
+        with path.open("rb") as stream:
+            return read_model_file(stream, path.stat().st_size, path.name)
+    except OSError as error:
+        raise ServeError(f"Cannot read {path}: {error.strerror}.", "Check the path.") from None
 
 
 def load_engine(path: Path, model_id: str, threads: int | None = None) -> Engine:
     """``path`` loaded by llama.cpp, for embeddings or chat as the file says."""
+    facts = read_facts(path)
+    if facts.format != GGUF:
+        raise ServeError(f"{path} is not a GGUF file.", "Serve a .gguf model (llama.cpp's format).")
     try:
         from llama_cpp import Llama
     except ImportError:
@@ -85,18 +86,15 @@ def load_engine(path: Path, model_id: str, threads: int | None = None) -> Engine
             "Serving a model needs llama-cpp-python, which is not installed.",
             "Install Ophis's models extra: pip install 'ophis[models]'.",
         ) from None
-    try:
-        embedding = is_embedding_model(path)
-    except (ValueError, OSError, KeyError) as error:
-        raise ServeError(f"{path} is not a GGUF model: {error}", "Serve a .gguf file.") from None
-    context = 0  # the model's own context length
+    embedding = facts.task == EMBEDDING
+    # an encoder sees each input whole in one batch: the batch holds the longest input
+    batch = (facts.context_length or 512) if embedding else 512
     llama = Llama(
         model_path=str(path),
         embedding=embedding,
-        n_ctx=context,
-        # an encoder sees a whole input in one batch: it must hold the longest one
-        n_batch=512 if not embedding else 8192,
-        n_ubatch=512 if not embedding else 8192,
+        n_ctx=0,  # the model's own context length
+        n_batch=batch,
+        n_ubatch=batch,
         n_threads=threads,
         verbose=False,
     )
