@@ -1,7 +1,8 @@
 """A real model from end to end, offline: all-MiniLM-L6-v2 (shipped inside a PyPI package) is
 converted to GGUF F32 and quantized to F16 and Q8_0 by ``ophis model``, the three variants
 are uploaded to a private channel, Q8_0 is pulled with a token and served by llama.cpp as
-an OpenAI-shaped API, and its embeddings are checked against F32's."""
+an OpenAI-shaped API, and its embeddings are checked against F32's. Navigator's Models page
+does the same in chromium."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.navigator.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.server.api.conftest import add_user
 
 from ophis.testing.cli import isolated_user, ok_json, ophis
@@ -258,3 +260,44 @@ def test_remove_takes_the_model_out_of_the_cache(
     assert removed["removed"] == [str(path)]
     assert not path.exists()
     assert ok_json(ophis(erin, "model", "list", "--json")) == []
+
+
+def test_navigator_pulls_serves_and_stops_a_model(
+    tmp_path_factory: pytest.TempPathFactory, server: RunningServer, alice: str
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    env = user(tmp_path_factory, "navigator-user")
+    navigator = subprocess.Popen(
+        [sys.executable, "-m", "ophis", "navigator", "--no-browser", "--json"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        url = json.loads(navigator.stdout.readline())["url"]  # type: ignore[union-attr]
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.set_default_timeout(60_000)
+            page.goto(url)
+            page.get_by_role("link", name="Models").click()
+            page.get_by_label("Model", exact=True).fill(MODEL)
+            page.get_by_label("Quantization").fill("Q8_0")
+            page.get_by_label("Server").fill(server.api)
+            page.get_by_label("Token").fill(alice)
+            page.get_by_role("button", name="Pull").click()
+            expect(page.get_by_role("status")).to_have_text(f"Pulled {MODEL} (Q8_0).")
+            row = page.locator(f'tr[data-model="{MODEL}"][data-quantization="Q8_0"]')
+            row.get_by_role("button", name="Serve").click()
+            endpoint = page.locator("input.endpoint").input_value()
+            key = page.locator("input.api-key").input_value()
+            listed = httpx.get(f"{endpoint}/models", headers={"Authorization": f"Bearer {key}"})
+            assert [model["id"] for model in listed.json()["data"]] == [MODEL]
+            assert httpx.get(f"{endpoint}/models").status_code == 401
+            page.get_by_role("button", name="Stop").click()
+            expect(page.locator("input.endpoint")).to_have_count(0)
+            with pytest.raises(httpx.ConnectError):
+                httpx.get(f"{endpoint}/models")
+            browser.close()
+    finally:
+        navigator.terminate()
+        navigator.wait(15)

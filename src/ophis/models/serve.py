@@ -84,7 +84,8 @@ def load_engine(path: Path, model_id: str, threads: int | None = None) -> Engine
     except ImportError:
         raise ServeError(
             "Serving a model needs llama-cpp-python, which is not installed.",
-            "Install Ophis's models extra: pip install 'ophis[models]'.",
+            "Install it: pip install llama-cpp-python (Ophis's 'models' extra names it; pip "
+            "builds it from source in a few minutes).",
         ) from None
     embedding = facts.task == EMBEDDING
     # an encoder sees each input whole in one batch: the batch holds the longest input

@@ -120,8 +120,10 @@ def pull(
     token: str = TOKEN,
     as_json: bool = JSON,
 ) -> None:
-    """Download one variant of a model into the local model cache (resumable: an
-    interrupted pull continues where it stopped; the file's sha256 is checked)."""
+    """Download one variant of a model into the local model cache.
+
+    Resumable: an interrupted pull continues where it stopped. The file's size and sha256
+    are checked against the catalog before it enters the cache."""
     from ophis.models.pull import pull_model
 
     with (
@@ -176,8 +178,11 @@ def convert(
     name: str = typer.Option(None, "--name", help="The model's name in the file."),
     as_json: bool = JSON,
 ) -> None:
-    """Convert a BERT-family model (safetensors, WordPiece tokenizer) into GGUF F32, the
-    format llama.cpp runs."""
+    """Convert a BERT-family model directory into GGUF F32.
+
+    The directory is a sentence-transformers model as Hugging Face saves it: config.json,
+    model.safetensors, its WordPiece tokenizer and its pooling. GGUF is what llama.cpp
+    runs."""
     from ophis.models.convert import convert_bert
 
     try:
@@ -199,8 +204,10 @@ def quantize(
     output: Path = typer.Option(..., "--output", "-o", help="The GGUF file to write."),
     as_json: bool = JSON,
 ) -> None:
-    """Write a GGUF model with its weight matrices quantized (norms, biases and embeddings
-    of positions stay F32, as llama.cpp keeps them)."""
+    """Write a GGUF model with its weight matrices quantized.
+
+    Norms, biases and the position and token-type embeddings stay F32, as llama.cpp keeps
+    them; a matrix whose rows do not split into the method's blocks is written F16."""
     from ophis.models.quantize import quantize_gguf
 
     try:
@@ -226,8 +233,10 @@ def serve(
     threads: int = typer.Option(None, "--threads", help="CPU threads for llama.cpp."),
     as_json: bool = JSON,
 ) -> None:
-    """Serve a model as a local REST API in the OpenAI shape (/v1/models, /v1/embeddings,
-    /v1/chat/completions) on 127.0.0.1, behind a bearer token."""
+    """Serve a model as a local OpenAI-shaped REST API on 127.0.0.1.
+
+    /v1/models, /v1/embeddings (embedding models) and /v1/chat/completions (text
+    generation), run by llama.cpp, behind a bearer token."""
     from ophis.cli.commands.navigator import _bind
     from ophis.models.serve import HOST, load_engine, new_token, run
 
