@@ -204,7 +204,7 @@ def _fetch(
             offset, digest = 0, hashlib.sha256()
         done = offset
         with partial.open("ab" if offset else "wb") as handle:
-            for block in response.iter_bytes(CHUNK):
+            for block in response.iter_bytes():  # as they arrive: a drop keeps them
                 done += len(block)
                 if done > size:
                     handle.close()
