@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -81,16 +81,19 @@ def choose_variant(
 ) -> dict[str, Any]:
     """The variant of ``quantization`` (GGUF first) in ``version`` (default: the latest)."""
     version = version or details.get("latest_version")
-    variants = [v for v in details.get("variants", []) if not version or v["version"] == version]
+    offered = [v for v in details.get("variants") or [] if isinstance(v, dict)]
+    variants = [v for v in offered if not version or v.get("version") == version]
     if quantization:
-        variants = [v for v in variants if str(v["quantization"]).upper() == quantization.upper()]
+        variants = [
+            v for v in variants if str(v.get("quantization")).upper() == quantization.upper()
+        ]
     variants.sort(key=lambda v: (str(v.get("format")).lower() != "gguf", v.get("size") or 0))
     if not variants:
-        offered = sorted({f"{v['quantization']} ({v['version']})" for v in details["variants"]})
+        choices = sorted({f"{v.get('quantization')} ({v.get('version')})" for v in offered})
         raise ModelNotFound(
-            f"{details['owner']}/{details['name']} has no "
+            f"{details.get('owner')}/{details.get('name')} has no "
             f"{quantization or 'file'} variant in version {version}.",
-            f"It offers: {', '.join(offered) or 'nothing'}.",
+            f"It offers: {', '.join(choices) or 'nothing'}.",
         )
     return variants[0]
 
@@ -105,43 +108,52 @@ def pull_model(
 ) -> Pulled:
     owner, name = parse_model_name(spec)
     variant = choose_variant(model_details(api, owner, name), quantization, version)
-    target = cache.file(owner, name, str(variant["version"]), _file_name(variant["basename"]))
-    size, sha256 = int(variant["size"]), str(variant["sha256"]).lower()
+    try:
+        version, basename = str(variant["version"]), variant["basename"]
+        size, sha256, url = int(variant["size"]), str(variant["sha256"]), variant["download_url"]
+    except (KeyError, TypeError, ValueError):
+        raise ApiError(
+            f"{api.url} answered with a variant of {spec} that lacks its version, file name, "
+            "size, sha256 or download URL.",
+            "Tell the server's administrator: this is not Ophis's model catalog API.",
+        ) from None
+    target = cache.file(owner, name, version, _file_name(basename))
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + PARTIAL_SUFFIX)
     resumed_from = partial.stat().st_size if partial.exists() else 0
     digest, downloaded = _hash_prefix(partial, resumed_from), 0
-    if resumed_from < size:
-        url = urljoin(api.url + "/", variant["download_url"])
+    if resumed_from < size or not partial.exists():
         restarted, downloaded, digest = _fetch(
-            api, url, partial, resumed_from, size, digest, progress
+            api, urljoin(api.url + "/", url), partial, resumed_from, size, digest, progress
         )
         resumed_from = 0 if restarted else resumed_from
-    _check(partial, digest.hexdigest(), sha256, size, f"{owner}/{name}")
+    _check(partial, digest.hexdigest(), sha256.lower(), size, f"{owner}/{name}")
     _check_header(partial, target.name)
     os.replace(partial, target)
     pulled = Pulled(
         model=f"{owner}/{name}",
-        version=str(variant["version"]),
+        version=version,
         quantization=str(variant["quantization"]),
         format=str(variant.get("format") or ""),
         path=str(target),
         size=size,
-        sha256=sha256,
+        sha256=sha256.lower(),
         resumed_from=resumed_from,
         downloaded=downloaded,
     )
-    record = {k: v for k, v in asdict(pulled).items() if k not in ("path", "resumed_from")}
-    cache.save_record(
-        target,
-        {
-            **record,
-            **_card(variant),
-            "server": api.url,
-            "pulled": datetime.now(UTC).isoformat(timespec="seconds"),
-        },
-    )
+    cache.save_record(target, _record(pulled, variant, api.url))
     return pulled
+
+
+def _record(pulled: Pulled, variant: dict[str, Any], server: str) -> dict[str, Any]:
+    """What the cache keeps beside the file: where it came from and its card."""
+    kept = ("model", "version", "quantization", "format", "size", "sha256")
+    return {
+        **{key: getattr(pulled, key) for key in kept},
+        **{key: variant.get(key) for key in ("parameters", "labels", "basename")},
+        "server": server,
+        "pulled": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
 
 
 def _file_name(basename: object) -> str:
@@ -164,10 +176,6 @@ def _check_header(partial: Path, filename: str) -> None:
             f"{error.rule}; the download was deleted",
             "Do not use this file: tell the channel's owner.",
         ) from None
-
-
-def _card(variant: dict[str, Any]) -> dict[str, Any]:
-    return {key: variant.get(key) for key in ("parameters", "labels", "basename")}
 
 
 def _hash_prefix(partial: Path, length: int) -> Any:
