@@ -14,7 +14,7 @@ import pytest
 from ophis.client.api import ApiClient, ApiError
 from ophis.core.errors import InvalidPackageError
 from ophis.models.cache import ModelCache, ModelCacheError
-from ophis.models.pull import ChecksumMismatch, pull_model
+from ophis.models.pull import ChecksumMismatch, ModelNotFound, pull_model
 from ophis.testing import models as hostile
 from ophis.testing.http import StaticServer, serve_directory
 
@@ -129,3 +129,14 @@ def test_a_server_that_ignores_range_sends_the_whole_file_again(tmp_path: Path) 
         pulled = pull(server, tmp_path / "cache")
     assert (pulled["resumed_from"], pulled["downloaded"]) == (0, len(content))
     assert Path(pulled["path"]).read_bytes() == content
+
+
+def test_a_missing_quantization_names_those_offered(
+    site: tuple[Path, StaticServer], tmp_path: Path
+) -> None:
+    root, server = site
+    publish(root, model_bytes(tmp_path))
+    with ApiClient(f"{server.url}/api") as api, pytest.raises(ModelNotFound) as caught:
+        pull_model(api, ModelCache(tmp_path / "cache"), MODEL, "Q4_0")
+    assert caught.value.message == "alice/minilm has no Q4_0 variant in version 1.0."
+    assert caught.value.remedy == "It offers: Q8_0 (1.0)."
