@@ -199,6 +199,13 @@ def test_q8_0_embeddings_are_within_cosine_0_99_of_f32(served: Served, served_f3
         assert cosine(quantized, full) >= 0.99
 
 
+def test_the_served_api_refuses_bad_and_oversized_requests(served: Served) -> None:
+    assert served.post("/embeddings", {"input": [1, 2]}).status_code == 400
+    huge = served.post("/embeddings", {"input": ["word " * 1_000_000]})
+    assert huge.status_code == 413
+    assert "over 4194304 bytes" in huge.json()["error"]["message"]
+
+
 def test_an_embedding_model_has_no_chat(served: Served) -> None:
     answer = served.post("/chat/completions", {"messages": [{"role": "user", "content": "hi"}]})
     assert answer.status_code == 400

@@ -27,7 +27,7 @@ from ophis.core.errors import OphisError
 from ophis.core.model_files import EMBEDDING, GGUF, ModelFacts, read_model_file
 
 HOST = "127.0.0.1"
-#: requests larger than this are refused before they are parsed
+#: request bodies are read no further than this
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
 MAX_INPUTS = 512
 
@@ -130,8 +130,6 @@ def create_app(engine: Engine, token: str) -> FastAPI:
                 "invalid_request_error",
                 "invalid_api_key",
             )
-        if int(request.headers.get("content-length") or 0) > MAX_REQUEST_BYTES:
-            return invalid(f"The request is over {MAX_REQUEST_BYTES} bytes.", 413)
         return await call_next(request)
 
     @app.get("/v1/models")
@@ -173,11 +171,7 @@ def create_app(engine: Engine, token: str) -> FastAPI:
     async def chat(request: Request) -> Any:
         body = await _json_body(request)
         if engine.embedding:
-            return error(
-                400,
-                f"{engine.model_id} is an embedding model: use /v1/embeddings.",
-                "invalid_request_error",
-            )
+            return invalid(f"{engine.model_id} is an embedding model: use /v1/embeddings.")
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             return invalid("'messages' must be a list.")
         if body.get("stream"):
