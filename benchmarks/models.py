@@ -144,6 +144,7 @@ def main() -> None:
     variants = make_variants(work)
     print(f"convert + quantize {', '.join(METHODS)}: {time.perf_counter() - started:.1f} s")
 
+    (work / "server").mkdir(exist_ok=True)
     with run_server(work / "server" / "data") as server:
         server.ophis("user", "create", OWNER, "--password", PASSWORD)
         token = server.login(OWNER, PASSWORD)
