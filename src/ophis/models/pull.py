@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote, urljoin
 
 from ophis.client.api import ApiClient, ApiError, error_for
+from ophis.client.credentials import ClientConfig, api_url, token_for
 from ophis.core.errors import InvalidPackageError, OphisError
 from ophis.core.model_files import model_format, read_model_file
 from ophis.models.cache import (
@@ -53,6 +54,15 @@ class Pulled:
     sha256: str
     resumed_from: int  # bytes already on disk from an earlier, interrupted pull
     downloaded: int  # bytes fetched by this pull
+
+
+def catalog_client(environ: Mapping[str, str], server: str | None, token: str | None) -> ApiClient:
+    """The API of ``server`` (a name ``ophis login`` gave, or a URL; default: the last one
+    logged in to) with ``token``, else the token stored for it."""
+    target = ClientConfig.load(environ).resolve(
+        api_url(server) if server and "://" in server else server or None
+    )
+    return ApiClient(target.url, token or token_for(target, environ))
 
 
 def search_models(api: ApiClient, **filters: Any) -> list[dict[str, Any]]:

@@ -54,20 +54,13 @@ def pull(
     """Pull as ``ophis model pull`` would, with the user's logins."""
     from dataclasses import asdict
 
-    from ophis.client.api import ApiClient
-    from ophis.client.credentials import ClientConfig, api_url, token_for
-    from ophis.models.pull import pull_model
+    from ophis.models.pull import catalog_client, pull_model
 
-    target = ClientConfig.load(environ).resolve(
-        api_url(server) if "://" in server else server or None
-    )
-    with ApiClient(target.url, token or token_for(target, environ)) as api:
+    with catalog_client(environ, server, token or None) as api:
         return asdict(pull_model(api, cache(environ), model, quantization or None))
 
 
-def serve(
-    environ: dict[str, str], model: str, quantization: str, log_dir: Path
-) -> ServedModel:
+def serve(environ: dict[str, str], model: str, quantization: str, log_dir: Path) -> ServedModel:
     """Start ``ophis model serve`` for a cached model; returns once it answers."""
     entry = cache(environ).find(model, quantization or None)
     token = new_token()

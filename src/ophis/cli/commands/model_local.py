@@ -55,14 +55,10 @@ def register(group: typer.Typer) -> None:
 
 @contextmanager
 def _catalog(server: str | None, token: str | None, as_json: bool) -> Iterator[Any]:
-    from ophis.client.api import ApiClient
-    from ophis.client.credentials import ClientConfig, api_url, token_for
+    from ophis.models.pull import catalog_client
 
     try:
-        target = ClientConfig.load(os.environ).resolve(
-            api_url(server) if server and "://" in server else server
-        )
-        with ApiClient(target.url, token or token_for(target, os.environ)) as api:
+        with catalog_client(os.environ, server, token) as api:
             yield api
     except OphisError as error:
         fail(error, as_json)
