@@ -12,7 +12,7 @@ for its ``bert`` architecture (what its loader reads), written with the ``gguf``
   -> ``blk.N.attn_q`` ...); the pooler and position ids are not used for embeddings;
 * the vocabulary as WordPiece with llama.cpp's "phantom space": a word-start piece gets a
   leading U+2581, a ``##`` continuation loses its ``##``, control tokens stay as they are;
-  special ids (CLS, SEP, UNK, PAD, MASK) from the tokenizer files by gguf's SpecialVocab.
+  special ids (CLS as BOS, SEP, UNK, PAD, MASK) from the tokenizer files by gguf's SpecialVocab.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from ophis.core.errors import OphisError
 #: a model card's JSON files are small; a larger one is not what it claims to be
 MAX_CONFIG_BYTES = 64 * 1024 * 1024
 _BERT_ARCHITECTURES = {"BertModel", "BertForMaskedLM"}
+SPECIAL_TOKEN_TYPES = ("bos", "eos", "unk", "sep", "pad", "mask")
 _UNUSED_TENSORS = {"embeddings.position_ids", "pooler.dense.weight", "pooler.dense.bias"}
 _POOLING_MODES = (  # sentence-transformers' Pooling flag -> llama.cpp's pooling type name
     ("pooling_mode_mean_tokens", "MEAN"),
@@ -156,7 +157,11 @@ def _add_vocabulary(writer: Any, model_dir: Path, config: dict[str, Any]) -> Non
     writer.add_token_types(types)
     # the token-type (segment) embeddings' row count, which llama.cpp checks
     writer.add_token_type_count(int(config.get("type_vocab_size", 1)))
-    gguf.SpecialVocab(model_dir, n_vocab=len(tokens)).add_to_gguf(writer, quiet=True)
+    # GGUF has no key for CLS: llama.cpp's BERT takes it as the BOS token, which
+    # SpecialVocab sets from the tokenizer's cls_token
+    gguf.SpecialVocab(model_dir, False, SPECIAL_TOKEN_TYPES, n_vocab=len(tokens)).add_to_gguf(
+        writer, quiet=True
+    )
 
 
 def _wordpiece_vocabulary(model_dir: Path) -> tuple[list[str], set[str]]:
