@@ -121,18 +121,18 @@ def pulled(bob: dict[str, str], server: RunningServer, alice: str) -> dict:
 
 
 def serve(env: dict[str, str], *args: str) -> Iterator[Served]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ophis", "model", "serve", *args, "--json"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log = Path(env["HOME"]) / f"serve-{len(list(Path(env['HOME']).glob('serve-*')))}.log"
+    with log.open("w") as errors:  # a file: llama.cpp's messages never fill a pipe
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ophis", "model", "serve", *args, "--json"],
+            env=env, stdout=subprocess.PIPE, stderr=errors, text=True,
+        )  # fmt: skip
     try:
         line = process.stdout.readline() if process.stdout else ""
-        if not line:
+        if not line.startswith('{"url"'):  # an error: the command ended, say what it said
             process.kill()
-            pytest.fail(f"ophis model serve did not start: {process.communicate()[1]}")
+            rest = process.communicate()[0]
+            pytest.fail(f"ophis model serve did not start:\n{line}{rest}{log.read_text()}")
         facts = json.loads(line)
         yield Served(facts["url"], facts["token"], process)
     finally:
