@@ -14,6 +14,7 @@ Usage: python benchmarks/models.py [--rounds 3] [--sentences 256] [--batch 32] [
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -156,6 +157,8 @@ def main() -> None:
     for method, size, plain, pulled in pulls:
         print(f"{method:<8} {size / 1e6:>8.1f} {plain:>8.3f} {pulled:>8.3f} {pulled / plain:>6.2f}")
 
+    if importlib.util.find_spec("llama_cpp") is None:
+        sys.exit("\nembeddings: not measured, llama-cpp-python is not installed")
     texts = sentences(args.sentences)
     print(f"\nembeddings over HTTP ({args.sentences} sentences, batches of {args.batch})")
     print(f"{'variant':<8} {'size MB':>8} {'sent/s':>8} {'peak RSS MB':>12}")
