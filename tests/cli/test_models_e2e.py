@@ -161,6 +161,18 @@ def test_a_private_model_is_not_found_without_a_token(
     assert not list(Path(stranger["OPHIS_ROOT_PREFIX"]).rglob("*.gguf*"))
 
 
+def test_search_finds_the_private_model_only_with_a_token(
+    bob: dict[str, str], server: RunningServer, alice: str
+) -> None:
+    args = ("model", "search", "minilm", "--task", "embedding", "--server", server.api, "--json")
+    found = ok_json(ophis(bob, *args, "--token", alice))
+    assert [(m["model"], sorted(m["quantizations"])) for m in found] == [
+        (MODEL, ["F16", "F32", "Q8_0"])
+    ]
+    assert found[0]["parameters"] == 22_565_376
+    assert ok_json(ophis(bob, *args)) == []
+
+
 def test_the_pulled_variant_is_the_uploaded_file(
     pulled: dict, variants: dict[str, Path], bob: dict[str, str]
 ) -> None:

@@ -79,16 +79,25 @@ def serve(environ: dict[str, str], model: str, quantization: str, log_dir: Path)
         )
     line = _first_line(process)
     try:
-        facts = json.loads(line)
-        url = str(facts["url"])
+        url = str(json.loads(line)["url"])
     except (ValueError, KeyError, TypeError):
-        process.kill()
-        process.wait()
-        raise OphisError(
-            f"Serving {model} failed: {line.strip()[:300] or 'no answer'}",
-            f"See {log} for what the model server said.",
-        ) from None
+        raise _failure(process, line, model, log) from None
     return ServedModel(entry["model"], str(entry["quantization"]), url, token, process, log)
+
+
+def _failure(process: subprocess.Popen[bytes], line: str, model: str, log: Path) -> OphisError:
+    """What ``ophis model serve`` said when it ended instead of serving (its --json error
+    document), as an error the page shows."""
+    process.kill()
+    rest = process.communicate()[0].decode(errors="replace")
+    try:
+        said = json.loads(line + rest)
+        return OphisError(f"Serving {model} failed: {said['message']}", str(said["remedy"]))
+    except (ValueError, KeyError, TypeError):
+        return OphisError(
+            f"Serving {model} failed: {(line + rest).strip()[:300] or 'no answer'}",
+            f"See {log} for what the model server said.",
+        )
 
 
 def _first_line(process: subprocess.Popen[bytes]) -> str:
