@@ -14,6 +14,7 @@ import httpx
 import pytest
 from tests.server.api.conftest import add_user, as_user, headers
 from tests.server.conftest import AnacondaClient
+from tests.server.web.test_browser import chromium
 
 from ophis.testing.cli import isolated_user, ophis
 from ophis.testing.models import GGUF_PARAMETERS, write_gguf, write_safetensors
@@ -101,6 +102,7 @@ def test_the_catalog_lists_the_model_with_its_card(server: RunningServer, upload
         ({"max_parameters": GGUF_PARAMETERS - 1}, False),
         ({"q": "sentence encoder"}, True),
         ({"q": "llama"}, False),
+        ({"min_parameters": "", "max_parameters": ""}, True),
     ],
 )
 def test_search_filters(server: RunningServer, uploaded: dict, query: dict, found: bool) -> None:
@@ -108,9 +110,15 @@ def test_search_filters(server: RunningServer, uploaded: dict, query: dict, foun
     assert ("tiny-encoder" in names) is found
 
 
-def test_search_refuses_an_unknown_task(server: RunningServer) -> None:
-    response = httpx.get(f"{server.api}/models", params={"task": "dancing"})
-    assert response.status_code == 400 and "not a task" in response.text
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [({"task": "dancing"}, "not a task"), ({"min_parameters": "many"}, "not a parameter count")],
+)
+def test_search_refuses_what_it_cannot_filter_by(
+    server: RunningServer, query: dict, said: str
+) -> None:
+    response = httpx.get(f"{server.api}/models", params=query)
+    assert response.status_code == 400 and said in response.json()["error"]
 
 
 def test_the_model_lists_its_variants(server: RunningServer, uploaded: dict) -> None:
@@ -152,12 +160,16 @@ def test_a_variant_downloads_resumably_and_is_counted(
     again = httpx.get(f"{server.api}/models/alice/tiny-encoder").json()
     [counted] = [v for v in again["variants"] if v["quantization"] == "Q8_0"]
     assert counted["downloads"] >= variant["downloads"] + 2
+    stats = httpx.get(f"{server.api}/stats/alice/tiny-encoder").json()
+    assert stats["total"] >= counted["downloads"]
 
 
-def test_a_private_model_is_seen_only_with_a_token_that_reads_it(
+def test_a_private_labelled_model_is_seen_only_with_a_token_that_reads_it(
     server: RunningServer, model_upload: callable, alice: str, weights: dict[str, Path]
 ) -> None:
-    said = model_upload(alice, str(weights["Q8_0"]), "--name", "secret-encoder", "--private")
+    said = model_upload(
+        alice, str(weights["Q8_0"]), "--name", "secret-encoder", "--private", "--label", "dev"
+    )
     assert said["returncode"] == 0, said
     bob = add_user(server, "bob")
     for token in (None, bob):
@@ -171,6 +183,7 @@ def test_a_private_model_is_seen_only_with_a_token_that_reads_it(
         ].replace("no-such-model", "X")
     model = httpx.get(f"{server.api}/models/alice/secret-encoder", headers=headers(alice)).json()
     [variant] = model["variants"]
+    assert variant["labels"] == ["dev"]
     assert httpx.get(variant["download_url"]).status_code == 404
     mine = httpx.get(variant["download_url"], headers=headers(alice), follow_redirects=True)
     assert mine.content == weights["Q8_0"].read_bytes()
@@ -193,3 +206,27 @@ def test_a_model_file_sent_by_anaconda_upload_is_a_model(
         "gguf", "F32", GGUF_PARAMETERS
     )  # fmt: skip
     assert client("download", "alice/encoder-by-anaconda").returncode == 0
+
+
+def test_the_pages_show_parameters_and_quantizations_in_chromium(
+    server: RunningServer, uploaded: dict
+) -> None:
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(f"{server.url}/search/models")
+        page.select_option("select[name=task]", "embedding")
+        page.select_option("select[name=quantization]", "Q8_0")
+        page.click("form[role=search] button[type=submit]")
+        row = page.locator("tr[data-model='alice/tiny-encoder']")
+        assert row.locator("td.parameters").inner_text() == "4.2K"
+        assert row.locator(".quantization").all_inner_texts() == ["F16", "F32", "Q8_0"]
+        row.locator("a").first.click()
+        page.wait_for_url("**/alice/tiny-encoder/model")
+        variants = page.locator("table.variants tbody tr")
+        assert sorted(variants.locator("td.quantization").all_inner_texts()) == [
+            "F16", "F32", "Q8_0"
+        ]  # fmt: skip
+        assert set(variants.locator("td.parameters").all_inner_texts()) == {"4.2K"}
+        assert f"{GGUF_PARAMETERS:,}" in page.locator("dd.parameters").inner_text()
+        page.goto(f"{server.url}/search/models?quantization=Q4_K_M")
+        assert "No model matches." in page.locator("table.models").inner_text()

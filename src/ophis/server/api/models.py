@@ -16,6 +16,7 @@ from ophis.server.db.models import File
 from ophis.server.deps import ContextDep, PrincipalDep, SessionDep
 from ophis.server.services import models
 from ophis.server.services.models import Model, ModelFilters
+from ophis.server.web.links import download_url
 
 router = APIRouter()
 
@@ -29,10 +30,10 @@ def search(
     q: Annotated[str, Query(max_length=200)] = "",
     task: Annotated[str, Query(max_length=40)] = "",
     quantization: Annotated[str, Query(max_length=40)] = "",
-    min_parameters: Annotated[int | None, Query(ge=0)] = None,
-    max_parameters: Annotated[int | None, Query(ge=0)] = None,
+    min_parameters: Annotated[str, Query(max_length=40)] = "",
+    max_parameters: Annotated[str, Query(max_length=40)] = "",
 ) -> list[dict[str, Any]]:
-    filters = ModelFilters(q, task, quantization, min_parameters, max_parameters)
+    filters = ModelFilters.from_query(q, task, quantization, min_parameters, max_parameters)
     found = models.search_models(session, principal, filters)
     root = root_url(request, context)
     return [
@@ -89,13 +90,6 @@ def variant_public(root: str, row: File) -> dict[str, Any]:
         "labels": sorted(label.name for label in row.labels),
         "download_url": download_url(root, row),
     }
-
-
-def download_url(root: str, row: File) -> str:
-    package = row.release.package
-    parts = (package.owner.login, package.name, row.release.version)
-    release = "/".join(quote(part, safe="") for part in parts)
-    return f"{root}/{release}/download/{quote(row.basename)}"
 
 
 def page_url(root: str, model: Model) -> str:

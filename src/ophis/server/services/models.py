@@ -44,14 +44,16 @@ class ModelFilters:
     min_parameters: int | None = None
     max_parameters: int | None = None
 
+    @classmethod
+    def from_query(
+        cls, text: str, task: str, quantization: str, min_parameters: str, max_parameters: str
+    ) -> ModelFilters:
+        """The filters as a query string gives them (a form sends empty bounds as "")."""
+        return cls(text, task, quantization, _count(min_parameters), _count(max_parameters))
+
     def check(self) -> None:
         if self.task and self.task not in TASKS:
             raise BadRequest(f"{self.task!r} is not a task.", f"Use one of: {', '.join(TASKS)}.")
-        for bound in (self.min_parameters, self.max_parameters):
-            if bound is not None and bound < 0:
-                raise BadRequest(
-                    f"A parameter count of {bound} is negative.", "Give a count of 0 or more."
-                )
 
     def admit(self, model: Model) -> bool:
         card = model.card
@@ -64,9 +66,20 @@ class ModelFilters:
         )
 
 
+def _count(text: str) -> int | None:
+    text = text.strip().replace(",", "").replace("_", "")
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()):
+        raise BadRequest(
+            f"{text!r} is not a parameter count.", "Give a whole number, e.g. 7000000000."
+        )
+    return int(text)
+
+
 @dataclass(frozen=True)
 class Model:
-    """A model the caller may read, with the variants of its newest version."""
+    """A model the caller may read, with its variants."""
 
     package: Package
     #: the newest variant's card (model_files.ModelFacts.card)

@@ -151,7 +151,7 @@ def _check_stage_request(basename: str, name: str, version: str, body: StageCrea
 def _check_model_basename(basename: str, name: str, version: str) -> None:
     filename = basename.rsplit("/", 1)[-1]
     expected = files.model_basename(name, version, filename)
-    if basename != expected or not re.match(rf"^{_FILENAME}$", filename):
+    if basename != expected or not re.match(rf"^{_FILENAME}$", filename) or len(basename) > 500:
         raise BadRequest(
             f"{basename!r} is not a model file's name for an upload.",
             f"Upload it as {expected!r} (`ophis model upload` does).",

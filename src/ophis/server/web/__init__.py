@@ -46,9 +46,10 @@ def add_web_routes(app: FastAPI) -> None:
 
     app.include_router(cves_page.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    from ophis.server.web import badges, downloads, repo_pages
+    from ophis.server.web import badges, downloads, models_page, repo_pages
 
     app.include_router(repo_pages.listing_router)  # /<owner>/repo before /<owner>/<package>
+    app.include_router(models_page.router)  # /search/models, likewise
     # last: its /<owner>/... patterns would match anything registered after them, but for
     # these (after /<owner>/labels/<label>)
     app.include_router(pages.router)
