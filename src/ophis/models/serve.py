@@ -45,7 +45,6 @@ class Engine:
     """One loaded model; llama.cpp's context is not thread-safe, so calls take turns."""
 
     model_id: str
-    path: Path
     embedding: bool
     llama: Any
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -99,7 +98,7 @@ def load_engine(path: Path, model_id: str, threads: int | None = None) -> Engine
         n_threads=threads,
         verbose=False,
     )
-    return Engine(model_id=model_id, path=path, embedding=embedding, llama=llama)
+    return Engine(model_id=model_id, embedding=embedding, llama=llama)
 
 
 def create_app(engine: Engine, token: str) -> FastAPI:
