@@ -189,11 +189,14 @@ class _TooLarge(Exception):
 
 async def _json_body(request: Request) -> Any:
     """The JSON body, read no further than MAX_REQUEST_BYTES; None when it is not JSON."""
-    body = bytearray()
+    body, length = bytearray(), 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_REQUEST_BYTES:
-            raise _TooLarge
+        length += len(chunk)
+        if length <= MAX_REQUEST_BYTES:
+            body += chunk
+        # past the limit the rest is read and dropped, so that the client reads the answer
+    if length > MAX_REQUEST_BYTES:
+        raise _TooLarge
     try:
         return json.loads(body)
     except ValueError:
