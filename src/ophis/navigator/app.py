@@ -23,7 +23,7 @@ from starlette.templating import Jinja2Templates
 from ophis import __version__
 from ophis.core.errors import OphisError
 from ophis.manager.config import home_dir
-from ophis.navigator import apps, channels, services
+from ophis.navigator import apps, channels, models, services
 from ophis.navigator.access import Access, check
 from ophis.navigator.jobs import Job, PlannedChange, Workspace
 
@@ -65,6 +65,7 @@ def create_navigator_app(settings: NavigatorSettings) -> FastAPI:
     app.state.access = Access(settings.token)
     app.state.workspace = Workspace()
     app.state.launched = []
+    app.state.served = []  # models served from the Models page
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Any) -> Response:
@@ -90,6 +91,7 @@ def create_navigator_app(settings: NavigatorSettings) -> FastAPI:
     _environment_routes(app)
     _change_routes(app)
     _channel_routes(app)
+    _model_routes(app)
     return app
 
 
@@ -325,3 +327,40 @@ def _channel_routes(app: FastAPI) -> None:
     def sign_out(request: Request, server: str = Form(...)) -> Response:
         channels.sign_out(_env(request), server)
         return _see("/channels")
+
+
+def _model_routes(app: FastAPI) -> None:
+    @app.get("/models")
+    def model_page(request: Request, notice: str = "") -> Response:
+        served = [item for item in request.app.state.served if item.running]
+        request.app.state.served = served
+        local = models.cache(_env(request)).entries()
+        return _render(
+            request, "models.html", tab="models", local=local, served=served, notice=notice,
+            root=models.cache(_env(request)).root,
+        )  # fmt: skip
+
+    @app.post("/models/pull")
+    def pull(
+        request: Request,
+        model: str = Form(...),
+        quantization: str = Form(""),
+        server: str = Form(""),
+        token: str = Form(""),
+    ) -> Response:
+        pulled = models.pull(_env(request), model.strip(), quantization.strip(), server, token)
+        return _see("/models", notice=f"Pulled {pulled['model']} ({pulled['quantization']}).")
+
+    @app.post("/models/serve")
+    def serve(request: Request, model: str = Form(...), quantization: str = Form("")) -> Response:
+        settings: NavigatorSettings = request.app.state.settings
+        served = models.serve(_env(request), model, quantization, settings.logs())
+        request.app.state.served.append(served)
+        return _see("/models")
+
+    @app.post("/models/stop")
+    def stop(request: Request, url: str = Form(...)) -> Response:
+        for item in request.app.state.served:
+            if item.url == url:
+                item.stop()
+        return _see("/models")

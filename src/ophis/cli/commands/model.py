@@ -8,7 +8,7 @@ import importlib
 import typer
 
 #: the modules under ophis.cli.commands that add ``ophis model`` subcommands
-SUBCOMMANDS = ("model_upload",)
+SUBCOMMANDS = ("model_upload", "model_local")
 
 
 def register(app: typer.Typer) -> None:
