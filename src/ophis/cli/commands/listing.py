@@ -6,13 +6,13 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import rattler
-import typer
 
 from ophis import __version__
-from ophis.cli.options import JSON, NAME, PREFIX, warn
-from ophis.cli.output import emit_json, fail, stdout
+from ophis.cli.declared import declared
+from ophis.cli.output import emit_json, fail, stdout, warn
 from ophis.cli.sizes import human_bytes
 from ophis.core.errors import CondaValueError, OphisError, PackageNotInstalledError
 from ophis.manager.config import load_config_from_os
@@ -22,6 +22,9 @@ from ophis.manager.pip_interop import PipPackage, pip_packages
 from ophis.manager.prefix import PrefixData
 from ophis.manager.records import base_url, channel_name, dist_fields
 from ophis.manager.targets import ChangeRequest, channels_for, existing_prefix
+
+if TYPE_CHECKING:
+    import typer
 
 Listed = rattler.PrefixRecord | PipPackage
 
@@ -63,36 +66,60 @@ EXPORT_HEADER = (
 
 
 def register(app: typer.Typer) -> None:
-    app.command("list")(list_packages)
+    import typer
+
+    from ophis.cli.options import JSON, NAME, PREFIX
+
+    option = typer.Option
+    command = declared(
+        list_packages,
+        regex=typer.Argument(None, help="Only packages whose name matches this regex."),
+        name=NAME,
+        prefix=PREFIX,
+        full_name=option(False, "--full-name", "-f", help="Match the whole name."),
+        explicit=option(False, "--explicit", help="Print an @EXPLICIT spec file."),
+        export=option(False, "--export", "-e", help="Print name=version=build lines."),
+        canonical=option(
+            False, "--canonical", "-c", help="Print channel::name-version-build lines."
+        ),
+        md5=option(False, "--md5", help="With --explicit: add #md5 to each URL."),
+        sha256=option(False, "--sha256", help="With --explicit: add #sha256 to each URL."),
+        revisions=option(
+            False, "--revisions", "-r", help="Show the environment's history of changes."
+        ),
+        fields=option(
+            None,
+            "--fields",
+            help="Comma-separated columns: " + ",".join(sorted(LIST_FIELDS)) + ".",
+        ),
+        size=option(False, "--size", help="Show package and environment sizes."),
+        reverse=option(False, "--reverse", help="List in reverse order."),
+        no_pip=option(False, "--no-pip", help="Leave out pip-installed packages."),
+        show_channel_urls=option(
+            None, "--show-channel-urls/--no-show-channel-urls", help="Show the channel column."
+        ),
+        json_output=JSON,
+    )
+    app.command("list")(command)
 
 
 def list_packages(
-    regex: str = typer.Argument(None, help="Only packages whose name matches this regex."),
-    name: str = NAME,
-    prefix: str = PREFIX,
-    full_name: bool = typer.Option(False, "--full-name", "-f", help="Match the whole name."),
-    explicit: bool = typer.Option(False, "--explicit", help="Print an @EXPLICIT spec file."),
-    export: bool = typer.Option(False, "--export", "-e", help="Print name=version=build lines."),
-    canonical: bool = typer.Option(
-        False, "--canonical", "-c", help="Print channel::name-version-build lines."
-    ),
-    md5: bool = typer.Option(False, "--md5", help="With --explicit: add #md5 to each URL."),
-    sha256: bool = typer.Option(
-        False, "--sha256", help="With --explicit: add #sha256 to each URL."
-    ),
-    revisions: bool = typer.Option(
-        False, "--revisions", "-r", help="Show the environment's history of changes."
-    ),
-    fields: str = typer.Option(
-        None, "--fields", help="Comma-separated columns: " + ",".join(sorted(LIST_FIELDS)) + "."
-    ),
-    size: bool = typer.Option(False, "--size", help="Show package and environment sizes."),
-    reverse: bool = typer.Option(False, "--reverse", help="List in reverse order."),
-    no_pip: bool = typer.Option(False, "--no-pip", help="Leave out pip-installed packages."),
-    show_channel_urls: bool = typer.Option(
-        None, "--show-channel-urls/--no-show-channel-urls", help="Show the channel column."
-    ),
-    json_output: bool = JSON,
+    regex: str | None = None,
+    name: str | None = None,
+    prefix: str | None = None,
+    full_name: bool = False,
+    explicit: bool = False,
+    export: bool = False,
+    canonical: bool = False,
+    md5: bool = False,
+    sha256: bool = False,
+    revisions: bool = False,
+    fields: str | None = None,
+    size: bool = False,
+    reverse: bool = False,
+    no_pip: bool = False,
+    show_channel_urls: bool | None = None,
+    json_output: bool = False,
 ) -> None:
     """List the packages installed in an environment."""
     try:
