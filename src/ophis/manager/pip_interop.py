@@ -17,8 +17,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import Distribution, PathDistribution
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import rattler
+from ophis.core.lazy import LazyModule
+
+if TYPE_CHECKING:
+    import rattler
+else:  # py-rattler is imported when first used
+    rattler = LazyModule("rattler")
+
 
 PYPI_CHANNEL = "pypi"
 PYPI_BASE_URL = "https://conda.anaconda.org/pypi"

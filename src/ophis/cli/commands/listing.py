@@ -6,9 +6,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-import rattler
+from typing import TYPE_CHECKING, TypeAlias
 
 from ophis import __version__
 from ophis.cli.declared import declared
@@ -18,15 +16,18 @@ from ophis.core.errors import CondaValueError, OphisError, PackageNotInstalledEr
 from ophis.manager.config import load_config_from_os
 from ophis.manager.explicit import ExplicitPackage, dumps_explicit
 from ophis.manager.history import Revision, pretty_lines, revision_event, revision_log
+from ophis.manager.installed import InstalledRecord, read_records
 from ophis.manager.pip_interop import PipPackage, pip_packages
 from ophis.manager.prefix import PrefixData
 from ophis.manager.records import base_url, channel_name, dist_fields
 from ophis.manager.targets import ChangeRequest, channels_for, existing_prefix
 
 if TYPE_CHECKING:
+    import rattler
     import typer
 
-Listed = rattler.PrefixRecord | PipPackage
+#: an installed record (py-rattler's, or read from its JSON) or a pip package
+Listed: TypeAlias = "rattler.PrefixRecord | InstalledRecord | PipPackage"
 
 #: conda's ``CONDA_LIST_FIELDS``: column -> its title
 LIST_FIELDS = {
@@ -125,7 +126,6 @@ def list_packages(
     try:
         config = load_config_from_os()
         target = existing_prefix(name, prefix, config, os.environ)
-        data = PrefixData(target)
         if revisions:
             _print_revisions(revision_log(target), json_output)
             return
@@ -135,12 +135,12 @@ def list_packages(
                 "Choose one checksum.",
             )
         columns = _columns(fields, size)
-        conda_records = list(data.records().values())
+        conda_records, warnings = _installed(target, columns)
         pips = [] if no_pip or explicit else pip_packages(target, conda_records)
         listed = _matching([*conda_records, *pips], regex, full_name, target)
     except OphisError as error:
         fail(error, json_output)
-    warn(data.warnings)
+    warn(warnings)
     if reverse:
         listed.reverse()
     channels = [] if not listed else _known_channels(config)
@@ -159,6 +159,24 @@ def list_packages(
     else:
         shown = config.show_channel_urls if show_channel_urls is None else show_channel_urls
         _print_table(target, listed, columns, channels, shown, size)
+
+
+#: the columns whose values a record read from its JSON gives as py-rattler does
+JSON_COLUMNS = frozenset(DEFAULT_FIELDS) | {
+    "build_number", "channel", "constrains", "depends", "dist_str", "fn", "license",
+    "license_family", "md5", "sha256", "size", "subdir", "url",
+}  # fmt: skip
+
+
+def _installed(target: Path, columns: list[str]) -> tuple[list, list[str]]:
+    """The environment's records and the warnings about the ones skipped: read from their
+    JSON when that gives what is printed, else by py-rattler (PrefixData)."""
+    if JSON_COLUMNS.issuperset(columns):
+        records = read_records(target)
+        if records is not None:
+            return records, []
+    data = PrefixData(target)
+    return list(data.records().values()), data.warnings
 
 
 def _columns(fields: str | None, size: bool) -> list[str]:
