@@ -50,6 +50,12 @@ def set_quiet(quiet: bool) -> None:
     _quiet = quiet
 
 
+def write(text: str) -> None:
+    """Plain text on stdout, never wrapped or styled (a script reads it)."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
 def emit_json(document: Any, *, sort_keys: bool = True) -> None:
     """One JSON document on stdout. conda sorts the keys of its error documents and keeps
     its own order in the others (``sort_keys=False``)."""

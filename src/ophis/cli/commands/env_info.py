@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ophis import __version__
-from ophis.cli.output import emit_json, fail, stdout
-from ophis.cli.plan_report import write
+from ophis.cli.output import emit_json, fail, stdout, write
 from ophis.core.errors import OphisError
 from ophis.core.platform import detect_machine_facts
 from ophis.core.redaction import redact

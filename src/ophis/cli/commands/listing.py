@@ -14,7 +14,6 @@ from ophis.cli.output import emit_json, fail, stdout, warn
 from ophis.cli.sizes import human_bytes
 from ophis.core.errors import CondaValueError, OphisError, PackageNotInstalledError
 from ophis.manager.config import load_config_from_os
-from ophis.manager.explicit import ExplicitPackage, dumps_explicit
 from ophis.manager.history import Revision, pretty_lines, revision_event, revision_log
 from ophis.manager.installed import InstalledRecord, read_records
 from ophis.manager.pip_interop import PipPackage, pip_packages
@@ -306,6 +305,8 @@ def _print_revisions(revisions: list[Revision], json_output: bool) -> None:
 
 
 def _print_explicit(records, platform: str, md5: bool, sha256: bool) -> None:
+    from ophis.manager.explicit import ExplicitPackage, dumps_explicit  # reads package files
+
     def checksum(r) -> str | None:
         digest = r.md5 if md5 else r.sha256 if sha256 else None
         return bytes(digest).hex() if digest else None
