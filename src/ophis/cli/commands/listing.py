@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from ophis import __version__
 from ophis.cli.declared import declared
-from ophis.cli.output import emit_json, fail, stdout, warn
+from ophis.cli.output import emit_json, fail, stdout, warn, write
 from ophis.cli.sizes import human_bytes
 from ophis.core.errors import CondaValueError, OphisError, PackageNotInstalledError
 from ophis.manager.config import load_config_from_os
@@ -283,7 +283,7 @@ def _field(item: Listed, field: str, channels: list, prefix: Path) -> str:
 
 def _print_lines(text: str) -> None:
     if text:
-        stdout.print(text, highlight=False, markup=False, soft_wrap=True)
+        write(text + "\n")  # plain text: Rich would only cost its import
 
 
 def _known_channels(config) -> list:
