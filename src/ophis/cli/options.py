@@ -75,4 +75,3 @@ SATISFIED_SKIP_SOLVE = typer.Option(
     help="Do nothing when the installed packages already satisfy the specs.",
 )
 SPECS = typer.Argument(None, help="Package specs, e.g. 'numpy>=1.26' or 'conda-forge::scipy'.")
-

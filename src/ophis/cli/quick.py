@@ -57,9 +57,7 @@ _SHELL = (("--shell", "-s"), "shell", VALUE)
 _ENVIRONMENT = ((("--name", "-n"), "name", VALUE), (("--prefix", "-p"), "prefix", VALUE))
 
 ROUTES: dict[tuple[str, ...], Route] = {
-    ("shell", "hook"): Route(
-        "shell:shell_hook", _options(_SHELL), choices={"shell": SHELL_NAMES}
-    ),
+    ("shell", "hook"): Route("shell:shell_hook", _options(_SHELL), choices={"shell": SHELL_NAMES}),
     ("shell", "activate"): Route(
         "shell:shell_activate",
         _options(_SHELL, (("--stack",), "stack", True), (("--no-stack",), "stack", False)),
