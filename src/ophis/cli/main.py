@@ -97,7 +97,10 @@ def main() -> None:
 
 def release_native_objects() -> None:
     """Drop py-rattler objects while the interpreter is still whole: its worker threads
-    release them, and doing that during interpreter shutdown aborts the process."""
+    release them, and doing that during interpreter shutdown aborts the process. A command
+    that never loaded py-rattler has none (and skips the collection's hundredths of a second)."""
+    if "rattler" not in sys.modules:
+        return
     solve = sys.modules.get("ophis.manager.solve")
     if solve is not None:
         solve.clear_repodata_cache()

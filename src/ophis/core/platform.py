@@ -9,8 +9,6 @@ rest can be tested with any facts.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import json
 import os
 import platform as _stdlib_platform
@@ -319,17 +317,14 @@ if lib is not None and lib.cuInit(ctypes.c_uint(0)) == 0:
 """
 
 
-def _cuda_library_present(candidates: tuple[str, ...]) -> bool:
-    if ctypes.util.find_library("cuda") or ctypes.util.find_library("nvcuda"):
-        return True
-    return any(os.path.isabs(name) and os.path.exists(name) for name in candidates)
-
-
 def detect_cuda_version(timeout: float = 60.0) -> str | None:
-    """The CUDA version the installed NVIDIA driver supports, or None; never raises."""
+    """The CUDA version the installed NVIDIA driver supports, or None; never raises. The
+    probe is always run, as conda runs it: looking for the library first with
+    ``ctypes.util.find_library`` runs ldconfig, the C compiler and the linker, which cost
+    more than the probe, and misses a driver the loader finds through LD_LIBRARY_PATH."""
     key = "linux" if sys.platform.startswith("linux") else sys.platform
     candidates = _CUDA_LIBRARIES.get(key, ())
-    if not candidates or not _cuda_library_present(candidates):
+    if not candidates:
         return None
     env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
     with contextlib.suppress(Exception):
