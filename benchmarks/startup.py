@@ -1,13 +1,16 @@
 """What each ``ophis`` command costs as a whole process, against the floor under it.
 
 Every row runs the command as a user's script does (a new process, an isolated HOME with one
-environment, a local channel already fetched), once to warm up, then --repeat times; it
-prints the median wall time and CPU time (user + system of the child). Beside each, the
-floor measured in the same run: ``python -c pass`` with the same interpreter, and for the
-rows that solve, py-rattler's bare call in a fresh process (``import rattler`` plus the same
-solve, or solve and install) on the same files. The ratio is ophis's wall time over the
-floor's.
-Usage: python benchmarks/startup.py [--repeat 10]
+environment, a local channel already fetched, Python's bytecode cache written as an
+installed package has it), once to warm up, then --repeat times; it prints the median wall
+time and CPU time (user + system of the child). Beside each, the floor measured in the same
+run: ``python -c pass`` with the same interpreter, and for the rows that solve, py-rattler's
+bare call in a fresh process (``import rattler`` plus the same solve, or solve and install)
+on the same files. The ratio is ophis's wall time over the floor's.
+
+With ``--base SRC`` (another checkout's ``src`` folder, e.g. ``git archive main src``), each
+row is measured for both trees, the runs alternated so that both see the same machine load.
+Usage: python benchmarks/startup.py [--repeat 10] [--base OTHER/src]
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ os._exit(0)
 
 def measure(command: list[str], env: dict[str, str], repeat: int) -> tuple[float, float]:
     """Median wall and CPU seconds of ``command`` (after one warm-up run)."""
-    return fresh_measure(lambda _: command, None, env, repeat)
+    return fresh_measure(lambda _: command, None, [env], repeat)[0]
 
 
 def chain_channel(root: Path) -> Path:
@@ -79,16 +82,19 @@ class Fresh:
 
 
 def fresh_measure(
-    make: Callable[[str], list[str]], fresh: Fresh | None, env: dict[str, str], repeat: int
-) -> tuple[float, float]:
-    """Median wall and CPU seconds of ``make(a new prefix)`` (after one warm-up run)."""
-    walls, cpus = [], []
+    make: Callable[[str], list[str]], fresh: Fresh | None, envs: list[dict[str, str]], repeat: int
+) -> list[tuple[float, float]]:
+    """Median wall and CPU seconds of ``make(a new prefix)`` (after one warm-up run) in each
+    of ``envs``, their runs alternated."""
+    walls: list[list[float]] = [[] for _ in envs]
+    cpus: list[list[float]] = [[] for _ in envs]
     for round_ in range(repeat + 1):
-        wall, cpu = _once(make(fresh() if fresh else ""), env)
-        if round_:
-            walls.append(wall)
-            cpus.append(cpu)
-    return statistics.median(walls), statistics.median(cpus)
+        for index, env in enumerate(envs):
+            wall, cpu = _once(make(fresh() if fresh else ""), env)
+            if round_:
+                walls[index].append(wall)
+                cpus[index].append(cpu)
+    return [(statistics.median(w), statistics.median(c)) for w, c in zip(walls, cpus, strict=True)]
 
 
 def _once(command: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -105,24 +111,28 @@ def _once(command: list[str], env: dict[str, str]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--base", type=Path, help="another checkout's src folder to compare")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work_dir:
         work = Path(work_dir)
         env = isolated_user(work / "user")
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed package has its bytecode
+        trees = {"branch": env}
+        if args.base:
+            trees = {"base": {**env, "PYTHONPATH": str(args.base.resolve())}, "branch": env}
+        envs = list(trees.values())
         ophis = [str(Path(PYTHON).with_name("ophis"))]
         chain = chain_channel(work)
         index4 = write_channel(
             read_snapshot(testdata_dir() / "conda" / "index4.json.zst"), work / "index4", "linux-64"
         )
         local = ["--override-channels", "-c", chain.as_uri()]
+        on_index4 = ["--override-channels", "-c", index4.as_uri()]
         subprocess.run(
             [*ophis, "create", "-n", "demo", *local, "pkg00", "-y", "--json"],
             env=env,
             capture_output=True,
             check=True,
-        )
-        subprocess.run(
-            [*ophis, "search", *local, "pkg00", "--json"], env=env, capture_output=True, check=True
         )
         floor = measure([PYTHON, "-c", "pass"], env, args.repeat)
         fresh = Fresh(work / "fresh")
@@ -131,13 +141,14 @@ def main() -> None:
         install_floor = fresh_measure(
             lambda p: [PYTHON, "-c", _BARE_INSTALL, str(chain), p, str(work / "pkgs"), "pkg00"],
             fresh,
-            env,
+            [env],
             args.repeat,
-        )
-        rows: list[tuple[str, tuple[float, float], tuple[float, float], str]] = []
+        )[0]
+        rows: list[tuple[str, list[tuple[float, float]], tuple[float, float], str]] = []
 
         def row(label: str, argv: list[str], base=floor, base_name="python -c pass") -> None:
-            rows.append((label, measure([*ophis, *argv], env, args.repeat), base, base_name))
+            timed = fresh_measure(lambda _: [*ophis, *argv], None, envs, args.repeat)
+            rows.append((label, timed, base, base_name))
 
         row("--version", ["--version"])
         row("--help", ["--help"])
@@ -146,22 +157,12 @@ def main() -> None:
         row("env list --json", ["env", "list", "--json"])
         row("config --show --json", ["config", "--show", "--json"])
         row("shell hook", ["shell", "hook"])
-        row("shell.posix activate", ["shell.posix", "activate", "demo"])
+        row("activate", ["shell.posix", "activate", "demo"])
         row("run true", ["run", "-n", "demo", "true"])
-        row("search (cached channel)", ["search", *local, "pkg00"])
+        row("search numpy (cached channel)", ["search", *on_index4, "numpy"])
         row(
             "create --dry-run --json (index4)",
-            [
-                "create",
-                "-n",
-                "x",
-                "--dry-run",
-                "--json",
-                "--override-channels",
-                "-c",
-                index4.as_uri(),
-                *dask,
-            ],
+            ["create", "-n", "x", "--dry-run", "--json", *on_index4, *dask],
             solve_floor,
             "rattler solve",
         )
@@ -171,21 +172,30 @@ def main() -> None:
                 fresh_measure(
                     lambda p: [*ophis, "create", "-p", p, *local, "pkg00", "-y", "--json"],
                     fresh,
-                    env,
+                    envs,
                     args.repeat,
                 ),
                 install_floor,
                 "rattler solve+install",
             )
         )
-        print(f"median of {args.repeat} runs after one warm-up; times in seconds")
-        print(f"{'command':<36}{'wall':>7}{'cpu':>7}  {'floor':<22}{'wall':>7}{'ratio':>7}")
-        for label, (wall, cpu), (base_wall, _), base_name in rows:
-            print(
-                f"{label:<36}{wall:7.3f}{cpu:7.3f}  {base_name:<22}{base_wall:7.3f}"
-                f"{wall / base_wall:7.2f}"
-            )
-        print(f"(python -c pass: {floor[0]:.3f} s wall, {floor[1]:.3f} s cpu)")
+        _print_table(list(trees), rows, args.repeat, floor)
+
+
+def _print_table(
+    trees: list[str],
+    rows: list[tuple[str, list[tuple[float, float]], tuple[float, float], str]],
+    repeat: int,
+    floor: tuple[float, float],
+) -> None:
+    print(f"median of {repeat} runs after one warm-up; times in seconds")
+    heads = "".join(f"{tree + ' wall':>13}{'cpu':>7}" for tree in trees)
+    print(f"{'command':<34}{heads}  {'floor':<22}{'wall':>7}{'ratio':>7}")
+    for label, timed, (base_wall, _), base_name in rows:
+        cells = "".join(f"{wall:13.3f}{cpu:7.3f}" for wall, cpu in timed)
+        ratio = timed[-1][0] / base_wall
+        print(f"{label:<34}{cells}  {base_name:<22}{base_wall:7.3f}{ratio:7.2f}")
+    print(f"(python -c pass: {floor[0]:.3f} s wall, {floor[1]:.3f} s cpu)")
 
 
 if __name__ == "__main__":

@@ -56,9 +56,30 @@ LOCAL_COMMANDS = [
 def user(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     folder = tmp_path_factory.mktemp("startup")
     env = isolated_user(folder)
-    (Path(env["OPHIS_ROOT_PREFIX"]) / "conda-meta").mkdir(parents=True)
-    (Path(env["OPHIS_ROOT_PREFIX"]) / "conda-meta" / "history").touch()
+    meta = Path(env["OPHIS_ROOT_PREFIX"]) / "conda-meta"
+    meta.mkdir(parents=True)
+    (meta / "history").touch()
+    (meta / "zlib-1.3.1-h4ab18f5_1.json").write_text(json.dumps(ZLIB_RECORD))
     return env
+
+
+#: an installed record as conda and Ophis write it
+ZLIB_RECORD = {
+    "name": "zlib",
+    "version": "1.3.1",
+    "build": "h4ab18f5_1",
+    "build_number": 1,
+    "subdir": "linux-64",
+    "fn": "zlib-1.3.1-h4ab18f5_1.conda",
+    "url": "https://conda.anaconda.org/conda-forge/linux-64/zlib-1.3.1-h4ab18f5_1.conda",
+    "channel": "https://conda.anaconda.org/conda-forge/linux-64",
+    "md5": "9653f1bf3766164d0e65fa723cabbc54",
+    "sha256": "cfe0a2d5c1dbc1e2ff9cc32ef1bc8e9b7ea31e1b2ff6d4b8e3bbd1ee8ccdc0f7",
+    "depends": ["__glibc >=2.17,<3.0.a0", "libzlib 1.3.1 h4ab18f5_1"],
+    "license": "Zlib",
+    "files": ["include/zlib.h"],
+    "paths_data": {"paths": [{"_path": "include/zlib.h", "path_type": "hardlink"}]},
+}
 
 
 def imported_modules(env: dict[str, str], argv: list[str]) -> set[str]:
@@ -94,6 +115,26 @@ SHELL_COMMANDS = [
 
 @pytest.mark.parametrize("argv", SHELL_COMMANDS, ids=" ".join)
 def test_shell_commands_do_not_load_py_rattler(user: dict[str, str], argv: list[str]) -> None:
+    assert "rattler" not in imported_modules(user, argv)
+
+
+#: the commands that print what an environment or the installation holds
+READING_COMMANDS = [
+    ["list", "-n", "base"],
+    ["list", "-n", "base", "--json"],
+    ["list", "-n", "base", "--export"],
+    ["info", "--json"],
+    ["info"],
+    ["env", "list", "--json"],
+    ["env", "list"],
+]
+
+
+@pytest.mark.parametrize("argv", READING_COMMANDS, ids=" ".join)
+def test_reading_commands_do_not_load_py_rattler(user: dict[str, str], argv: list[str]) -> None:
+    """They read conda-meta's JSON as it is written; only the first ``info`` on a machine asks
+    py-rattler for the CPU's microarchitecture (then it is remembered)."""
+    imported_modules(user, ["info", "--json"])
     assert "rattler" not in imported_modules(user, argv)
 
 

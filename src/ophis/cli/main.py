@@ -1,20 +1,26 @@
-"""The ``ophis`` command: registers one module per verb."""
+"""The ``ophis`` command: registers one module per verb.
+
+Typer is imported only when :mod:`ophis.cli.quick` leaves the command line to it.
+"""
 
 from __future__ import annotations
 
 import gc
 import importlib
 import sys
-
-import typer
+from typing import TYPE_CHECKING
 
 from ophis import __version__
-from ophis.cli.output_flags import VERBOSE, add_output_flags, apply_output_flags
-from ophis.cli.plain_params import use_plain_params
+from ophis.cli.quick import dispatch
 from ophis.cli.verbs import COMMANDS, VERB_HELP
+
+if TYPE_CHECKING:
+    import typer
 
 
 def _version(value: bool) -> None:
+    import typer
+
     if value:
         typer.echo(f"ophis {__version__}")
         raise typer.Exit()
@@ -25,6 +31,11 @@ def build_app(argv: list[str] | None = None) -> typer.Typer:
     (start-up time is felt on every call a script makes); when it names none, the verbs
     are listed from :data:`VERB_HELP` without importing any; with no ``argv``, every
     command is registered."""
+    import typer
+
+    from ophis.cli.output_flags import VERBOSE, add_output_flags, apply_output_flags
+    from ophis.cli.plain_params import use_plain_params
+
     use_plain_params()
     app = typer.Typer(
         name="ophis",
@@ -78,14 +89,18 @@ def conda_shell_spelling(argv: list[str]) -> list[str]:
 def main() -> None:
     sys.argv[1:] = conda_shell_spelling(sys.argv[1:])
     try:
-        build_app(sys.argv[1:])()
+        if not dispatch(sys.argv[1:]):
+            build_app(sys.argv[1:])()
     finally:
         release_native_objects()
 
 
 def release_native_objects() -> None:
     """Drop py-rattler objects while the interpreter is still whole: its worker threads
-    release them, and doing that during interpreter shutdown aborts the process."""
+    release them, and doing that during interpreter shutdown aborts the process. A command
+    that never loaded py-rattler has none (and skips the collection's hundredths of a second)."""
+    if "rattler" not in sys.modules:
+        return
     solve = sys.modules.get("ophis.manager.solve")
     if solve is not None:
         solve.clear_repodata_cache()

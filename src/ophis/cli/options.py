@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from ophis.cli.output import stderr
+from ophis.cli.output import warn as warn  # its home is output: commands Typer never loads
 
 NAME = typer.Option(None, "--name", "-n", help="Name of the environment.")
 PREFIX = typer.Option(None, "--prefix", "-p", help="Full path to the environment.")
@@ -75,11 +75,3 @@ SATISFIED_SKIP_SOLVE = typer.Option(
     help="Do nothing when the installed packages already satisfy the specs.",
 )
 SPECS = typer.Argument(None, help="Package specs, e.g. 'numpy>=1.26' or 'conda-forge::scipy'.")
-
-
-def warn(messages: list[str]) -> None:
-    """Warnings go to stderr, so that --json output on stdout stays parseable."""
-    from rich.markup import escape
-
-    for message in messages:
-        stderr.print(f"[yellow]Warning:[/] {escape(message)}", highlight=False, soft_wrap=True)

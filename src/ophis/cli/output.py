@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
-import typer
-
 from ophis.core.errors import OphisError
 
 if TYPE_CHECKING:
@@ -52,13 +50,31 @@ def set_quiet(quiet: bool) -> None:
     _quiet = quiet
 
 
+def write(text: str) -> None:
+    """Plain text on stdout, never wrapped or styled (a script reads it)."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
 def emit_json(document: Any, *, sort_keys: bool = True) -> None:
     """One JSON document on stdout. conda sorts the keys of its error documents and keeps
     its own order in the others (``sort_keys=False``)."""
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=sort_keys) + "\n")
 
 
+def warn(messages: list[str]) -> None:
+    """Warnings go to stderr, so that --json output on stdout stays parseable."""
+    if not messages:
+        return
+    from rich.markup import escape
+
+    for message in messages:
+        stderr.print(f"[yellow]Warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 def fail(error: OphisError, as_json: bool) -> NoReturn:
+    import typer  # here: the quick commands (ophis.cli.quick) import Typer only to fail
+
     if as_json:
         emit_json(error.to_json())
     else:
@@ -139,5 +155,7 @@ def confirm_proceed(question: str = "Proceed", *, default: bool = True) -> bool:
 
 def exit_declined() -> NoReturn:
     """What conda does when the user answers no: CondaSystemExit, exit code 0."""
+    import typer
+
     stderr.print("\nCondaSystemExit: Exiting.\n", highlight=False)
     raise typer.Exit(0)

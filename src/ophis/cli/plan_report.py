@@ -17,15 +17,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import rattler
-
+from ophis.cli.output import write
 from ophis.cli.sizes import human_bytes
 from ophis.core.channel import Channel, ChannelContext, parse_channel
 from ophis.core.errors import OphisError
+from ophis.core.lazy import LazyModule
 from ophis.manager.records import AnyRecord, base_url
 
 if TYPE_CHECKING:  # the solver is imported only by the commands that solve
+    import rattler
+
     from ophis.manager.solve import SolveResult
+else:  # py-rattler is imported when first used ('info' prints with write() only)
+    rattler = LazyModule("rattler")
 
 #: the stages conda reports once the user has said yes, each with "done"
 TRANSACTION_STAGES = ("Preparing transaction", "Verifying transaction", "Executing transaction")
@@ -35,12 +39,6 @@ REPODATA_FN = "repodata.json"
 #: conda's widths: download table columns, plan keys, the left side of "old --> new"
 _NAME_COLUMN, _BUILD_COLUMN, _SIZE_COLUMN = 27, 17, 15
 _KEY_WIDTH, _LEFT_WIDTH = 18, 38
-
-
-def write(text: str) -> None:
-    """Plain text on stdout, never wrapped or styled (a script reads it)."""
-    sys.stdout.write(text)
-    sys.stdout.flush()
 
 
 # --- stage lines -------------------------------------------------------------------------

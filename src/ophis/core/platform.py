@@ -9,8 +9,7 @@ rest can be tested with any facts.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
+import json
 import os
 import platform as _stdlib_platform
 import re
@@ -19,7 +18,9 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
+from ophis.core.atomic_file import write_atomic
 from ophis.core.errors import InvalidPlatformError
 
 #: conda's ``KNOWN_SUBDIRS`` (conda/base/constants.py): ``noarch`` plus its ``PLATFORMS``.
@@ -226,7 +227,52 @@ def _libc() -> tuple[str | None, str | None]:
     return (family.lower() or None), (version or None)
 
 
+#: the CPU fields of /proc/cpuinfo that name a microarchitecture (x86 and ARM)
+_CPU_FIELDS = frozenset(
+    {"vendor_id", "cpu family", "model", "model name", "stepping", "flags", "Features",
+     "CPU implementer", "CPU architecture", "CPU variant", "CPU part", "isa", "uarch"}
+)  # fmt: skip
+_ARCHSPEC_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+
+
 def _microarchitecture() -> str | None:
+    """py-rattler's answer, remembered per CPU in the user's cache: importing py-rattler
+    costs more than the rest of 'ophis info' (Linux only: elsewhere it is asked each time)."""
+    identity = _cpu_identity()
+    if identity is None:
+        return _detect_microarchitecture()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ophis"
+    remembered = cache / "archspec.json"
+    try:
+        saved = json.loads(remembered.read_text(encoding="utf-8"))
+        if saved["cpu"] == identity and _ARCHSPEC_NAME.fullmatch(saved["archspec"]):
+            return saved["archspec"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    name = _detect_microarchitecture()
+    if name is not None:
+        with contextlib.suppress(OSError):
+            cache.mkdir(parents=True, exist_ok=True)
+            write_atomic(remembered, json.dumps({"cpu": identity, "archspec": name}).encode())
+    return name
+
+
+def _cpu_identity() -> str | None:
+    """The first processor's identifying lines of /proc/cpuinfo, with the machine name."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    first = text.strip().split("\n\n", 1)[0]
+    lines = [
+        " ".join(line.split())
+        for line in first.splitlines()
+        if line.partition(":")[0].strip() in _CPU_FIELDS
+    ]
+    return "\n".join([_stdlib_platform.machine(), *lines]) if lines else None
+
+
+def _detect_microarchitecture() -> str | None:
     # py-rattler bundles archspec's CPU database; Python's archspec is not a dependency.
     import rattler
 
@@ -271,17 +317,14 @@ if lib is not None and lib.cuInit(ctypes.c_uint(0)) == 0:
 """
 
 
-def _cuda_library_present(candidates: tuple[str, ...]) -> bool:
-    if ctypes.util.find_library("cuda") or ctypes.util.find_library("nvcuda"):
-        return True
-    return any(os.path.isabs(name) and os.path.exists(name) for name in candidates)
-
-
 def detect_cuda_version(timeout: float = 60.0) -> str | None:
-    """The CUDA version the installed NVIDIA driver supports, or None; never raises."""
+    """The CUDA version the installed NVIDIA driver supports, or None; never raises. The
+    probe is always run, as conda runs it: looking for the library first with
+    ``ctypes.util.find_library`` runs ldconfig, the C compiler and the linker, which cost
+    more than the probe, and misses a driver the loader finds through LD_LIBRARY_PATH."""
     key = "linux" if sys.platform.startswith("linux") else sys.platform
     candidates = _CUDA_LIBRARIES.get(key, ())
-    if not candidates or not _cuda_library_present(candidates):
+    if not candidates:
         return None
     env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
     with contextlib.suppress(Exception):

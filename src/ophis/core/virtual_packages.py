@@ -29,10 +29,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-
-import rattler
+from typing import TYPE_CHECKING
 
 from ophis.core.errors import InvalidPlatformError, OphisError
+from ophis.core.lazy import LazyModule
 from ophis.core.platform import (
     MachineFacts,
     detect_machine_facts,
@@ -41,6 +41,11 @@ from ophis.core.platform import (
     platform_os,
     subdir_machine,
 )
+
+if TYPE_CHECKING:
+    import rattler
+else:  # py-rattler is imported when first used
+    rattler = LazyModule("rattler")
 
 __all__ = [
     "VirtualPackageSpec",

@@ -32,17 +32,21 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import rattler
+from typing import TYPE_CHECKING, Any
 
 from ophis import __version__ as OPHIS_VERSION
 from ophis.core.atomic_file import write_atomic
 from ophis.core.channel import ChannelContext, parse_channel
 from ophis.core.errors import OphisError
+from ophis.core.lazy import LazyModule
 from ophis.core.platform import KNOWN_SUBDIRS
 from ophis.core.redaction import redact
 from ophis.core.spec_name import spec_name
+
+if TYPE_CHECKING:
+    import rattler
+else:  # py-rattler is imported when first used
+    rattler = LazyModule("rattler")
 
 #: the conda release whose behaviour Ophis reproduces; written as ``# conda version:``
 CONDA_COMPAT_VERSION = "26.7.1"

@@ -15,10 +15,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib.metadata import Distribution, PathDistribution
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import rattler
+from ophis.core.lazy import LazyModule
+
+if TYPE_CHECKING:
+    import rattler
+else:  # py-rattler is imported when first used
+    rattler = LazyModule("rattler")
+
 
 PYPI_CHANNEL = "pypi"
 PYPI_BASE_URL = "https://conda.anaconda.org/pypi"
@@ -103,7 +109,9 @@ def _site_packages(prefix: Path, python: rattler.PrefixRecord) -> Path:
 def _read(entry: Path) -> PipPackage | None:
     if not _ANCHORS.fullmatch(entry.name):
         return None
-    distribution: Distribution = PathDistribution(entry)
+    from importlib.metadata import PathDistribution  # here: most environments have no pip
+
+    distribution = PathDistribution(entry)
     name, version = distribution.metadata["Name"], distribution.version
     if not name or not version:
         return None  # a broken or partial install: conda skips it too
@@ -112,6 +120,8 @@ def _read(entry: Path) -> PipPackage | None:
 
 def _editable_links(site_packages: Path) -> list[PipPackage]:
     """``setup.py develop`` installs: ``NAME.egg-link`` pointing at a source tree."""
+    from importlib.metadata import PathDistribution
+
     packages = []
     for link in sorted(site_packages.glob("*.egg-link")):
         name = normalized_name(link.name.removesuffix(".egg-link"))

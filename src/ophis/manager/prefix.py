@@ -27,12 +27,16 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import rattler
+from typing import TYPE_CHECKING, Any
 
 from ophis.core.errors import OphisError
+from ophis.core.lazy import LazyModule
 from ophis.manager.records import dist_name
+
+if TYPE_CHECKING:
+    import rattler
+else:  # py-rattler is imported when first used
+    rattler = LazyModule("rattler")
 
 CONDA_META = "conda-meta"
 

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
-
-import rattler
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ophis.core.channel import Channel
+from ophis.core.lazy import LazyModule
 from ophis.core.paths import check_record_fields
 
-AnyRecord = rattler.RepoDataRecord | rattler.PrefixRecord
+if TYPE_CHECKING:
+    import rattler
+else:  # py-rattler is imported when first used
+    rattler = LazyModule("rattler")
+
+#: a record from a channel or from an environment (a name for annotations only)
+AnyRecord: TypeAlias = "rattler.RepoDataRecord | rattler.PrefixRecord"
 
 
 def dist_name(record: rattler.PackageRecord) -> str:

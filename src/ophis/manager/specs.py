@@ -36,13 +36,18 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
-
-import rattler
 
 from ophis.core.channel import split_channel_and_spec
 from ophis.core.errors import ChannelError, InvalidMatchSpecError
+from ophis.core.lazy import LazyModule
 from ophis.core.platform import KNOWN_SUBDIRS
+
+if TYPE_CHECKING:
+    import rattler
+else:  # py-rattler is imported when first used
+    rattler = LazyModule("rattler")
 
 __all__ = ["ParsedSpec", "parse_spec", "spec_name", "split_features", "to_rattler_spec"]
 

@@ -7,10 +7,9 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import typer
-
+from ophis.cli.declared import declared
 from ophis.cli.output import emit_json, fail
 from ophis.core.errors import CondaValueError, OphisError
 from ophis.manager import condarc
@@ -21,11 +20,39 @@ _PAIR_FLAGS = {"--add": "prepend", "--prepend": "prepend", "--append": "append",
                "--remove": "remove"}  # fmt: skip
 
 
+if TYPE_CHECKING:
+    import typer
+
+
 def register(app: typer.Typer) -> None:
+    import typer
+
+    option = typer.Option
+    command = declared(
+        config,
+        ctx=typer.Context,
+        show=option(
+            False, "--show", help="Show the computed values of KEYs (all when none are given)."
+        ),
+        show_sources=option(
+            False, "--show-sources", help="Show every configuration source and what it sets."
+        ),
+        validate=option(False, "--validate", help="Check every source for errors."),
+        describe=option(
+            False, "--describe", help="Describe KEYs (all documented keys when none are given)."
+        ),
+        get=option(False, "--get", help="Print KEYs (all when none) as set in the chosen file."),
+        system=option(False, "--system", help="Use the root prefix's .condarc."),
+        env_file=option(
+            False, "--env", help="Use the active environment's .condarc (else the user's)."
+        ),
+        file=option(None, "--file", help="Use this file."),
+        json_output=option(False, "--json", help="Print JSON."),
+    )
     app.command(
         "config",
         context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    )(config)
+    )(command)
 
 
 def _out(text: str) -> None:
@@ -79,26 +106,16 @@ def _parse_rest(args: list[str]) -> tuple[list[str], _Edits]:
 
 
 def config(
-    ctx: typer.Context,
-    show: bool = typer.Option(
-        False, "--show", help="Show the computed values of KEYs (all when none are given)."
-    ),
-    show_sources: bool = typer.Option(
-        False, "--show-sources", help="Show every configuration source and what it sets."
-    ),
-    validate: bool = typer.Option(False, "--validate", help="Check every source for errors."),
-    describe: bool = typer.Option(
-        False, "--describe", help="Describe KEYs (all documented keys when none are given)."
-    ),
-    get: bool = typer.Option(
-        False, "--get", help="Print KEYs (all when none) as set in the chosen file."
-    ),
-    system: bool = typer.Option(False, "--system", help="Use the root prefix's .condarc."),
-    env_file: bool = typer.Option(
-        False, "--env", help="Use the active environment's .condarc (else the user's)."
-    ),
-    file: Path = typer.Option(None, "--file", help="Use this file."),
-    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+    ctx: Any,  # Typer's Context; anything with the left-over ``args`` from the quick path
+    show: bool = False,
+    show_sources: bool = False,
+    validate: bool = False,
+    describe: bool = False,
+    get: bool = False,
+    system: bool = False,
+    env_file: bool = False,
+    file: Path | None = None,
+    json_output: bool = False,
 ) -> None:
     """Show or change configuration values in .condarc files (like 'conda config').
 

@@ -3,50 +3,35 @@
 from __future__ import annotations
 
 import os
-import platform
 import sys
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from ophis import __version__
+from ophis.cli.commands.env_info import env_list, info
 from ophis.cli.commands.env_tools import rename
+from ophis.cli.declared import declared
 from ophis.cli.options import DRY_RUN, JSON, NAME, PREFIX, QUIET, REFUSE_LINK_SCRIPTS, YES
 from ophis.cli.output import emit_json, fail, stdout
-from ophis.cli.plan_report import write
 from ophis.core.errors import CondaValueError, OphisError
-from ophis.core.platform import detect_machine_facts
-from ophis.core.redaction import redact
-from ophis.core.virtual_packages import detect_virtual_packages
-from ophis.manager.config import (
-    Config,
-    home_dir,
-    load_config_from_os,
-    system_rc_path,
-    user_rc_path,
-)
+from ophis.manager.config import load_config_from_os
 from ophis.manager.env_vars import UNSET_MARKER, read_env_vars, write_env_vars
 from ophis.manager.envfile import dumps_environment_file, read_environment_file
 from ophis.manager.environments import (
     check_env_file_target,
-    environment_details,
-    environment_name,
     export_environment,
     finish_env_file,
-    list_environments,
     prune_candidates,
 )
-from ophis.manager.history import CONDA_COMPAT_VERSION
-from ophis.manager.targets import ChangeRequest, channels_for, existing_prefix, resolve_prefix
+from ophis.manager.targets import existing_prefix, resolve_prefix
 
 
 def register(app: typer.Typer) -> None:
     env = typer.Typer(help="Named environments and environment files.", no_args_is_help=True)
-    env.command("list")(env_list)
+    env.command("list")(declared(env_list, json_output=JSON))
     env.command("export")(env_export)
     env.command("create")(env_create)
     env.command("update")(env_update)
@@ -60,37 +45,17 @@ def register(app: typer.Typer) -> None:
     env.add_typer(config_group, name="config")
     env.command("rename")(rename)
     app.add_typer(env, name="env")
-    app.command("info")(info)
-
-
-def env_list(json_output: bool = JSON) -> None:
-    """List the environments (conda's ``env list``, the same as ``info --envs``)."""
-    try:
-        config = load_config_from_os()
-    except OphisError as error:
-        fail(error, json_output)
-    envs = list_environments(config, os.environ)
-    if json_output:
-        emit_json(_envs_json(envs, config))
-        return
-    _print_envs(envs, config)
-
-
-def _envs_json(envs: list[Path], config: Config) -> dict[str, Any]:
-    return {
-        "envs": [str(p) for p in envs],
-        "envs_details": {str(p): environment_details(p, config, os.environ) for p in envs},
-    }
-
-
-def _print_envs(envs: list[Path], config: Config) -> None:
-    lines = ["", "# conda environments:", "#", "# * -> active", "# + -> frozen"]
-    for prefix in envs:
-        details = environment_details(prefix, config, os.environ)
-        active = "*" if details["active"] else " "
-        frozen = "+" if details["frozen"] else " "
-        lines.append(f"{details['name']:20} {active} {frozen} {prefix}")
-    write("\n".join(lines) + "\n\n")  # conda's: one blank line either side
+    app.command("info")(
+        declared(
+            info,
+            envs=typer.Option(False, "--envs", "-e", help="List the environments."),
+            base=typer.Option(False, "--base", help="Show the base environment's path."),
+            unsafe_channels=typer.Option(
+                False, "--unsafe-channels", help="Show the channels with their tokens."
+            ),
+            json_output=JSON,
+        )
+    )
 
 
 def env_vars_list(name: str = NAME, prefix: str = PREFIX, json_output: bool = JSON) -> None:
@@ -339,191 +304,3 @@ def _apply_env_file(
         emit_json(change_document(outcomes, pip_installed), sort_keys=False)
     if action == "create":
         print_activation_hint(options, config, target)
-
-
-def info(
-    envs: bool = typer.Option(False, "--envs", "-e", help="List the environments."),
-    base: bool = typer.Option(False, "--base", help="Show the base environment's path."),
-    unsafe_channels: bool = typer.Option(
-        False, "--unsafe-channels", help="Show the channels with their tokens."
-    ),
-    json_output: bool = JSON,
-) -> None:
-    """Show the installation: configuration, channels, caches, environments."""
-    try:
-        config = load_config_from_os()
-        if base or unsafe_channels:
-            _info_parts(config, base, unsafe_channels, json_output)
-        elif envs:
-            env_list(json_output)
-        elif json_output:
-            emit_json(info_facts(config))
-        else:
-            _print_info(info_facts(config))
-    except OphisError as error:
-        fail(error, json_output)
-
-
-def _info_parts(config: Config, base: bool, unsafe_channels: bool, json_output: bool) -> None:
-    """conda's ``info --base`` / ``--unsafe-channels``: one value each, bare or as JSON."""
-    parts: dict[str, Any] = {}
-    if base:
-        parts["root_prefix"] = str(config.root_prefix)
-    if unsafe_channels:
-        parts["channels"] = list(config.channels)
-    if json_output:
-        emit_json(parts)
-        return
-    for value in parts.values():
-        shown = "\n".join(value) if isinstance(value, list) else value
-        stdout.print(shown, highlight=False, markup=False, soft_wrap=True)
-
-
-def _print_info(facts: dict[str, Any]) -> None:
-    """conda's ``info`` report: its rows, labels and order."""
-    rows: list[tuple[str, Any]] = []
-    if facts["active_prefix_name"]:
-        rows += [("active environment", facts["active_prefix_name"])]
-        rows += [("active env location", facts["active_prefix"])]
-    else:
-        rows += [("active environment", facts["active_prefix"])]
-    if facts["conda_shlvl"] >= 0:
-        rows += [("shell level", facts["conda_shlvl"])]
-    solver = facts["solver"]
-    writable = "writable" if facts["root_writable"] else "read only"
-    rows += [
-        ("user config file", facts["user_rc_path"]),
-        ("populated config files", facts["config_files"]),
-        ("conda version", facts["conda_version"]),
-        ("ophis version", facts["ophis_version"]),
-        ("conda-build version", facts["conda_build_version"]),
-        ("python version", facts["python_version"]),
-        ("solver", solver["name"] + (" (default)" if solver["default"] else "")),
-        ("virtual packages", ["=".join(v) for v in facts["virtual_pkgs"]]),
-        ("base environment", f"{facts['root_prefix']}  ({writable})"),
-        ("conda av data dir", facts["av_data_dir"]),
-        ("conda av metadata url", facts["av_metadata_url_base"]),
-        ("channel URLs", facts["channels"]),
-        ("package cache", facts["pkgs_dirs"]),
-        ("notices cache", facts["notices_cache_dir"]),
-        ("envs directories", facts["envs_dirs"]),
-        ("temporary directory", facts["tmp_dir"]),
-        ("platform", facts["platform"]),
-        ("user-agent", facts["user_agent"]),
-        ("UID:GID", f"{facts['UID']}:{facts['GID']}"),
-        ("netrc file", facts["netrc_file"]),
-        ("offline mode", facts["offline"]),
-    ]
-    width = max(len(label) for label, _ in rows)
-    lines = [""]
-    for label, value in rows:
-        shown = (
-            ("\n" + " " * (width + 4)).join(map(str, value)) if isinstance(value, list) else value
-        )
-        lines.append(f" {label:>{width}} : {shown}")
-    write("\n".join(lines) + "\n\n")  # conda's: one blank line either side
-
-
-def _channel_urls(config: Config) -> list[str]:
-    """Each configured channel's URL per searched subdir, as conda's ``info`` lists them."""
-    try:
-        channels = channels_for(ChangeRequest("info", Path()), config)
-    except OphisError:  # none configured: conda's info shows an empty list
-        return []
-    return [c.url(subdir) for c in channels for subdir in (config.subdir, "noarch")]
-
-
-def info_facts(config: Config) -> dict[str, Any]:
-    """conda's ``info --json`` document (``get_info_dict`` with ``envs_details``), with
-    Ophis's values; ``conda_version`` is the conda whose behaviour Ophis follows."""
-    active = os.environ.get("CONDA_PREFIX")
-    virtual = detect_virtual_packages(
-        config.subdir, detect_machine_facts(), os.environ, conda_version=CONDA_COMPAT_VERSION
-    )
-    envs = list_environments(config, os.environ)
-    own_prefix = str(Path(sys.prefix))
-    solver = str(config.get("solver") or "rattler")
-    facts: dict[str, Any] = {
-        "platform": config.subdir,
-        "conda_version": CONDA_COMPAT_VERSION,
-        "conda_env_version": CONDA_COMPAT_VERSION,
-        "conda_build_version": "not installed",
-        "ophis_version": __version__,
-        "root_prefix": str(config.root_prefix),
-        "conda_prefix": own_prefix,
-        "av_data_dir": os.path.join(own_prefix, "etc", "conda"),
-        "av_metadata_url_base": config.get("signing_metadata_url_base"),
-        "root_writable": _writable(Path(config.root_prefix)),
-        "pkgs_dirs": [str(p) for p in config.pkgs_dirs],
-        "envs_dirs": [str(p) for p in config.envs_dirs],
-        "default_prefix": active or str(config.root_prefix),
-        "active_prefix": active,
-        "active_prefix_name": environment_name(Path(active), config) if active else None,
-        "conda_shlvl": _shlvl(),
-        "channels": _channel_urls(config),
-        "user_rc_path": str(user_rc_path(os.environ)),
-        "rc_path": str(user_rc_path(os.environ)),
-        "sys_rc_path": str(system_rc_path(os.environ)),
-        "offline": config.offline,
-        "envs": [str(p) for p in envs],
-        "python_version": ".".join(map(str, sys.version_info)),
-        "requests_version": "not installed",
-        "user_agent": f"ophis/{__version__} py/{platform.python_version()} {platform.system()}",
-        "conda_location": str(Path(__file__).resolve().parents[2]),
-        "config_files": [str(p) for p in config.search_path if p.exists()],
-        "netrc_file": _netrc_file(),
-        "virtual_pkgs": [[v.name, v.version, v.build] for v in virtual],
-        "solver": {"name": solver, "user_agent": f"solver/{solver}", "default": True},
-        "tmp_dir": tempfile.gettempdir(),
-        "notices_cache_dir": str(home_dir(os.environ) / ".cache" / "conda" / "notices"),
-        "UID": os.geteuid(),
-        "GID": os.getegid(),
-        "sys.version": sys.version,
-        "sys.prefix": sys.prefix,
-        "sys.executable": sys.executable,
-        "site_dirs": _user_site_dirs(),
-        "env_vars": _reported_env_vars(os.environ),
-    }
-    facts.update(_envs_json(envs, config))
-    return facts
-
-
-def _shlvl() -> int:
-    try:
-        return int(os.environ.get("CONDA_SHLVL", -1))
-    except ValueError:
-        return -1
-
-
-def _writable(root: Path) -> bool:
-    history = root / "conda-meta" / "history"
-    return os.access(history, os.W_OK) if history.exists() else False
-
-
-def _netrc_file() -> str | None:
-    named = os.environ.get("NETRC")
-    if named:
-        return named
-    default = home_dir(os.environ) / ".netrc"
-    return str(default) if default.is_file() else None
-
-
-def _user_site_dirs() -> list[str]:
-    import site
-
-    user_site = site.getusersitepackages()
-    return [user_site] if os.path.isdir(user_site) else []
-
-
-def _reported_env_vars(environ: Mapping[str, str]) -> dict[str, str]:
-    """conda's ``env_vars``: conda, python, path, sudo and TLS variables by value, proxies
-    only as set (their URLs may carry passwords)."""
-    keys = {"CIO_TEST", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "LD_PRELOAD"}
-    keys |= {
-        k
-        for k in environ
-        if k.upper().startswith(("CONDA", "PYTHON", "SUDO")) or k.upper().endswith("PATH")
-    }
-    shown = {k: environ.get(k, environ.get(k.lower(), "<not set>")) for k in keys}
-    shown.update({k: "<set>" for k in environ if k.upper().endswith("PROXY")})
-    return {k: redact(v) for k, v in shown.items()}

@@ -6,24 +6,27 @@ import os
 import re
 import sys
 from pathlib import Path
-
-import rattler
-import typer
+from typing import TYPE_CHECKING, TypeAlias
 
 from ophis import __version__
-from ophis.cli.options import JSON, NAME, PREFIX, warn
-from ophis.cli.output import emit_json, fail, stdout
+from ophis.cli.declared import declared
+from ophis.cli.output import emit_json, fail, stdout, warn, write
 from ophis.cli.sizes import human_bytes
 from ophis.core.errors import CondaValueError, OphisError, PackageNotInstalledError
 from ophis.manager.config import load_config_from_os
-from ophis.manager.explicit import ExplicitPackage, dumps_explicit
 from ophis.manager.history import Revision, pretty_lines, revision_event, revision_log
+from ophis.manager.installed import InstalledRecord, read_records
 from ophis.manager.pip_interop import PipPackage, pip_packages
 from ophis.manager.prefix import PrefixData
 from ophis.manager.records import base_url, channel_name, dist_fields
 from ophis.manager.targets import ChangeRequest, channels_for, existing_prefix
 
-Listed = rattler.PrefixRecord | PipPackage
+if TYPE_CHECKING:
+    import rattler
+    import typer
+
+#: an installed record (py-rattler's, or read from its JSON) or a pip package
+Listed: TypeAlias = "rattler.PrefixRecord | InstalledRecord | PipPackage"
 
 #: conda's ``CONDA_LIST_FIELDS``: column -> its title
 LIST_FIELDS = {
@@ -63,42 +66,65 @@ EXPORT_HEADER = (
 
 
 def register(app: typer.Typer) -> None:
-    app.command("list")(list_packages)
+    import typer
+
+    from ophis.cli.options import JSON, NAME, PREFIX
+
+    option = typer.Option
+    command = declared(
+        list_packages,
+        regex=typer.Argument(None, help="Only packages whose name matches this regex."),
+        name=NAME,
+        prefix=PREFIX,
+        full_name=option(False, "--full-name", "-f", help="Match the whole name."),
+        explicit=option(False, "--explicit", help="Print an @EXPLICIT spec file."),
+        export=option(False, "--export", "-e", help="Print name=version=build lines."),
+        canonical=option(
+            False, "--canonical", "-c", help="Print channel::name-version-build lines."
+        ),
+        md5=option(False, "--md5", help="With --explicit: add #md5 to each URL."),
+        sha256=option(False, "--sha256", help="With --explicit: add #sha256 to each URL."),
+        revisions=option(
+            False, "--revisions", "-r", help="Show the environment's history of changes."
+        ),
+        fields=option(
+            None,
+            "--fields",
+            help="Comma-separated columns: " + ",".join(sorted(LIST_FIELDS)) + ".",
+        ),
+        size=option(False, "--size", help="Show package and environment sizes."),
+        reverse=option(False, "--reverse", help="List in reverse order."),
+        no_pip=option(False, "--no-pip", help="Leave out pip-installed packages."),
+        show_channel_urls=option(
+            None, "--show-channel-urls/--no-show-channel-urls", help="Show the channel column."
+        ),
+        json_output=JSON,
+    )
+    app.command("list")(command)
 
 
 def list_packages(
-    regex: str = typer.Argument(None, help="Only packages whose name matches this regex."),
-    name: str = NAME,
-    prefix: str = PREFIX,
-    full_name: bool = typer.Option(False, "--full-name", "-f", help="Match the whole name."),
-    explicit: bool = typer.Option(False, "--explicit", help="Print an @EXPLICIT spec file."),
-    export: bool = typer.Option(False, "--export", "-e", help="Print name=version=build lines."),
-    canonical: bool = typer.Option(
-        False, "--canonical", "-c", help="Print channel::name-version-build lines."
-    ),
-    md5: bool = typer.Option(False, "--md5", help="With --explicit: add #md5 to each URL."),
-    sha256: bool = typer.Option(
-        False, "--sha256", help="With --explicit: add #sha256 to each URL."
-    ),
-    revisions: bool = typer.Option(
-        False, "--revisions", "-r", help="Show the environment's history of changes."
-    ),
-    fields: str = typer.Option(
-        None, "--fields", help="Comma-separated columns: " + ",".join(sorted(LIST_FIELDS)) + "."
-    ),
-    size: bool = typer.Option(False, "--size", help="Show package and environment sizes."),
-    reverse: bool = typer.Option(False, "--reverse", help="List in reverse order."),
-    no_pip: bool = typer.Option(False, "--no-pip", help="Leave out pip-installed packages."),
-    show_channel_urls: bool = typer.Option(
-        None, "--show-channel-urls/--no-show-channel-urls", help="Show the channel column."
-    ),
-    json_output: bool = JSON,
+    regex: str | None = None,
+    name: str | None = None,
+    prefix: str | None = None,
+    full_name: bool = False,
+    explicit: bool = False,
+    export: bool = False,
+    canonical: bool = False,
+    md5: bool = False,
+    sha256: bool = False,
+    revisions: bool = False,
+    fields: str | None = None,
+    size: bool = False,
+    reverse: bool = False,
+    no_pip: bool = False,
+    show_channel_urls: bool | None = None,
+    json_output: bool = False,
 ) -> None:
     """List the packages installed in an environment."""
     try:
         config = load_config_from_os()
         target = existing_prefix(name, prefix, config, os.environ)
-        data = PrefixData(target)
         if revisions:
             _print_revisions(revision_log(target), json_output)
             return
@@ -108,12 +134,12 @@ def list_packages(
                 "Choose one checksum.",
             )
         columns = _columns(fields, size)
-        conda_records = list(data.records().values())
+        conda_records, warnings = _installed(target, columns)
         pips = [] if no_pip or explicit else pip_packages(target, conda_records)
         listed = _matching([*conda_records, *pips], regex, full_name, target)
     except OphisError as error:
         fail(error, json_output)
-    warn(data.warnings)
+    warn(warnings)
     if reverse:
         listed.reverse()
     channels = [] if not listed else _known_channels(config)
@@ -132,6 +158,24 @@ def list_packages(
     else:
         shown = config.show_channel_urls if show_channel_urls is None else show_channel_urls
         _print_table(target, listed, columns, channels, shown, size)
+
+
+#: the columns whose values a record read from its JSON gives as py-rattler does
+JSON_COLUMNS = frozenset(DEFAULT_FIELDS) | {
+    "build_number", "channel", "constrains", "depends", "dist_str", "fn", "license",
+    "license_family", "md5", "sha256", "size", "subdir", "url",
+}  # fmt: skip
+
+
+def _installed(target: Path, columns: list[str]) -> tuple[list, list[str]]:
+    """The environment's records and the warnings about the ones skipped: read from their
+    JSON when that gives what is printed, else by py-rattler (PrefixData)."""
+    if JSON_COLUMNS.issuperset(columns):
+        records = read_records(target)
+        if records is not None:
+            return records, []
+    data = PrefixData(target)
+    return list(data.records().values()), data.warnings
 
 
 def _columns(fields: str | None, size: bool) -> list[str]:
@@ -239,7 +283,7 @@ def _field(item: Listed, field: str, channels: list, prefix: Path) -> str:
 
 def _print_lines(text: str) -> None:
     if text:
-        stdout.print(text, highlight=False, markup=False, soft_wrap=True)
+        write(text + "\n")  # plain text: Rich would only cost its import
 
 
 def _known_channels(config) -> list:
@@ -261,6 +305,8 @@ def _print_revisions(revisions: list[Revision], json_output: bool) -> None:
 
 
 def _print_explicit(records, platform: str, md5: bool, sha256: bool) -> None:
+    from ophis.manager.explicit import ExplicitPackage, dumps_explicit  # reads package files
+
     def checksum(r) -> str | None:
         digest = r.md5 if md5 else r.sha256 if sha256 else None
         return bytes(digest).hex() if digest else None

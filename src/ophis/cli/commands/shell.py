@@ -1,7 +1,8 @@
 """``ophis shell hook|activate|deactivate|reactivate`` (conda's ``shell.<name> ...``), and
 ``ophis activate|deactivate`` reaching the executable because the shell has no hook.
 
-These run on every activation, so the error renderer (Rich) is imported only on failure.
+These run on every activation, so the error renderer (Rich) is imported only on failure, and
+Typer only by :func:`register` (:mod:`ophis.cli.quick` calls the functions directly).
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ import sys
 from enum import StrEnum
 from typing import TYPE_CHECKING, NoReturn
 
-import typer
-
+from ophis.cli.declared import declared
 from ophis.core.errors import OphisError
 from ophis.manager.activation import (
     Activator,
@@ -28,6 +28,8 @@ from ophis.manager.activation import (
 from ophis.manager.config import load_config_from_os
 
 if TYPE_CHECKING:
+    import typer
+
     from ophis.distribution.shell_init import InitChange
 
 
@@ -40,25 +42,55 @@ class ShellName(StrEnum):
     cmd = "cmd"
 
 
-SHELL = typer.Option(
-    None, "--shell", "-s", help="The shell to write for (default: the one $SHELL names)."
-)
 _PASS_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
 def register(app: typer.Typer) -> None:
+    import typer
+
+    shell_option = typer.Option(
+        None, "--shell", "-s", help="The shell to write for (default: the one $SHELL names)."
+    )
     shell = typer.Typer(
         help="Shell integration: the hook and the scripts it evaluates.", no_args_is_help=True
     )
-    shell.command("hook")(shell_hook)
-    shell.command("activate")(shell_activate)
-    shell.command("deactivate")(shell_deactivate)
-    shell.command("reactivate")(shell_reactivate)
-    shell.command("init")(shell_init)
+    shell.command("hook")(declared(shell_hook, shell=shell_option))
+    shell.command("activate")(
+        declared(
+            shell_activate,
+            env_name_or_prefix=typer.Argument(
+                None, metavar="[NAME|PATH]", help="Default: default_activation_env (base)."
+            ),
+            stack=typer.Option(
+                None, "--stack/--no-stack", help="Keep the active environment's bin on PATH."
+            ),
+            shell=shell_option,
+        )
+    )
+    shell.command("deactivate")(declared(shell_deactivate, shell=shell_option))
+    shell.command("reactivate")(declared(shell_reactivate, shell=shell_option))
+    shell.command("init")(
+        declared(
+            shell_init,
+            shell=typer.Argument(None, help="Default: the one $SHELL names, else bash."),
+            reverse=typer.Option(False, "--reverse", help="Remove Ophis's block instead."),
+            dry_run=typer.Option(False, "--dry-run", help="Show the change; write nothing."),
+            json_output=typer.Option(False, "--json", help="Print a JSON summary."),
+        )
+    )
     app.add_typer(shell, name="shell")
     app.command("activate", context_settings=_PASS_ARGS)(activate)
     app.command("deactivate", context_settings=_PASS_ARGS)(deactivate)
-    app.command("init")(init)
+    app.command("init")(
+        declared(
+            init,
+            shells=typer.Argument(None, help="Default: the one $SHELL names, else bash."),
+            all_shells=typer.Option(False, "--all", help="Every shell Ophis supports."),
+            reverse=typer.Option(False, "--reverse", help="Remove Ophis's blocks instead."),
+            dry_run=typer.Option(False, "--dry-run", "-d", help="Show; write nothing."),
+            json_output=typer.Option(False, "--json", help="Print a JSON summary."),
+        )
+    )
 
 
 def ophis_command() -> list[str]:
@@ -77,7 +109,7 @@ def _fail(error: OphisError) -> NoReturn:
     fail(error, False)
 
 
-def shell_hook(shell: ShellName = SHELL) -> None:
+def shell_hook(shell: ShellName | None = None) -> None:
     """Print the shell code that sets up 'ophis activate'.
 
     For example, in ~/.bashrc: eval "$(ophis shell hook --shell bash)"."""
@@ -90,13 +122,9 @@ def shell_hook(shell: ShellName = SHELL) -> None:
 
 
 def shell_activate(
-    env_name_or_prefix: str = typer.Argument(
-        None, metavar="[NAME|PATH]", help="Default: default_activation_env (base)."
-    ),
-    stack: bool = typer.Option(
-        None, "--stack/--no-stack", help="Keep the active environment's bin on PATH."
-    ),
-    shell: ShellName = SHELL,
+    env_name_or_prefix: str | None = None,
+    stack: bool | None = None,
+    shell: ShellName | None = None,
 ) -> None:
     """Print the script that activates an environment in the calling shell."""
     try:
@@ -108,7 +136,7 @@ def shell_activate(
         _fail(error)
 
 
-def shell_deactivate(shell: ShellName = SHELL) -> None:
+def shell_deactivate(shell: ShellName | None = None) -> None:
     """Print the script that deactivates the active environment."""
     try:
         activator = Activator(load_config_from_os(), os.environ, shell_named(shell, os.environ))
@@ -117,7 +145,7 @@ def shell_deactivate(shell: ShellName = SHELL) -> None:
         _fail(error)
 
 
-def shell_reactivate(shell: ShellName = SHELL) -> None:
+def shell_reactivate(shell: ShellName | None = None) -> None:
     """Print the script that runs the active environment's scripts again."""
     try:
         activator = Activator(load_config_from_os(), os.environ, shell_named(shell, os.environ))
@@ -134,10 +162,10 @@ class InitShell(StrEnum):
 
 
 def shell_init(
-    shell: InitShell = typer.Argument(None, help="Default: the one $SHELL names, else bash."),
-    reverse: bool = typer.Option(False, "--reverse", help="Remove Ophis's block instead."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show the change; write nothing."),
-    json_output: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+    shell: InitShell | None = None,
+    reverse: bool = False,
+    dry_run: bool = False,
+    json_output: bool = False,
 ) -> None:
     """Add 'ophis activate' to your shell's start-up file (~/.bashrc, ~/.zshrc,
     config.fish, profile.ps1) between marker lines; --reverse takes it out again.
@@ -147,13 +175,11 @@ def shell_init(
 
 
 def init(
-    shells: list[InitShell] = typer.Argument(
-        None, help="Default: the one $SHELL names, else bash."
-    ),
-    all_shells: bool = typer.Option(False, "--all", help="Every shell Ophis supports."),
-    reverse: bool = typer.Option(False, "--reverse", help="Remove Ophis's blocks instead."),
-    dry_run: bool = typer.Option(False, "--dry-run", "-d", help="Show; write nothing."),
-    json_output: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+    shells: list[InitShell] | None = None,
+    all_shells: bool = False,
+    reverse: bool = False,
+    dry_run: bool = False,
+    json_output: bool = False,
 ) -> None:
     """conda's 'init': set up one or more shells' start-up files for 'ophis activate'."""
     _initialize(list(InitShell) if all_shells else shells or [], reverse, dry_run, json_output)
