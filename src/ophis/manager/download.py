@@ -37,9 +37,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-import httpx
 import rattler
 
 from ophis.client.verified_download import (
@@ -54,6 +54,9 @@ from ophis.core.errors import TransactionError
 from ophis.core.file_lock import file_lock
 from ophis.core.package_file import extract_package, remove_tree
 from ophis.manager.records import checked_records, record_dump
+
+if TYPE_CHECKING:
+    import httpx
 
 try:
     import fcntl

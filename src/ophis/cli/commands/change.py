@@ -661,7 +661,8 @@ def _report(
     outcome: ChangeOutcome, action: str, o: ChangeOptions, config: Config, print_json: bool
 ) -> None:
     json_output, quiet = o.json_output, o.quiet or config.quiet
-    warn(outcome.warnings)
+    if outcome.warnings:
+        warn(outcome.warnings)
     if outcome.recovered and not json_output:
         stderr.print(
             f"Rolled back an interrupted transaction in {outcome.prefix} before continuing.",
