@@ -4,8 +4,9 @@
 preferring ``repodata.json.zst`` (5-10x smaller) and falling back to ``repodata.json``;
 later fetches send ``If-None-Match`` / ``If-Modified-Since`` and a 304 reuses the cached
 copy. Within ``ttl`` seconds of a fetch no request is made at all (conda's
-``local_repodata_ttl``). Each cached document is written atomically beside a small JSON
-state file holding the validators.
+``local_repodata_ttl``; without a ``ttl``, as conda's ``local_repodata_ttl: 1``, for as long
+as the channel's last ``Cache-Control: max-age`` said). Each cached document is written
+atomically beside a small JSON state file holding the validators.
 
 py-rattler's ``Gateway`` does this too, but it refuses subdirs it does not know (conda's
 test channels use ``linux-fake``) and its strict channel priority differs from conda's;
@@ -32,7 +33,6 @@ from urllib.parse import unquote, urlsplit
 from ophis.core.atomic_file import write_atomic
 from ophis.core.channel import Channel
 from ophis.core.errors import ChannelError, OphisError
-from ophis.core.shards import SHARDS_INDEX
 
 if TYPE_CHECKING:
     import httpx
@@ -90,7 +90,8 @@ class CondaHTTPError(RepodataUnavailable):
 @dataclass(frozen=True)
 class FetchOptions:
     cache_dir: Path
-    ttl_seconds: float = 30.0
+    #: seconds a fetched copy is used without asking again; None: the channel's max-age
+    ttl_seconds: float | None = 30.0
     offline: bool = False
     timeout_seconds: float = 60.0
     max_workers: int = 8
@@ -203,6 +204,8 @@ def fetch_shards_index(
     ETag after ``ttl``); None when the channel offers no shards."""
     if urlsplit(channel.url(subdir)).scheme not in ("http", "https"):
         return None
+    from ophis.core.shards import SHARDS_INDEX  # with msgpack: for HTTP channels only
+
     return _HttpSubdir(client, channel, subdir, options, SHARDS_INDEX).fetch()
 
 
@@ -252,7 +255,7 @@ class _HttpSubdir:
 
     def fetch(self) -> Path | None:
         state = self._state()
-        fresh = time.time() - state.get("fetched_at", 0) < self.options.ttl_seconds
+        fresh = time.time() - state.get("fetched_at", 0) < self._ttl(state)
         if self.document.exists() and (fresh or self.options.offline):
             return None if state.get("missing") else self.document
         if self.options.offline:
@@ -264,7 +267,7 @@ class _HttpSubdir:
         for suffix in variants:
             response = self._get(f"{self.url}/{self.filename}{suffix}", state)
             if response.status_code == 304:
-                self._save_state({**state, "fetched_at": time.time()})
+                self._save_state({**state, **_validity(response, state)})
                 return None if state.get("missing") else self.document
             if response.status_code == 200:
                 body = response.content
@@ -282,8 +285,13 @@ class _HttpSubdir:
                 )
             if response.status_code != 404:
                 raise self._http_error(response, "Check the channel URL, or try again later.")
-        self._store(b"", None, missing=True)  # 404 for every variant: not offered
+        self._store(b"", response, missing=True)  # 404 for every variant: not offered
         return None
+
+    def _ttl(self, state: dict) -> float:
+        if self.options.ttl_seconds is not None:
+            return self.options.ttl_seconds
+        return _max_age(state.get("cache_control"))
 
     def _get(self, url: str, state: dict) -> httpx.Response:
         import httpx  # a request is made: the network is needed now
@@ -319,10 +327,10 @@ class _HttpSubdir:
         except (OSError, ValueError):
             return {}
 
-    def _store(self, body: bytes, response: httpx.Response | None, missing: bool = False) -> None:
+    def _store(self, body: bytes, response: httpx.Response, missing: bool = False) -> None:
         write_atomic(self.document, body)
-        state = {"fetched_at": time.time(), "missing": missing}
-        if response is not None:
+        state = {"missing": missing, **_validity(response, {})}
+        if not missing:
             state.update(
                 variant=response.request.url.path.rsplit("/", 1)[-1],  # no token on disk
                 etag=response.headers.get("ETag"),
@@ -332,3 +340,23 @@ class _HttpSubdir:
 
     def _save_state(self, state: dict) -> None:
         write_atomic(self.state_file, json.dumps(state).encode())
+
+
+def _validity(response: httpx.Response, state: dict) -> dict:
+    """When a response (a 200, or a 304 confirming the copy) was had, and how long the
+    channel says it stays valid."""
+    cache_control = response.headers.get("Cache-Control", state.get("cache_control"))
+    return {"fetched_at": time.time(), "cache_control": cache_control}
+
+
+def _max_age(cache_control: str | None) -> float:
+    """The seconds ``Cache-Control`` lets a copy be used without asking (0 without a
+    ``max-age``, or with ``no-cache`` / ``no-store``)."""
+    directives = [d.strip().lower() for d in (cache_control or "").split(",")]
+    if "no-cache" in directives or "no-store" in directives:
+        return 0.0
+    for directive in directives:
+        name, _, value = directive.partition("=")
+        if name.strip() == "max-age" and value.strip().isdigit():
+            return float(value.strip())
+    return 0.0

@@ -32,11 +32,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
-
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from typing import TYPE_CHECKING, Any
 
 from ophis.core.channel import DEFAULT_CHANNELS, ChannelContext, alias_dump, channel_dump
 from ophis.core.errors import CondaValueError, ConfigurationError, OphisError
@@ -53,6 +49,9 @@ from ophis.manager.config_parameters import (
     parameter_for,
     unknown_key_error,
 )
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
 
 ENV_VARS_SOURCE = "envvars"
 CMD_LINE_SOURCE = "cmd_line"
@@ -131,6 +130,8 @@ def default_search_path(
 
 
 def _yaml() -> YAML:
+    from ruamel.yaml import YAML  # here: with no .condarc to read, nothing needs it
+
     yaml = YAML(typ="rt")
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.default_flow_style = False
@@ -169,6 +170,8 @@ class _Raw:
 
 
 def _load_yaml_text(text: str, source: str) -> Any:
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     try:
         return _yaml().load(text)
     except MarkedYAMLError as error:
@@ -195,6 +198,8 @@ def _raw_from_document(doc: Any, source: str) -> dict[str, _Raw]:
             f"of keys to values, not a {type(doc).__name__}",
             "Write the file as 'key: value' lines.",
         )
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
     raws = {}
     for key, value in doc.items():
         comment = doc.ca.items.get(key) if isinstance(doc, CommentedMap) else None

@@ -28,12 +28,11 @@ from ophis.core.errors import (
     EnvironmentLocationNotFound,
     OphisError,
 )
-from ophis.core.platform import detect_machine_facts
+from ophis.core.platform import detect_machine_facts, probes_needed
 from ophis.core.virtual_packages import detect_virtual_packages
 from ophis.manager.config import Config
 from ophis.manager.create_options import SKIP_SOLVE, remember_subdir, satisfied
 from ophis.manager.download import is_cached
-from ophis.manager.environments import register_environment
 from ophis.manager.explicit import (
     MARKER,
     ExplicitFile,
@@ -41,9 +40,7 @@ from ophis.manager.explicit import (
     is_explicit,
     parse_explicit,
 )
-from ophis.manager.explicit_records import explicit_records
 from ophis.manager.history import CONDA_COMPAT_VERSION, record_spec, requested_specs, state_at
-from ophis.manager.lockfile import locked_records
 from ophis.manager.pins import pinned_specs
 from ophis.manager.prefix import PrefixData
 from ophis.manager.records import base_url, dist_name
@@ -245,7 +242,7 @@ def _solve(
             virtual_packages=tuple(
                 detect_virtual_packages(
                     config.subdir,
-                    detect_machine_facts(),
+                    detect_machine_facts(**probes_needed(env)),
                     env,
                     conda_version=CONDA_COMPAT_VERSION,
                 )
@@ -398,6 +395,8 @@ def apply_change(
     outcome.report = execute(plan, pkgs_dirs=pkgs_dirs, progress=progress, url_rewrites=rewrites)
     if request.action == "create":
         remember_subdir(request.prefix, config.subdir)
+    from ophis.manager.environments import register_environment  # not needed to plan
+
     register_environment(Path(request.prefix), config, os.environ)
     if outcome.clone_source is not None:
         copy_untracked(outcome.clone_source, request.prefix, outcome.untracked)
@@ -443,9 +442,14 @@ def fetch_repodata(
     return {(s.channel.base_url, s.subdir): s.path for s in fetched if s.path is not None}
 
 
-def _repodata_ttl(config: Config) -> float:
-    """-C/--use-index-cache: what is cached is used, however old."""
-    return math.inf if config.get("use_index_cache") else float(config.local_repodata_ttl)
+def _repodata_ttl(config: Config) -> float | None:
+    """-C/--use-index-cache: what is cached is used, however old. conda's
+    ``local_repodata_ttl``: 1 (or true, the default) honours the channel's Cache-Control
+    max-age (None), 0 (or false) asks every time, a larger number is seconds."""
+    if config.get("use_index_cache"):
+        return math.inf
+    ttl = config.local_repodata_ttl
+    return None if ttl is True or ttl == 1 else float(ttl)
 
 
 def tls_verify(config: Config) -> bool | str:
@@ -618,6 +622,8 @@ def _same_package(installed: rattler.PrefixRecord, wanted: rattler.RepoDataRecor
 
 def plan_explicit(request: ChangeRequest, explicit: ExplicitFile, config: Config) -> ChangeOutcome:
     """``create|install --file`` with @EXPLICIT files."""
+    from ophis.manager.explicit_records import explicit_records  # not needed to solve
+
     records = explicit_records(explicit, config, fetch_repodata)
     return plan_records(request, records, config, exact=request.action == "create")
 
@@ -625,6 +631,8 @@ def plan_explicit(request: ChangeRequest, explicit: ExplicitFile, config: Config
 def plan_locked(request: ChangeRequest, lock_file: Path, config: Config) -> ChangeOutcome:
     """``create|install --locked FILE``: the environment becomes exactly what the lock file
     pins for this platform, without solving."""
+    from ophis.manager.lockfile import locked_records  # not needed to solve
+
     return plan_records(request, locked_records(lock_file, config.subdir), config, exact=True)
 
 
