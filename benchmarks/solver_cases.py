@@ -15,6 +15,7 @@ Usage: python benchmarks/solver_cases.py [--repeat 1] [--limit N]
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import resource
 import statistics
@@ -24,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import ophis
 from ophis.testing.solver_corpus import SUBDIR, CorpusCase, load_cases, prepare_case, write_channels
 
 #: conda classic on the same corpus, one process per case (recorded, not measured here)
@@ -89,6 +91,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N cases")
     args = parser.parse_args()
     cases = solving_cases()[: args.limit]
+    # as an installed package has them: without, each process would compile the sources it
+    # imports (PYTHONDONTWRITEBYTECODE, set on some machines, keeps it from saving them)
+    compileall.compile_dir(Path(ophis.__file__).parent, quiet=1)
     with tempfile.TemporaryDirectory() as work_dir:
         work = Path(work_dir)
         channels = write_channels(work / "channels")
