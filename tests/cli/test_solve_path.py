@@ -4,9 +4,8 @@ solve loads, and when a cached channel is asked again.
 A solve on a local channel, or on an HTTP channel whose copy is still fresh, loads no HTTP
 client, no signature cryptography, no YAML reader (without a .condarc), no archive reader
 and no server code (each costs every call a tenth of a second or more); a cached copy is
-used for as long as the channel's Cache-Control max-age says (conda's
-``local_repodata_ttl: 1``), and a package uploaded meanwhile is found once the copy is
-refreshed.
+used without asking within ``local_repodata_ttl``, and a package uploaded meanwhile is
+found once the copy is refreshed.
 """
 
 from __future__ import annotations
@@ -95,19 +94,19 @@ def test_a_solve_on_a_local_channel_loads_only_what_it_runs(channel: Path, tmp_p
 def test_a_fresh_cached_channel_is_not_asked_again_and_a_refresh_finds_new_packages(
     channel: Path, tmp_path: Path
 ) -> None:
-    env = isolated_user(tmp_path)
-    with serve_directory(channel.parent, cache_control="public, max-age=600") as server:
+    env = {**isolated_user(tmp_path), "CONDA_LOCAL_REPODATA_TTL": "600"}
+    with serve_directory(channel.parent) as server:
         url = f"{server.url}/demo"
         first, modules = dry_run(env, url, "beta")
         assert first["success"] is True
         assert "httpx" in modules  # fetched: the client was needed
-        assert any(path.endswith("repodata.json.zst") for path, _ in server.requests)
+        assert server.requests
 
         make_package(channel / "noarch", "gamma", "1.0", "0")  # uploaded meanwhile
         index_channel(channel)
         server.requests.clear()
         cached, modules = dry_run(env, url, "gamma")
-        # within max-age the copy is the answer, as conda's local_repodata_ttl: 1 says
+        # within local_repodata_ttl the cached copy is the answer, as in conda
         assert cached["exception_name"] == "PackagesNotFoundInChannelsError"
         assert server.requests == []
         assert not heavy(modules)
@@ -115,14 +114,3 @@ def test_a_fresh_cached_channel_is_not_asked_again_and_a_refresh_finds_new_packa
         refreshed, _ = dry_run({**env, "CONDA_LOCAL_REPODATA_TTL": "0"}, url, "gamma")
         assert refreshed["success"] is True
         assert [a["name"] for a in refreshed["actions"]["LINK"]] == ["gamma"]
-
-
-def test_without_a_max_age_the_copy_is_revalidated(channel: Path, tmp_path: Path) -> None:
-    env = isolated_user(tmp_path)
-    with serve_directory(channel.parent) as server:
-        url = f"{server.url}/demo"
-        dry_run(env, url, "alpha")
-        server.requests.clear()
-        dry_run(env, url, "alpha")
-        # the channel offers shards: their index is what is asked (and not modified)
-        assert ("/demo/noarch/repodata_shards.msgpack.zst", 304) in server.requests

@@ -4,9 +4,8 @@
 preferring ``repodata.json.zst`` (5-10x smaller) and falling back to ``repodata.json``;
 later fetches send ``If-None-Match`` / ``If-Modified-Since`` and a 304 reuses the cached
 copy. Within ``ttl`` seconds of a fetch no request is made at all (conda's
-``local_repodata_ttl``; without a ``ttl``, as conda's ``local_repodata_ttl: 1``, for as long
-as the channel's last ``Cache-Control: max-age`` said). Each cached document is written
-atomically beside a small JSON state file holding the validators.
+``local_repodata_ttl``). Each cached document is written atomically beside a small JSON
+state file holding the validators.
 
 py-rattler's ``Gateway`` does this too, but it refuses subdirs it does not know (conda's
 test channels use ``linux-fake``) and its strict channel priority differs from conda's;
@@ -90,8 +89,7 @@ class CondaHTTPError(RepodataUnavailable):
 @dataclass(frozen=True)
 class FetchOptions:
     cache_dir: Path
-    #: seconds a fetched copy is used without asking again; None: the channel's max-age
-    ttl_seconds: float | None = 30.0
+    ttl_seconds: float = 30.0
     offline: bool = False
     timeout_seconds: float = 60.0
     max_workers: int = 8
@@ -255,7 +253,7 @@ class _HttpSubdir:
 
     def fetch(self) -> Path | None:
         state = self._state()
-        fresh = time.time() - state.get("fetched_at", 0) < self._ttl(state)
+        fresh = time.time() - state.get("fetched_at", 0) < self.options.ttl_seconds
         if self.document.exists() and (fresh or self.options.offline):
             return None if state.get("missing") else self.document
         if self.options.offline:
@@ -267,7 +265,7 @@ class _HttpSubdir:
         for suffix in variants:
             response = self._get(f"{self.url}/{self.filename}{suffix}", state)
             if response.status_code == 304:
-                self._save_state({**state, **_validity(response, state)})
+                self._save_state({**state, "fetched_at": time.time()})
                 return None if state.get("missing") else self.document
             if response.status_code == 200:
                 body = response.content
@@ -285,13 +283,8 @@ class _HttpSubdir:
                 )
             if response.status_code != 404:
                 raise self._http_error(response, "Check the channel URL, or try again later.")
-        self._store(b"", response, missing=True)  # 404 for every variant: not offered
+        self._store(b"", None, missing=True)  # 404 for every variant: not offered
         return None
-
-    def _ttl(self, state: dict) -> float:
-        if self.options.ttl_seconds is not None:
-            return self.options.ttl_seconds
-        return _max_age(state.get("cache_control"))
 
     def _get(self, url: str, state: dict) -> httpx.Response:
         import httpx  # a request is made: the network is needed now
@@ -327,10 +320,10 @@ class _HttpSubdir:
         except (OSError, ValueError):
             return {}
 
-    def _store(self, body: bytes, response: httpx.Response, missing: bool = False) -> None:
+    def _store(self, body: bytes, response: httpx.Response | None, missing: bool = False) -> None:
         write_atomic(self.document, body)
-        state = {"missing": missing, **_validity(response, {})}
-        if not missing:
+        state = {"fetched_at": time.time(), "missing": missing}
+        if response is not None:
             state.update(
                 variant=response.request.url.path.rsplit("/", 1)[-1],  # no token on disk
                 etag=response.headers.get("ETag"),
@@ -341,22 +334,3 @@ class _HttpSubdir:
     def _save_state(self, state: dict) -> None:
         write_atomic(self.state_file, json.dumps(state).encode())
 
-
-def _validity(response: httpx.Response, state: dict) -> dict:
-    """When a response (a 200, or a 304 confirming the copy) was had, and how long the
-    channel says it stays valid."""
-    cache_control = response.headers.get("Cache-Control", state.get("cache_control"))
-    return {"fetched_at": time.time(), "cache_control": cache_control}
-
-
-def _max_age(cache_control: str | None) -> float:
-    """The seconds ``Cache-Control`` lets a copy be used without asking (0 without a
-    ``max-age``, or with ``no-cache`` / ``no-store``)."""
-    directives = [d.strip().lower() for d in (cache_control or "").split(",")]
-    if "no-cache" in directives or "no-store" in directives:
-        return 0.0
-    for directive in directives:
-        name, _, value = directive.partition("=")
-        if name.strip() == "max-age" and value.strip().isdigit():
-            return float(value.strip())
-    return 0.0

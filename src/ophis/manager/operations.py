@@ -442,14 +442,9 @@ def fetch_repodata(
     return {(s.channel.base_url, s.subdir): s.path for s in fetched if s.path is not None}
 
 
-def _repodata_ttl(config: Config) -> float | None:
-    """-C/--use-index-cache: what is cached is used, however old. conda's
-    ``local_repodata_ttl``: 1 (or true, the default) honours the channel's Cache-Control
-    max-age (None), 0 (or false) asks every time, a larger number is seconds."""
-    if config.get("use_index_cache"):
-        return math.inf
-    ttl = config.local_repodata_ttl
-    return None if ttl is True or ttl == 1 else float(ttl)
+def _repodata_ttl(config: Config) -> float:
+    """-C/--use-index-cache: what is cached is used, however old."""
+    return math.inf if config.get("use_index_cache") else float(config.local_repodata_ttl)
 
 
 def tls_verify(config: Config) -> bool | str:

@@ -35,12 +35,6 @@ class _Handler(SimpleHTTPRequestHandler):
     server_state: StaticServer
     token: str | None
     ranges: bool
-    cache_control: str | None
-
-    def end_headers(self) -> None:
-        if self.cache_control is not None:
-            self.send_header("Cache-Control", self.cache_control)
-        super().end_headers()
 
     def do_GET(self) -> None:
         if self.token is not None:
@@ -97,17 +91,12 @@ class _Handler(SimpleHTTPRequestHandler):
 
 @contextmanager
 def serve_directory(
-    root: Path, token: str | None = None, *, ranges: bool = True, cache_control: str | None = None
+    root: Path, token: str | None = None, *, ranges: bool = True
 ) -> Iterator[StaticServer]:
-    """``root`` over HTTP on 127.0.0.1; ``cache_control`` is sent with every response."""
     state = StaticServer(url="")
-    attributes = {
-        "server_state": state,
-        "token": token,
-        "ranges": ranges,
-        "cache_control": cache_control,
-    }
-    handler = type("Handler", (_Handler,), attributes)
+    handler = type(
+        "Handler", (_Handler,), {"server_state": state, "token": token, "ranges": ranges}
+    )
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
     # a short poll interval: shutting down waits for it, and tests start many servers
