@@ -333,4 +333,3 @@ class _HttpSubdir:
 
     def _save_state(self, state: dict) -> None:
         write_atomic(self.state_file, json.dumps(state).encode())
-
