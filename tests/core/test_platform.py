@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import functools
 import re
+from pathlib import Path
 
 import pytest
 
@@ -10,9 +12,11 @@ from ophis.core.platform import (
     MachineFacts,
     detect_machine_facts,
     is_unix,
+    linux_library_known,
     native_subdir,
     parse_subdir,
     platform_os,
+    probes_needed,
     subdir_machine,
     subdirs_for,
     target_subdir,
@@ -143,3 +147,27 @@ def test_detected_facts_describe_a_real_platform() -> None:
     detected = detect_machine_facts(cuda=False)
     assert parse_subdir(native_subdir(detected)) == native_subdir(detected)
     assert detected.cuda_version is None
+
+
+def test_a_library_is_found_where_the_dynamic_loader_looks(tmp_path: Path) -> None:
+    """The CUDA driver is looked for without starting ldconfig, gcc or ld: in the loader's
+    cache, on LD_LIBRARY_PATH and in the system folders."""
+    cache = tmp_path / "ld.so.cache"
+    cache.write_bytes(b"glibc-ld.so.cache1.1\0libz.so.1\0/usr/lib/libz.so.1\0")
+    on_path = tmp_path / "drivers"
+    on_path.mkdir()
+    (on_path / "libcuda.so.1").touch()
+    system = tmp_path / "lib"
+    system.mkdir()
+    known = functools.partial(linux_library_known, cache=str(cache), dirs=(str(system),))
+    assert known(["libz.so.1"], "")
+    assert not known(["libcuda.so.1", "libcuda.so"], "")
+    assert known(["libcuda.so.1", "libcuda.so"], f"/nowhere:{on_path}")
+    (system / "libcuda.so").touch()
+    assert known(["libcuda.so.1", "libcuda.so"], "")
+
+
+def test_only_the_probes_no_override_replaces_are_run() -> None:
+    assert probes_needed({}) == {"cuda": True, "microarchitecture": True}
+    assert probes_needed({"CONDA_OVERRIDE_CUDA": ""}) == {"cuda": False, "microarchitecture": True}
+    assert probes_needed({"CONDA_OVERRIDE_ARCHSPEC": "x86_64"})["microarchitecture"] is False

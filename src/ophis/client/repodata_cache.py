@@ -10,27 +10,31 @@ state file holding the validators.
 py-rattler's ``Gateway`` does this too, but it refuses subdirs it does not know (conda's
 test channels use ``linux-fake``) and its strict channel priority differs from conda's;
 the solver reads these files through ``SparseRepoData`` instead, which has neither issue.
+
+Nothing here opens (or imports) an HTTP client until a request must really be made: a
+solve on ``file://`` channels, or on copies still fresh in the cache, pays nothing for it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-import httpx
-import zstandard
-
-from ophis.client.sharded_repodata import FullSubdir, ShardedSubdir, resolve_closure
 from ophis.core.atomic_file import write_atomic
 from ophis.core.channel import Channel
 from ophis.core.errors import ChannelError, OphisError
-from ophis.core.shards import SHARDS_INDEX
+
+if TYPE_CHECKING:
+    import httpx
 
 _USER_AGENT = "ophis (conda-compatible)"
 
@@ -102,6 +106,36 @@ class Subdir:
     path: Path | None
 
 
+class LazyClient:
+    """An ``httpx.Client`` (its ``get``) opened by the first request that needs one, from
+    any thread; until then httpx is not even imported."""
+
+    def __init__(self, options: FetchOptions) -> None:
+        self._options = options
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self._opened().get(url, **kwargs)
+
+    def _opened(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                import httpx
+
+                self._client = httpx.Client(
+                    timeout=self._options.timeout_seconds,
+                    follow_redirects=True,
+                    headers={"User-Agent": _USER_AGENT},
+                    verify=self._options.verify,
+                )
+            return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
 def fetch_all(
     channels: Iterable[Channel],
     subdirs: Iterable[str],
@@ -115,12 +149,7 @@ def fetch_all(
     """
     wanted = [(c, s) for c in channels for s in subdirs]
     with (
-        httpx.Client(
-            timeout=options.timeout_seconds,
-            follow_redirects=True,
-            headers={"User-Agent": _USER_AGENT},
-            verify=options.verify,
-        ) as client,
+        closing(LazyClient(options)) as client,
         ThreadPoolExecutor(max_workers=options.max_workers) as pool,
     ):
         shard_indexes: list[Path | None] = [None] * len(wanted)
@@ -136,30 +165,50 @@ def fetch_all(
                 strict=True,
             )
         )
-        sharded = {
-            cs: ShardedSubdir(cs[0], cs[1], index, options.cache_dir)
-            for cs, index in zip(wanted, shard_indexes, strict=True)
-            if index
-        }
-        if sharded:
-            full = [FullSubdir(c, s, p) for (c, s), p in full_paths.items() if p is not None]
-            resolve_closure(client, list(sharded.values()), full, names or (), pool)
-    paths = {**full_paths, **{cs: source.write_repodata() for cs, source in sharded.items()}}
+        sharded_paths = {}
+        if any(shard_indexes):
+            indexes = dict(zip(wanted, shard_indexes, strict=True))
+            sharded_paths = _read_shards(client, indexes, full_paths, names or (), options, pool)
+    paths = {**full_paths, **sharded_paths}
     return [Subdir(c, s, paths[(c, s)]) for c, s in wanted]
 
 
+def _read_shards(
+    client: LazyClient,
+    indexes: dict[tuple[Channel, str], Path | None],
+    full_paths: dict[tuple[Channel, str], Path | None],
+    names: Iterable[str],
+    options: FetchOptions,
+    pool: ThreadPoolExecutor,
+) -> dict[tuple[Channel, str], Path]:
+    """The subdirs with a shards index, read as far as ``names`` reach, each written as one
+    repodata file (the shards' reader is imported only for channels that offer shards)."""
+    from ophis.client.sharded_repodata import FullSubdir, ShardedSubdir, resolve_closure
+
+    sharded = {
+        cs: ShardedSubdir(cs[0], cs[1], index, options.cache_dir)
+        for cs, index in indexes.items()
+        if index
+    }
+    full = [FullSubdir(c, s, p) for (c, s), p in full_paths.items() if p is not None]
+    resolve_closure(client, list(sharded.values()), full, names, pool)
+    return {cs: source.write_repodata() for cs, source in sharded.items()}
+
+
 def fetch_shards_index(
-    client: httpx.Client, channel: Channel, subdir: str, options: FetchOptions
+    client: httpx.Client | LazyClient, channel: Channel, subdir: str, options: FetchOptions
 ) -> Path | None:
     """The cached CEP-16 shards index of an HTTP channel's subdir (revalidated with its
     ETag after ``ttl``); None when the channel offers no shards."""
     if urlsplit(channel.url(subdir)).scheme not in ("http", "https"):
         return None
+    from ophis.core.shards import SHARDS_INDEX  # with msgpack: for HTTP channels only
+
     return _HttpSubdir(client, channel, subdir, options, SHARDS_INDEX).fetch()
 
 
 def _fetch_one(
-    client: httpx.Client, channel: Channel, subdir: str, options: FetchOptions
+    client: LazyClient, channel: Channel, subdir: str, options: FetchOptions
 ) -> Path | None:
     url = channel.url(subdir, with_token=True, with_auth=True)
     scheme = urlsplit(url).scheme
@@ -184,7 +233,7 @@ class _HttpSubdir:
 
     def __init__(
         self,
-        client: httpx.Client,
+        client: httpx.Client | LazyClient,
         channel: Channel,
         subdir: str,
         options: FetchOptions,
@@ -221,6 +270,8 @@ class _HttpSubdir:
             if response.status_code == 200:
                 body = response.content
                 if suffix == ".zst":
+                    import zstandard
+
                     body = zstandard.ZstdDecompressor().stream_reader(body).read()
                 self._store(body, response)
                 return self.document
@@ -236,6 +287,8 @@ class _HttpSubdir:
         return None
 
     def _get(self, url: str, state: dict) -> httpx.Response:
+        import httpx  # a request is made: the network is needed now
+
         headers = {}
         if self.document.exists() and state.get("variant") == url.rsplit("/", 1)[-1]:
             if state.get("etag"):

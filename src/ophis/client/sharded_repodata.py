@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
-import httpx
 import orjson
 import rattler
 
@@ -27,6 +27,9 @@ from ophis.core.errors import OphisError
 from ophis.core.repodata import PACKAGE_KEYS
 from ophis.core.shards import read_shard, read_shards_index, shard_filename
 from ophis.core.spec_name import spec_name
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class ShardError(OphisError):
@@ -75,6 +78,8 @@ class ShardedSubdir:
         cached = self.cache_dir / "shards" / shard_filename(digest)
         if cached.exists() and hashlib.sha256(cached.read_bytes()).hexdigest() == digest:
             return read_shard(cached.read_bytes())
+        import httpx  # only a shard missing from the cache needs the network
+
         try:
             response = client.get(self.base_url + shard_filename(digest))
         except httpx.HTTPError as error:

@@ -19,11 +19,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from ophis.core.errors import OphisError
+
+if TYPE_CHECKING:
+    import httpx
 
 _CHUNK = 256 * 1024
 _USER_AGENT = "ophis (conda-compatible)"
@@ -45,6 +46,8 @@ def download_client(timeout: float = _TIMEOUT_SECONDS, verify: bool | str = True
     """An HTTP client for package files: no content encoding, because archives are
     compressed already and a Range counts bytes of the file as it is stored. ``verify``
     is conda's ``ssl_verify``: False with ``-k/--insecure``, or a CA bundle's path."""
+    import httpx  # here, not at import: a plan that downloads nothing never loads it
+
     headers = {"User-Agent": _USER_AGENT, "Accept-Encoding": "identity"}
     return httpx.Client(timeout=timeout, follow_redirects=True, headers=headers, verify=verify)
 
@@ -132,6 +135,8 @@ def _fetch(
     advance(offset)
     if offset and offset == item.size:
         return hasher.hexdigest()  # complete already: only the rename was missing
+    import httpx  # loaded already by download_client
+
     headers = {"Range": f"bytes={offset}-"} if offset else {}
     try:
         with client.stream("GET", item.request_url, headers=headers) as response:

@@ -36,6 +36,14 @@ def write_atomic(
         raise
 
 
+def file_version(path: str | os.PathLike[str]) -> tuple[int, ...]:
+    """What tells one version of a file from another, for caches of what was read from it:
+    a replacement (as :func:`write_atomic` makes) is a new inode, a rewrite in place a new
+    size or modification time. Raises OSError when the file cannot be read."""
+    stat = os.stat(path)
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
 def _umask() -> int:
     """The process's umask, read without changing it where the system tells it (Linux);
     else set and restored at once."""

@@ -317,14 +317,46 @@ if lib is not None and lib.cuInit(ctypes.c_uint(0)) == 0:
 """
 
 
+#: where the dynamic loader looks on Linux besides LD_LIBRARY_PATH and its cache
+_LINUX_LIBRARY_DIRS = ("/lib", "/usr/lib", "/lib64", "/usr/lib64")
+_LD_SO_CACHE = "/etc/ld.so.cache"
+
+
+def _cuda_library_present(candidates: tuple[str, ...]) -> bool:
+    if sys.platform.startswith("linux"):
+        names = [n for n in candidates if not os.path.isabs(n)]
+        library_path = os.environ.get("LD_LIBRARY_PATH", "")
+        return linux_library_known(names, library_path) or any(map(os.path.exists, candidates))
+    import ctypes.util  # elsewhere it finds libraries without starting processes
+
+    if ctypes.util.find_library("cuda") or ctypes.util.find_library("nvcuda"):
+        return True
+    return any(os.path.isabs(name) and os.path.exists(name) for name in candidates)
+
+
+def linux_library_known(
+    names: list[str],
+    library_path: str,
+    cache: str = _LD_SO_CACHE,
+    dirs: tuple[str, ...] = _LINUX_LIBRARY_DIRS,
+) -> bool:
+    """Whether the dynamic loader could find one of ``names`` (``libcuda.so.1``): in its
+    cache, on ``library_path`` or in the system folders. ctypes' ``find_library`` answers
+    by running ldconfig, gcc and ld, which would cost every solve a tenth of a second."""
+    with contextlib.suppress(OSError), open(cache, "rb") as handle:
+        listed = handle.read()
+        if any(name.encode() + b"\0" in listed for name in names):
+            return True
+    folders = (*filter(None, library_path.split(os.pathsep)), *dirs)
+    return any(os.path.exists(os.path.join(f, name)) for f in folders for name in names)
+
+
 def detect_cuda_version(timeout: float = 60.0) -> str | None:
     """The CUDA version the installed NVIDIA driver supports, or None; never raises. The
-    probe is always run, as conda runs it: looking for the library first with
-    ``ctypes.util.find_library`` runs ldconfig, the C compiler and the linker, which cost
-    more than the probe, and misses a driver the loader finds through LD_LIBRARY_PATH."""
+    probe (a child process, as conda's) runs only when the loader could find the driver."""
     key = "linux" if sys.platform.startswith("linux") else sys.platform
     candidates = _CUDA_LIBRARIES.get(key, ())
-    if not candidates:
+    if not candidates or not _cuda_library_present(candidates):
         return None
     env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
     with contextlib.suppress(Exception):
@@ -339,6 +371,16 @@ def detect_cuda_version(timeout: float = 60.0) -> str | None:
         version = done.stdout.strip()
         return version or None
     return None
+
+
+def probes_needed(env: Mapping[str, str]) -> dict[str, bool]:
+    """:func:`detect_machine_facts`' keywords for a solve in ``env``: only the probes whose
+    answer no ``CONDA_OVERRIDE_*`` variable replaces (the CUDA probe may start a process,
+    the CPU's reads py-rattler's database)."""
+    return {
+        "cuda": "CONDA_OVERRIDE_CUDA" not in env,
+        "microarchitecture": "CONDA_OVERRIDE_ARCHSPEC" not in env,
+    }
 
 
 def detect_machine_facts(*, cuda: bool = True, microarchitecture: bool = True) -> MachineFacts:

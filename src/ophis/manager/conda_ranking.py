@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 import rattler
 from rattler.exceptions import SolverError
 
+from ophis.core.atomic_file import file_version
+
 __all__ = ["Ranking", "has_legacy_features", "ranked_solve"]
 
 #: a build-number step per channel above: far beyond any real build number
@@ -48,7 +50,7 @@ _CHANNEL_STEP = 10**9
 #: the track_feature that ranks a record below its package's builds with an active feature
 _MISSING_ACTIVE_FEATURE = "_ophis_missing_active_feature"
 _FEATURES_KEY = b'"features"'
-_SCAN_CACHE: dict[str, tuple[tuple[int, int], bool]] = {}
+_SCAN_CACHE: dict[str, tuple[tuple[int, ...], bool]] = {}
 
 
 def _feature_set(value: str | None) -> frozenset[str]:
@@ -58,13 +60,12 @@ def _feature_set(value: str | None) -> frozenset[str]:
 def has_legacy_features(path: str | os.PathLike[str]) -> bool:
     """Whether a repodata file has a record with a ``features`` key (a byte scan,
     remembered while the file is unchanged)."""
-    stat = os.stat(path)
-    stamp = (stat.st_mtime_ns, stat.st_size)
+    stamp = file_version(path)
     cached = _SCAN_CACHE.get(os.fspath(path))
     if cached is not None and cached[0] == stamp:
         return cached[1]
     found = False
-    if stat.st_size:
+    if os.path.getsize(path):
         with (
             open(path, "rb") as handle,
             mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data,

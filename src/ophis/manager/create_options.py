@@ -12,7 +12,6 @@ import rattler
 
 from ophis.core.errors import OphisError
 from ophis.core.platform import detect_machine_facts, native_subdir
-from ophis.manager.condarc import read_rc_file, write_rc_file
 from ophis.manager.specs import spec_name
 
 #: the solver names conda knows (``--solver``); Ophis answers with one solver for all
@@ -48,8 +47,10 @@ def with_default_packages(specs: Sequence[str], defaults: Iterable[str]) -> tupl
 def remember_subdir(prefix: Path, subdir: str) -> None:
     """A new environment for another platform keeps it, as conda does, as ``subdir:`` in
     its own ``.condarc``."""
-    if subdir == native_subdir(detect_machine_facts(cuda=False)):
+    if subdir == native_subdir(detect_machine_facts(cuda=False, microarchitecture=False)):
         return
+    from ophis.manager.condarc import read_rc_file, write_rc_file  # its YAML: only here
+
     path = prefix / ".condarc"
     document = read_rc_file(path)
     document["subdir"] = subdir

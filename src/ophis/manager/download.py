@@ -37,9 +37,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-import httpx
 import rattler
 
 from ophis.client.verified_download import (
@@ -52,8 +52,10 @@ from ophis.client.verified_download import (
 from ophis.core.atomic_file import write_atomic
 from ophis.core.errors import TransactionError
 from ophis.core.file_lock import file_lock
-from ophis.core.package_file import extract_package, remove_tree
 from ophis.manager.records import checked_records, record_dump
+
+if TYPE_CHECKING:
+    import httpx
 
 try:
     import fcntl
@@ -106,6 +108,10 @@ def fill_cache(
     if not wanted:
         return
     cache_dir.mkdir(parents=True, exist_ok=True)
+    # the archive reader, loaded only when something is extracted, and before the worker
+    # threads start: loading it reads the umask, which means setting it for a moment
+    import ophis.core.package_file  # noqa: F401
+
     with _cache_lock(cache_dir):
         jobs = [_Job.of(r, cache_dir, url_rewrites or {}) for r in wanted]
         jobs = [j for j in jobs if not is_cached(j.record, cache_dir)]  # another process did
@@ -274,6 +280,8 @@ def _digest(path: Path, job: _Job) -> str:
 
 def _extract(job: _Job) -> None:
     """Extract the archive as rattler's cache folder, then give rattler its sha256."""
+    from ophis.core.package_file import extract_package, remove_tree  # see fill_cache
+
     if job.folder.is_symlink():
         job.folder.unlink()
     elif job.folder.exists():

@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ophis.core.atomic_file import write_atomic
 from ophis.core.channel import ChannelContext, parse_channel
@@ -24,11 +25,12 @@ from ophis.core.errors import (
 from ophis.core.spec_name import spec_name
 from ophis.manager.config import Config, home_dir
 from ophis.manager.env_vars import UNSET_MARKER, read_env_vars, write_env_vars
-from ophis.manager.envfile import EnvironmentFile
 from ophis.manager.history import CREATED_AT, requested_specs
-from ophis.manager.pip_interop import PYPI_CHANNEL, pip_packages
 from ophis.manager.prefix import CONDA_META, PrefixData
 from ophis.manager.records import base_url
+
+if TYPE_CHECKING:  # their YAML reader and pip's metadata: for environment files only
+    from ophis.manager.envfile import EnvironmentFile
 
 REGISTRY = Path(".conda") / "environments.txt"
 
@@ -155,6 +157,9 @@ def export_environment(
     """``conda env export``: the installed packages (``name=version=build``), or with
     ``from_history`` only what was asked for; the channels the packages came from, then
     the configured ones."""
+    from ophis.manager.envfile import EnvironmentFile
+    from ophis.manager.pip_interop import PYPI_CHANNEL, pip_packages
+
     records = sorted(PrefixData(prefix).records().values(), key=lambda r: r.name.normalized)
     context = config.channel_context()
     if from_history:

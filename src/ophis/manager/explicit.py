@@ -13,7 +13,6 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from ophis.core.errors import CondaValueError
-from ophis.core.package_file import split_package_filename
 
 MARKER = "@EXPLICIT"
 _MD5 = re.compile(r"^[0-9a-fA-F]{32}$")
@@ -77,6 +76,9 @@ def parse_explicit(text: str, source: str = "explicit file") -> ExplicitFile:
 
 
 def _package(line: str, source: str, number: int) -> ExplicitPackage:
+    # here: the archive module (tarfile, zstd) is not needed to read the specs of a request
+    from ophis.core.package_file import split_package_filename
+
     url, _, fragment = line.partition("#")
     url = url.strip()
     scheme = urlsplit(url).scheme

@@ -16,7 +16,6 @@ import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import httpx
 import rattler
 
 from ophis.client.repodata_cache import RepodataUnavailable
@@ -148,6 +147,8 @@ def _archive_path(package: ExplicitPackage, cache_dir: Path, offline: bool) -> P
 def _download(url: str, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f"{target.name}.partial")
+    import httpx  # only a package named by URL and fetched here needs it
+
     try:
         with httpx.stream("GET", url, follow_redirects=True, timeout=60.0) as response:
             response.raise_for_status()

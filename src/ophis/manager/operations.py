@@ -28,12 +28,11 @@ from ophis.core.errors import (
     EnvironmentLocationNotFound,
     OphisError,
 )
-from ophis.core.platform import detect_machine_facts
+from ophis.core.platform import detect_machine_facts, probes_needed
 from ophis.core.virtual_packages import detect_virtual_packages
 from ophis.manager.config import Config
 from ophis.manager.create_options import SKIP_SOLVE, remember_subdir, satisfied
 from ophis.manager.download import is_cached
-from ophis.manager.environments import register_environment
 from ophis.manager.explicit import (
     MARKER,
     ExplicitFile,
@@ -41,9 +40,7 @@ from ophis.manager.explicit import (
     is_explicit,
     parse_explicit,
 )
-from ophis.manager.explicit_records import explicit_records
 from ophis.manager.history import CONDA_COMPAT_VERSION, record_spec, requested_specs, state_at
-from ophis.manager.lockfile import locked_records
 from ophis.manager.pins import pinned_specs
 from ophis.manager.prefix import PrefixData
 from ophis.manager.records import base_url, dist_name
@@ -53,7 +50,7 @@ from ophis.manager.safety import (
     find_link_scripts,
     refuse_link_scripts,
 )
-from ophis.manager.signatures import policy_for, verify_records
+from ophis.manager.signature_policy import SignaturePolicy, policy_for
 from ophis.manager.solve import SolveRequest, SolveResult, solve, toposort
 from ophis.manager.specs import parse_spec, spec_name
 from ophis.manager.targets import ChangeRequest, channels_for
@@ -179,7 +176,7 @@ def plan_change(
         len(solution.unlink),
     )
     # signed channels: every package to link against its signed record, before any download
-    verify_records(solution.link, channels, repodata, policy_for(config, channels))
+    _verify(solution.link, channels, repodata, policy_for(config, channels))
     return _outcome(request, channels, solution, recovered, warnings, config)
 
 
@@ -245,7 +242,7 @@ def _solve(
             virtual_packages=tuple(
                 detect_virtual_packages(
                     config.subdir,
-                    detect_machine_facts(),
+                    detect_machine_facts(**probes_needed(env)),
                     env,
                     conda_version=CONDA_COMPAT_VERSION,
                 )
@@ -398,6 +395,8 @@ def apply_change(
     outcome.report = execute(plan, pkgs_dirs=pkgs_dirs, progress=progress, url_rewrites=rewrites)
     if request.action == "create":
         remember_subdir(request.prefix, config.subdir)
+    from ophis.manager.environments import register_environment  # not needed to plan
+
     register_environment(Path(request.prefix), config, os.environ)
     if outcome.clone_source is not None:
         copy_untracked(outcome.clone_source, request.prefix, outcome.untracked)
@@ -576,7 +575,21 @@ def _verify_unsolved(
     if not policy.active or not link:
         return
     subdirs = tuple(sorted({r.subdir for r in link} | {"noarch"}))
-    verify_records(link, channels, fetch_repodata(channels, subdirs, config), policy)
+    _verify(link, channels, fetch_repodata(channels, subdirs, config), policy)
+
+
+def _verify(
+    link: Sequence[rattler.RepoDataRecord],
+    channels: list[Channel],
+    repodata: Mapping[tuple[str, str], Path],
+    policy: SignaturePolicy,
+) -> None:
+    """The signature check, loaded only when a channel is checked (its cryptography and
+    HTTP client cost every other solve a fifth of a second)."""
+    if policy.active:
+        from ophis.manager.signatures import verify_records
+
+        verify_records(link, channels, repodata, policy)
 
 
 def _refuse_duplicates(records: Sequence[rattler.RepoDataRecord]) -> None:
@@ -604,6 +617,8 @@ def _same_package(installed: rattler.PrefixRecord, wanted: rattler.RepoDataRecor
 
 def plan_explicit(request: ChangeRequest, explicit: ExplicitFile, config: Config) -> ChangeOutcome:
     """``create|install --file`` with @EXPLICIT files."""
+    from ophis.manager.explicit_records import explicit_records  # not needed to solve
+
     records = explicit_records(explicit, config, fetch_repodata)
     return plan_records(request, records, config, exact=request.action == "create")
 
@@ -611,6 +626,8 @@ def plan_explicit(request: ChangeRequest, explicit: ExplicitFile, config: Config
 def plan_locked(request: ChangeRequest, lock_file: Path, config: Config) -> ChangeOutcome:
     """``create|install --locked FILE``: the environment becomes exactly what the lock file
     pins for this platform, without solving."""
+    from ophis.manager.lockfile import locked_records  # not needed to solve
+
     return plan_records(request, locked_records(lock_file, config.subdir), config, exact=True)
 
 

@@ -64,6 +64,7 @@ from pathlib import Path
 import rattler
 from rattler.exceptions import SolverError
 
+from ophis.core.atomic_file import file_version
 from ophis.core.channel import Channel
 from ophis.core.errors import (
     CondaUpdatePackageError,
@@ -153,14 +154,16 @@ class SolveResult:
 
 # --- repodata -------------------------------------------------------------------------
 
-_CACHE: dict[tuple[str, str, str], tuple[tuple[int, int], rattler.SparseRepoData]] = {}
+_CACHE: dict[tuple[str, str, str], tuple[tuple[int, ...], rattler.SparseRepoData]] = {}
 
 
 def load_repodata(channel: Channel, subdir: str, path: Path | str) -> rattler.SparseRepoData:
-    """The parsed repodata of one channel subdir, cached per file while it is unchanged."""
-    stat = os.stat(path)
+    """The repodata of one channel subdir, read in place: py-rattler indexes the file and
+    decodes only the records a solve asks for. Kept while the file is the same version
+    (:func:`~ophis.core.atomic_file.file_version`), so a process that solves again reads
+    an unchanged file once and a changed one afresh."""
     key = (channel.base_url, subdir, os.fspath(path))
-    stamp = (stat.st_mtime_ns, stat.st_size)
+    stamp = file_version(path)
     cached = _CACHE.get(key)
     if cached is not None and cached[0] == stamp:
         return cached[1]

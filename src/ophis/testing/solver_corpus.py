@@ -38,6 +38,7 @@ __all__ = [
     "Outcome",
     "load_cases",
     "mismatches",
+    "prepare_case",
     "run_case",
     "write_channels",
 ]
@@ -258,19 +259,22 @@ def _dists(actions: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
     return tuple(f"{a['channel']}/{a['platform']}::{a['dist_name']}" for a in actions)
 
 
-def run_case(case: CorpusCase, channels: Mapping[str, Path], folder: Path) -> Outcome:
-    """Ask ``ophis`` the case's question in ``folder`` (a fresh directory)."""
+def prepare_case(
+    case: CorpusCase, channels: Mapping[str, Path], folder: Path
+) -> tuple[list[str], dict[str, str]]:
+    """The command line (``python -m ophis ...``) and environment that ask the case's
+    question in ``folder`` (a fresh directory), with its installed prefix in place."""
     prefix = folder / "env"
     if case.prefix:
         _install_prefix(case, channels, prefix)
-    result = subprocess.run(
-        [sys.executable, "-m", "ophis", *command(case, channels, prefix)],
-        capture_output=True,
-        text=True,
-        env=environment(case, folder, prefix),
-        timeout=300,
-        cwd=folder,
-    )
+    argv = [sys.executable, "-m", "ophis", *command(case, channels, prefix)]
+    return argv, environment(case, folder, prefix)
+
+
+def run_case(case: CorpusCase, channels: Mapping[str, Path], folder: Path) -> Outcome:
+    """Ask ``ophis`` the case's question in ``folder`` (a fresh directory)."""
+    argv, env = prepare_case(case, channels, folder)
+    result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300, cwd=folder)
     try:
         document = json.loads(result.stdout)
     except json.JSONDecodeError:

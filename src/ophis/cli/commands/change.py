@@ -356,7 +356,6 @@ def run_change(
     the JSON document (one for a whole ``env`` command, as conda prints), with
     ``defer_hint`` the activation hint of a new environment (after its pip packages)."""
     # here, not at the top: 'ophis install --help' needs neither the solver nor the network
-    from ophis.manager.environments import check_removable
     from ophis.manager.operations import SpecFiles, package_urls, read_spec_files
 
     env = dict(os.environ)
@@ -375,6 +374,8 @@ def run_change(
             files, o = SpecFiles(explicit=urls), replace(o, specs=[])
         all_specs = tuple([*(o.specs or ()), *files.specs])
         if o.all_packages:
+            from ophis.manager.environments import check_removable
+
             check_removable(target, config, env)
             all_specs = tuple(_installed_names(target))
             if not o.json_output:  # conda's remove --all: this line, then the plan (no solve)
@@ -661,7 +662,8 @@ def _report(
     outcome: ChangeOutcome, action: str, o: ChangeOptions, config: Config, print_json: bool
 ) -> None:
     json_output, quiet = o.json_output, o.quiet or config.quiet
-    warn(outcome.warnings)
+    if outcome.warnings:  # warn() loads Rich
+        warn(outcome.warnings)
     if outcome.recovered and not json_output:
         stderr.print(
             f"Rolled back an interrupted transaction in {outcome.prefix} before continuing.",
