@@ -4,8 +4,9 @@ conda, pixi and mirrors ask for ``/conda/<owner>[/label/<label>]/<subdir>/repoda
 (and its ``.zst``, ``current_repodata.json``, the shard index and shards) far more than
 for anything else, and mostly anonymously. Such a request, without a token (no
 ``Authorization`` header, no ``/t/<token>/``), is answered here from the channel cache's
-memory (package files from their local storage): where the anonymous view's documents
-are kept is looked up once
+memory (package files from their local storage, the small ones from memory too:
+:mod:`ophis.server.conda.held_files`; their downloads counted in memory and written in
+rounds): where the anonymous view's documents are kept is looked up once
 (:mod:`ophis.server.services.hot_channels`, with the routes' own authorization) and reused
 until a write changes a channel, so that no database query, dependency or thread is spent
 per request. The answer is the routes' (:func:`ophis.server.conda.responses.document_headers`:
