@@ -67,9 +67,8 @@ class DownloadCounts:
     """Downloads the hot path answered, counted in memory and written to the database in
     one transaction per round: at most ``seconds`` after the first one of a round, before
     this process passes any other request on to the routes (a page, an API call or a badge
-    that shows counts then shows them), and when the server stops. A round that fails is
-    kept for the next one; a download is never counted twice or lost while the process
-    runs."""
+    that shows counts then shows them), and when the server stops. A round the database
+    refuses is kept for the next one."""
 
     def __init__(self, sessions: Callable[[], Session], seconds: float = FLUSH_SECONDS) -> None:
         self.sessions, self.seconds = sessions, seconds
@@ -84,8 +83,7 @@ class DownloadCounts:
     def add(self, file_id: int) -> None:
         """One more download of ``file_id``: counted now, written with its round."""
         self._pending[file_id] = self._pending.get(file_id, 0) + 1
-        if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self.seconds, self._on_timer)
+        self._arm()
 
     async def flush(self) -> None:
         """Write every download added before this call (a round under way waited for)."""
@@ -96,6 +94,10 @@ class DownloadCounts:
         if self._writing is None:  # else a caller woken before this one began the round
             self._writing = asyncio.get_running_loop().create_task(self._write())
         await asyncio.shield(self._writing)
+
+    def _arm(self) -> None:
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.seconds, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -110,10 +112,10 @@ class DownloadCounts:
             log.exception("download counts not written; kept for the next round")
             for file_id, times in counts.items():
                 self._pending[file_id] = self._pending.get(file_id, 0) + times
-            if self._timer is None:
-                self._timer = asyncio.get_running_loop().call_later(self.seconds, self._on_timer)
         finally:
             self._writing = None
+            if self._pending:  # downloads answered during this round (or its own, kept)
+                self._arm()
 
     def _commit(self, counts: dict[int, int]) -> None:
         with self.sessions() as session:
