@@ -138,9 +138,9 @@ def targets(channel: str, subdir: str = "noarch", package: str | None = None) ->
     """repodata.json plain and compressed, a shard and a package file (``package``, else
     the first in repodata.json) of ``subdir``, with their bytes."""
     with httpx.Client(timeout=600) as http:
-        plain = http.get(f"{channel}/{subdir}/repodata.json").content
-        compressed = f"{channel}/{subdir}/repodata.json"
-        with http.stream("GET", compressed, headers=CONDA_ENCODINGS) as r:
+        repodata_url = f"{channel}/{subdir}/repodata.json"
+        plain = http.get(repodata_url).content
+        with http.stream("GET", repodata_url, headers=CONDA_ENCODINGS) as r:
             coded = b"".join(r.iter_raw())
             coding = r.headers.get("content-encoding", "none")
         index = http.get(f"{channel}/{subdir}/repodata_shards.msgpack.zst").content
