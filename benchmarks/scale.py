@@ -8,8 +8,10 @@ One run prints:
   after one more file, at the service layer;
 - time to the first repodata.json of the biggest subdir from a started server (cold), after
   one more real HTTP upload (the incremental path), and warm;
-- repodata.json requests/s and latency with C concurrent clients against ``ophis server
-  start --workers W``, and the same bytes from a static file server (the ceiling);
+- requests/s and latency with C concurrent clients against ``ophis server start --workers
+  W`` for what benchmarks/server.py measures (repodata.json of the biggest subdir, plain
+  and compressed as conda asks, a shard, a package file), and for the same bytes from its
+  static file server (the ceiling), with the ratio of each;
 - the resident memory of each server worker after serving the biggest repodata.json.
 
 The load generator is minimal asyncio HTTP/1.1 (see benchmarks/server.py) spread over
@@ -37,7 +39,6 @@ import random
 import re
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -67,9 +68,9 @@ from ophis.server.services import accounts, files, repodata
 from ophis.server.services.authz import ANONYMOUS
 from ophis.server.settings import ServerSettings
 from ophis.testing.backends import Backend
-from ophis.testing.http import serve_in_process
 from ophis.testing.packages import make_package
 from ophis.testing.server import RunningServer, run_server
+from server import Target, static_files, static_server, targets  # benchmarks/server.py
 
 OWNER = "bench"
 PASSWORD = "bench-password"
@@ -301,12 +302,13 @@ class Load:
         }
 
 
-async def _client(url: str, deadline: float, budget: list[int], out: Load) -> None:
+async def _client(url: str, extra: str, deadline: float, budget: list[int], out: Load) -> None:
     """GETs in a row on one kept-alive connection until the deadline or the shared budget
-    of requests is spent; the body is read and dropped in chunks (never held whole)."""
+    of requests is spent; the body is read and dropped in chunks (never held whole);
+    ``extra``: more header lines."""
     target = httpx.URL(url)
     path, host = target.raw_path.decode(), target.netloc.decode()
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n".encode()
     connection: Connection | None = None
     while time.perf_counter() < deadline and budget[0] > 0:
         budget[0] -= 1
@@ -373,14 +375,14 @@ async def _drain(reader: asyncio.StreamReader, length: int | None) -> None:
         length -= len(chunk)
 
 
-def _load_in_process(job: tuple[str, int, float, int]) -> Load:
-    url, clients, seconds, requests = job
+def _load_in_process(job: tuple[str, str, int, float, int]) -> Load:
+    url, extra, clients, seconds, requests = job
     out = Load(0.0, [], {}, clients)
 
     async def run() -> None:
         deadline = time.perf_counter() + seconds
         budget = [requests]
-        await asyncio.gather(*(_client(url, deadline, budget, out) for _ in range(clients)))
+        await asyncio.gather(*(_client(url, extra, deadline, budget, out) for _ in range(clients)))
 
     started = time.perf_counter()
     asyncio.run(run())
@@ -388,12 +390,21 @@ def _load_in_process(job: tuple[str, int, float, int]) -> Load:
     return out
 
 
-def load(url: str, clients: int, seconds: float, requests: int, processes: int) -> Load:
+def load(
+    url: str,
+    clients: int,
+    seconds: float,
+    requests: int,
+    processes: int,
+    headers: dict[str, str] | None = None,
+) -> Load:
     """``clients`` connections spread over ``processes`` processes (each an asyncio loop),
     for ``seconds`` or ``requests`` in all, whichever ends first."""
     processes = max(1, min(processes, clients))
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+    share = requests // processes
     jobs = [
-        (url, clients // processes + (i < clients % processes), seconds, requests // processes)
+        (url, extra, clients // processes + (i < clients % processes), seconds, share)
         for i in range(processes)
     ]
     with multiprocessing.get_context("fork").Pool(processes) as pool:
@@ -405,24 +416,6 @@ def load(url: str, clients: int, seconds: float, requests: int, processes: int) 
         for kind, count in part.errors.items():
             total.errors[kind] = total.errors.get(kind, 0) + count
     return total
-
-
-#: the standard library's threading file server, kept alive (HTTP/1.1) and with a backlog
-#: for many clients: ``python -m http.server`` itself closes every connection and queues 5
-_STATIC = """
-import functools, http.server, sys
-class Handler(http.server.SimpleHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *args): pass
-class Server(http.server.ThreadingHTTPServer):
-    request_queue_size = 4096
-handler = functools.partial(Handler, directory=sys.argv[2])
-Server(("127.0.0.1", int(sys.argv[1])), handler).serve_forever()
-"""
-
-
-def static_server(root: Path) -> contextlib.AbstractContextManager[str]:
-    return serve_in_process(lambda port: [sys.executable, "-c", _STATIC, str(port), str(root)])
 
 
 # --- memory --------------------------------------------------------------------------------
@@ -537,18 +530,27 @@ def _serve(
             f"then {seconds:.2f} s (incremental), warm {figures['warm_repodata_seconds']:.3f} s"
         )
         figures["memory_after_first_requests_kib"] = worker_memory(server.process.pid)
-        ophis = _measure(url, args, "ophis", say)
-        figures["ophis"] = ophis.figures()
+        channel = server.conda(OWNER)
+        kinds = targets(channel, subdir, new_file)
+        ophis = [_measure(f"{channel}/{kind.path}", kind, args, "ophis", say) for kind in kinds]
         figures["memory_after_load_kib"] = worker_memory(server.process.pid)
         _say_memory(figures, say)
     static = workdir / "static"
     static.mkdir()
-    (static / "repodata.json").write_bytes(body)
     with static_server(static) as root:
-        ceiling = _measure(f"{root}/repodata.json", args, "static file server", say)
-    figures["static"] = ceiling.figures()
-    figures["ratio_ophis_to_static"] = round(ophis.rate / ceiling.rate, 3) if ceiling.rate else None
-    say(f"ratio ophis/static (requests/s): {figures['ratio_ophis_to_static']}")
+        ceiling = [
+            _measure(f"{root}/{kind.path}", kind, args, "static file server", say)
+            for kind in static_files(static, kinds)
+        ]
+    figures["kinds"] = {}
+    for kind, mine, theirs in zip(kinds, ophis, ceiling, strict=True):
+        ratio = round(mine.rate / theirs.rate, 3) if theirs.rate else None
+        figures["kinds"][kind.name] = {
+            "ophis": mine.figures(),
+            "static": theirs.figures(),
+            "ratio_ophis_to_static": ratio,
+        }
+        say(f"ratio ophis/static (requests/s), {kind.name}: {ratio}")
     return figures
 
 
@@ -570,18 +572,20 @@ def _upload_one(server: RunningServer, workdir: Path, subdir: str) -> tuple[floa
     return round(time.perf_counter() - started, 3), path.name
 
 
-def _measure(url: str, args: argparse.Namespace, name: str, say: Callable[[str], None]) -> Load:
+def _measure(
+    url: str, kind: Target, args: argparse.Namespace, name: str, say: Callable[[str], None]
+) -> Load:
     processes = args.client_processes
-    load(url, min(args.clients, 50), 2, 50, processes)  # warms the workers up
-    measured = load(url, args.clients, args.seconds, args.requests, processes)
+    load(url, min(args.clients, 50), 2, 50, processes, kind.headers)  # warms the workers up
+    measured = load(url, args.clients, args.seconds, args.requests, processes, kind.headers)
     if measured.errors:
-        say(f"  {name} errors: {measured.errors}")
+        say(f"  {name} {kind.name} errors: {measured.errors}")
     say(
-        f"{name:<20} {measured.rate:8.1f} req/s  p50 {measured.percentile(50):8.1f} ms  "
-        f"p99 {measured.percentile(99):8.1f} ms  ({len(measured.latencies)} requests, "
-        f"{sum(measured.errors.values())} errors, {measured.reopened} idle connections "
-        f"reopened, {args.clients} clients in {processes} client processes, "
-        f"{measured.seconds:.1f} s)"
+        f"{name + ' ' + kind.name:<40} {measured.rate:8.1f} req/s  "
+        f"p50 {measured.percentile(50):8.1f} ms  p99 {measured.percentile(99):8.1f} ms  "
+        f"({len(measured.latencies)} requests, {sum(measured.errors.values())} errors, "
+        f"{measured.reopened} idle connections reopened, {args.clients} clients in "
+        f"{processes} client processes, {measured.seconds:.1f} s)"
     )
     return measured
 

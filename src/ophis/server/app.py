@@ -43,6 +43,7 @@ from ophis.server.middleware import (
 from ophis.server.proxies import ForwardedMiddleware
 from ophis.server.services import (
     deployments,
+    hot_channels,
     mirror_channels,
     notebooks,
     retention,
@@ -61,6 +62,7 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
     admission = Admission(settings)
     probe = DatabaseProbe(settings.database, settings.health_timeout_seconds)
     readiness = Readiness()
+    downloads = hot_channels.DownloadCounts(context.sessions)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -81,6 +83,7 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
         readiness.ready()
         yield
         readiness.drain()
+        await downloads.flush()  # the hot path's last downloads, counted before it stops
         for worker in workers:
             worker.stop()
         probe.close()
@@ -103,7 +106,7 @@ def create_app(settings: ServerSettings, *, upgrade: bool = True) -> FastAPI:
     # passes on is admitted like any request.
     app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(AdmissionMiddleware, admission=admission)
-    app.add_middleware(ChannelHotPath, context=context)
+    app.add_middleware(ChannelHotPath, context=context, downloads=downloads)
     app.add_middleware(BasicTokenMiddleware)  # sees the path without /t/<token>/ too
     app.add_middleware(PathTokenMiddleware)
     app.add_middleware(NulPathMiddleware)

@@ -9,11 +9,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from sqlalchemy import select
 
 from ophis.server.context import ServerContext
-from ophis.server.db.models import File
 from ophis.server.services import accounts, files
 from ophis.testing.server import RunningServer
 
@@ -67,12 +66,15 @@ class ServerDatabase:
             session.commit()
 
     def downloads(self, owner: str, basename: str) -> int:
+        """A public file's downloads as anyone reads them (the API's ``ndownloads``): the
+        server writes the counts it holds before it answers."""
         with self.context.sessions() as session:
-            owner_id = accounts.get_account(session, owner).id
-            query = select(File.download_count).where(
-                File.owner_id == owner_id, File.basename == basename
-            )
-            return session.scalar(query) or 0
+            row = files.find_file(session, accounts.get_account(session, owner), basename)
+            assert row is not None, basename
+            name, version = row.release.package.name, row.release.version
+        response = httpx.get(f"{self.server.api}/dist/{owner}/{name}/{version}/{basename}")
+        response.raise_for_status()
+        return response.json()["ndownloads"]
 
     def close(self) -> None:
         self.context.close()

@@ -4,8 +4,9 @@ conda, pixi and mirrors ask for ``/conda/<owner>[/label/<label>]/<subdir>/repoda
 (and its ``.zst``, ``current_repodata.json``, the shard index and shards) far more than
 for anything else, and mostly anonymously. Such a request, without a token (no
 ``Authorization`` header, no ``/t/<token>/``), is answered here from the channel cache's
-memory (package files from their local storage): where the anonymous view's documents
-are kept is looked up once
+memory (package files from their local storage, the small ones from memory too:
+:mod:`ophis.server.conda.held_files`; their downloads counted in memory and written in
+rounds): where the anonymous view's documents are kept is looked up once
 (:mod:`ophis.server.services.hot_channels`, with the routes' own authorization) and reused
 until a write changes a channel, so that no database query, dependency or thread is spent
 per request. The answer is the routes' (:func:`ophis.server.conda.responses.document_headers`:
@@ -17,22 +18,12 @@ the routes, which build, read and explain.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-from email.utils import formatdate
-from pathlib import Path
 from typing import Any
 
-from starlette.responses import FileResponse
-
 from ophis.core.shards import SHARDS_DIR
-from ophis.server.conda.responses import (
-    BINARY,
-    CHUNK,
-    cache_control,
-    document_headers,
-    not_modified,
-)
+from ophis.server.conda.held_files import HeldFiles, encoded, hold_file
+from ophis.server.conda.responses import CHUNK, document_headers, not_modified
 from ophis.server.context import ServerContext
 from ophis.server.services import hot_channels, repodata
 from ophis.server.services.channel_cache import Artifact
@@ -47,29 +38,35 @@ _SUBDIR_FILE = re.compile(
 _GET_HEAD = ("GET", "HEAD")
 #: what a package file's name ends with (attestations and other names go to the routes)
 PACKAGE_SUFFIXES = (".conda", ".tar.bz2")
-#: package files up to this size are read whole in one step (larger ones in slices)
-SMALL_FILE = 1024**2
 
 
 class ChannelHotPath:
     """Pure ASGI, inside the token middleware (which takes ``/t/<token>/`` out of the path
     and keeps it in the request's state)."""
 
-    def __init__(self, app: Any, context: ServerContext) -> None:
+    def __init__(
+        self, app: Any, context: ServerContext, downloads: hot_channels.DownloadCounts
+    ) -> None:
         self.app = app
         settings = self.settings = context.settings
         self.sessions, self.storage = context.sessions, context.storage
         self.cache = repodata.channel_cache(settings.cache_dir / "channels")
         counter = change_counter(settings)
         self.lookups = hot_channels.Lookups(counter, reuse_seconds(settings))
-        self.downloads = hot_channels.DownloadCounts(context.sessions)
+        self.downloads = downloads
+        self.files = HeldFiles()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] in _GET_HEAD:
+        if scope["type"] == "http":
             match = _SUBDIR_FILE.match(scope["path"])
-            headers = _request_headers(scope) if match is not None else None
-            if headers is not None and await self._answer(scope, receive, send, match, headers):
-                return
+            if match is None:
+                # a page, an API call or a badge may show counts: the hot path's go first
+                if self.downloads.pending:
+                    await self.downloads.flush()
+            elif scope["method"] in _GET_HEAD:
+                headers = _request_headers(scope)
+                if headers is not None and await self._answer(scope, receive, send, match, headers):
+                    return
         await self.app(scope, receive, send)
 
     async def _answer(
@@ -117,8 +114,9 @@ class ChannelHotPath:
         match: re.Match[str],
         headers: dict[str, str],
     ) -> bool:
-        """A local package file anyone may download, sent as the routes send it (its
-        download counted, Range answered); the routes hand files to a proxy in front."""
+        """A local package file anyone may download, sent as the routes send it (Range
+        answered) and its download counted once answered; the routes hand files to a proxy
+        in front."""
         if self.settings.accel_redirect:
             return False
         login, label, subdir, name = (
@@ -131,28 +129,24 @@ class ChannelHotPath:
             ("file", login.lower(), label, subdir, name),
             lambda: self._look_up_file(login, label, subdir, name),
         )
-        path = None if download is None else self.storage.local_path(download.storage_key)
-        if path is None or download.file_id is None:
+        if download is None or download.file_id is None:
             return False
-        etag = f'"{download.sha256}"'
-        answer = {"ETag": etag, "Cache-Control": cache_control(True), "Vary": "Authorization"}
-        counted = self.downloads.count(download.file_id) if scope["method"] == "GET" else None
-        if not_modified(headers, etag, None):
-            if counted is not None:
-                await counted
-            await _send(send, 304, _encoded(answer), None)
-            return True
-        if counted is not None and "range" not in headers and download.size <= SMALL_FILE:
-            _, (body, modified) = await asyncio.gather(counted, asyncio.to_thread(_read, path))
-            answer |= {"Content-Type": BINARY, "Content-Length": str(len(body))}
-            answer |= {"Last-Modified": formatdate(modified, usegmt=True), "Accept-Ranges": "bytes"}
-            await _send(send, 200, _encoded(answer), body)
-            return True
-        if counted is not None:
-            await counted
-        # Range, HEAD and large files: Starlette's file answer (206, 416, in slices)
-        response = FileResponse(path, media_type=BINARY, headers=answer)
-        await response(scope, receive, send)
+        held = self.files.get(download)
+        if held is None:
+            path = self.storage.local_path(download.storage_key)
+            held = None if path is None else await asyncio.to_thread(hold_file, path, download)
+            if held is None:
+                return False
+            self.files.put(download, held)
+        if not_modified(headers, held.etag, None):
+            await _send(send, 304, held.not_modified, None)
+        elif held.body is not None and "range" not in headers:
+            body = None if scope["method"] == "HEAD" else held.body
+            await _send(send, 200, held.whole, body)
+        else:  # Range and large files: Starlette's file answer (206, 416, in slices)
+            await held.response()(scope, receive, send)
+        if scope["method"] == "GET":
+            self.downloads.add(download.file_id)
         return True
 
     def _look_up_file(self, login: str, label: str, subdir: str, name: str) -> Any:
@@ -199,20 +193,11 @@ def _raw_headers(
         if with_body:
             headers["Content-Type"] = artifact.media_type
             headers["Content-Length"] = str(len(chosen.body))
-        raw = _encoded(headers)
+        raw = encoded(headers)
         if len(_RAW_HEADERS) >= 1024:
             _RAW_HEADERS.clear()
         _RAW_HEADERS[made_of] = raw
     return raw
-
-
-def _read(path: Path) -> tuple[bytes, float]:
-    with path.open("rb") as file:
-        return file.read(), os.fstat(file.fileno()).st_mtime
-
-
-def _encoded(headers: dict[str, str]) -> tuple[tuple[bytes, bytes], ...]:
-    return tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
 
 
 async def _send(

@@ -1,8 +1,8 @@
 """What the hot path (:mod:`ophis.server.conda.hot_path`) asks the database, and remembers.
 
 Package files are looked up the same way (the routes' :func:`repodata.open_package_file`
-as an anonymous caller); each download is still counted in the database before it is
-answered, as the routes count it, concurrent ones in one transaction.
+as an anonymous caller); their downloads are counted in memory once answered and written
+in rounds (:class:`DownloadCounts`).
 
 An anonymous request for a subdir's documents needs to know where the documents an
 anonymous caller sees are kept (a :class:`CacheKey`: the owner, the subdir's revision, the
@@ -16,6 +16,7 @@ look-ups are remembered: what a token may see changes with the token (revoked, e
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -29,6 +30,10 @@ from ophis.server.services.authz import ANONYMOUS
 from ophis.server.services.channel_cache import CacheKey
 from ophis.server.services.channel_changes import ChangeCounter
 
+log = logging.getLogger("ophis.server")
+
+#: the longest a download waits in memory before it is written to the database
+FLUSH_SECONDS = 1.0
 #: look-ups remembered at most (all are forgotten past it: names probed at random cannot
 #: make the memory grow)
 MAX_LOOKUPS = 4096
@@ -59,38 +64,58 @@ def anonymous_file(
 
 
 class DownloadCounts:
-    """Downloads counted in the database before each is answered, the concurrent ones in
-    one transaction: while one round commits, the downloads that arrive wait for the next
-    round, which counts them all (one commit per round, not per download)."""
+    """Downloads the hot path answered, counted in memory and written to the database in
+    one transaction per round: at most ``seconds`` after the first one of a round, before
+    this process passes any other request on to the routes (a page, an API call or a badge
+    that shows counts then shows them), and when the server stops. A round the database
+    refuses is kept for the next one."""
 
-    def __init__(self, sessions: Callable[[], Session]) -> None:
-        self.sessions = sessions
-        self._waiting: dict[int, int] = {}
-        self._round: asyncio.Future[None] | None = None
-        self._committing: asyncio.Task[None] | None = None  # held: a task only weakly is
+    def __init__(self, sessions: Callable[[], Session], seconds: float = FLUSH_SECONDS) -> None:
+        self.sessions, self.seconds = sessions, seconds
+        self._pending: dict[int, int] = {}
+        self._writing: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
-    async def count(self, file_id: int) -> None:
-        self._waiting[file_id] = self._waiting.get(file_id, 0) + 1
-        if self._round is None:
-            self._round = asyncio.get_running_loop().create_future()
-        counted = self._round
-        if self._committing is None:
-            self._committing = asyncio.get_running_loop().create_task(self._commit_rounds())
-        await asyncio.shield(counted)
+    @property
+    def pending(self) -> bool:
+        return bool(self._pending) or self._writing is not None
 
-    async def _commit_rounds(self) -> None:
+    def add(self, file_id: int) -> None:
+        """One more download of ``file_id``: counted now, written with its round."""
+        self._pending[file_id] = self._pending.get(file_id, 0) + 1
+        self._arm()
+
+    async def flush(self) -> None:
+        """Write every download added before this call (a round under way waited for)."""
+        if self._writing is not None:
+            await asyncio.shield(self._writing)
+        if not self._pending:
+            return
+        if self._writing is None:  # else a caller woken before this one began the round
+            self._writing = asyncio.get_running_loop().create_task(self._write())
+        await asyncio.shield(self._writing)
+
+    def _arm(self) -> None:
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.seconds, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._writing is None and self._pending:
+            self._writing = asyncio.get_running_loop().create_task(self._write())
+
+    async def _write(self) -> None:
+        counts, self._pending = self._pending, {}
         try:
-            while self._waiting and self._round is not None:
-                counts, self._waiting = self._waiting, {}
-                counted, self._round = self._round, None
-                try:
-                    await asyncio.to_thread(self._commit, counts)
-                except Exception as error:  # the requests of this round fail with it
-                    counted.set_exception(error)
-                else:
-                    counted.set_result(None)
+            await asyncio.to_thread(self._commit, counts)
+        except Exception:  # the database is unreachable: kept for the next round
+            log.exception("download counts not written; kept for the next round")
+            for file_id, times in counts.items():
+                self._pending[file_id] = self._pending.get(file_id, 0) + times
         finally:
-            self._committing = None
+            self._writing = None
+            if self._pending:  # downloads answered during this round (or its own, kept)
+                self._arm()
 
     def _commit(self, counts: dict[int, int]) -> None:
         with self.sessions() as session:

@@ -268,6 +268,8 @@ def send_due(sessions: sessionmaker[Session], settings: ServerSettings) -> int:
     """Claim and send what is due; returns how many attempts were made."""
     with sessions() as session:
         claimed = claim_due(session)
+        if not claimed:  # an HTTP client (its TLS context) costs a busy server's time
+            return 0
         with httpx.Client(timeout=TIMEOUT) as http:
             for delivery_id in claimed:
                 send(session, settings, delivery_id, http)
