@@ -63,8 +63,10 @@ from ophis.server.db.models import (
     Package,
     Release,
 )
-from ophis.server.services import accounts, files, repodata
-from ophis.server.services.authz import ANONYMOUS
+from ophis.server.services.accounts import accounts
+from ophis.server.services.accounts.authz import ANONYMOUS
+from ophis.server.services.catalog import files
+from ophis.server.services.channels import repodata
 from ophis.server.settings import ServerSettings
 from ophis.testing.backends import Backend
 from ophis.testing.http import serve_in_process

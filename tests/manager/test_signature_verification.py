@@ -20,7 +20,8 @@ import pytest
 
 from ophis.security import signing
 from ophis.server.context import ServerContext
-from ophis.server.services import accounts, files
+from ophis.server.services.accounts import accounts
+from ophis.server.services.catalog import files
 from ophis.testing.cli import ophis
 from ophis.testing.packages import make_package
 from ophis.testing.server import RunningServer, run_server

@@ -41,14 +41,11 @@ from ophis.server.middleware import (
     UserContentMiddleware,
 )
 from ophis.server.proxies import ForwardedMiddleware
-from ophis.server.services import (
-    deployments,
-    mirror_channels,
-    notebooks,
-    retention,
-    staging,
-    webhooks,
-)
+from ophis.server.services.catalog import retention
+from ophis.server.services.events import webhooks
+from ophis.server.services.hosting import deployments, notebooks
+from ophis.server.services.intake import staging
+from ophis.server.services.mirrors import mirror_channels
 from ophis.server.settings import ServerSettings
 
 log = logging.getLogger("ophis.server")

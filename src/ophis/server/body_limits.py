@@ -19,7 +19,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
-from ophis.server.services.deployments import MAX_ARCHIVE_BYTES
+from ophis.server.services.hosting.deployments import MAX_ARCHIVE_BYTES
 from ophis.server.settings import ServerSettings
 
 #: room for the storage POST's form fields before the file part (the file itself is held to

@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from ophis.server.context import ServerContext
 from ophis.server.db.models import File
-from ophis.server.services import accounts, files
+from ophis.server.services.accounts import accounts
+from ophis.server.services.catalog import files
 from ophis.testing.server import RunningServer
 
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from tests.server.conda.database import ServerDatabase
 
-from ophis.server.services.files import PYPI
+from ophis.server.services.catalog.files import PYPI
 from ophis.testing.cli import isolated_user
 from ophis.testing.packages import make_package
 from ophis.testing.python_dists import make_wheel

@@ -21,8 +21,8 @@ from tests.server.conda.database import ServerDatabase
 
 from ophis.core.errors import OphisError
 from ophis.server.app import create_app
-from ophis.server.services import accounts
-from ophis.server.services.files import PYPI
+from ophis.server.services.accounts import accounts
+from ophis.server.services.catalog.files import PYPI
 from ophis.server.settings import ServerSettings
 from ophis.testing.backends import sends_local_files
 from ophis.testing.packages import make_package

@@ -16,8 +16,9 @@ import orjson
 from tests.server.conda.database import ServerDatabase
 
 from ophis.core.repodata import build_repodata, dumps
-from ophis.server.services import accounts, files
-from ophis.server.services.channel_cache import CacheKey, ChannelCache
+from ophis.server.services.accounts import accounts
+from ophis.server.services.catalog import files
+from ophis.server.services.channels.channel_cache import CacheKey, ChannelCache
 from ophis.testing.packages import make_package
 from ophis.testing.server import RunningServer
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from tests.server.conda.database import ServerDatabase
 
-from ophis.server.services.files import PYPI
+from ophis.server.services.catalog.files import PYPI
 from ophis.testing.python_dists import make_wheel
 from ophis.testing.server import RunningServer
 

@@ -19,7 +19,8 @@ from tests.server.web.conftest import WebClient, conda_package, text_of
 from tests.server.web.test_browser import PHONE, chromium, fits_the_screen
 
 from ophis.core.package_file import file_digests
-from ophis.server.services import accounts, files
+from ophis.server.services.accounts import accounts
+from ophis.server.services.catalog import files
 from ophis.testing.backends import sends_local_files
 from ophis.testing.cli import ophis
 from ophis.testing.python_dists import make_wheel

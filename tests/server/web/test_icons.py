@@ -14,7 +14,7 @@ from tests.server.conda.database import ServerDatabase
 from tests.server.web.conftest import PASSWORD, WebClient, signed_in
 
 from ophis.client.upload import UploadOptions, upload
-from ophis.server.services import files
+from ophis.server.services.catalog import files
 from ophis.testing.packages import make_package, tiny_png
 from ophis.testing.server import RunningServer
 

@@ -12,7 +12,8 @@ import pytest
 from tests.server.conda.database import ServerDatabase
 from tests.server.web.conftest import WebClient, conda_package, signed_in, text_of
 
-from ophis.server.services import accounts, files
+from ophis.server.services.accounts import accounts
+from ophis.server.services.catalog import files
 from ophis.testing.python_dists import make_wheel
 from ophis.testing.server import RunningServer
 

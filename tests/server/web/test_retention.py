@@ -20,7 +20,8 @@ from ophis.client.upload import UploadOptions, upload
 from ophis.server.context import ServerContext
 from ophis.server.db.engine import make_engine
 from ophis.server.db.models import File, RetentionPolicy, utcnow
-from ophis.server.services import accounts, files, retention
+from ophis.server.services.accounts import accounts
+from ophis.server.services.catalog import files, retention
 from ophis.testing.backends import fresh_backend
 from ophis.testing.server import RunningServer, run_server
 

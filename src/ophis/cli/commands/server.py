@@ -164,7 +164,7 @@ def start(
     from ophis.server.context import ServerContext
     from ophis.server.logs import log_config
     from ophis.server.proxies import trusted_networks
-    from ophis.server.services.bootstrap import admin_from_environment, ensure_first_admin
+    from ophis.server.services.admin.bootstrap import admin_from_environment, ensure_first_admin
 
     settings = _settings(
         as_json,
@@ -243,11 +243,11 @@ def _serve(config: Any, user_content_port: int | None) -> None:
 
 def _warn_user_code_refused(settings: ServerSettings) -> None:
     """The server still serves packages; the user code it cannot isolate it will not run."""
-    from ophis.server.services.os_users import refusals
+    from ophis.server.services.hosting.os_users import refusals
 
     for error in refusals(settings):
         stderr.print(f"[bold red]Refused:[/] {error.message}\n{error.remedy}", highlight=False)
-    from ophis.server.services.deployments import network_warning
+    from ophis.server.services.hosting.deployments import network_warning
 
     warning = network_warning(settings)
     if warning:
@@ -365,7 +365,7 @@ def export(
     """Write the whole server (every account, token hash, package, label, statistic and
     setting; with --files the package files too) to one file, for a backup or a move to
     another database or storage (`ophis server import`)."""
-    from ophis.server.services.transfer import export_server
+    from ophis.server.services.admin.transfer import export_server
 
     def run(context: Any, progress: Any) -> Any:
         url = context.settings.database
@@ -389,7 +389,7 @@ def import_(
     """Load an export into a new, empty server (before its first start): for example
     SQLite and local files into PostgreSQL and S3. All or nothing: rows are checked
     against the export's manifest before they are committed."""
-    from ophis.server.services.transfer import import_server
+    from ophis.server.services.admin.transfer import import_server
 
     def run(context: Any, progress: Any) -> Any:
         url = context.settings.database
@@ -458,7 +458,7 @@ def _summary_facts(summary: Any, path: Path) -> dict[str, Any]:
 
 
 def _password(password: str | None, generate: bool) -> tuple[str, bool]:
-    from ophis.server.services.accounts import generate_password
+    from ophis.server.services.accounts.accounts import generate_password
 
     if password:
         return password, False
@@ -480,7 +480,7 @@ def user_create(
     as_json: bool = JSON,
 ) -> None:
     """Create a user."""
-    from ophis.server.services.accounts import create_user
+    from ophis.server.services.accounts.accounts import create_user
 
     secret, generated = _password(password, generate_password)
     with _session(data_dir, database_url, as_json) as session:
@@ -495,7 +495,7 @@ def user_list(
     data_dir: Path = DATA_DIR, database_url: str = DATABASE, as_json: bool = JSON
 ) -> None:
     """List users."""
-    from ophis.server.services.accounts import list_accounts
+    from ophis.server.services.accounts.accounts import list_accounts
 
     with _session(data_dir, database_url, as_json) as session:
         rows = [
@@ -513,7 +513,7 @@ def user_list(
 def _set_disabled(
     login: str, disabled: bool, data_dir: Path | None, url: str | None, as_json: bool
 ) -> None:
-    from ophis.server.services.accounts import set_disabled
+    from ophis.server.services.accounts.accounts import set_disabled
 
     with _session(data_dir, url, as_json) as session:
         account = set_disabled(session, login, disabled)
@@ -548,8 +548,8 @@ def user_password(
     as_json: bool = JSON,
 ) -> None:
     """Set a user's password; they are signed out of every browser."""
-    from ophis.server.services.accounts import get_account
-    from ophis.server.services.web_sessions import password_changed
+    from ophis.server.services.accounts.accounts import get_account
+    from ophis.server.services.accounts.web_sessions import password_changed
 
     secret, generated = _password(password, generate_password)
     with _session(data_dir, database_url, as_json) as session:
@@ -566,7 +566,7 @@ def org_create(
     as_json: bool = JSON,
 ) -> None:
     """Create an organization."""
-    from ophis.server.services.accounts import create_org, get_account
+    from ophis.server.services.accounts.accounts import create_org, get_account
 
     with _session(data_dir, database_url, as_json) as session:
         org = create_org(session, login, get_account(session, owner))
@@ -575,7 +575,7 @@ def org_create(
 
 def org_list(data_dir: Path = DATA_DIR, database_url: str = DATABASE, as_json: bool = JSON) -> None:
     """List organizations."""
-    from ophis.server.services.accounts import list_accounts
+    from ophis.server.services.accounts.accounts import list_accounts
 
     with _session(data_dir, database_url, as_json) as session:
         rows = [
@@ -594,7 +594,7 @@ def org_add_member(
     as_json: bool = JSON,
 ) -> None:
     """Add a user to one of an organization's groups."""
-    from ophis.server.services.accounts import add_member, get_account
+    from ophis.server.services.accounts.accounts import add_member, get_account
 
     with _session(data_dir, database_url, as_json) as session:
         add_member(session, get_account(session, org), group, get_account(session, user))
@@ -611,9 +611,9 @@ def token_create(
     as_json: bool = JSON,
 ) -> None:
     """Create a token for a user (printed once; only its hash is kept)."""
-    from ophis.server.services.accounts import get_account
-    from ophis.server.services.authz import password_principal
-    from ophis.server.services.tokens import create_token
+    from ophis.server.services.accounts.accounts import get_account
+    from ophis.server.services.accounts.authz import password_principal
+    from ophis.server.services.accounts.tokens import create_token
 
     with _session(data_dir, database_url, as_json) as session:
         # the operator acts as the user would with their password: no broader than that
@@ -662,7 +662,7 @@ def mirror_add(
 ) -> None:
     """Make a label of a channel a mirror (or --proxy) of an upstream channel. The server
     syncs it on schedule; `ophis server mirror sync` syncs it now."""
-    from ophis.server.services.mirror_channels import MirrorRequest, add_mirror, describe
+    from ophis.server.services.mirrors.mirror_channels import MirrorRequest, add_mirror, describe
 
     owner, label = _owner_label(target)
     request = MirrorRequest(
@@ -691,7 +691,7 @@ def mirror_list(
     as_json: bool = JSON,
 ) -> None:
     """List mirror and proxy channels with their last sync (tokens are never shown)."""
-    from ophis.server.services.mirror_channels import describe, list_mirrors
+    from ophis.server.services.mirrors.mirror_channels import describe, list_mirrors
 
     with _session(data_dir, database_url, as_json) as session:
         rows = [describe(row) for row in list_mirrors(session, owner)]
@@ -714,7 +714,7 @@ def mirror_sync(
 ) -> None:
     """Sync mirror channels now (a mirror another worker is syncing is skipped). Exit code
     1 when a sync failed, wholly or for some files."""
-    from ophis.server.services.mirror_channels import sync_named
+    from ophis.server.services.mirrors.mirror_channels import sync_named
 
     if target is None and not every:
         fail(
@@ -756,7 +756,7 @@ def mirror_remove(
     as_json: bool = JSON,
 ) -> None:
     """Stop following the upstream; the files the label holds stay."""
-    from ophis.server.services.mirror_channels import remove_mirror
+    from ophis.server.services.mirrors.mirror_channels import remove_mirror
 
     owner, label = _owner_label(target)
     with _session(data_dir, database_url, as_json) as session:

@@ -31,7 +31,7 @@ def import_feed(
 ) -> None:
     """Load a vulnerability feed (records upserted by id), then re-match every file."""
     from ophis.security.cve import load_feed
-    from ophis.server.services.cves import import_records
+    from ophis.server.services.trust.cves import import_records
 
     try:
         records = load_feed(path)
@@ -60,7 +60,7 @@ def list_(
     as_json: bool = JSON,
 ) -> None:
     """List the known vulnerability records, highest score first."""
-    from ophis.server.services.cves import list_vulnerabilities, vulnerability_public
+    from ophis.server.services.trust.cves import list_vulnerabilities, vulnerability_public
 
     with _session(data_dir, database_url, as_json, config) as session:
         rows = [vulnerability_public(r) for r in list_vulnerabilities(session, package, min_score)]

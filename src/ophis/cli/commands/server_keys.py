@@ -75,7 +75,7 @@ def create(
 ) -> None:
     """Create the channel's key_mgr and pkg_mgr keys and sign every package it has. With
     --root-key, 1.root.json is signed at once; else export the request and sign it offline."""
-    from ophis.server.services import signing
+    from ophis.server.services.trust import signing
 
     key = _read_root_key(root_key, as_json)
     with _session(data_dir, database_url, as_json) as session:
@@ -89,7 +89,7 @@ def list_(
     as_json: bool = JSON,
 ) -> None:
     """List signing keys (public halves) with their role and state."""
-    from ophis.server.services import signing
+    from ophis.server.services.trust import signing
 
     with _session(data_dir, database_url, as_json) as session:
         _table([key.to_json() for key in signing.list_keys(session, owner)], as_json)
@@ -102,7 +102,7 @@ def rotate(
     as_json: bool = JSON,
 ) -> None:
     """A new pkg_mgr key signs every package; the old one stays trusted until 'retire'."""
-    from ophis.server.services import signing
+    from ophis.server.services.trust import signing
 
     with _session(data_dir, database_url, as_json) as session:
         _summary(signing.rotate(session, owner), as_json)
@@ -115,7 +115,7 @@ def retire(
     as_json: bool = JSON,
 ) -> None:
     """Stop trusting the pkg_mgr keys a rotation replaced, and drop their signatures."""
-    from ophis.server.services import signing
+    from ophis.server.services.trust import signing
 
     with _session(data_dir, database_url, as_json) as session:
         _summary(signing.retire(session, owner), as_json)
@@ -129,7 +129,7 @@ def export_public(
     as_json: bool = JSON,
 ) -> None:
     """The channel's public keys and trust metadata: the request 'sign-key-mgr' signs."""
-    from ophis.server.services import signing
+    from ophis.server.services.trust import signing
 
     with _session(data_dir, database_url, as_json) as session:
         request = signing.signing_request(session, owner)
@@ -148,7 +148,7 @@ def add_root(
     as_json: bool = JSON,
 ) -> None:
     """Publish root metadata signed offline (checked against the previous version)."""
-    from ophis.server.services import signing
+    from ophis.server.services.trust import signing
 
     document = _read_json(root_json, as_json)
     with _session(data_dir, database_url, as_json) as session:
@@ -163,7 +163,7 @@ def require(
     as_json: bool = JSON,
 ) -> None:
     """Make the channel refuse every upload it cannot sign."""
-    from ophis.server.services import signing
+    from ophis.server.services.trust import signing
 
     with _session(data_dir, database_url, as_json) as session:
         _summary(signing.set_required(session, owner, on), as_json)
@@ -202,7 +202,7 @@ def sign_key_mgr(
     as_json: bool = JSON,
 ) -> None:
     """Offline: sign the next N.root.json, delegating key_mgr to the request's key."""
-    from ophis.server.services.signing import root_for_request
+    from ophis.server.services.trust.signing import root_for_request
 
     key = _read_root_key(root_key, as_json)
     before = _read_json(previous, as_json) if previous else None

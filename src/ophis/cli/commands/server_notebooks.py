@@ -27,7 +27,7 @@ def notebooks_app() -> typer.Typer:
 
 def setup(data_dir: Path = DATA_DIR, config: Path = CONFIG, as_json: bool = JSON) -> None:
     """Install JupyterLab from PyPI into an environment of the server's own."""
-    from ophis.server.services.notebooks import runtime_environment
+    from ophis.server.services.hosting.notebooks import runtime_environment
 
     settings = _settings(as_json, data_dir, None, config=config)
     target = runtime_environment(settings)
@@ -55,7 +55,7 @@ def setup(data_dir: Path = DATA_DIR, config: Path = CONFIG, as_json: bool = JSON
 
 def list_(data_dir: Path = DATA_DIR, config: Path = CONFIG, as_json: bool = JSON) -> None:
     """The notebook servers running on this host."""
-    from ophis.server.services.notebooks import all_running
+    from ophis.server.services.hosting.notebooks import all_running
 
     servers = all_running(_settings(as_json, data_dir, None, config=config))
     rows = [
@@ -83,7 +83,7 @@ def stop(
     login: str = LOGIN, data_dir: Path = DATA_DIR, config: Path = CONFIG, as_json: bool = JSON
 ) -> None:
     """Stop a user's notebook server (their files stay)."""
-    from ophis.server.services.notebooks import stop as stop_server
+    from ophis.server.services.hosting.notebooks import stop as stop_server
 
     stopped = stop_server(_settings(as_json, data_dir, None, config=config), login)
     if as_json:

@@ -15,7 +15,7 @@ from ophis.server.schemas import (
     label_detail,
     label_public,
 )
-from ophis.server.services import labels
+from ophis.server.services.catalog import labels
 
 router = APIRouter()
 _CREATED = 201

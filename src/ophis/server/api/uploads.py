@@ -29,9 +29,9 @@ from ophis.server.db.models import File
 from ophis.server.deps import ContextDep, PrincipalDep, SessionDep
 from ophis.server.failures import record_failure
 from ophis.server.schemas import CommitRequest, StageCreate, file_public
-from ophis.server.services import uploads
-from ophis.server.services.files import GENERIC, MAIN, PROJECT, PYPI
-from ophis.server.services.uploads import StoragePostError
+from ophis.server.services.catalog.files import GENERIC, MAIN, PROJECT, PYPI
+from ophis.server.services.intake import uploads
+from ophis.server.services.intake.uploads import StoragePostError
 
 router = APIRouter()
 log = logging.getLogger("ophis.server")

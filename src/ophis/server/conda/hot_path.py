@@ -6,7 +6,7 @@ for anything else, and mostly anonymously. Such a request, without a token (no
 ``Authorization`` header, no ``/t/<token>/``), is answered here from the channel cache's
 memory (package files from their local storage): where the anonymous view's documents
 are kept is looked up once
-(:mod:`ophis.server.services.hot_channels`, with the routes' own authorization) and reused
+(:mod:`ophis.server.services.channels.hot_channels`, with the routes' own authorization) and reused
 until a write changes a channel, so that no database query, dependency or thread is spent
 per request. The answer is the routes' (:func:`ophis.server.conda.responses.document_headers`:
 ETag, 304s, Last-Modified, codings). Everything else -- requests with a token, a
@@ -34,11 +34,15 @@ from ophis.server.conda.responses import (
     not_modified,
 )
 from ophis.server.context import ServerContext
-from ophis.server.services import hot_channels, repodata
-from ophis.server.services.channel_cache import Artifact
-from ophis.server.services.channel_changes import change_counter, reuse_seconds
-from ophis.server.services.encodings import Representation, held_representation, representation
-from ophis.server.services.files import MAIN
+from ophis.server.services.catalog.files import MAIN
+from ophis.server.services.channels import hot_channels, repodata
+from ophis.server.services.channels.channel_cache import Artifact
+from ophis.server.services.channels.channel_changes import change_counter, reuse_seconds
+from ophis.server.services.channels.encodings import (
+    Representation,
+    held_representation,
+    representation,
+)
 
 _SUBDIR_FILE = re.compile(
     r"^/conda/(?P<owner>[^/]+)(?:/label/(?P<label>[^/]+))?/(?P<subdir>[^/]+)/"

@@ -24,11 +24,11 @@ from starlette.types import Scope
 from ophis.core.platform import KNOWN_SUBDIRS
 from ophis.server.conda.responses import CacheDep, LabelDep, document_response
 from ophis.server.deps import PrincipalDep, SessionDep
-from ophis.server.services import channel_index
-from ophis.server.services.authz import Principal
-from ophis.server.services.browse import MAX_PAGE
-from ophis.server.services.channel_cache import Artifact, etag_of
-from ophis.server.services.repodata import channel_name
+from ophis.server.services.accounts.authz import Principal
+from ophis.server.services.catalog.browse import MAX_PAGE
+from ophis.server.services.channels import channel_index
+from ophis.server.services.channels.channel_cache import Artifact, etag_of
+from ophis.server.services.channels.repodata import channel_name
 from ophis.server.web import links
 from ophis.server.web.rendering import SECURITY_HEADERS, TEMPLATES, base_of, root_of
 

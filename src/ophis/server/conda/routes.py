@@ -20,8 +20,10 @@ from ophis.server.conda.responses import (
 )
 from ophis.server.deps import ContextDep, PrincipalDep, SessionDep
 from ophis.server.errors import NotFound
-from ophis.server.services import notices, proxy, repodata, signing
-from ophis.server.services.files import CONDA
+from ophis.server.services.catalog.files import CONDA
+from ophis.server.services.channels import notices, repodata
+from ophis.server.services.mirrors import proxy
+from ophis.server.services.trust import signing
 
 router = APIRouter(prefix="/conda", include_in_schema=False)
 _GET_HEAD = ["GET", "HEAD"]
@@ -85,7 +87,7 @@ def subdir_file(
 ) -> Response:
     """``repodata.json`` and its companions, or a package file. A proxy channel's
     documents are upstream's, and its files are fetched on first request
-    (:mod:`ophis.server.services.proxy`)."""
+    (:mod:`ophis.server.services.mirrors.proxy`)."""
     if filename.endswith(ATTESTATION_SUFFIX):
         body = signing.attestation_for(session, principal, owner, label, subdir, filename)
         return Response(body, media_type="application/json")

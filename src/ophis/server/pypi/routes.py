@@ -14,8 +14,8 @@ from ophis.server.conda.moved import moved_file_redirect
 from ophis.server.conda.responses import CacheDep, LabelDep, document_response, file_response
 from ophis.server.deps import ContextDep, PrincipalDep, SessionDep
 from ophis.server.errors import NotFound
-from ophis.server.services import pypi_index
-from ophis.server.services.files import PYPI
+from ophis.server.services.catalog.files import PYPI
+from ophis.server.services.channels import pypi_index
 
 router = APIRouter(prefix="/pypi", include_in_schema=False)
 _GET_HEAD = ["GET", "HEAD"]

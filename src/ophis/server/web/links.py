@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from ophis.server.db.models import File, Package
-from ophis.server.services.authz import is_public
-from ophis.server.services.files import CONDA, MAIN, PROJECT, PYPI
+from ophis.server.services.accounts.authz import is_public
+from ophis.server.services.catalog.files import CONDA, MAIN, PROJECT, PYPI
 
 #: stands for a token in the commands of a private package (made on the tokens page)
 TOKEN = "<TOKEN>"

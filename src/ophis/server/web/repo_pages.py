@@ -16,7 +16,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ophis.server.deps import SessionDep
-from ophis.server.services import authz, repo
+from ophis.server.services.accounts import authz
+from ophis.server.services.catalog import repo
 from ophis.server.web import badges, links
 from ophis.server.web.caller import CallerDep
 from ophis.server.web.pages import PageNumber, only_pages
