@@ -51,6 +51,7 @@ from sqlalchemy import insert, literal, select
 from sqlalchemy.orm import Session
 
 from ophis.client.upload import upload
+from ophis.core.distribution_types import DistributionType
 from ophis.core.repodata import build_repodata, dumps
 from ophis.core.shards import SHARDS_INDEX
 from ophis.server.context import ServerContext
@@ -208,7 +209,7 @@ def breakdown(context: ServerContext, subdir: str, workdir: Path) -> dict[str, A
         owner = accounts.get_account(session, OWNER)
         extra = _synthetic(random.Random(1), subdir, "scale-extra", 0)
         inspected = files.Inspected(
-            distribution_type=files.CONDA,
+            distribution_type=DistributionType.CONDA,
             name=extra.name,
             version=extra.version,
             basename=f"{subdir}/{extra.filename}",
@@ -253,7 +254,7 @@ def _from_scratch(context: ServerContext, subdir: str) -> bytes:
     with context.sessions() as session:
         owner = accounts.get_account(session, OWNER)
         query = repodata.visible_files(
-            owner.id, "main", frozenset(), files.CONDA, File.filename, File.record
+            owner.id, "main", frozenset(), DistributionType.CONDA, File.filename, File.record
         ).where(File.subdir == subdir)
         records = {filename: record for filename, record in session.execute(query)}
         return dumps(build_repodata(subdir, records))

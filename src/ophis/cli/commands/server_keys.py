@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from ophis.cli.commands.server import DATA_DIR, DATABASE, JSON, _session, _table
+from ophis.cli.commands.server_options import DATA_DIR, DATABASE, JSON, print_rows, server_session
 from ophis.cli.output import emit_json, fail, stdout
 from ophis.core.atomic_file import write_atomic
 from ophis.core.errors import OphisError
@@ -78,7 +78,7 @@ def create(
     from ophis.server.services.trust import signing
 
     key = _read_root_key(root_key, as_json)
-    with _session(data_dir, database_url, as_json) as session:
+    with server_session(data_dir, database_url, as_json) as session:
         _summary(signing.create_keys(session, owner, key), as_json)
 
 
@@ -91,8 +91,8 @@ def list_(
     """List signing keys (public halves) with their role and state."""
     from ophis.server.services.trust import signing
 
-    with _session(data_dir, database_url, as_json) as session:
-        _table([key.to_json() for key in signing.list_keys(session, owner)], as_json)
+    with server_session(data_dir, database_url, as_json) as session:
+        print_rows([key.to_json() for key in signing.list_keys(session, owner)], as_json)
 
 
 def rotate(
@@ -104,7 +104,7 @@ def rotate(
     """A new pkg_mgr key signs every package; the old one stays trusted until 'retire'."""
     from ophis.server.services.trust import signing
 
-    with _session(data_dir, database_url, as_json) as session:
+    with server_session(data_dir, database_url, as_json) as session:
         _summary(signing.rotate(session, owner), as_json)
 
 
@@ -117,7 +117,7 @@ def retire(
     """Stop trusting the pkg_mgr keys a rotation replaced, and drop their signatures."""
     from ophis.server.services.trust import signing
 
-    with _session(data_dir, database_url, as_json) as session:
+    with server_session(data_dir, database_url, as_json) as session:
         _summary(signing.retire(session, owner), as_json)
 
 
@@ -131,7 +131,7 @@ def export_public(
     """The channel's public keys and trust metadata: the request 'sign-key-mgr' signs."""
     from ophis.server.services.trust import signing
 
-    with _session(data_dir, database_url, as_json) as session:
+    with server_session(data_dir, database_url, as_json) as session:
         request = signing.signing_request(session, owner)
     if output is None:
         emit_json(request)
@@ -151,7 +151,7 @@ def add_root(
     from ophis.server.services.trust import signing
 
     document = _read_json(root_json, as_json)
-    with _session(data_dir, database_url, as_json) as session:
+    with server_session(data_dir, database_url, as_json) as session:
         _summary(signing.add_root(session, owner, document), as_json)
 
 
@@ -165,7 +165,7 @@ def require(
     """Make the channel refuse every upload it cannot sign."""
     from ophis.server.services.trust import signing
 
-    with _session(data_dir, database_url, as_json) as session:
+    with server_session(data_dir, database_url, as_json) as session:
         _summary(signing.set_required(session, owner, on), as_json)
 
 

@@ -11,10 +11,8 @@ from ophis.core.platform import KNOWN_SUBDIRS
 from ophis.server.db.models import Account, ChannelNotice
 from ophis.server.deps import ContextDep, SessionDep
 from ophis.server.services.accounts import authz
-from ophis.server.services.catalog import browse, icons, packages, search
-from ophis.server.services.channels import notices
-from ophis.server.services.events import stats
-from ophis.server.services.mirrors import mirror_channels
+from ophis.server.services.catalog import icons, packages, stats
+from ophis.server.services.channels import browse, mirror_channels, notices, search
 from ophis.server.services.trust import cves
 from ophis.server.web import links
 from ophis.server.web.caller import CallerDep, SignedInFormDep, WebCaller

@@ -35,7 +35,7 @@ from starlette.requests import HTTPConnection
 from ophis.core.errors import OphisError
 from ophis.server.db.models import Account, Deployment
 from ophis.server.deps import request_token
-from ophis.server.errors import Forbidden, NotFound, Unauthorized
+from ophis.server.errors import Forbidden, NotFound, Unauthorized, error_body
 from ophis.server.middleware import NulPathMiddleware, PathTokenMiddleware
 from ophis.server.origins import site_root, user_content_root
 from ophis.server.services.accounts import tokens
@@ -352,6 +352,4 @@ def create_user_content_app(context: Any) -> Any:
 
 
 def _error(status: int, message: str, remedy: str) -> Response:
-    return JSONResponse(
-        {"error": message, "remedy": remedy}, status_code=status, headers=_OWN_HEADERS
-    )
+    return JSONResponse(error_body(message, remedy), status_code=status, headers=_OWN_HEADERS)

@@ -14,7 +14,7 @@ from ophis.server.db.models import USER, Account, File, Package, Release
 from ophis.server.errors import BadRequest, NotFound
 from ophis.server.services.accounts import accounts, authz, web_sessions
 from ophis.server.services.accounts.authz import Principal
-from ophis.server.services.catalog.browse import Page, paged
+from ophis.server.services.channels.browse import Page, paged
 
 RECENT_UPLOADS = 50
 

@@ -1,9 +1,8 @@
-"""Adding and removing distributions: the one path every package file takes into the server
-(the upload commit, ``anaconda copy``, tests, mirrors).
+"""The catalog's rows of distributions: writing a new file (the catalog step of
+:mod:`ophis.server.services.intake.ingest`, which every file coming in goes through),
+putting files into labels and taking them out, removing them.
 
-A file is checked before anything is stored (conda archives by ``ophis.core.package_file``,
-wheels and sdists by ``ophis.core.python_dist``); the server trusts the archive, not what the
-client says about it. Bytes are stored content-addressed (``blobs/<sha256>/<filename>``), so a
+Bytes are stored content-addressed (``blobs/<sha256>/<filename>``), so a
 copy to another owner or label shares them, and the database rows are written in one
 transaction after the bytes are in place: a crash leaves at worst an unreferenced blob,
 never a row without its file.
@@ -12,7 +11,6 @@ never a row without its file.
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 import tempfile
 from collections.abc import Callable
@@ -24,13 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ophis.core import project_archive
-from ophis.core.channeldata import package_facts
-from ophis.core.errors import InvalidPackageError
-from ophis.core.package_file import file_digests, read_package, split_package_filename
-from ophis.core.paths import check_relative_path
-from ophis.core.platform import parse_subdir
-from ophis.core.python_dist import is_python_distribution, read_python_distribution
+from ophis.core.distribution_types import DistributionType
 from ophis.core.versions import check_conda_version
 from ophis.server.db.engine import upsert
 from ophis.server.db.models import (
@@ -44,25 +36,20 @@ from ophis.server.db.models import (
 )
 from ophis.server.errors import BadRequest, Conflict
 from ophis.server.services.events import webhooks
-from ophis.server.services.trust import cves, signing
-from ophis.server.storage.interfaces import Storage
+from ophis.server.storage.interfaces import Storage, delete_quietly
 
 _PACKAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
 
 T = TypeVar("T")
-log = logging.getLogger("ophis.server")
-CONDA, PYPI = "conda", "pypi"
-#: a project archive (``ophis project upload``): a template others start from
-PROJECT = "project"
-#: a generic file (``anaconda upload -t file``): any bytes, named by the package and version
-#: the uploader gives, in no channel index
-GENERIC = "file"
 #: ChannelRevision.subdir for an owner's pip index
 PYPI_INDEX = "@pypi"
 MAIN = "main"
-#: an icon larger than this is ignored (conda-build's are a few KiB)
-ICON_MAX_BYTES = 256 * 1024
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def channel_path(owner: str, label: str) -> str:
+    """Where a label's channel is, below ``/conda/`` or ``/pypi/``: ``alice`` for ``main``
+    (the plain channel), ``alice/label/dev`` for another label."""
+    return owner if label == MAIN else f"{owner}/label/{label}"
 
 
 @dataclass(frozen=True)
@@ -82,128 +69,8 @@ class Inspected:
     facts: dict[str, Any] | None = None
     summary: str = ""
     attrs: dict[str, Any] = field(default_factory=dict)
-    #: conda: the archive's ``info/icon.png`` when it is a PNG of at most ICON_MAX_BYTES
+    #: conda: the archive's ``info/icon.png`` when it is a usable PNG (intake.inspection)
     icon: bytes | None = None
-
-
-def inspect_file(
-    path: Path, distribution_type: str, name: str = "", version: str = ""
-) -> Inspected:
-    """Check a file and read its metadata; raises InvalidPackageError (nothing is stored).
-    A generic file has none: it is the release ``name``/``version`` it was uploaded to."""
-    if distribution_type == GENERIC:
-        return _inspect_generic(path, name, version)
-    if distribution_type == CONDA:
-        return _inspect_conda(path)
-    if distribution_type == PYPI:
-        return _inspect_python(path)
-    if distribution_type == PROJECT:
-        return _inspect_project(path)
-    raise BadRequest(
-        f"Distribution type {distribution_type!r} is not accepted.",
-        "Upload conda packages (.conda, .tar.bz2), wheels or sdists.",
-    )
-
-
-def _inspect_conda(path: Path) -> Inspected:
-    split_package_filename(path.name)  # refuses what is not a conda file name
-    contents = read_package(path)
-    index = contents.index
-    subdir = index.get("subdir") or ("noarch" if not index.get("arch") else None)
-    if not isinstance(subdir, str):
-        raise InvalidPackageError(path.name, "info/index.json has no 'subdir'")
-    parse_subdir(subdir)
-    record = contents.repodata_record()
-    record.setdefault("subdir", subdir)
-    facts = package_facts(index["name"], contents.about, contents.paths, contents.run_exports)
-    return Inspected(
-        distribution_type=CONDA,
-        name=index["name"],
-        version=index["version"],
-        basename=f"{subdir}/{path.name}",
-        filename=path.name,
-        subdir=subdir,
-        size=contents.size,
-        md5=contents.md5,
-        sha256=contents.sha256,
-        record=record,
-        facts=facts,
-        summary=str(contents.about.get("summary") or ""),
-        attrs={k: v for k, v in index.items() if k not in ("name", "version")},
-        icon=usable_icon(contents.icon),
-    )
-
-
-def usable_icon(data: bytes | None) -> bytes | None:
-    """The icon when it is small and really a PNG: the web site serves it as image/png, so
-    anything else (an HTML file named icon.png) is dropped rather than refused, as the
-    package itself is fine."""
-    if data is None or len(data) > ICON_MAX_BYTES or not data.startswith(_PNG_SIGNATURE):
-        return None
-    return data
-
-
-def _inspect_project(path: Path) -> Inspected:
-    if not project_archive.is_project_archive(path.name):
-        suffix = project_archive.SUFFIX
-        raise InvalidPackageError(path.name, f"is not a project archive (*{suffix})")
-    facts = project_archive.read_facts(path.read_bytes(), path.name)
-    expected = project_archive.archive_name(facts.name, facts.version)
-    if path.name != expected:
-        raise InvalidPackageError(path.name, f"its manifest says it is {expected}")
-    size, md5, sha256 = file_digests(path)
-    return Inspected(
-        distribution_type=PROJECT,
-        name=facts.name,
-        version=facts.version,
-        basename=path.name,
-        filename=path.name,
-        subdir=None,
-        size=size,
-        md5=md5,
-        sha256=sha256,
-        summary=facts.summary,
-    )
-
-
-def _inspect_generic(path: Path, name: str, version: str) -> Inspected:
-    check_relative_path(path.name, "file name", path.name)
-    size, md5, sha256 = file_digests(path)
-    return Inspected(
-        distribution_type=GENERIC,
-        name=name,
-        version=version,
-        basename=path.name,
-        filename=path.name,
-        subdir=None,
-        size=size,
-        md5=md5,
-        sha256=sha256,
-    )
-
-
-def _inspect_python(path: Path) -> Inspected:
-    if not is_python_distribution(path.name):
-        raise InvalidPackageError(path.name, "is not a wheel (.whl) or an sdist (.tar.gz, .zip)")
-    dist = read_python_distribution(path)
-    size, md5, sha256 = file_digests(path)
-    return Inspected(
-        distribution_type=PYPI,
-        name=dist.name,
-        version=dist.version,
-        basename=path.name,
-        filename=path.name,
-        subdir=None,
-        size=size,
-        md5=md5,
-        sha256=sha256,
-        summary=dist.summary,
-        attrs={
-            "packagetype": dist.packagetype,
-            "requires_python": dist.requires_python,
-            "requires_dist": list(dist.requires_dist),
-        },
-    )
 
 
 def blob_key(sha256: str, filename: str) -> str:
@@ -296,7 +163,16 @@ def insert_or_find(session: Session, row: T, find: Callable[[], T | None]) -> T:
     return row
 
 
-def add_file(
+@dataclass(frozen=True)
+class Written:
+    """A new file in the catalog, flushed, not committed."""
+
+    row: File
+    #: blobs of the file it replaced that no row refers to now: delete them once committed
+    orphaned: list[str]
+
+
+def write_file(
     session: Session,
     storage: Storage,
     owner: Account,
@@ -308,9 +184,10 @@ def add_file(
     description: str | None = None,
     replace: bool = False,
     public: bool = True,
-) -> File:
-    """Store a checked file and record it under ``owner`` with ``labels`` (default main),
-    creating the package and release when needed; one transaction, committed here."""
+) -> Written:
+    """The catalog write of a checked file: its bytes stored, its rows under ``owner`` with
+    ``labels`` (default main), creating the package and release when needed. Flushed, not
+    committed: :func:`ophis.server.services.intake.ingest.add_file` commits it."""
     existing = find_file(session, owner, inspected.basename)
     if existing is not None and not replace:
         raise Conflict(
@@ -334,10 +211,7 @@ def add_file(
     )
     if icon is not None:  # the newest upload's icon is the package's
         row.release.package.icon_key = icon
-    webhooks.file_event(session, row, webhooks.UPLOAD)
-    session.commit()
-    delete_unshared(session, storage, replaced)
-    return row
+    return Written(row, unshared(session, replaced))
 
 
 def icon_key(data: bytes) -> str:
@@ -396,8 +270,6 @@ def record_file(
     package.modified_at = utcnow()
     touch(session, row)
     session.flush()
-    signing.sign_file(session, row)  # the channel's pkg_mgr key signs it, when it has one
-    cves.track_file(session, row)  # known vulnerabilities and the channel's policy
     return row
 
 
@@ -468,26 +340,27 @@ def forget_file(session: Session, row: File) -> str:
     return row.storage_key
 
 
+def unshared(session: Session, keys: list[str]) -> list[str]:
+    """The blobs among ``keys`` that no file refers to any more."""
+    return [
+        key
+        for key in sorted(set(keys))
+        if not session.scalar(select(func.count()).select_from(File).where(File.storage_key == key))
+    ]
+
+
 def delete_unshared(session: Session, storage: Storage, keys: list[str]) -> None:
     """Delete the blobs no file refers to any more. Runs after the change committed, so a
     storage failure here only leaves an orphan: logged, not reported as the change failing."""
-    for key in set(keys):
-        shared = session.scalar(
-            select(func.count()).select_from(File).where(File.storage_key == key)
-        )
-        if not shared:
-            try:
-                storage.delete(key)
-            except Exception:
-                log.warning("could not delete the unreferenced blob %s", key, exc_info=True)
+    delete_quietly(storage, unshared(session, keys))
 
 
 def touch(session: Session, row: File, labels: list[str] | None = None) -> None:
     """Bump the revision of every (owner, label, subdir) whose index shows ``row``: the
     repodata (or pip index) caches of those, and only those, are rebuilt."""
-    if row.distribution_type == GENERIC:  # in no index
+    if row.distribution_type == DistributionType.GENERIC:  # in no index
         return
-    subdir = row.subdir if row.distribution_type == CONDA else PYPI_INDEX
+    subdir = row.subdir if row.distribution_type == DistributionType.CONDA else PYPI_INDEX
     if subdir is None:
         return
     for label in labels if labels is not None else [label.name for label in row.labels]:

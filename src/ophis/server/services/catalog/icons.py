@@ -31,7 +31,7 @@ def package_icon(
     if package.icon_key is None:
         raise missing
     try:
-        # at most files.ICON_MAX_BYTES: read whole, no stream to hold open
+        # at most intake.inspection.ICON_MAX_BYTES: read whole, no stream to hold open
         body = b"".join(storage.iter_bytes(package.icon_key))
     except FileNotFoundError:
         raise missing from None

@@ -17,16 +17,17 @@ import orjson
 from sqlalchemy.orm import Session
 
 from ophis.core.channel_feed import rss_feed
+from ophis.core.distribution_types import DistributionType
 from ophis.core.package_file import split_package_filename
 from ophis.core.platform import KNOWN_SUBDIRS
 from ophis.server.db.models import Account, File, Label
 from ophis.server.errors import NotFound
 from ophis.server.services.accounts import accounts
 from ophis.server.services.accounts.authz import Principal
-from ophis.server.services.catalog.browse import MAX_PAGE
-from ophis.server.services.catalog.files import CONDA, MAIN
+from ophis.server.services.catalog.files import MAIN, channel_path
 from ophis.server.services.catalog.labels import visible_labels
 from ophis.server.services.channels import repodata
+from ophis.server.services.channels.browse import MAX_PAGE
 from ophis.server.services.channels.channel_cache import Artifact, ChannelCache, etag_of
 
 RSS = "rss.xml"
@@ -85,15 +86,19 @@ def subdir_index(
     """One page of a subdir's files the caller may see, by file name; NotFound for a
     subdir that is neither conda's nor holds a file the caller may see."""
     number = min(max(1, number), MAX_PAGE)
-    view = repodata.open_index(session, principal, login, label, subdir, CONDA, repodata.SCOPE)
+    view = repodata.open_index(
+        session, principal, login, label, subdir, DistributionType.CONDA, repodata.SCOPE
+    )
     columns = (File.filename, File.size, File.upload_time, File.sha256, File.md5)
-    query = repodata.visible_files(view.owner.id, label, view.hidden, CONDA, *columns)
+    query = repodata.visible_files(
+        view.owner.id, label, view.hidden, DistributionType.CONDA, *columns
+    )
     query = query.where(File.subdir == subdir).order_by(File.filename)
     offset = (number - 1) * SUBDIR_PAGE
     rows = session.execute(query.limit(SUBDIR_PAGE + 1).offset(offset)).all()
     if not rows and subdir not in KNOWN_SUBDIRS:
         raise NotFound(
-            f"{repodata.channel_name(view.owner.login, label)} has no subdir {subdir!r}.",
+            f"{channel_path(view.owner.login, label)} has no subdir {subdir!r}.",
             f"Use one of {', '.join(KNOWN_SUBDIRS)}.",
         )
     files = [_indexed(*row) for row in rows[:SUBDIR_PAGE]]
@@ -115,6 +120,6 @@ def channel_feed(
 ) -> Artifact:
     """``rss.xml`` of the channel served at ``url``."""
     document = repodata.channeldata(session, cache, principal, login, label)
-    name = repodata.channel_name(login, label)
+    name = channel_path(login, label)
     body = rss_feed(name, url, orjson.loads(document.body), document.last_modified)
     return Artifact(body, etag_of(body), document.last_modified, "application/rss+xml")

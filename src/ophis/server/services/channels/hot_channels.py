@@ -25,11 +25,10 @@ from sqlalchemy.orm import Session
 
 from ophis.server.errors import NotFound
 from ophis.server.services.accounts.authz import ANONYMOUS
-from ophis.server.services.channels import repodata
+from ophis.server.services.catalog import stats
+from ophis.server.services.channels import proxy, repodata
 from ophis.server.services.channels.channel_cache import CacheKey
 from ophis.server.services.channels.channel_changes import ChangeCounter
-from ophis.server.services.events import stats
-from ophis.server.services.mirrors import proxy
 
 #: look-ups remembered at most (all are forgotten past it: names probed at random cannot
 #: make the memory grow)

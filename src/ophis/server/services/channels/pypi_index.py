@@ -22,10 +22,11 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from sqlalchemy.orm import Session
 
+from ophis.core.distribution_types import DistributionType
 from ophis.server.db.models import File, Package, Release
 from ophis.server.errors import NotFound
 from ophis.server.services.accounts.authz import Principal
-from ophis.server.services.catalog.files import PYPI, PYPI_INDEX
+from ophis.server.services.catalog.files import PYPI_INDEX
 from ophis.server.services.channels.repodata import (
     Artifact,
     ChannelCache,
@@ -106,11 +107,13 @@ def project_page(
 def open_python_file(
     session: Session, principal: Principal, login: str, label: str, filename: str, *, count: bool
 ) -> Download:
-    return open_file(session, principal, login, label, filename, PYPI, SCOPE, count=count)
+    return open_file(
+        session, principal, login, label, filename, DistributionType.PYPI, SCOPE, count=count
+    )
 
 
 def _index_view(session: Session, principal: Principal, login: str, label: str) -> IndexView:
-    return open_index(session, principal, login, label, PYPI_INDEX, PYPI, SCOPE)
+    return open_index(session, principal, login, label, PYPI_INDEX, DistributionType.PYPI, SCOPE)
 
 
 def _distributions(session: Session, view: IndexView) -> list[Distribution]:
@@ -118,7 +121,7 @@ def _distributions(session: Session, view: IndexView) -> list[Distribution]:
         view.owner.id,
         view.label,
         view.hidden,
-        PYPI,
+        DistributionType.PYPI,
         Package.name,
         Release.version,
         File.filename,

@@ -63,6 +63,7 @@ from sqlalchemy import Select, Text, bindparam, cast, select
 from sqlalchemy.orm import Session
 
 from ophis.core.channeldata import ChanneldataEntry, build_channeldata
+from ophis.core.distribution_types import DistributionType
 from ophis.core.platform import KNOWN_SUBDIRS
 from ophis.core.repodata import (
     CONDA_V2,
@@ -96,15 +97,15 @@ from ophis.server.services.accounts.authz import (
     channel_has_private_packages,
     hidden_packages,
 )
-from ophis.server.services.catalog.files import CONDA, MAIN
+from ophis.server.services.catalog.files import MAIN, channel_path
+from ophis.server.services.catalog.servable import servable, servable_entries
+from ophis.server.services.catalog.stats import count_download
 from ophis.server.services.channels.channel_cache import Artifact as Artifact
 from ophis.server.services.channels.channel_cache import CacheKey as CacheKey
 from ophis.server.services.channels.channel_cache import ChannelCache as ChannelCache
 from ophis.server.services.channels.channel_cache import channel_cache as channel_cache
 from ophis.server.services.channels.channel_cache import etag_of
 from ophis.server.services.channels.repodata_signatures import current_repodata, with_signatures
-from ophis.server.services.channels.servable import servable, servable_entries
-from ophis.server.services.events.stats import count_download
 from ophis.server.services.trust.channel_policy import hidden_clause as hidden_by_policy
 
 SCOPE = "conda:download"
@@ -237,10 +238,6 @@ def check_label(
         )
 
 
-def channel_name(login: str, label: str) -> str:
-    return login if label == MAIN else f"{login}/label/{label}"
-
-
 # --- subdir documents ----------------------------------------------------------------------
 
 
@@ -281,7 +278,7 @@ def subdir_shard(
         found = cache.find(view.key, f"{SHARDS_DIR}/{filename}", "application/zstd")
     if found is None:
         raise NotFound(
-            f"{channel_name(view.owner.login, label)}/{subdir} has no shard {filename}.",
+            f"{channel_path(view.owner.login, label)}/{subdir} has no shard {filename}.",
             f"Fetch {SHARDS_INDEX} again: shards change with the channel.",
         )
     return found
@@ -290,7 +287,7 @@ def subdir_shard(
 def _subdir_view(
     session: Session, principal: Principal, login: str, label: str, subdir: str
 ) -> IndexView:
-    view = open_index(session, principal, login, label, subdir, CONDA, SCOPE)
+    view = open_index(session, principal, login, label, subdir, DistributionType.CONDA, SCOPE)
     _check_subdir(session, view.owner, label, subdir)
     return view
 
@@ -305,7 +302,7 @@ def _check_subdir(session: Session, owner: Account, label: str, subdir: str) -> 
     )
     if subdir.startswith("@") or session.scalar(known.limit(1)) is None:
         raise NotFound(
-            f"{channel_name(owner.login, label)} has no subdir {subdir!r}.",
+            f"{channel_path(owner.login, label)} has no subdir {subdir!r}.",
             f"Use one of {', '.join(KNOWN_SUBDIRS)}.",
         )
 
@@ -317,7 +314,8 @@ def media_type(name: str) -> str:
 
 def derivation(name: str) -> tuple[str, Callable[[bytes], bytes]] | None:
     """The document ``name`` is derived from, and how (None: it is built itself); also used
-    by proxy channels (:mod:`ophis.server.services.mirrors.proxy`), whose repodata is upstream's."""
+    by proxy channels (:mod:`ophis.server.services.channels.proxy`), whose repodata is
+    upstream's."""
     return _DERIVED.get(name)
 
 
@@ -426,7 +424,7 @@ class _Section:
 
 def _subdir_files(view: IndexView, *columns: Any) -> Select[Any]:
     hidden = view.hidden
-    query = visible_files(view.owner.id, view.label, hidden, CONDA, *columns)
+    query = visible_files(view.owner.id, view.label, hidden, DistributionType.CONDA, *columns)
     return query.where(File.subdir == view.index)
 
 
@@ -655,13 +653,17 @@ class _EarlierShards:
 def channeldata(
     session: Session, cache: ChannelCache, principal: Principal, login: str, label: str
 ) -> Artifact:
-    view = open_index(session, principal, login, label, "@channeldata", CONDA, SCOPE)
+    view = open_index(
+        session, principal, login, label, "@channeldata", DistributionType.CONDA, SCOPE
+    )
     owner, hidden = view.owner, view.hidden
     stamp = _label_stamp(session, owner, label)
     key = CacheKey(owner.id, label, "@channeldata", stamp, view.key.view)
 
     def build() -> bytes:
-        query = visible_files(owner.id, label, hidden, CONDA, File.subdir, File.record, File.facts)
+        query = visible_files(
+            owner.id, label, hidden, DistributionType.CONDA, File.subdir, File.record, File.facts
+        )
         rows = session.execute(query)
         entries = servable_entries(ChanneldataEntry(s, r, f or {}) for s, r, f in rows)
         return dumps(build_channeldata(entries, {entry.subdir for entry in entries}))
@@ -705,7 +707,9 @@ def open_package_file(
     count: bool,
 ) -> Download:
     basename = f"{subdir}/{filename}"
-    return open_file(session, principal, login, label, basename, CONDA, SCOPE, count=count)
+    return open_file(
+        session, principal, login, label, basename, DistributionType.CONDA, SCOPE, count=count
+    )
 
 
 def open_file(
@@ -733,7 +737,7 @@ def open_file(
     )
     if row is None or not can_read_package(session, principal, row.release.package, scope):
         raise NotFound(
-            f"There is no such file in {channel_name(login, label)}.",
+            f"There is no such file in {channel_path(login, label)}.",
             "Check the file name; a private package needs a token with access to it.",
         )
     download = Download(row.storage_key, row.size, row.sha256, row.id)

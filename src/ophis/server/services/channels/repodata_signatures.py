@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from ophis.core.repodata import PACKAGE_KEYS, build_current_repodata, dumps, encode_entry
 from ophis.server.db.models import ChannelSigning, File, FileSignature
-from ophis.server.services.channels.servable import servable_repodata
+from ophis.server.services.catalog.servable import servable_repodata
 
 _INDENT = b"\n    "
 _SEPARATOR = b"," + _INDENT

@@ -1,7 +1,7 @@
 """The upload handshake of anaconda-client (reference §4): ``POST /stage`` issues a one-time
 key, the storage POST (no auth header: the key authorises it) streams the file into a
 temporary file and checks its digests, ``POST /commit`` checks the archive itself and
-records it through :func:`ophis.server.services.catalog.files.add_file`.
+records it through :func:`ophis.server.services.intake.ingest.add_file`.
 
 Nothing reaches the files table before the commit has inspected the archive; a refused or
 interrupted upload leaves at most its Stage row (and staged bytes), purged when it expires.
@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from ophis.core.distribution_types import DistributionType
 from ophis.core.versions import check_python_version
 from ophis.security.tokens import hash_token
 from ophis.server.db.models import File, Release, Stage, utcnow
@@ -43,7 +44,7 @@ from ophis.server.schemas import StageCreate
 from ophis.server.services.accounts import authz
 from ophis.server.services.accounts.authz import Principal
 from ophis.server.services.catalog import files, labels, packages
-from ophis.server.services.intake import staging
+from ophis.server.services.intake import ingest, inspection, staging
 from ophis.server.services.trust import channel_policy
 from ophis.server.settings import ServerSettings
 from ophis.server.storage.interfaces import Storage
@@ -128,18 +129,18 @@ def _check_stage_request(basename: str, version: str, body: StageCreate) -> None
             "Upload conda packages as <subdir>/<name>-<version>-<build>.conda|.tar.bz2 and"
             " Python distributions under their own file names.",
         )
-    if body.distribution_type not in (files.CONDA, files.PYPI, files.PROJECT, files.GENERIC):
+    if body.distribution_type not in tuple(DistributionType):
         raise BadRequest(
             f"Distribution type {body.distribution_type!r} is not accepted.",
             "Upload conda packages (.conda, .tar.bz2), wheels, sdists, project archives or"
             " generic files (`anaconda upload -t file --package NAME --version VERSION`).",
         )
-    if body.distribution_type == files.GENERIC and "/" in basename:
+    if body.distribution_type == DistributionType.GENERIC and "/" in basename:
         raise BadRequest(
             f"{basename!r} is not a file name: a generic file is stored under its own name.",
             "Upload it without --keep-basename and without a subdir in its name.",
         )
-    if body.distribution_type == files.PYPI:
+    if body.distribution_type == DistributionType.PYPI:
         check_python_version(version)
     if not _SHA256.match(body.sha256.lower()):
         raise BadRequest(
@@ -389,7 +390,7 @@ def _record(
     path: Path,
 ) -> File:
     package = release.package
-    inspected = files.inspect_file(path, row.distribution_type, package.name, release.version)
+    inspected = inspection.inspect_file(path, row.distribution_type, package.name, release.version)
     _check_agrees(inspected, package.name, release.version, row.basename)
     for name in row.labels:
         authz.check_label_unlocked(
@@ -397,7 +398,7 @@ def _record(
         )
     channel_policy.check_upload(session, package.owner, inspected, row.labels or [files.MAIN])
     session.delete(row)
-    return files.add_file(
+    return ingest.add_file(
         session,
         storage,
         package.owner,
@@ -429,6 +430,6 @@ def _check_agrees(inspected: files.Inspected, name: str, version: str, basename:
 
 def _same_name(file_name: str, package_name: str, distribution_type: str) -> bool:
     """Python names compare by PEP 503 (``demo-py`` and ``demo_py`` are one project)."""
-    if distribution_type == files.PYPI:
+    if distribution_type == DistributionType.PYPI:
         return canonicalize_name(file_name) == canonicalize_name(package_name)
     return file_name.lower() == package_name.lower()

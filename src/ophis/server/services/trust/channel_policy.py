@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ophis.core.distribution_types import DistributionType
 from ophis.security.cve import STATUSES, conda_name, from_json, match
 from ophis.server.db.models import (
     Account,
@@ -304,7 +305,7 @@ def check_upload(
     for policy in refusing:
         reasons = violations(policy, license_text, findings)
         if reasons:
-            where = f"{owner.login}/label/{policy.label}" if policy.label else owner.login
+            where = files.channel_path(owner.login, policy.label or files.MAIN)
             raise BadRequest(
                 f"{where} refuses {name}-{version}: {'; '.join(reasons)}.",
                 f"Upload a version without them, or ask an admin of {owner.login} to change the"
@@ -315,7 +316,7 @@ def check_upload(
 def _upload_findings(
     session: Session, name: str, version: str, sha256: str, distribution_type: str
 ) -> list[tuple[str, float | None, str]]:
-    key = conda_name("pypi", name) if distribution_type == files.PYPI else name.lower()
+    key = conda_name("pypi", name) if distribution_type == DistributionType.PYPI else name.lower()
     affecting = select(VulnerabilityRange.vulnerability_id).where(VulnerabilityRange.name == key)
     rows = session.scalars(select(Vulnerability).where(Vulnerability.id.in_(affecting))).all()
     if not rows:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Text, cast, delete, insert, select
 from sqlalchemy.orm import Session, selectinload
 
+from ophis.core.distribution_types import DistributionType
 from ophis.security import cve
 from ophis.server.db.models import (
     Account,
@@ -133,8 +134,8 @@ def _upsert(session: Session, row: Vulnerability, record: cve.Vulnerability) -> 
 
 def _file_key(name: str, distribution_type: str) -> str:
     """The conda name a file's package answers to (a wheel's project through the name map)."""
-    if distribution_type == files.PYPI:
-        return cve.conda_name(cve.PYPI, name)
+    if distribution_type == DistributionType.PYPI:
+        return cve.conda_name(DistributionType.PYPI, name)
     return name.lower()
 
 
@@ -254,9 +255,9 @@ def _statuses_by_bytes(digests: set[str]) -> Iterator[Any]:
 
 
 def track_file(session: Session, row: File) -> None:
-    """The upload hook: match a new file and apply its owner's policies (flushed, not
-    committed: part of the upload's transaction). Costs one indexed query when no record
-    names the file's package."""
+    """A step of :mod:`ophis.server.services.intake.ingest`: match a new file and apply its
+    owner's policies (flushed, not committed: part of the upload's transaction). Costs one
+    indexed query when no record names the file's package."""
     key = _file_key(row.release.package.name, row.distribution_type)
     if session.scalar(select(VulnerabilityRange.id).where(VulnerabilityRange.name == key).limit(1)):
         rematch(session, [row.id])
@@ -382,7 +383,7 @@ def list_vulnerabilities(
     """Records are public knowledge: anyone may list them (which files they affect is not)."""
     query = select(Vulnerability)
     if package:
-        names = {package.lower(), cve.conda_name(cve.PYPI, package)}
+        names = {package.lower(), cve.conda_name(DistributionType.PYPI, package)}
         affecting = select(VulnerabilityRange.vulnerability_id).where(
             VulnerabilityRange.name.in_(names)
         )
@@ -540,7 +541,11 @@ def audit(
 
 def _item_name(item: dict[str, Any]) -> str:
     name = str(item.get("name", ""))
-    return cve.conda_name(cve.PYPI, name) if item.get("ecosystem") == cve.PYPI else name.lower()
+    return (
+        cve.conda_name(DistributionType.PYPI, name)
+        if item.get("ecosystem") == DistributionType.PYPI
+        else name.lower()
+    )
 
 
 def _visible_statuses(

@@ -15,13 +15,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ophis.core.distribution_types import DistributionType
 from ophis.security import sbom, spdx
 from ophis.security.sbom import KnownVulnerability, SbomPackage
 from ophis.server.db.models import File
 from ophis.server.errors import BadRequest, Conflict
 from ophis.server.services.accounts.authz import Principal
 from ophis.server.services.catalog import packages
-from ophis.server.services.channels.servable import log, unservable_reason
+from ophis.server.services.catalog.servable import log, unservable_reason
 
 FORMATS = {
     "cyclonedx": "application/vnd.cyclonedx+json; version=1.6",
@@ -65,7 +66,7 @@ def file_sbom(
 
 def package_of(row: File) -> SbomPackage:
     """The stored file as an SBOM package: its owner is the channel in its PURL."""
-    if row.distribution_type != "conda" or not row.record:
+    if row.distribution_type != DistributionType.CONDA or not row.record:
         raise BadRequest(
             f"{row.basename} is not a conda package; SBOMs are made for conda files.",
             "Ask for the SBOM of a .conda or .tar.bz2 file.",

@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from ophis.core.distribution_types import DistributionType
 from ophis.security import signing
 from ophis.server.db.models import (
     Account,
@@ -44,11 +45,11 @@ from ophis.server.db.models import (
 )
 from ophis.server.errors import BadRequest, Conflict, NotFound, ServerError
 from ophis.server.services.accounts.accounts import get_account
+from ophis.server.services.catalog.files import bump
 
 SECRET_FILE = "signing.secret"
 ACTIVE, RETIRING, RETIRED = "active", "retiring", "retired"
 KEY_MGR_FILE = signing.KEY_MGR_FILE
-_CONDA = "conda"
 
 
 class SigningUnavailable(ServerError):
@@ -399,10 +400,10 @@ def is_trust_file(filename: str) -> bool:
 
 
 def sign_file(session: Session, row: File) -> None:
-    """Sign a just-recorded conda file with its owner's active pkg_mgr key (the hook of
-    :func:`ophis.server.services.catalog.files.record_file`); a channel that requires signatures
+    """Sign a just-recorded conda file with its owner's active pkg_mgr key (a step of
+    :mod:`ophis.server.services.intake.ingest`); a channel that requires signatures
     and cannot sign refuses the file."""
-    if row.distribution_type != _CONDA or row.record is None:
+    if row.distribution_type != DistributionType.CONDA or row.record is None:
         return
     keys = session.scalars(
         select(SigningKey).where(
@@ -448,7 +449,7 @@ def _resign_all(session: Session, owner: Account) -> int:
         done = select(FileSignature.file_id).where(FileSignature.public_key == key_row.public_key)
         rows = session.execute(
             select(File.id, File.filename, File.sha256, File.record)
-            .where(File.owner_id == owner.id, File.distribution_type == _CONDA)
+            .where(File.owner_id == owner.id, File.distribution_type == DistributionType.CONDA)
             .where(File.record.is_not(None), File.id.not_in(done))
         ).all()
         for row in rows:
@@ -461,8 +462,6 @@ def _resign_all(session: Session, owner: Account) -> int:
 def _changed(session: Session, owner: Account) -> None:
     """Existing signatures changed: a new generation, and every subdir's revision bumped,
     so each repodata.json is rebuilt with them."""
-    from ophis.server.services.catalog.files import bump
-
     _settings(session, owner).generation += 1
     slots = session.execute(
         select(ChannelRevision.label, ChannelRevision.subdir).where(
@@ -489,20 +488,3 @@ def attestation_document(session: Session, file_id: int, filename: str, sha256: 
     statement = signing.attestation_statement(filename, sha256)
     signatures = {key: {"signature": value} for key, value in rows}
     return signing.canonical_json(signing.attestation(statement, signatures))
-
-
-def attestation_for(
-    session: Session, principal: Any, login: str, label: str, subdir: str, name: str
-) -> bytes:
-    """``GET .../<subdir>/<file>.sig.json``: as visible as the file itself (the same 404)."""
-    from ophis.server.services.channels.repodata import open_package_file  # imports this module
-
-    filename = name.removesuffix(signing.ATTESTATION_SUFFIX)
-    open_package_file(session, principal, login, label, subdir, filename, count=False)
-    owner = get_account(session, login)
-    row = session.execute(
-        select(File.id, File.sha256).where(
-            File.owner_id == owner.id, File.basename == f"{subdir}/{filename}"
-        )
-    ).one()
-    return attestation_document(session, row.id, filename, row.sha256)

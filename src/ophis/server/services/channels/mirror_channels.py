@@ -5,7 +5,7 @@ A **mirror** channel is synced by :func:`sync_mirror` — the same run as ``ophi
 ETag, the plan with the mirror's filters, downloads verified against upstream's sha256 and
 size), with a destination that writes into this server in-process
 (:class:`DatabaseChannelDestination`) rather than over HTTP to itself. Each file goes in
-through :func:`ophis.server.services.catalog.files.add_file`, the one path into the server: stored,
+through :func:`ophis.server.services.intake.ingest.add_file`, the one path into the server: stored,
 then made visible by its own transaction. A sync cut off midway so leaves the label
 consistent (every listed file is there), and the next sync fetches the rest.
 
@@ -20,7 +20,7 @@ lease (``claimed_until``) with one conditional UPDATE, renewed while it runs, an
 back when done; a worker that dies mid-sync loses its lease after :data:`LEASE`. Every
 server process runs :func:`runner`, which syncs the mirrors that are due.
 
-A **proxy** channel is not synced: see :mod:`ophis.server.services.mirrors.proxy`.
+A **proxy** channel is not synced: see :mod:`ophis.server.services.channels.proxy`.
 
 The upstream token is a secret: it is used for upstream requests only and never returned
 by :func:`describe`, nor written to summaries or logs (:func:`ophis.core.redaction.redact`).
@@ -42,6 +42,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from ophis.core.distribution_types import DistributionType
 from ophis.core.errors import OphisError
 from ophis.core.redaction import redact
 from ophis.core.repodata import build_repodata
@@ -55,6 +56,7 @@ from ophis.server.services.accounts import accounts, authz
 from ophis.server.services.accounts.authz import Principal
 from ophis.server.services.catalog import files
 from ophis.server.services.catalog.labels import check_label_name
+from ophis.server.services.intake import ingest, inspection
 from ophis.server.settings import ServerSettings
 from ophis.server.storage.interfaces import Storage
 
@@ -306,7 +308,7 @@ class _Lease:
 class DatabaseChannelDestination:
     """``ophis.mirror``'s :class:`~ophis.mirror.destinations.Destination` for a label of
     this server, written in-process: what it publishes is read from the database, files go
-    in through :func:`files.add_file` (each committed whole)."""
+    in through :func:`ingest.add_file` (each committed whole)."""
 
     session: Session
     storage: Storage
@@ -328,7 +330,7 @@ class DatabaseChannelDestination:
                 .join(File.labels)
                 .where(File.owner_id == self.owner.id, Label.owner_id == self.owner.id)
                 .where(Label.name == self.label, File.subdir == subdir)
-                .where(File.distribution_type == files.CONDA)
+                .where(File.distribution_type == DistributionType.CONDA)
             )
         )
 
@@ -364,7 +366,7 @@ class DatabaseChannelDestination:
         self._remove(plan.subdir, remove)
 
     def _store(self, subdir: str, filename: str, path: Path, record: Record) -> None:
-        inspected = files.inspect_file(path, files.CONDA)
+        inspected = inspection.inspect_file(path, DistributionType.CONDA)
         basename = f"{subdir}/{filename}"
         if inspected.basename != basename:
             raise BadRequest(f"{filename} says it belongs in {inspected.basename}.", "")
@@ -378,7 +380,7 @@ class DatabaseChannelDestination:
             )
             self.session.commit()
         else:  # new, or replaced upstream under the same name
-            files.add_file(
+            ingest.add_file(
                 self.session,
                 self.storage,
                 self.owner,

@@ -15,20 +15,23 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from ophis.core.distribution_types import DistributionType
 from ophis.server.db.models import Account, File, FileLabel, Label, Package, Release
 from ophis.server.errors import BadRequest
 from ophis.server.schemas import PACKAGE_TYPES
 from ophis.server.services.accounts import accounts, authz
 from ophis.server.services.accounts.authz import Principal
-from ophis.server.services.catalog import browse, packages
-from ophis.server.services.catalog.files import CONDA, PYPI
+from ophis.server.services.catalog import packages, stats
 from ophis.server.services.catalog.labels import visible_labels
+from ophis.server.services.channels import browse
 from ophis.server.services.channels.repodata import Download
-from ophis.server.services.events import stats
 from ophis.server.services.trust import channel_policy
 
 #: the scope a token needs to download a file of each type; ``api:read`` reads them all
-_DOWNLOAD_SCOPES = {CONDA: "conda:download", PYPI: "pypi:download"}
+_DOWNLOAD_SCOPES = {
+    DistributionType.CONDA: "conda:download",
+    DistributionType.PYPI: "pypi:download",
+}
 ACCESS = ("public", "private")
 #: the versions a files page offers to filter by
 MAX_VERSIONS = 100
@@ -318,7 +321,7 @@ def badge_facts(session: Session, principal: Principal, login: str, name: str) -
 
 def _archive_license(session: Session, package: Package) -> str:
     facts = session.scalar(
-        _package_files(package.id, File.distribution_type == CONDA)
+        _package_files(package.id, File.distribution_type == DistributionType.CONDA)
         .with_only_columns(File.facts)
         .order_by(File.id.desc())
         .limit(1)

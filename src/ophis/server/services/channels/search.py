@@ -14,16 +14,17 @@ from dataclasses import dataclass, replace
 from sqlalchemy import ColumnElement, String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from ophis.core.distribution_types import DistributionType
 from ophis.core.platform import KNOWN_SUBDIRS
 from ophis.server.db.models import File, Package, Release
 from ophis.server.errors import BadRequest
 from ophis.server.schemas import PACKAGE_TYPES
 from ophis.server.services.accounts.authz import Principal
-from ophis.server.services.catalog import browse
+from ophis.server.services.channels import browse
 
 PAGE_SIZE = 25
 #: the package types a search filters by (the ones files are uploaded as)
-TYPES = ("conda", "pypi")
+TYPES = (DistributionType.CONDA, DistributionType.PYPI)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ upstream on its first request and keeping it.
   ``base_url`` is fetched relative to the subdir all the same.
 - **A package file** not stored yet is looked up in that filtered repodata (absent: 404),
   downloaded, checked against upstream's sha256 (else md5) and size, checked again as any
-  upload is (:func:`files.inspect_file`), and stored through :func:`files.add_file` into
+  upload is (:func:`inspection.inspect_file`), and stored through :func:`ingest.add_file` into
   the label; then it is served like any stored file, also once upstream is gone. Concurrent
   first requests fetch it once: a lock per file within a process, a lock file across the
   processes of one machine, and the database's unique (owner, basename) across machines
@@ -48,6 +48,7 @@ from ophis.client.verified_download import (
     file_digest,
 )
 from ophis.core.channel import Channel
+from ophis.core.distribution_types import DistributionType
 from ophis.core.errors import OphisError
 from ophis.core.file_lock import file_lock
 from ophis.core.paths import check_record_fields
@@ -61,9 +62,9 @@ from ophis.server.errors import Conflict, NotFound
 from ophis.server.services.accounts import authz
 from ophis.server.services.accounts.authz import Principal
 from ophis.server.services.catalog import files
-from ophis.server.services.channels import repodata
+from ophis.server.services.channels import mirror_channels, repodata
 from ophis.server.services.channels.channel_cache import Artifact, CacheKey, ChannelCache
-from ophis.server.services.mirrors import mirror_channels
+from ophis.server.services.intake import ingest, inspection
 from ophis.server.settings import ServerSettings
 from ophis.server.storage.interfaces import Storage
 
@@ -93,7 +94,7 @@ def proxy_of(session: Session, login: str, label: str) -> ChannelMirror | None:
 def _check_subdir(proxy: ChannelMirror, subdir: str) -> None:
     """A subdir name is a path segment of upstream URLs and of this machine's work folder."""
     if not _SUBDIR.match(subdir):
-        where = repodata.channel_name(proxy.owner.login, proxy.label)
+        where = files.channel_path(proxy.owner.login, proxy.label)
         raise NotFound(f"{where} has no subdir {subdir!r}.", "Check the subdir.")
 
 
@@ -120,7 +121,7 @@ def subdir_document(
     """``repodata.json`` or one of its companions, from upstream's (filtered)."""
     _check_readable(session, principal, proxy)
     _check_subdir(proxy, subdir)
-    where = f"{repodata.channel_name(proxy.owner.login, proxy.label)}/{subdir}"
+    where = f"{files.channel_path(proxy.owner.login, proxy.label)}/{subdir}"
     if name == SHARDS_INDEX:
         raise NotFound(f"{where} offers no shards.", "Read repodata.json.")
     path = _upstream_repodata(settings, proxy, subdir)
@@ -248,7 +249,7 @@ def fetch_file(
     record = _wanted(proxy, subdir, path)[0].get(filename)
     if record is None:
         raise NotFound(
-            f"There is no such file in {repodata.channel_name(proxy.owner.login, proxy.label)}.",
+            f"There is no such file in {files.channel_path(proxy.owner.login, proxy.label)}.",
             "Check the file name against the channel's repodata.",
         )
     check_record_fields(proxy.upstream, filename, record)  # the file name becomes a path
@@ -315,7 +316,7 @@ def _mismatch(url: str) -> _Upstream:
 def _store(
     session: Session, storage: Storage, proxy: ChannelMirror, subdir: str, path: Path
 ) -> None:
-    inspected = files.inspect_file(path, files.CONDA)
+    inspected = inspection.inspect_file(path, DistributionType.CONDA)
     if inspected.basename != f"{subdir}/{path.name}":
         raise _Upstream(f"{path.name} says it belongs in {inspected.basename}.", "")
     existing = files.find_file(session, proxy.owner, inspected.basename)
@@ -325,7 +326,7 @@ def _store(
             files.add_to_label(session, existing, label)
             session.commit()
         else:
-            files.add_file(
+            ingest.add_file(
                 session,
                 storage,
                 proxy.owner,
