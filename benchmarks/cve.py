@@ -23,7 +23,7 @@ from sqlalchemy import func, insert, select
 
 from ophis.server.db.engine import make_engine, make_sessionmaker, migrate
 from ophis.server.db.models import Account, File, FileVulnerability, Package, Release
-from ophis.server.services.cves import import_records
+from ophis.server.services.trust.cves import import_records
 
 sys.path.insert(0, str(Path(__file__).parent))
 from security import SEED, make_cves, make_packages, real_names

@@ -52,6 +52,7 @@ from sqlalchemy import insert, literal, select
 from sqlalchemy.orm import Session
 
 from ophis.client.upload import upload
+from ophis.core.distribution_types import DistributionType
 from ophis.core.repodata import build_repodata, dumps
 from ophis.core.shards import SHARDS_INDEX
 from ophis.server.context import ServerContext
@@ -64,8 +65,10 @@ from ophis.server.db.models import (
     Package,
     Release,
 )
-from ophis.server.services import accounts, files, repodata
-from ophis.server.services.authz import ANONYMOUS
+from ophis.server.services.accounts import accounts
+from ophis.server.services.accounts.authz import ANONYMOUS
+from ophis.server.services.catalog import files
+from ophis.server.services.channels import repodata
 from ophis.server.settings import ServerSettings
 from ophis.testing.backends import Backend
 from ophis.testing.packages import make_package
@@ -207,7 +210,7 @@ def breakdown(context: ServerContext, subdir: str, workdir: Path) -> dict[str, A
         owner = accounts.get_account(session, OWNER)
         extra = _synthetic(random.Random(1), subdir, "scale-extra", 0)
         inspected = files.Inspected(
-            distribution_type=files.CONDA,
+            distribution_type=DistributionType.CONDA,
             name=extra.name,
             version=extra.version,
             basename=f"{subdir}/{extra.filename}",
@@ -252,7 +255,7 @@ def _from_scratch(context: ServerContext, subdir: str) -> bytes:
     with context.sessions() as session:
         owner = accounts.get_account(session, OWNER)
         query = repodata.visible_files(
-            owner.id, "main", frozenset(), files.CONDA, File.filename, File.record
+            owner.id, "main", frozenset(), DistributionType.CONDA, File.filename, File.record
         ).where(File.subdir == subdir)
         records = {filename: record for filename, record in session.execute(query)}
         return dumps(build_repodata(subdir, records))

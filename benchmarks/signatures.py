@@ -88,7 +88,7 @@ def section_figures(count: int) -> None:
 
     from ophis.core.repodata import encode_entry, join_sections
     from ophis.server.db.models import Base, ChannelSigning, File, FileSignature
-    from ophis.server.services.repodata_signatures import with_signatures
+    from ophis.server.services.channels.repodata_signatures import with_signatures
 
     engine = create_engine("sqlite://")
     Base.metadata.create_all(engine)

@@ -20,7 +20,8 @@ import pytest
 
 from ophis.security import signing
 from ophis.server.context import ServerContext
-from ophis.server.services import accounts, files
+from ophis.server.services.accounts import accounts
+from ophis.server.services.intake import ingest, inspection
 from ophis.testing.cli import ophis
 from ophis.testing.packages import make_package
 from ophis.testing.server import RunningServer, run_server
@@ -87,8 +88,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
                 alice = accounts.create_user(session, "alice", "alice-password")
                 for name, depends in (("sigdep", []), ("sigapp", ["sigdep"])):
                     path = make_package(folder / "made", name, depends=depends)
-                    files.add_file(
-                        session, context.storage, alice, path, files.inspect_file(path, "conda")
+                    ingest.add_file(
+                        session,
+                        context.storage,
+                        alice,
+                        path,
+                        inspection.inspect_file(path, "conda"),
                     )
         finally:
             context.close()

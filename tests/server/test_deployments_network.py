@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ophis.server.services.deployments import network_warning
+from ophis.server.services.hosting.deployments import network_warning
 from ophis.server.settings import load_settings
 
 

@@ -15,8 +15,9 @@ import pytest
 from tests.server.api.conftest import add_org, add_user, database, headers
 
 from ophis.server.db.models import Deployment
-from ophis.server.services import accounts, notices
-from ophis.server.services.authz import Principal
+from ophis.server.services.accounts import accounts
+from ophis.server.services.accounts.authz import Principal
+from ophis.server.services.channels import notices
 from ophis.testing.packages import make_package
 from ophis.testing.server import RunningServer
 

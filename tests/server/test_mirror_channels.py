@@ -23,7 +23,7 @@ from tests.server.conda.test_install import linked, ophis_create
 
 from ophis.mirror.plan import Filters, records_of
 from ophis.server.context import ServerContext
-from ophis.server.services import mirror_channels
+from ophis.server.services.channels import mirror_channels
 from ophis.testing.http import StaticServer, serve_directory
 from ophis.testing.server import RunningServer, run_server
 

@@ -30,9 +30,9 @@ from tests.server.web.test_notebooks import _execute_request, _stream_output
 from websockets.sync.client import connect
 
 from ophis.indexer.channel_index import index_channel
-from ophis.server.services import deployments
-from ophis.server.services.notebooks import user_folder
-from ophis.server.services.os_users import account_user
+from ophis.server.services.hosting import deployments
+from ophis.server.services.hosting.notebooks import user_folder
+from ophis.server.services.hosting.os_users import account_user
 from ophis.server.settings import load_settings
 from ophis.testing.build_channels import make_build_channel
 from ophis.testing.cli import isolated_user, ok_json, ophis

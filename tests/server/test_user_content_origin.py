@@ -23,7 +23,7 @@ from websockets.sync.client import connect
 
 from ophis.indexer.channel_index import index_channel
 from ophis.server.app import create_app
-from ophis.server.services import accounts
+from ophis.server.services.accounts import accounts
 from ophis.server.settings import ServerSettings
 from ophis.testing.build_channels import make_build_channel
 from ophis.testing.cli import isolated_user, ok_json, ophis

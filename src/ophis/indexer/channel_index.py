@@ -115,7 +115,9 @@ def index_channel(
     subdirs = _subdirs(root, options.subdirs)
     with IndexCache.for_channel(root) as cache:
         packages = _refresh_cache(root, cache, subdirs, options, summary, progress)
-        patches = find_patch_source(root, packages["noarch"], options)
+        patches = find_patch_source(
+            root, packages["noarch"], options.patch_package, options.channel_name
+        )
         summary.patches = patches.description if patches else None
         with ThreadPoolExecutor(max_workers=_WRITERS) as writers:
             for subdir in subdirs:

@@ -24,7 +24,6 @@ from ophis.core.package_file import read_package
 
 if TYPE_CHECKING:
     from ophis.indexer.cache import CachedPackage
-    from ophis.indexer.channel_index import IndexOptions
 
 #: conda-forge's largest subdir's instructions are a few tens of MiB
 _MAX_INSTRUCTIONS_BYTES = 512 * 1024**2
@@ -41,9 +40,11 @@ class PatchSource:
 
 
 def find_patch_source(
-    root: Path, noarch: Mapping[str, CachedPackage], options: IndexOptions
+    root: Path, noarch: Mapping[str, CachedPackage], wanted: str | None, channel_name: str | None
 ) -> PatchSource | None:
-    path = _patch_package_path(root, noarch, options)
+    """The patches of the channel at ``root``: the package ``wanted`` (a path, or a name in
+    noarch), else the newest ``<channel_name>-repodata-patches`` in noarch, if any."""
+    path = _patch_package_path(root, noarch, wanted, channel_name)
     if path is None:
         return None
     shown = path.relative_to(root) if path.is_relative_to(root) else path
@@ -51,12 +52,11 @@ def find_patch_source(
 
 
 def _patch_package_path(
-    root: Path, noarch: Mapping[str, CachedPackage], options: IndexOptions
+    root: Path, noarch: Mapping[str, CachedPackage], wanted: str | None, channel_name: str | None
 ) -> Path | None:
-    wanted = options.patch_package
     if wanted and Path(wanted).expanduser().is_file():
         return Path(wanted).expanduser().resolve()
-    name = wanted or f"{options.channel_name or root.name}-repodata-patches"
+    name = wanted or f"{channel_name or root.name}-repodata-patches"
     matches = [p for p in noarch.values() if p.record["name"] == name]
     if not matches:
         if wanted:

@@ -25,11 +25,11 @@ from typing import Any
 from cvss import CVSS3, CVSS4
 from rattler import Version, VersionSpec
 
+from ophis.core.distribution_types import DistributionType
 from ophis.core.errors import OphisError
 
 STATUSES = ("reported", "active", "cleared", "mitigated", "disputed", "logged")
 SEVERITIES = ("none", "low", "medium", "high", "critical")
-CONDA, PYPI = "conda", "pypi"
 
 
 class FeedError(OphisError):
@@ -118,7 +118,7 @@ def canonical_pypi(name: str) -> str:
 def conda_name(ecosystem: str, name: str) -> str:
     """The conda package name of a package named ``name`` in ``ecosystem``
     (``pypi``, ``conda`` or ``cpe`` for a CPE's ``vendor:product``)."""
-    if ecosystem == PYPI:
+    if ecosystem == DistributionType.PYPI:
         key = canonical_pypi(name)
         return _name_map()["pypi"].get(key, key)
     if ecosystem == "cpe":
@@ -199,10 +199,16 @@ def _osv_affected(record: dict[str, Any]) -> Iterator[AffectedRange]:
     for entry in record.get("affected") or []:
         package = entry.get("package") or {}
         where = _from_purl(package.get("purl") or "")
-        if where is None and str(package.get("ecosystem", "")).lower() == PYPI:
-            where = PYPI, conda_name(PYPI, package.get("name", ""))
-        if where is None and str(package.get("ecosystem", "")).lower() == CONDA:
-            where = CONDA, conda_name(CONDA, package.get("name", ""))
+        if where is None and str(package.get("ecosystem", "")).lower() == DistributionType.PYPI:
+            where = (
+                DistributionType.PYPI,
+                conda_name(DistributionType.PYPI, package.get("name", "")),
+            )
+        if where is None and str(package.get("ecosystem", "")).lower() == DistributionType.CONDA:
+            where = (
+                DistributionType.CONDA,
+                conda_name(DistributionType.CONDA, package.get("name", "")),
+            )
         spec = _osv_spec(entry)
         if where is not None and spec is not None:
             yield AffectedRange(where[0], where[1], spec)
@@ -257,14 +263,14 @@ def _cve5_where(entry: dict[str, Any]) -> tuple[str, str] | None:
         if found := _from_purl(purl):
             return found
     if "pypi.org" in (entry.get("collectionURL") or "") and entry.get("packageName"):
-        return PYPI, conda_name(PYPI, entry["packageName"])
+        return DistributionType.PYPI, conda_name(DistributionType.PYPI, entry["packageName"])
     for cpe in entry.get("cpes") or []:
         parts = cpe.split(":")
         if len(parts) > 4:
-            return CONDA, conda_name("cpe", f"{parts[3]}:{parts[4]}")
+            return DistributionType.CONDA, conda_name("cpe", f"{parts[3]}:{parts[4]}")
     vendor, product = entry.get("vendor") or "", entry.get("product") or ""
     if product and product.lower() != "n/a":
-        return CONDA, conda_name("cpe", f"{vendor}:{product}")
+        return DistributionType.CONDA, conda_name("cpe", f"{vendor}:{product}")
     return None
 
 
@@ -342,7 +348,9 @@ def _nvd_match(entry: dict[str, Any]) -> AffectedRange | None:
     ]
     if not bounds:
         bounds = ["*" if parts[5] in _ANY_VERSION else f"=={parts[5]}"]
-    return AffectedRange(CONDA, conda_name("cpe", f"{parts[3]}:{parts[4]}"), ",".join(bounds))
+    return AffectedRange(
+        DistributionType.CONDA, conda_name("cpe", f"{parts[3]}:{parts[4]}"), ",".join(bounds)
+    )
 
 
 def from_nvd(cve: dict[str, Any]) -> Vulnerability:

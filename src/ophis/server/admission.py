@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ophis.core.errors import OphisError
+from ophis.server.errors import error_body
 from ophis.server.settings import ServerSettings
 
 #: connections and threads kept for what runs outside admitted requests: the background
@@ -175,13 +176,11 @@ class AdmissionMiddleware:
 
 
 def busy_body(gate: Gate) -> dict[str, str]:
-    return {
-        "error": f"The server is busy: too many {gate.kind} requests are waiting.",
-        "remedy": (
-            f"Retry in {RETRY_AFTER} s (conda and pip do so by themselves). If it persists, "
-            f"the server's administrator can raise {gate.setting} or add workers."
-        ),
-    }
+    return error_body(
+        f"The server is busy: too many {gate.kind} requests are waiting.",
+        f"Retry in {RETRY_AFTER} s (conda and pip do so by themselves). If it persists, "
+        f"the server's administrator can raise {gate.setting} or add workers.",
+    )
 
 
 async def _send_busy(send: Any, gate: Gate) -> None:

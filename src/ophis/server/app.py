@@ -33,6 +33,7 @@ from ophis.server.body_limits import BodyLimitMiddleware
 from ophis.server.conda.hot_path import ChannelHotPath
 from ophis.server.conda.responses import check_accel_redirect
 from ophis.server.context import ServerContext
+from ophis.server.errors import error_body
 from ophis.server.failures import record_failure
 from ophis.server.health import DatabaseProbe, Health, Readiness
 from ophis.server.middleware import (
@@ -41,15 +42,11 @@ from ophis.server.middleware import (
     UserContentMiddleware,
 )
 from ophis.server.proxies import ForwardedMiddleware
-from ophis.server.services import (
-    deployments,
-    hot_channels,
-    mirror_channels,
-    notebooks,
-    retention,
-    staging,
-    webhooks,
-)
+from ophis.server.services.catalog import retention
+from ophis.server.services.channels import hot_channels, mirror_channels
+from ophis.server.services.events import webhooks
+from ophis.server.services.hosting import deployments, notebooks
+from ophis.server.services.intake import staging
 from ophis.server.settings import ServerSettings
 
 log = logging.getLogger("ophis.server")
@@ -222,4 +219,4 @@ async def _error(
         if headers:
             page.headers.update(headers)
         return page
-    return JSONResponse({"error": message, "remedy": remedy}, status_code=status, headers=headers)
+    return JSONResponse(error_body(message, remedy), status_code=status, headers=headers)

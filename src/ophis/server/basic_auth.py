@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from typing import Any
 
 from ophis.security.tokens import PREFIX as TOKEN_PREFIX
+from ophis.server.errors import error_json
 
 #: where a Basic credential is read (after the /t/<token>/ segment was taken out)
 BASIC_PATHS = ("/conda/", "/pypi/", "/api/download/")
@@ -89,9 +89,7 @@ def _header(scope: dict[str, Any], name: bytes) -> str:
 
 
 async def _refuse(send: Any) -> None:
-    body = json.dumps(
-        {"error": "Basic credentials here take a token, not a password.", "remedy": _REMEDY}
-    ).encode()
+    body = error_json("Basic credentials here take a token, not a password.", _REMEDY)
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", b"%d" % len(body)),

@@ -13,13 +13,13 @@ pass through may be as large as ``max_upload_bytes``, a project archive to deplo
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from starlette.exceptions import HTTPException
 
-from ophis.server.services.deployments import MAX_ARCHIVE_BYTES
+from ophis.server.errors import error_json
+from ophis.server.services.hosting.deployments import MAX_ARCHIVE_BYTES
 from ophis.server.settings import ServerSettings
 
 #: room for the storage POST's form fields before the file part (the file itself is held to
@@ -58,7 +58,7 @@ def _answer(limit: int) -> bytes:
         "Send a smaller body; package files go through `anaconda upload`. The server's"
         " administrator sets the limits (max_request_bytes, max_upload_bytes)."
     )
-    return json.dumps({"error": too_large_message(limit), "remedy": remedy}).encode()
+    return error_json(too_large_message(limit), remedy)
 
 
 class BodyLimitMiddleware:

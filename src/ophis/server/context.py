@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from ophis.server.admission import PoolSize
 from ophis.server.db.engine import make_engine, make_sessionmaker, migrate
 from ophis.server.privacy import private_dir, secure_data_dir
-from ophis.server.services.channel_changes import change_counter, watch
-from ophis.server.services.signing import SECRET_FILE as SIGNING_SECRET
+from ophis.server.services.channels.channel_changes import change_counter, watch
+from ophis.server.services.trust.signing import SECRET_FILE as SIGNING_SECRET
 from ophis.server.settings import SQLITE_NAME, ServerSettings
 from ophis.server.storage import open_storage
 from ophis.server.storage.interfaces import Storage

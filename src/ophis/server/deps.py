@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from ophis.security.tokens import PREFIX as TOKEN_PREFIX
 from ophis.server.context import ServerContext
 from ophis.server.db.models import Account
-from ophis.server.services.authz import ANONYMOUS, Principal, require_login
-from ophis.server.services.tokens import principal_for
+from ophis.server.services.accounts.authz import ANONYMOUS, Principal, require_login
+from ophis.server.services.accounts.tokens import principal_for
 
 
 async def get_context(request: Request) -> ServerContext:

@@ -3,7 +3,19 @@ as ``{"error": message, "remedy": remedy}`` (anaconda-client shows ``error``).""
 
 from __future__ import annotations
 
+import json
+
 from ophis.core.errors import OphisError
+
+
+def error_body(message: str, remedy: str) -> dict[str, str]:
+    """What every refusal of the server answers, as JSON (anaconda-client shows ``error``)."""
+    return {"error": message, "remedy": remedy}
+
+
+def error_json(message: str, remedy: str) -> bytes:
+    """:func:`error_body` encoded, for the ASGI layers that answer before any route."""
+    return json.dumps(error_body(message, remedy)).encode()
 
 
 class ServerError(OphisError):

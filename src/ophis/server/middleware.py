@@ -9,9 +9,10 @@ byte, which name nothing and which PostgreSQL refuses in a query parameter.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
+
+from ophis.server.errors import error_json
 
 _PATTERN = re.compile(r"^(/(?:conda|pypi))?/t/([A-Za-z0-9-]+)(/.*)$")
 _RAW_PATTERN = re.compile(rb"^(/(?:conda|pypi))?/t/[A-Za-z0-9-]+(/.*)$")
@@ -35,12 +36,7 @@ class PathTokenMiddleware:
 
 
 class NulPathMiddleware:
-    _BODY = json.dumps(
-        {
-            "error": "There is no such page: its URL holds a NUL byte (%00).",
-            "remedy": "Check the URL.",
-        }
-    ).encode()
+    _BODY = error_json("There is no such page: its URL holds a NUL byte (%00).", "Check the URL.")
 
     def __init__(self, app: Any) -> None:
         self.app = app

@@ -19,7 +19,7 @@ from ophis.server.db.models import (
     Token,
     utcnow,
 )
-from ophis.server.services.authz import is_public
+from ophis.server.services.accounts.authz import is_public
 
 
 def iso(moment: datetime | None) -> str | None:

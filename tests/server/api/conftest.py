@@ -17,7 +17,8 @@ from tests.server.conftest import AnacondaClient
 
 from ophis.server.db.engine import make_engine, make_sessionmaker
 from ophis.server.db.models import ChannelRevision, File
-from ophis.server.services import accounts, files
+from ophis.server.services.accounts import accounts
+from ophis.server.services.catalog import files
 from ophis.server.storage import open_storage
 from ophis.testing.server import RunningServer
 

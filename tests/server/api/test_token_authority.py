@@ -15,7 +15,7 @@ from tests.server.conftest import AnacondaClient
 from tests.server.web.conftest import WebClient
 
 from ophis.server.db.models import Deployment
-from ophis.server.services import accounts
+from ophis.server.services.accounts import accounts
 from ophis.testing.server import RunningServer
 
 NEEDS_MANAGE = "This token may not create, list or revoke tokens: that needs the auth:manage scope."

@@ -21,7 +21,7 @@ from tests.server.conftest import AnacondaClient
 
 from ophis.client.auth import read_tokens
 from ophis.server.db.engine import make_engine, make_sessionmaker
-from ophis.server.services import accounts
+from ophis.server.services.accounts import accounts
 from ophis.testing.packages import make_package
 from ophis.testing.python_dists import make_sdist, make_wheel
 from ophis.testing.server import RunningServer, run_server

@@ -12,8 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ophis.core.distribution_types import DistributionType
 from ophis.server.context import ServerContext
-from ophis.server.services import accounts, files
+from ophis.server.services.accounts import accounts
+from ophis.server.services.catalog import files
+from ophis.server.services.intake import ingest, inspection
 from ophis.testing.server import RunningServer
 
 
@@ -35,18 +38,18 @@ class ServerDatabase:
         *,
         labels: list[str] | None = None,
         public: bool = True,
-        kind: str = files.CONDA,
+        kind: str = DistributionType.CONDA,
     ) -> str:
         """Add a copy of ``path`` (storage moves what it is given); returns its basename."""
         with tempfile.TemporaryDirectory() as scratch:
             copy = Path(shutil.copy(path, scratch))
             with self.context.sessions() as session:
-                row = files.add_file(
+                row = ingest.add_file(
                     session,
                     self.context.storage,
                     accounts.get_account(session, owner),
                     copy,
-                    files.inspect_file(copy, kind),
+                    inspection.inspect_file(copy, kind),
                     labels=labels,
                     public=public,
                 )

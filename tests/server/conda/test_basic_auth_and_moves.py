@@ -13,7 +13,7 @@ import httpx
 import pytest
 from tests.server.conda.database import ServerDatabase
 
-from ophis.server.services.files import PYPI
+from ophis.core.distribution_types import DistributionType
 from ophis.testing.cli import isolated_user
 from ophis.testing.packages import make_package
 from ophis.testing.python_dists import make_wheel
@@ -35,8 +35,12 @@ def alice(database: ServerDatabase, tmp_path_factory: pytest.TempPathFactory) ->
     database.add("alice", make_package(built, "secret-tool"), public=False)
     database.add("alice", make_package(built, "moving"), labels=["dev"])
     database.add("alice", make_package(built, "hidden"), labels=["dev"], public=False)
-    database.add("alice", make_wheel(built, "secret-wheel", "2.0"), kind=PYPI, public=False)
-    database.add("alice", make_wheel(built, "dev-wheel", "1.0"), kind=PYPI, labels=["dev"])
+    database.add(
+        "alice", make_wheel(built, "secret-wheel", "2.0"), kind=DistributionType.PYPI, public=False
+    )
+    database.add(
+        "alice", make_wheel(built, "dev-wheel", "1.0"), kind=DistributionType.PYPI, labels=["dev"]
+    )
     return token
 
 

@@ -6,7 +6,7 @@ import threading
 import time
 from pathlib import Path
 
-from ophis.server.services.repodata import CacheKey, ChannelCache
+from ophis.server.services.channels.repodata import CacheKey, ChannelCache
 
 
 def key(stamp: str) -> CacheKey:

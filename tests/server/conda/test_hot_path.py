@@ -19,10 +19,10 @@ import rattler
 import zstandard
 from tests.server.conda.database import ServerDatabase
 
+from ophis.core.distribution_types import DistributionType
 from ophis.core.errors import OphisError
 from ophis.server.app import create_app
-from ophis.server.services import accounts
-from ophis.server.services.files import PYPI
+from ophis.server.services.accounts import accounts
 from ophis.server.settings import ServerSettings
 from ophis.testing.backends import sends_local_files
 from ophis.testing.packages import make_package
@@ -46,7 +46,7 @@ def alice(database: ServerDatabase, made: Path) -> str:
     for n in range(3):
         database.add("alice", make_package(made, f"tool{n}", "1.0"))
     database.add("alice", make_package(made, "secret-tool", "1.0"), public=False)
-    database.add("alice", make_wheel(made, "ophis-demo", "1.0"), kind=PYPI)
+    database.add("alice", make_wheel(made, "ophis-demo", "1.0"), kind=DistributionType.PYPI)
     return token
 
 

@@ -15,9 +15,12 @@ import httpx
 import orjson
 from tests.server.conda.database import ServerDatabase
 
+from ophis.core.distribution_types import DistributionType
 from ophis.core.repodata import build_repodata, dumps
-from ophis.server.services import accounts, files
-from ophis.server.services.channel_cache import CacheKey, ChannelCache
+from ophis.server.services.accounts import accounts
+from ophis.server.services.catalog import files
+from ophis.server.services.channels.channel_cache import CacheKey, ChannelCache
+from ophis.server.services.intake import ingest, inspection
 from ophis.testing.packages import make_package
 from ophis.testing.server import RunningServer
 
@@ -104,12 +107,12 @@ def replace(database: ServerDatabase, owner: str, path: Path) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         copy = Path(shutil.copy(path, scratch))  # storage moves what it is given
         with database.context.sessions() as session:
-            files.add_file(
+            ingest.add_file(
                 session,
                 database.context.storage,
                 accounts.get_account(session, owner),
                 copy,
-                files.inspect_file(copy, files.CONDA),
+                inspection.inspect_file(copy, DistributionType.CONDA),
                 replace=True,
             )
 
@@ -155,7 +158,7 @@ def synthetic(name: str) -> files.Inspected:
     record = {"build": "0", "build_number": 0, "depends": [], "md5": sha256[:32]}
     record |= {"name": name, "sha256": sha256, "size": 1, "subdir": "noarch", "version": "1.0"}
     return files.Inspected(
-        distribution_type=files.CONDA,
+        distribution_type=DistributionType.CONDA,
         name=name,
         version="1.0",
         basename=f"noarch/{name}-1.0-0.tar.bz2",

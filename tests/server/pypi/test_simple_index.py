@@ -12,7 +12,7 @@ import httpx
 import pytest
 from tests.server.conda.database import ServerDatabase
 
-from ophis.server.services.files import PYPI
+from ophis.core.distribution_types import DistributionType
 from ophis.testing.python_dists import make_wheel
 from ophis.testing.server import RunningServer
 
@@ -25,8 +25,10 @@ def alice(database: ServerDatabase, tmp_path_factory: pytest.TempPathFactory) ->
     token = database.user("alice")
     made = tmp_path_factory.mktemp("wheels")
     for version in ("1.0", "1.1"):
-        database.add("alice", make_wheel(made, "ophis-demo", version), kind=PYPI)
-    database.add("alice", make_wheel(made, "secret-wheel", "2.0"), kind=PYPI, public=False)
+        database.add("alice", make_wheel(made, "ophis-demo", version), kind=DistributionType.PYPI)
+    database.add(
+        "alice", make_wheel(made, "secret-wheel", "2.0"), kind=DistributionType.PYPI, public=False
+    )
     return token
 
 

@@ -18,8 +18,11 @@ from tests.server.conda.database import ServerDatabase
 from tests.server.web.conftest import WebClient, conda_package, text_of
 from tests.server.web.test_browser import PHONE, chromium, fits_the_screen
 
+from ophis.core.distribution_types import DistributionType
 from ophis.core.package_file import file_digests
-from ophis.server.services import accounts, files
+from ophis.server.services.accounts import accounts
+from ophis.server.services.catalog import files
+from ophis.server.services.intake import ingest
 from ophis.testing.backends import sends_local_files
 from ophis.testing.cli import ophis
 from ophis.testing.python_dists import make_wheel
@@ -56,7 +59,7 @@ def tokens(database: ServerDatabase, tmp_path_factory: pytest.TempPathFactory) -
     pub2 = conda_package(folder, "pubpkg", "2.0", **hostile)
     database.add("alice", pub2, labels=["main", "dev"])
     database.add("alice", conda_package(folder, "secretpkg"), public=False)
-    database.add("alice", make_wheel(folder, "webdemo-py"), kind=files.PYPI)
+    database.add("alice", make_wheel(folder, "webdemo-py"), kind=DistributionType.PYPI)
     database.add("alice", conda_package(folder, "repo", summary="named like the listing"))
     return made
 
@@ -196,7 +199,7 @@ def test_a_generic_file_downloads_as_an_attachment_that_nothing_renders(
     )
     with database.context.sessions() as session:
         owner = accounts.get_account(session, "bob")  # alice's listings stay as they are
-        files.add_file(session, database.context.storage, owner, page, inspected)
+        ingest.add_file(session, database.context.storage, owner, page, inspected)
     response = get(server, "/bob/notes/1.0/download/notes.html")
     assert response.status_code == 200 and response.content.startswith(b"<script>")
     assert response.headers["content-type"] == "application/octet-stream"

@@ -16,7 +16,7 @@ from tests.server.web.conftest import PASSWORD, WebClient, conda_package, signed
 
 from ophis.client.upload import UploadOptions, upload
 from ophis.server.db.models import ChannelNotice, utcnow
-from ophis.server.services import accounts
+from ophis.server.services.accounts import accounts
 from ophis.testing.server import RunningServer
 
 NOT_FOUND = "There is nothing here."

@@ -18,7 +18,7 @@ from tests.server.web.conftest import WebClient, conda_package, text_of
 
 from ophis.server.app import create_app
 from ophis.server.db.models import ServerErrorLog, utcnow
-from ophis.server.services import error_log
+from ophis.server.services.events import error_log
 from ophis.server.settings import ServerSettings
 from ophis.testing.packages import make_package
 from ophis.testing.server import RunningServer

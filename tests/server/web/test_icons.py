@@ -14,7 +14,9 @@ from tests.server.conda.database import ServerDatabase
 from tests.server.web.conftest import PASSWORD, WebClient, signed_in
 
 from ophis.client.upload import UploadOptions, upload
-from ophis.server.services import files
+from ophis.core.distribution_types import DistributionType
+from ophis.server.services.catalog import files
+from ophis.server.services.intake import inspection
 from ophis.testing.packages import make_package, tiny_png
 from ophis.testing.server import RunningServer
 
@@ -70,7 +72,7 @@ def test_an_uploaded_icon_is_served_and_shown(
     ("name", "icon"),
     [
         ("plainpkg", None),
-        ("hugeicon", tiny_png(padding=files.ICON_MAX_BYTES)),  # a PNG, but over the limit
+        ("hugeicon", tiny_png(padding=inspection.ICON_MAX_BYTES)),  # a PNG, but over the limit
         ("fakeicon", b"<html><script>alert(1)</script></html>"),  # not a PNG at all
     ],
 )
@@ -87,9 +89,11 @@ def test_no_icon_or_an_unusable_one_gives_no_image(
 
 def test_unusable_icons_are_dropped_when_inspected(tmp_path: Path) -> None:
     good = tiny_png()
-    assert files.usable_icon(good) == good
-    assert files.usable_icon(tiny_png(padding=files.ICON_MAX_BYTES)) is None
-    assert files.usable_icon(b"GIF89a" + good[6:]) is None
-    inspected = files.inspect_file(make_package(tmp_path, "withicon", icon=good), files.CONDA)
+    assert inspection.usable_icon(good) == good
+    assert inspection.usable_icon(tiny_png(padding=inspection.ICON_MAX_BYTES)) is None
+    assert inspection.usable_icon(b"GIF89a" + good[6:]) is None
+    inspected = inspection.inspect_file(
+        make_package(tmp_path, "withicon", icon=good), DistributionType.CONDA
+    )
     assert inspected.icon == good
     assert inspected.attrs["icon"] == hashlib.md5(good).hexdigest()  # as conda-build records it

@@ -15,7 +15,7 @@ from tests.server.conda.database import ServerDatabase
 from tests.server.web.conftest import WebClient, conda_package, signed_in, text_of
 
 from ophis.server.db.models import OrgGroup
-from ophis.server.services import accounts
+from ophis.server.services.accounts import accounts
 from ophis.testing.server import RunningServer
 
 PAGE = "/settings/labels"

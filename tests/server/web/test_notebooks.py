@@ -21,7 +21,7 @@ from tests.server.web.test_browser import WIDE, chromium
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from ophis.server.services.notebooks import user_folder
+from ophis.server.services.hosting.notebooks import user_folder
 from ophis.server.settings import load_settings
 from ophis.testing.server import RunningServer, run_server
 from ophis.testing.user_code import NOT_ROOT, enable_user_code, user_homes

@@ -12,7 +12,9 @@ import pytest
 from tests.server.conda.database import ServerDatabase
 from tests.server.web.conftest import WebClient, conda_package, signed_in, text_of
 
-from ophis.server.services import accounts, files
+from ophis.core.distribution_types import DistributionType
+from ophis.server.services.accounts import accounts
+from ophis.server.services.catalog import files
 from ophis.testing.python_dists import make_wheel
 from ophis.testing.server import RunningServer
 
@@ -57,7 +59,9 @@ def catalog(
             labels=["main", "hidden"],
             public=False,
         ),
-        "wheel": database.add("alice", make_wheel(folder, "webdemo-py"), kind=files.PYPI),
+        "wheel": database.add(
+            "alice", make_wheel(folder, "webdemo-py"), kind=DistributionType.PYPI
+        ),
         "evil": database.add(
             "alice", conda_package(folder, "evilpkg", summary="<script>alert(1)</script>")
         ),

@@ -17,10 +17,13 @@ from sqlalchemy.orm import Session
 from tests.server.web.conftest import PASSWORD, WebClient, conda_package, signed_in, text_of
 
 from ophis.client.upload import UploadOptions, upload
+from ophis.core.distribution_types import DistributionType
 from ophis.server.context import ServerContext
 from ophis.server.db.engine import make_engine
 from ophis.server.db.models import File, RetentionPolicy, utcnow
-from ophis.server.services import accounts, files, retention
+from ophis.server.services.accounts import accounts
+from ophis.server.services.catalog import retention
+from ophis.server.services.intake import ingest, inspection
 from ophis.testing.backends import fresh_backend
 from ophis.testing.server import RunningServer, run_server
 
@@ -165,8 +168,8 @@ def test_the_runner_applies_every_policy_periodically(tmp_path: Path) -> None:
         owner = accounts.create_user(session, "runner", PASSWORD)
         for version in ("1.0", "1.1", "1.2"):
             path = conda_package(tmp_path, "ran", version)
-            inspected = files.inspect_file(path, files.CONDA)
-            files.add_file(session, context.storage, owner, path, inspected, labels=["nightly"])
+            inspected = inspection.inspect_file(path, DistributionType.CONDA)
+            ingest.add_file(session, context.storage, owner, path, inspected, labels=["nightly"])
         session.add(RetentionPolicy(owner_id=owner.id, label="nightly", keep_newest=1))
         session.commit()
     runner = retention.runner(context.sessions, context.storage, settings)

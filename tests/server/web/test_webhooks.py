@@ -22,7 +22,8 @@ from tests.server.web.conftest import PASSWORD, WebClient, conda_package, signed
 from ophis.client.upload import upload
 from ophis.server.context import ServerContext
 from ophis.server.db.models import Webhook
-from ophis.server.services import accounts, webhooks
+from ophis.server.services.accounts import accounts
+from ophis.server.services.events import webhooks
 from ophis.testing.backends import fresh_backend
 from ophis.testing.server import RunningServer, run_server
 

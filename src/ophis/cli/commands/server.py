@@ -5,49 +5,29 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import typer
-from rich.table import Table
 
+from ophis.cli.commands.server_cve import cve_app
+from ophis.cli.commands.server_keys import keys_app
+from ophis.cli.commands.server_notebooks import notebooks_app
+from ophis.cli.commands.server_options import (
+    CONFIG,
+    DATA_DIR,
+    DATABASE,
+    JSON,
+    S3_ENDPOINT,
+    STORAGE,
+    print_rows,
+    server_session,
+    server_settings,
+)
 from ophis.cli.output import emit_json, fail, stderr, stdout
 from ophis.core.errors import OphisError
-from ophis.server.settings import ServerSettings, load_settings
-
-DATA_DIR = typer.Option(
-    None,
-    "--data-dir",
-    help="Where the database, files and caches live [default: $OPHIS_SERVER_DATA or "
-    "~/.ophis/server].",
-)
-DATABASE = typer.Option(
-    None,
-    "--database",
-    "--database-url",
-    help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db [default: "
-    "$OPHIS_DATABASE_URL, else SQLite in the data directory].",
-)
-STORAGE = typer.Option(
-    None,
-    "--storage",
-    help="Where package files live: s3://bucket/prefix [default: $OPHIS_STORAGE_URL, else "
-    "files in the data directory].",
-)
-S3_ENDPOINT = typer.Option(
-    None,
-    "--s3-endpoint-url",
-    help="An S3-compatible service (MinIO, Ceph) [default: $OPHIS_S3_ENDPOINT_URL, else AWS].",
-)
-CONFIG = typer.Option(
-    None,
-    "--config",
-    help="A TOML file of settings [default: $OPHIS_SERVER_CONFIG or <data-dir>/server.toml].",
-)
-JSON = typer.Option(False, "--json", help="Print JSON.")
+from ophis.server.settings import ServerSettings
 
 
 def register(app: typer.Typer) -> None:
@@ -79,44 +59,10 @@ def register(app: typer.Typer) -> None:
     mirrors.command("sync")(mirror_sync)
     mirrors.command("remove")(mirror_remove)
     server.add_typer(mirrors, name="mirror")
-    from ophis.cli.commands.server_keys import keys_app  # it imports this module's options
-
     server.add_typer(keys_app(), name="keys")
-    from ophis.cli.commands.server_cve import cve_app
-
     server.add_typer(cve_app(), name="cve")
-    from ophis.cli.commands.server_notebooks import notebooks_app
-
     server.add_typer(notebooks_app(), name="notebooks")
     app.add_typer(server, name="server")
-
-
-def _settings(
-    as_json: bool, data_dir: Path | None, database_url: str | None, **extra: Any
-) -> ServerSettings:
-    try:
-        return load_settings(data_dir=data_dir, database_url=database_url, **extra)
-    except OphisError as error:
-        fail(error, as_json)
-
-
-@contextmanager
-def _session(
-    data_dir: Path | None, database_url: str | None, as_json: bool, config: Path | None = None
-) -> Iterator[Any]:
-    from ophis.server.context import ServerContext
-
-    try:
-        context = ServerContext.open(_settings(as_json, data_dir, database_url, config=config))
-    except OphisError as error:
-        fail(error, as_json)
-    try:
-        with context.sessions() as session:
-            yield session
-    except OphisError as error:
-        fail(error, as_json)
-    finally:
-        context.close()
 
 
 # --- start -------------------------------------------------------------------------------
@@ -164,9 +110,9 @@ def start(
     from ophis.server.context import ServerContext
     from ophis.server.logs import log_config
     from ophis.server.proxies import trusted_networks
-    from ophis.server.services.bootstrap import admin_from_environment, ensure_first_admin
+    from ophis.server.services.admin.bootstrap import admin_from_environment, ensure_first_admin
 
-    settings = _settings(
+    settings = server_settings(
         as_json,
         data_dir,
         database_url,
@@ -243,11 +189,11 @@ def _serve(config: Any, user_content_port: int | None) -> None:
 
 def _warn_user_code_refused(settings: ServerSettings) -> None:
     """The server still serves packages; the user code it cannot isolate it will not run."""
-    from ophis.server.services.os_users import refusals
+    from ophis.server.services.hosting.os_users import refusals
 
     for error in refusals(settings):
         stderr.print(f"[bold red]Refused:[/] {error.message}\n{error.remedy}", highlight=False)
-    from ophis.server.services.deployments import network_warning
+    from ophis.server.services.hosting.deployments import network_warning
 
     warning = network_warning(settings)
     if warning:
@@ -321,7 +267,7 @@ def migrate(
 
     if action not in ("upgrade", "status"):
         fail(OphisError(f"Unknown action {action!r}.", "Use upgrade or status."), as_json)
-    settings = _settings(as_json, data_dir, database_url, config=config)
+    settings = server_settings(as_json, data_dir, database_url, config=config)
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # where SQLite's file goes
     try:
         before = schema_status(settings.database)
@@ -365,7 +311,7 @@ def export(
     """Write the whole server (every account, token hash, package, label, statistic and
     setting; with --files the package files too) to one file, for a backup or a move to
     another database or storage (`ophis server import`)."""
-    from ophis.server.services.transfer import export_server
+    from ophis.server.services.admin.transfer import export_server
 
     def run(context: Any, progress: Any) -> Any:
         url = context.settings.database
@@ -389,7 +335,7 @@ def import_(
     """Load an export into a new, empty server (before its first start): for example
     SQLite and local files into PostgreSQL and S3. All or nothing: rows are checked
     against the export's manifest before they are committed."""
-    from ophis.server.services.transfer import import_server
+    from ophis.server.services.admin.transfer import import_server
 
     def run(context: Any, progress: Any) -> Any:
         url = context.settings.database
@@ -415,7 +361,7 @@ def _transfer(
 
     from ophis.server.context import ServerContext
 
-    settings = _settings(
+    settings = server_settings(
         as_json,
         data_dir,
         database_url,
@@ -458,7 +404,7 @@ def _summary_facts(summary: Any, path: Path) -> dict[str, Any]:
 
 
 def _password(password: str | None, generate: bool) -> tuple[str, bool]:
-    from ophis.server.services.accounts import generate_password
+    from ophis.server.services.accounts.accounts import generate_password
 
     if password:
         return password, False
@@ -480,10 +426,10 @@ def user_create(
     as_json: bool = JSON,
 ) -> None:
     """Create a user."""
-    from ophis.server.services.accounts import create_user
+    from ophis.server.services.accounts.accounts import create_user
 
     secret, generated = _password(password, generate_password)
-    with _session(data_dir, database_url, as_json) as session:
+    with server_session(data_dir, database_url, as_json) as session:
         user = create_user(session, login, secret, email=email, superuser=superuser)
     facts = {"login": user.login, "superuser": user.is_superuser}
     if generated:
@@ -495,9 +441,9 @@ def user_list(
     data_dir: Path = DATA_DIR, database_url: str = DATABASE, as_json: bool = JSON
 ) -> None:
     """List users."""
-    from ophis.server.services.accounts import list_accounts
+    from ophis.server.services.accounts.accounts import list_accounts
 
-    with _session(data_dir, database_url, as_json) as session:
+    with server_session(data_dir, database_url, as_json) as session:
         rows = [
             {
                 "login": a.login,
@@ -507,15 +453,15 @@ def user_list(
             }
             for a in list_accounts(session, "user")
         ]
-    _table(rows, as_json)
+    print_rows(rows, as_json)
 
 
 def _set_disabled(
     login: str, disabled: bool, data_dir: Path | None, url: str | None, as_json: bool
 ) -> None:
-    from ophis.server.services.accounts import set_disabled
+    from ophis.server.services.accounts.accounts import set_disabled
 
-    with _session(data_dir, url, as_json) as session:
+    with server_session(data_dir, url, as_json) as session:
         account = set_disabled(session, login, disabled)
     _show({"login": account.login, "disabled": account.is_disabled}, as_json)
 
@@ -548,11 +494,11 @@ def user_password(
     as_json: bool = JSON,
 ) -> None:
     """Set a user's password; they are signed out of every browser."""
-    from ophis.server.services.accounts import get_account
-    from ophis.server.services.web_sessions import password_changed
+    from ophis.server.services.accounts.accounts import get_account
+    from ophis.server.services.accounts.web_sessions import password_changed
 
     secret, generated = _password(password, generate_password)
-    with _session(data_dir, database_url, as_json) as session:
+    with server_session(data_dir, database_url, as_json) as session:
         revoked = password_changed(session, get_account(session, login), secret, revoke_tokens)
     facts = {"login": login, "revoked_tokens": revoked}
     _show({**facts, **({"password": secret} if generated else {})}, as_json)
@@ -566,23 +512,23 @@ def org_create(
     as_json: bool = JSON,
 ) -> None:
     """Create an organization."""
-    from ophis.server.services.accounts import create_org, get_account
+    from ophis.server.services.accounts.accounts import create_org, get_account
 
-    with _session(data_dir, database_url, as_json) as session:
+    with server_session(data_dir, database_url, as_json) as session:
         org = create_org(session, login, get_account(session, owner))
     _show({"login": org.login, "owner": owner}, as_json)
 
 
 def org_list(data_dir: Path = DATA_DIR, database_url: str = DATABASE, as_json: bool = JSON) -> None:
     """List organizations."""
-    from ophis.server.services.accounts import list_accounts
+    from ophis.server.services.accounts.accounts import list_accounts
 
-    with _session(data_dir, database_url, as_json) as session:
+    with server_session(data_dir, database_url, as_json) as session:
         rows = [
             {"login": a.login, "created_at": a.created_at.isoformat()}
             for a in list_accounts(session, "org")
         ]
-    _table(rows, as_json)
+    print_rows(rows, as_json)
 
 
 def org_add_member(
@@ -594,9 +540,9 @@ def org_add_member(
     as_json: bool = JSON,
 ) -> None:
     """Add a user to one of an organization's groups."""
-    from ophis.server.services.accounts import add_member, get_account
+    from ophis.server.services.accounts.accounts import add_member, get_account
 
-    with _session(data_dir, database_url, as_json) as session:
+    with server_session(data_dir, database_url, as_json) as session:
         add_member(session, get_account(session, org), group, get_account(session, user))
     _show({"org": org, "group": group, "user": user}, as_json)
 
@@ -611,11 +557,11 @@ def token_create(
     as_json: bool = JSON,
 ) -> None:
     """Create a token for a user (printed once; only its hash is kept)."""
-    from ophis.server.services.accounts import get_account
-    from ophis.server.services.authz import password_principal
-    from ophis.server.services.tokens import create_token
+    from ophis.server.services.accounts.accounts import get_account
+    from ophis.server.services.accounts.authz import password_principal
+    from ophis.server.services.accounts.tokens import create_token
 
-    with _session(data_dir, database_url, as_json) as session:
+    with server_session(data_dir, database_url, as_json) as session:
         # the operator acts as the user would with their password: no broader than that
         user = password_principal(get_account(session, login))
         token, secret = create_token(session, user, name, scopes=scopes, max_age=max_age)
@@ -662,7 +608,7 @@ def mirror_add(
 ) -> None:
     """Make a label of a channel a mirror (or --proxy) of an upstream channel. The server
     syncs it on schedule; `ophis server mirror sync` syncs it now."""
-    from ophis.server.services.mirror_channels import MirrorRequest, add_mirror, describe
+    from ophis.server.services.channels.mirror_channels import MirrorRequest, add_mirror, describe
 
     owner, label = _owner_label(target)
     request = MirrorRequest(
@@ -679,7 +625,7 @@ def mirror_add(
         interval_seconds=interval,
         token=token,
     )
-    with _session(data_dir, database_url, as_json) as session:
+    with server_session(data_dir, database_url, as_json) as session:
         facts = describe(add_mirror(session, None, request))
     _show(facts, as_json)
 
@@ -691,15 +637,15 @@ def mirror_list(
     as_json: bool = JSON,
 ) -> None:
     """List mirror and proxy channels with their last sync (tokens are never shown)."""
-    from ophis.server.services.mirror_channels import describe, list_mirrors
+    from ophis.server.services.channels.mirror_channels import describe, list_mirrors
 
-    with _session(data_dir, database_url, as_json) as session:
+    with server_session(data_dir, database_url, as_json) as session:
         rows = [describe(row) for row in list_mirrors(session, owner)]
     if as_json:
         emit_json(rows)
         return
     keys = ("owner", "label", "mode", "upstream", "last_sync_at", "last_status")
-    _table([{key: row[key] for key in keys} for row in rows], as_json)
+    print_rows([{key: row[key] for key in keys} for row in rows], as_json)
 
 
 def mirror_sync(
@@ -714,7 +660,7 @@ def mirror_sync(
 ) -> None:
     """Sync mirror channels now (a mirror another worker is syncing is skipped). Exit code
     1 when a sync failed, wholly or for some files."""
-    from ophis.server.services.mirror_channels import sync_named
+    from ophis.server.services.channels.mirror_channels import sync_named
 
     if target is None and not every:
         fail(
@@ -756,10 +702,10 @@ def mirror_remove(
     as_json: bool = JSON,
 ) -> None:
     """Stop following the upstream; the files the label holds stay."""
-    from ophis.server.services.mirror_channels import remove_mirror
+    from ophis.server.services.channels.mirror_channels import remove_mirror
 
     owner, label = _owner_label(target)
-    with _session(data_dir, database_url, as_json) as session:
+    with server_session(data_dir, database_url, as_json) as session:
         remove_mirror(session, None, owner, label or "main")
     _show({"owner": owner, "label": label or "main", "removed": True}, as_json)
 
@@ -770,16 +716,3 @@ def _show(facts: dict[str, Any], as_json: bool) -> None:
         return
     for key, value in facts.items():
         stdout.print(f"{key}: {value}", highlight=False)
-
-
-def _table(rows: list[dict[str, Any]], as_json: bool) -> None:
-    if as_json:
-        emit_json(rows)
-        return
-    if not rows:
-        stderr.print("(none)")
-        return
-    table = Table(*rows[0])
-    for row in rows:
-        table.add_row(*(str(v) for v in row.values()))
-    stdout.print(table)

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import typer
 
-from ophis.cli.commands.server import CONFIG, DATA_DIR, DATABASE, JSON, _session, _table
+from ophis.cli.commands.server_options import (
+    CONFIG,
+    DATA_DIR,
+    DATABASE,
+    JSON,
+    print_rows,
+    server_session,
+)
 from ophis.cli.output import emit_json, fail, stdout
 from ophis.core.errors import OphisError
 
@@ -31,13 +38,13 @@ def import_feed(
 ) -> None:
     """Load a vulnerability feed (records upserted by id), then re-match every file."""
     from ophis.security.cve import load_feed
-    from ophis.server.services.cves import import_records
+    from ophis.server.services.trust.cves import import_records
 
     try:
         records = load_feed(path)
     except OphisError as error:
         fail(error, as_json)
-    with _session(data_dir, database_url, as_json, config) as session:
+    with server_session(data_dir, database_url, as_json, config) as session:
         summary = import_records(session, records).as_json()
     if as_json:
         emit_json({"path": str(path), **summary})
@@ -60,15 +67,15 @@ def list_(
     as_json: bool = JSON,
 ) -> None:
     """List the known vulnerability records, highest score first."""
-    from ophis.server.services.cves import list_vulnerabilities, vulnerability_public
+    from ophis.server.services.trust.cves import list_vulnerabilities, vulnerability_public
 
-    with _session(data_dir, database_url, as_json, config) as session:
+    with server_session(data_dir, database_url, as_json, config) as session:
         rows = [vulnerability_public(r) for r in list_vulnerabilities(session, package, min_score)]
     if as_json:
         emit_json(rows)
         return
     keys = ("id", "score", "severity", "summary")
-    _table(
+    print_rows(
         [{key: str(row[key] if row[key] is not None else "")[:90] for key in keys} for row in rows],
         as_json,
     )

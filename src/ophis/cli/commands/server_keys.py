@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from ophis.cli.commands.server import DATA_DIR, DATABASE, JSON, _session, _table
+from ophis.cli.commands.server_options import DATA_DIR, DATABASE, JSON, print_rows, server_session
 from ophis.cli.output import emit_json, fail, stdout
 from ophis.core.atomic_file import write_atomic
 from ophis.core.errors import OphisError
@@ -75,10 +75,10 @@ def create(
 ) -> None:
     """Create the channel's key_mgr and pkg_mgr keys and sign every package it has. With
     --root-key, 1.root.json is signed at once; else export the request and sign it offline."""
-    from ophis.server.services import signing
+    from ophis.server.services.trust import signing
 
     key = _read_root_key(root_key, as_json)
-    with _session(data_dir, database_url, as_json) as session:
+    with server_session(data_dir, database_url, as_json) as session:
         _summary(signing.create_keys(session, owner, key), as_json)
 
 
@@ -89,10 +89,10 @@ def list_(
     as_json: bool = JSON,
 ) -> None:
     """List signing keys (public halves) with their role and state."""
-    from ophis.server.services import signing
+    from ophis.server.services.trust import signing
 
-    with _session(data_dir, database_url, as_json) as session:
-        _table([key.to_json() for key in signing.list_keys(session, owner)], as_json)
+    with server_session(data_dir, database_url, as_json) as session:
+        print_rows([key.to_json() for key in signing.list_keys(session, owner)], as_json)
 
 
 def rotate(
@@ -102,9 +102,9 @@ def rotate(
     as_json: bool = JSON,
 ) -> None:
     """A new pkg_mgr key signs every package; the old one stays trusted until 'retire'."""
-    from ophis.server.services import signing
+    from ophis.server.services.trust import signing
 
-    with _session(data_dir, database_url, as_json) as session:
+    with server_session(data_dir, database_url, as_json) as session:
         _summary(signing.rotate(session, owner), as_json)
 
 
@@ -115,9 +115,9 @@ def retire(
     as_json: bool = JSON,
 ) -> None:
     """Stop trusting the pkg_mgr keys a rotation replaced, and drop their signatures."""
-    from ophis.server.services import signing
+    from ophis.server.services.trust import signing
 
-    with _session(data_dir, database_url, as_json) as session:
+    with server_session(data_dir, database_url, as_json) as session:
         _summary(signing.retire(session, owner), as_json)
 
 
@@ -129,9 +129,9 @@ def export_public(
     as_json: bool = JSON,
 ) -> None:
     """The channel's public keys and trust metadata: the request 'sign-key-mgr' signs."""
-    from ophis.server.services import signing
+    from ophis.server.services.trust import signing
 
-    with _session(data_dir, database_url, as_json) as session:
+    with server_session(data_dir, database_url, as_json) as session:
         request = signing.signing_request(session, owner)
     if output is None:
         emit_json(request)
@@ -148,10 +148,10 @@ def add_root(
     as_json: bool = JSON,
 ) -> None:
     """Publish root metadata signed offline (checked against the previous version)."""
-    from ophis.server.services import signing
+    from ophis.server.services.trust import signing
 
     document = _read_json(root_json, as_json)
-    with _session(data_dir, database_url, as_json) as session:
+    with server_session(data_dir, database_url, as_json) as session:
         _summary(signing.add_root(session, owner, document), as_json)
 
 
@@ -163,9 +163,9 @@ def require(
     as_json: bool = JSON,
 ) -> None:
     """Make the channel refuse every upload it cannot sign."""
-    from ophis.server.services import signing
+    from ophis.server.services.trust import signing
 
-    with _session(data_dir, database_url, as_json) as session:
+    with server_session(data_dir, database_url, as_json) as session:
         _summary(signing.set_required(session, owner, on), as_json)
 
 
@@ -202,7 +202,7 @@ def sign_key_mgr(
     as_json: bool = JSON,
 ) -> None:
     """Offline: sign the next N.root.json, delegating key_mgr to the request's key."""
-    from ophis.server.services.signing import root_for_request
+    from ophis.server.services.trust.signing import root_for_request
 
     key = _read_root_key(root_key, as_json)
     before = _read_json(previous, as_json) if previous else None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from ophis.cli.commands.server import CONFIG, DATA_DIR, JSON, _settings
+from ophis.cli.commands.server_options import CONFIG, DATA_DIR, JSON, server_settings
 from ophis.cli.output import emit_json, fail, stdout
 from ophis.server.errors import ServerError
 
@@ -27,9 +27,9 @@ def notebooks_app() -> typer.Typer:
 
 def setup(data_dir: Path = DATA_DIR, config: Path = CONFIG, as_json: bool = JSON) -> None:
     """Install JupyterLab from PyPI into an environment of the server's own."""
-    from ophis.server.services.notebooks import runtime_environment
+    from ophis.server.services.hosting.notebooks import runtime_environment
 
-    settings = _settings(as_json, data_dir, None, config=config)
+    settings = server_settings(as_json, data_dir, None, config=config)
     target = runtime_environment(settings)
     steps = [
         [sys.executable, "-m", "venv", str(target)],
@@ -55,9 +55,9 @@ def setup(data_dir: Path = DATA_DIR, config: Path = CONFIG, as_json: bool = JSON
 
 def list_(data_dir: Path = DATA_DIR, config: Path = CONFIG, as_json: bool = JSON) -> None:
     """The notebook servers running on this host."""
-    from ophis.server.services.notebooks import all_running
+    from ophis.server.services.hosting.notebooks import all_running
 
-    servers = all_running(_settings(as_json, data_dir, None, config=config))
+    servers = all_running(server_settings(as_json, data_dir, None, config=config))
     rows = [
         {
             "login": s.login,
@@ -83,9 +83,9 @@ def stop(
     login: str = LOGIN, data_dir: Path = DATA_DIR, config: Path = CONFIG, as_json: bool = JSON
 ) -> None:
     """Stop a user's notebook server (their files stay)."""
-    from ophis.server.services.notebooks import stop as stop_server
+    from ophis.server.services.hosting.notebooks import stop as stop_server
 
-    stopped = stop_server(_settings(as_json, data_dir, None, config=config), login)
+    stopped = stop_server(server_settings(as_json, data_dir, None, config=config), login)
     if as_json:
         emit_json({"success": True, "stopped": stopped})
     else:

@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from ophis.server.deps import PrincipalDep, SessionDep
-from ophis.server.services import channel_policy, cves
+from ophis.server.services.trust import channel_policy, cves
 
 router = APIRouter()
 

@@ -13,8 +13,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ophis.server.deps import ContextDep, PrincipalDep, SessionDep
 from ophis.server.origins import user_content_root
-from ophis.server.services import deployments, user_content
-from ophis.server.services.authz import require_login
+from ophis.server.services.accounts.authz import require_login
+from ophis.server.services.hosting import deployments, user_content
 
 router = APIRouter()
 

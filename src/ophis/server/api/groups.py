@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 
 from ophis.server.deps import PrincipalDep, SessionDep
 from ophis.server.schemas import GroupCreate, group_public, package_public, user_public
-from ophis.server.services import groups
+from ophis.server.services.catalog import groups
 
 router = APIRouter()
 _NO_CONTENT = 204

@@ -15,7 +15,8 @@ from ophis.server.schemas import (
     label_detail,
     label_public,
 )
-from ophis.server.services import labels
+from ophis.server.services.catalog import labels
+from ophis.server.services.intake import copies
 
 router = APIRouter()
 _CREATED = 201
@@ -88,7 +89,7 @@ def unlock_label(owner: str, label: str, session: SessionDep, principal: Princip
 
 #: POST copies, PUT (``--replace``) replaces what the destination has, PATCH (``--update``)
 #: keeps it
-_ON_CONFLICT = {"POST": labels.REFUSE, "PUT": labels.REPLACE, "PATCH": labels.KEEP}
+_ON_CONFLICT = {"POST": copies.REFUSE, "PUT": copies.REPLACE, "PATCH": copies.KEEP}
 
 
 _COPY = "/copy/package/{owner}/{name}/{version}/{basename:path}"
@@ -109,7 +110,7 @@ def copy_package(
     context: ContextDep,
     body: CopyRequest | None = None,
 ) -> list[dict[str, Any]]:
-    copied = labels.copy_files(
+    copied = copies.copy_files(
         session,
         context.storage,
         principal,

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Query, Request
 from ophis.server.api.root import root_url
 from ophis.server.db.models import File
 from ophis.server.deps import ContextDep, PrincipalDep, SessionDep
-from ophis.server.services import models
-from ophis.server.services.models import Model, ModelFilters
+from ophis.server.services.channels import models
+from ophis.server.services.channels.models import Model, ModelFilters
 from ophis.server.web.links import download_url
 
 router = APIRouter()

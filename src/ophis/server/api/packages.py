@@ -19,7 +19,7 @@ from ophis.server.schemas import (
     release_public,
     user_public,
 )
-from ophis.server.services import packages, stats
+from ophis.server.services.catalog import packages, stats
 from ophis.server.storage.interfaces import content_disposition
 
 router = APIRouter()

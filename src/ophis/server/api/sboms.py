@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from ophis.server.deps import PrincipalDep, SessionDep
-from ophis.server.services import sboms
+from ophis.server.services.trust import sboms
 from ophis.server.storage.interfaces import content_disposition
 
 router = APIRouter()

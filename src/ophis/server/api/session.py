@@ -12,8 +12,13 @@ from ophis.security.tokens import PREFIX as TOKEN_PREFIX
 from ophis.server.deps import ContextDep, CurrentUser, PrincipalDep, SessionDep, client_address
 from ophis.server.errors import Unauthorized
 from ophis.server.schemas import TokenCreate, token_public, user_public
-from ophis.server.services import accounts, sign_in_limit, tokens
-from ophis.server.services.authz import SCOPES, Principal, password_principal, require_login
+from ophis.server.services.accounts import accounts, sign_in_limit, tokens
+from ophis.server.services.accounts.authz import (
+    SCOPES,
+    Principal,
+    password_principal,
+    require_login,
+)
 
 router = APIRouter()
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 
 from ophis.server.deps import PrincipalDep, SessionDep
-from ophis.server.services import stats
+from ophis.server.services.catalog import stats
 
 router = APIRouter()
 

@@ -22,6 +22,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
+from ophis.core.distribution_types import DistributionType
 from ophis.core.errors import OphisError
 from ophis.server.api.root import root_url
 from ophis.server.body_limits import BodyTooLarge
@@ -29,9 +30,9 @@ from ophis.server.db.models import File
 from ophis.server.deps import ContextDep, PrincipalDep, SessionDep
 from ophis.server.failures import record_failure
 from ophis.server.schemas import CommitRequest, StageCreate, file_public
-from ophis.server.services import uploads
-from ophis.server.services.files import GENERIC, MAIN, PROJECT, PYPI
-from ophis.server.services.uploads import StoragePostError
+from ophis.server.services.catalog.files import MAIN, channel_path
+from ophis.server.services.intake import uploads
+from ophis.server.services.intake.uploads import StoragePostError
 
 router = APIRouter()
 log = logging.getLogger("ophis.server")
@@ -111,13 +112,12 @@ def _located_at(root: str, row: File) -> str:
     channel of its first label (``main`` being the plain channel)."""
     package = row.release.package
     owner = package.owner.login
-    if row.distribution_type == PYPI:
+    if row.distribution_type == DistributionType.PYPI:
         return f"{root}/pypi/{owner}/simple/{canonicalize_name(package.name)}/"
-    if row.distribution_type in (PROJECT, GENERIC):
+    if row.distribution_type in (DistributionType.PROJECT, DistributionType.GENERIC):
         return f"{root}/{owner}/{package.name}"
     names = sorted(label.name for label in row.labels)
-    label = "" if MAIN in names else f"/label/{names[0]}"
-    return f"{root}/conda/{owner}{label}"
+    return f"{root}/conda/{channel_path(owner, MAIN if MAIN in names else names[0])}"
 
 
 def _xml_error(status: int, code: str, message: str) -> Response:

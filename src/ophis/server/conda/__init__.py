@@ -1,2 +1,2 @@
 """Conda channels: ``/conda/<owner>[/label/<label>]/...``, served from the database (see
-:mod:`ophis.server.services.repodata`)."""
+:mod:`ophis.server.services.channels.repodata`)."""

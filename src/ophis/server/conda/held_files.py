@@ -18,7 +18,7 @@ from pathlib import Path
 from starlette.responses import FileResponse
 
 from ophis.server.conda.responses import BINARY, CHUNK, cache_control
-from ophis.server.services.repodata import Download
+from ophis.server.services.channels.repodata import Download
 
 #: package files up to this size are held whole in memory (larger ones sent in slices)
 SMALL_FILE = 1024**2

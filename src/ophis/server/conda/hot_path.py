@@ -7,7 +7,7 @@ for anything else, and mostly anonymously. Such a request, without a token (no
 memory (package files from their local storage, the small ones from memory too:
 :mod:`ophis.server.conda.held_files`; their downloads counted in memory and written in
 rounds): where the anonymous view's documents are kept is looked up once
-(:mod:`ophis.server.services.hot_channels`, with the routes' own authorization) and reused
+(:mod:`ophis.server.services.channels.hot_channels`, with the routes' own authorization) and reused
 until a write changes a channel, so that no database query, dependency or thread is spent
 per request. The answer is the routes' (:func:`ophis.server.conda.responses.document_headers`:
 ETag, 304s, Last-Modified, codings). Everything else -- requests with a token, a
@@ -25,11 +25,15 @@ from ophis.core.shards import SHARDS_DIR
 from ophis.server.conda.held_files import HeldFiles, encoded, hold_file
 from ophis.server.conda.responses import CHUNK, document_headers, not_modified
 from ophis.server.context import ServerContext
-from ophis.server.services import hot_channels, repodata
-from ophis.server.services.channel_cache import Artifact
-from ophis.server.services.channel_changes import change_counter, reuse_seconds
-from ophis.server.services.encodings import Representation, held_representation, representation
-from ophis.server.services.files import MAIN
+from ophis.server.services.catalog.files import MAIN
+from ophis.server.services.channels import hot_channels, repodata
+from ophis.server.services.channels.channel_cache import Artifact
+from ophis.server.services.channels.channel_changes import change_counter, reuse_seconds
+from ophis.server.services.channels.encodings import (
+    Representation,
+    held_representation,
+    representation,
+)
 
 _SUBDIR_FILE = re.compile(
     r"^/conda/(?P<owner>[^/]+)(?:/label/(?P<label>[^/]+))?/(?P<subdir>[^/]+)/"

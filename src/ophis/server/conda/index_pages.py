@@ -24,11 +24,11 @@ from starlette.types import Scope
 from ophis.core.platform import KNOWN_SUBDIRS
 from ophis.server.conda.responses import CacheDep, LabelDep, document_response
 from ophis.server.deps import PrincipalDep, SessionDep
-from ophis.server.services import channel_index
-from ophis.server.services.authz import Principal
-from ophis.server.services.browse import MAX_PAGE
-from ophis.server.services.channel_cache import Artifact, etag_of
-from ophis.server.services.repodata import channel_name
+from ophis.server.services.accounts.authz import Principal
+from ophis.server.services.catalog.files import channel_path
+from ophis.server.services.channels import channel_index
+from ophis.server.services.channels.browse import MAX_PAGE
+from ophis.server.services.channels.channel_cache import Artifact, etag_of
 from ophis.server.web import links
 from ophis.server.web.rendering import SECURITY_HEADERS, TEMPLATES, base_of, root_of
 
@@ -119,7 +119,7 @@ def channel_page(
         request,
         principal,
         "conda_channel.html",
-        title=channel_name(index.owner.login, label),
+        title=channel_path(index.owner.login, label),
         index=index,
         packages=sorted((data.get("packages") or {}).items()),
         subdirs=data.get("subdirs") or [],
@@ -140,7 +140,7 @@ def subdir_page(
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> Response:
     index = channel_index.subdir_index(session, principal, owner, label, subdir, page)
-    title = f"{channel_name(index.owner.login, label)}/{subdir}"
+    title = f"{channel_path(index.owner.login, label)}/{subdir}"
     return _page(request, principal, "conda_subdir.html", title=title, index=index)
 
 

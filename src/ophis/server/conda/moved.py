@@ -1,5 +1,5 @@
 """A redirect from a file's URL under a label it has left to its URL under the label it is
-in now (:mod:`ophis.server.services.moved_files`), for conda channels and pip indexes.
+in now (:mod:`ophis.server.services.catalog.moved_files`), for conda channels and pip indexes.
 
 The ``Location`` is relative (RFC 9110 allows it; requests, httpx and reqwest resolve it),
 so that whatever precedes the owner in the URL the client used, a ``/t/<token>/`` segment
@@ -14,9 +14,9 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
 from ophis.server.errors import NotFound
-from ophis.server.services import moved_files
-from ophis.server.services.authz import Principal
-from ophis.server.services.files import MAIN
+from ophis.server.services.accounts.authz import Principal
+from ophis.server.services.catalog import moved_files
+from ophis.server.services.catalog.files import MAIN
 
 
 def moved_file_redirect(

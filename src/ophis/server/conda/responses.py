@@ -1,5 +1,5 @@
 """How channel documents and package files are answered -- validators, conditional requests
-(304), Cache-Control, content codings (:mod:`ophis.server.services.encodings`) -- for the
+(304), Cache-Control, content codings (:mod:`ophis.server.services.channels.encodings`) -- for the
 conda channels and the pip indexes alike; the hot path (:mod:`ophis.server.conda.hot_path`)
 answers anonymous requests with the same headers.
 
@@ -24,15 +24,15 @@ from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 
 from ophis.core.errors import OphisError
 from ophis.server.errors import ServerError
-from ophis.server.services.authz import Principal
-from ophis.server.services.encodings import (
+from ophis.server.services.accounts.authz import Principal
+from ophis.server.services.catalog.files import MAIN
+from ophis.server.services.channels.encodings import (
     Representation,
     compressible,
     representation,
     same_bytes,
 )
-from ophis.server.services.files import MAIN
-from ophis.server.services.repodata import Artifact, ChannelCache, Download, channel_cache
+from ophis.server.services.channels.repodata import Artifact, ChannelCache, Download, channel_cache
 from ophis.server.settings import ServerSettings
 from ophis.server.storage.interfaces import Storage
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from ophis.core.distribution_types import DistributionType
 from ophis.security.signing import ATTESTATION_SUFFIX
 from ophis.server.conda.moved import moved_file_redirect
 from ophis.server.conda.responses import (
@@ -20,8 +21,8 @@ from ophis.server.conda.responses import (
 )
 from ophis.server.deps import ContextDep, PrincipalDep, SessionDep
 from ophis.server.errors import NotFound
-from ophis.server.services import notices, proxy, repodata, signing
-from ophis.server.services.files import CONDA
+from ophis.server.services.channels import attestations, notices, proxy, repodata
+from ophis.server.services.trust import signing
 
 router = APIRouter(prefix="/conda", include_in_schema=False)
 _GET_HEAD = ["GET", "HEAD"]
@@ -85,9 +86,9 @@ def subdir_file(
 ) -> Response:
     """``repodata.json`` and its companions, or a package file. A proxy channel's
     documents are upstream's, and its files are fetched on first request
-    (:mod:`ophis.server.services.proxy`)."""
+    (:mod:`ophis.server.services.channels.proxy`)."""
     if filename.endswith(ATTESTATION_SUFFIX):
-        body = signing.attestation_for(session, principal, owner, label, subdir, filename)
+        body = attestations.attestation_for(session, principal, owner, label, subdir, filename)
         return Response(body, media_type="application/json")
     if repodata.is_document(filename):
         if (proxied := proxy.proxy_of(session, owner, label)) is not None:
@@ -114,7 +115,14 @@ def subdir_file(
     except NotFound as missing:
         basename = f"{subdir}/{filename}"
         return moved_file_redirect(
-            missing, request, session, principal, basename, CONDA, repodata.SCOPE, subdir
+            missing,
+            request,
+            session,
+            principal,
+            basename,
+            DistributionType.CONDA,
+            repodata.SCOPE,
+            subdir,
         )
     return file_response(request, context.storage, download, principal)
 

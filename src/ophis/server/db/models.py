@@ -75,7 +75,7 @@ class Account(Base):
     is_superuser: Mapped[bool] = mapped_column(Boolean, default=False)
     is_disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     #: every package of the channel is private, whatever its own ``public`` says (the rule
-    #: is :func:`ophis.server.services.authz.is_public`)
+    #: is :func:`ophis.server.services.accounts.authz.is_public`)
     private_channel: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -319,7 +319,7 @@ class WebSession(Base):
 
 class SignInFailure(Base):
     """A refused password (web sign-in, Basic auth, password form), counted per (client
-    address, login) by :mod:`ophis.server.services.sign_in_limit`.
+    address, login) by :mod:`ophis.server.services.accounts.sign_in_limit`.
     In the database rather than in memory so that the limit holds across ``--workers``
     processes and restarts."""
 
@@ -425,7 +425,7 @@ class ChannelNotice(Base):
 
 class ServerErrorLog(Base):
     """An unexpected server error (an HTTP 500) or a failed upload commit, for the
-    administration page; only the newest rows are kept (see services/error_log.py)."""
+    administration page; only the newest rows are kept (see services/events/error_log.py)."""
 
     __tablename__ = "server_errors"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -588,7 +588,7 @@ class ChannelPolicy(Base):
 class PolicyHiddenFile(Base):
     """A file a channel policy hides from the indexes (repodata, shards, channeldata, pip
     index) of one label (``label``) or of every label (""): kept up to date by
-    ophis.server.services.channel_policy."""
+    ophis.server.services.trust.channel_policy."""
 
     __tablename__ = "policy_hidden_files"
     __table_args__ = (Index("ix_policy_hidden_files_channel", "owner_id", "label"),)
@@ -606,7 +606,7 @@ class PolicyHiddenFile(Base):
 
 class SigningKey(Base):
     """An owner's key_mgr or pkg_mgr ed25519 key. The private key is encrypted at rest
-    (AES-256-GCM under the server's signing secret, :mod:`ophis.server.services.signing`),
+    (AES-256-GCM under the server's signing secret, :mod:`ophis.server.services.trust.signing`),
     so database exports and backups carry no usable private key. Retired keys keep their
     public half: a rotation lists the old pkg_mgr key until the files are re-signed."""
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
+from ophis.core.distribution_types import DistributionType
 from ophis.server.conda.moved import moved_file_redirect
 from ophis.server.conda.responses import CacheDep, LabelDep, document_response, file_response
 from ophis.server.deps import ContextDep, PrincipalDep, SessionDep
 from ophis.server.errors import NotFound
-from ophis.server.services import pypi_index
-from ophis.server.services.files import PYPI
+from ophis.server.services.channels import pypi_index
 
 router = APIRouter(prefix="/pypi", include_in_schema=False)
 _GET_HEAD = ["GET", "HEAD"]
@@ -81,7 +81,7 @@ def python_file(
     except NotFound as missing:
         scope = pypi_index.SCOPE
         return moved_file_redirect(
-            missing, request, session, principal, filename, PYPI, scope, "files"
+            missing, request, session, principal, filename, DistributionType.PYPI, scope, "files"
         )
     return file_response(request, context.storage, download, principal)
 

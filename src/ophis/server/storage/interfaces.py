@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import quote
 
 from ophis.server.errors import ServerError
+
+log = logging.getLogger("ophis.server")
 
 
 class StorageError(ServerError):
@@ -78,3 +81,13 @@ class Storage(Protocol):
     def download_url(self, key: str, filename: str, expires: int = 600) -> str | None:
         """A URL a client may fetch ``key`` from directly for ``expires`` seconds (saved as
         ``filename``), or None when the server must send the bytes itself."""
+
+
+def delete_quietly(storage: Storage, keys: list[str]) -> None:
+    """Delete blobs whose rows are gone (the change committed): a failure only leaves an
+    orphan, logged rather than reported as the change failing."""
+    for key in keys:
+        try:
+            storage.delete(key)
+        except Exception:
+            log.warning("could not delete the unreferenced blob %s", key, exc_info=True)

@@ -1,7 +1,7 @@
 """The web site: Jinja2 pages served by the same app at the server's root.
 
 Routes here are thin (parse, call one service, render); what a page shows comes from
-``ophis.server.services.browse`` and ``search``, sign-ins from ``web_sessions``, and every
+``ophis.server.services.channels.browse`` and ``search``, sign-ins from ``web_sessions``, and every
 authorization decision from ``authz``. The web routes are registered after the API, channel
 and index routes, so that ``/<owner>`` never shadows ``/api``, ``/conda``, ``/pypi`` or
 ``/healthz`` or ``/readyz`` (those names are reserved against accounts).

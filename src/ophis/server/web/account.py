@@ -10,8 +10,8 @@ from ophis.core.errors import OphisError
 from ophis.server.db.models import Account, WebSession
 from ophis.server.deps import ContextDep, SessionDep, client_address
 from ophis.server.errors import BadRequest
-from ophis.server.services import tokens, web_sessions
-from ophis.server.services.authz import SCOPES
+from ophis.server.services.accounts import tokens, web_sessions
+from ophis.server.services.accounts.authz import SCOPES
 from ophis.server.web.caller import SignedInDep, SignedInFormDep, WebCaller
 from ophis.server.web.rendering import error_headers, error_status, redirect, render
 

@@ -14,7 +14,8 @@ from fastapi import APIRouter, Form, Request, Response
 
 from ophis.core.errors import OphisError
 from ophis.server.deps import SessionDep
-from ophis.server.services import admin, browse
+from ophis.server.services.admin import admin
+from ophis.server.services.channels import browse
 from ophis.server.web.caller import CallerDep, FormCallerDep, WebCaller
 from ophis.server.web.pages import PageNumber
 from ophis.server.web.rendering import error_status, redirect, render

@@ -18,8 +18,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from ophis.core.badges import badge_svg, relative_age
 from ophis.server.deps import PrincipalDep, SessionDep
 from ophis.server.errors import NotFound
-from ophis.server.services import repo
-from ophis.server.services.authz import Principal
+from ophis.server.services.accounts.authz import Principal
+from ophis.server.services.channels import repo
 from ophis.server.web import links
 from ophis.server.web.pages import only_pages
 from ophis.server.web.rendering import root_of

@@ -30,8 +30,8 @@ from starlette.requests import HTTPConnection
 from ophis.server.db.models import Account, WebSession
 from ophis.server.deps import SessionDep
 from ophis.server.errors import Unauthorized
-from ophis.server.services import web_sessions
-from ophis.server.services.authz import Principal
+from ophis.server.services.accounts import web_sessions
+from ophis.server.services.accounts.authz import Principal
 
 SESSION_COOKIE = "ophis_session"
 CSRF_COOKIE = "ophis_csrf"

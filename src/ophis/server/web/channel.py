@@ -14,7 +14,8 @@ from ophis.core.errors import OphisError
 from ophis.server.db.models import NOTICE_LEVELS
 from ophis.server.deps import SessionDep
 from ophis.server.errors import BadRequest
-from ophis.server.services import channel_policy, channel_settings, notices
+from ophis.server.services.channels import channel_settings, notices
+from ophis.server.services.trust import channel_policy
 from ophis.server.web.caller import SignedInDep, SignedInFormDep, WebCaller
 from ophis.server.web.rendering import error_status, redirect, render
 

@@ -13,7 +13,7 @@ from ophis.core.errors import OphisError
 from ophis.security.cve import STATUSES
 from ophis.server.deps import SessionDep
 from ophis.server.errors import BadRequest
-from ophis.server.services import channel_policy, cves
+from ophis.server.services.trust import channel_policy, cves
 from ophis.server.web import channel
 from ophis.server.web.caller import CallerDep, SignedInFormDep, WebCaller
 from ophis.server.web.rendering import error_status, redirect, render

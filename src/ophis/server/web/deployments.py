@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request, Response
 
 from ophis.server.deps import SessionDep
 from ophis.server.errors import NotFound, Unauthorized
-from ophis.server.services import deployments, user_content
+from ophis.server.services.hosting import deployments, user_content
 from ophis.server.web.caller import CallerDep
 from ophis.server.web.reverse_proxy import METHODS
 from ophis.server.web.user_content import hand_over, moved

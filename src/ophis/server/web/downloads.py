@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from ophis.server.conda.responses import file_response
 from ophis.server.deps import ContextDep, PrincipalDep, SessionDep
-from ophis.server.services import repo
+from ophis.server.services.channels import repo
 from ophis.server.storage.interfaces import content_disposition
 from ophis.server.web.pages import only_pages
 

@@ -1,7 +1,7 @@
 """``/settings/labels``: the labels of the signed-in user's channel, or of an organization
 they administer (``?owner=acme``): listed with their file counts, created, locked, renamed,
 deleted, and a package's files copied or moved between them. Every change is a service
-call of :mod:`ophis.server.services.labels`."""
+call of :mod:`ophis.server.services.catalog.labels`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from fastapi import APIRouter, Form, Request, Response
 from ophis.core.errors import OphisError
 from ophis.server.deps import SessionDep
 from ophis.server.schemas import FileSelection
-from ophis.server.services import labels
+from ophis.server.services.catalog import labels
 from ophis.server.web.caller import SignedInDep, SignedInFormDep, WebCaller
 from ophis.server.web.owner_settings import OwnerSettingsPage
 from ophis.server.web.rendering import error_status

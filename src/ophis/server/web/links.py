@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from ophis.core.distribution_types import DistributionType
 from ophis.server.db.models import File, Package
-from ophis.server.services.authz import is_public
-from ophis.server.services.files import CONDA, MAIN, PROJECT, PYPI
+from ophis.server.services.accounts.authz import is_public
+from ophis.server.services.catalog.files import MAIN, channel_path
 
 #: stands for a token in the commands of a private package (made on the tokens page)
 TOKEN = "<TOKEN>"
@@ -33,18 +34,14 @@ class PlatformFiles:
     files: list[FileView]
 
 
-def _label_path(label: str) -> str:
-    return "" if label == MAIN else f"/label/{quote(label)}"
-
-
 def channel_url(root: str, owner: str, label: str = MAIN, *, private: bool = False) -> str:
     token = f"/t/{TOKEN}" if private else ""
-    return f"{root}/conda{token}/{quote(owner)}{_label_path(label)}"
+    return f"{root}/conda{token}/{channel_path(quote(owner), quote(label))}"
 
 
 def index_url(root: str, owner: str, label: str = MAIN, *, private: bool = False) -> str:
     token = f"/t/{TOKEN}" if private else ""
-    return f"{root}/pypi{token}/{quote(owner)}{_label_path(label)}/simple"
+    return f"{root}/pypi{token}/{channel_path(quote(owner), quote(label))}/simple"
 
 
 def install_commands(root: str, package: Package, label: str | None) -> list[InstallCommand]:
@@ -54,17 +51,17 @@ def install_commands(root: str, package: Package, label: str | None) -> list[Ins
     owner, name, private = package.owner.login, package.name, not is_public(package)
     types = package.package_types or []
     commands = []
-    if CONDA in types:
+    if DistributionType.CONDA in types:
         channel = channel_url(root, owner, label, private=private)
         commands += [
             InstallCommand("ophis", f"ophis install -c {channel} {name}"),
             InstallCommand("conda", f"conda install -c {channel} {name}"),
             InstallCommand("pixi", f"pixi workspace channel add {channel}\npixi add {name}"),
         ]
-    if PYPI in types:
+    if DistributionType.PYPI in types:
         index = index_url(root, owner, label, private=private)
         commands.append(InstallCommand("pip", f"pip install --index-url {index} {name}"))
-    if PROJECT in types:
+    if DistributionType.PROJECT in types:
         template = f"ophis project init --template {owner}/{name} --server {root}"
         commands.append(InstallCommand("ophis project", template))
     return commands
@@ -79,11 +76,11 @@ def file_url(base: str, row: File, label: str | None = None) -> str | None:
     if label not in labels:
         label = MAIN if MAIN in labels else labels[0]
     owner = quote(row.release.package.owner.login)
-    if row.distribution_type == CONDA:
-        return f"{base}/conda/{owner}{_label_path(label)}/{quote(row.basename)}"
-    if row.distribution_type == PYPI:
-        return f"{base}/pypi/{owner}{_label_path(label)}/files/{quote(row.filename)}"
-    if row.distribution_type == PROJECT:
+    if row.distribution_type == DistributionType.CONDA:
+        return f"{base}/conda/{channel_path(owner, quote(label))}/{quote(row.basename)}"
+    if row.distribution_type == DistributionType.PYPI:
+        return f"{base}/pypi/{channel_path(owner, quote(label))}/files/{quote(row.filename)}"
+    if row.distribution_type == DistributionType.PROJECT:
         release = row.release
         name, version = quote(release.package.name), quote(release.version)
         return f"{base}/api/download/{owner}/{name}/{version}/{quote(row.basename)}"

@@ -1,7 +1,7 @@
 """``/settings/mirrors``: the mirror and proxy channels of the signed-in user, or of an
 organization they administer (``?owner=acme``): listed with their last sync, added,
 removed, synced now. Every change is a service call of
-:mod:`ophis.server.services.mirror_channels` (authorization there, through ``authz``)."""
+:mod:`ophis.server.services.channels.mirror_channels` (authorization there, through ``authz``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, Request, Response
 
 from ophis.core.errors import OphisError
 from ophis.server.deps import SessionDep
-from ophis.server.services import mirror_channels
+from ophis.server.services.channels import mirror_channels
 from ophis.server.web.caller import SignedInDep, SignedInFormDep, WebCaller
 from ophis.server.web.owner_settings import OwnerSettingsPage
 

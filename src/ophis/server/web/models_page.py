@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ophis.core.model_files import TASKS
 from ophis.server.deps import SessionDep
-from ophis.server.services import authz, models
+from ophis.server.services.accounts import authz
+from ophis.server.services.channels import models
 from ophis.server.web import links
 from ophis.server.web.caller import CallerDep
 from ophis.server.web.pages import only_pages

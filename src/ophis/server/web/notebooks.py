@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, Request, Response
 
 from ophis.server.deps import SessionDep
 from ophis.server.errors import Forbidden, NotFound
-from ophis.server.services import notebooks, user_content
+from ophis.server.services.hosting import notebooks, user_content
 from ophis.server.settings import ServerSettings
 from ophis.server.web.caller import SignedInDep, SignedInFormDep
 from ophis.server.web.rendering import redirect, render

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Form, Request, Response
 
 from ophis.core.errors import OphisError
 from ophis.server.deps import SessionDep
-from ophis.server.services import groups
+from ophis.server.services.catalog import groups
 from ophis.server.web.caller import SignedInDep, SignedInFormDep, WebCaller
 from ophis.server.web.rendering import error_status, redirect, render
 

@@ -12,8 +12,8 @@ from fastapi import Request, Response
 from sqlalchemy.orm import Session
 
 from ophis.core.errors import OphisError
-from ophis.server.services import webhooks
-from ophis.server.services.authz import Principal, require_login
+from ophis.server.services.accounts.authz import Principal, require_login
+from ophis.server.services.events import webhooks
 from ophis.server.web.caller import WebCaller
 from ophis.server.web.rendering import error_status, redirect, render
 

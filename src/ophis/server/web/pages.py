@@ -10,17 +10,10 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Res
 from ophis.core.platform import KNOWN_SUBDIRS
 from ophis.server.db.models import Account, ChannelNotice
 from ophis.server.deps import ContextDep, SessionDep
-from ophis.server.services import (
-    authz,
-    browse,
-    cves,
-    icons,
-    mirror_channels,
-    notices,
-    packages,
-    search,
-    stats,
-)
+from ophis.server.services.accounts import authz
+from ophis.server.services.catalog import icons, packages, stats
+from ophis.server.services.channels import browse, mirror_channels, notices, search
+from ophis.server.services.trust import cves
 from ophis.server.web import links
 from ophis.server.web.caller import CallerDep, SignedInFormDep, WebCaller
 from ophis.server.web.rendering import base_of, is_page, redirect, render, root_of

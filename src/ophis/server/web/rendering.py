@@ -15,7 +15,7 @@ from jinja2.runtime import Context
 from starlette.templating import Jinja2Templates
 
 from ophis.server.api.root import root_url
-from ophis.server.services.authz import is_public
+from ophis.server.services.accounts.authz import is_public
 from ophis.server.web.caller import (
     CSRF_COOKIE,
     SESSION_COOKIE,

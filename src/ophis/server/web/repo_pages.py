@@ -15,15 +15,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from ophis.core.distribution_types import DistributionType
 from ophis.server.deps import SessionDep
-from ophis.server.services import authz, repo
+from ophis.server.services.accounts import authz
+from ophis.server.services.channels import repo
 from ophis.server.web import badges, links
 from ophis.server.web.caller import CallerDep
 from ophis.server.web.pages import PageNumber, only_pages
 from ophis.server.web.rendering import base_of, render, root_of
 
 #: the package types the pages filter by
-TYPES = ("conda", "pypi", "file", "project")
+TYPES = (
+    DistributionType.CONDA,
+    DistributionType.PYPI,
+    DistributionType.GENERIC,
+    DistributionType.PROJECT,
+)
 #: a filter's value: names and versions are at most 200 characters long
 Text = Annotated[str, Query(max_length=200)]
 Kind = Annotated[str, Query(alias="type", max_length=40)]

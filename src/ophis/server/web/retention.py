@@ -10,7 +10,8 @@ from fastapi import APIRouter, Form, Request, Response
 from ophis.core.errors import OphisError
 from ophis.server.deps import ContextDep, SessionDep
 from ophis.server.errors import BadRequest
-from ophis.server.services import accounts, retention
+from ophis.server.services.accounts import accounts
+from ophis.server.services.catalog import retention
 from ophis.server.web.caller import SignedInDep, SignedInFormDep, WebCaller
 from ophis.server.web.rendering import redirect, render
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request, Response
 
 from ophis.core.errors import OphisError
 from ophis.server.deps import ContextDep, SessionDep, client_address
-from ophis.server.services import web_sessions
+from ophis.server.services.accounts import web_sessions
 from ophis.server.web.caller import SESSION_COOKIE, CallerDep, FormCallerDep, cookie_name
 from ophis.server.web.rendering import (
     cookie_options,

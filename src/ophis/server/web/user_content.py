@@ -10,7 +10,7 @@ Who a caller is, on this origin:
 - a deployment's API caller sends an Ophis token (``Authorization: Bearer``, or
   ``/t/<token>/`` before the path), as before;
 - a browser gets an app session from the site: a one-time ticket
-  (:mod:`ophis.server.services.user_content`) redeemed at :data:`ENTER_PATH` for a cookie
+  (:mod:`ophis.server.services.hosting.user_content`) redeemed at :data:`ENTER_PATH` for a cookie
   scoped to that one app's path. A browser that has none for a private app is sent to the
   site's address of the app, which signs it in and hands it over.
 
@@ -35,11 +35,12 @@ from starlette.requests import HTTPConnection
 from ophis.core.errors import OphisError
 from ophis.server.db.models import Account, Deployment
 from ophis.server.deps import request_token
-from ophis.server.errors import Forbidden, NotFound, Unauthorized
+from ophis.server.errors import Forbidden, NotFound, Unauthorized, error_body
 from ophis.server.middleware import NulPathMiddleware, PathTokenMiddleware
 from ophis.server.origins import site_root, user_content_root
-from ophis.server.services import deployments, notebooks, tokens, user_content
-from ophis.server.services.authz import ANONYMOUS, Principal
+from ophis.server.services.accounts import tokens
+from ophis.server.services.accounts.authz import ANONYMOUS, Principal
+from ophis.server.services.hosting import deployments, notebooks, user_content
 from ophis.server.settings import ServerSettings
 from ophis.server.web.caller import only_cookie
 from ophis.server.web.reverse_proxy import METHODS, forward_http, forward_websocket
@@ -351,6 +352,4 @@ def create_user_content_app(context: Any) -> Any:
 
 
 def _error(status: int, message: str, remedy: str) -> Response:
-    return JSONResponse(
-        {"error": message, "remedy": remedy}, status_code=status, headers=_OWN_HEADERS
-    )
+    return JSONResponse(error_body(message, remedy), status_code=status, headers=_OWN_HEADERS)

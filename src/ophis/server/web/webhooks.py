@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, Request, Response
 
 from ophis.core.errors import OphisError
 from ophis.server.deps import SessionDep
-from ophis.server.services import webhooks
+from ophis.server.services.events import webhooks
 from ophis.server.web.caller import SignedInDep, SignedInFormDep, WebCaller
 from ophis.server.web.rendering import redirect, render
 

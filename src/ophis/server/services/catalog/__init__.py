@@ -1,0 +1,1 @@
+"""Catalog: see README.md for what this folder holds and what it may import."""
