@@ -12,7 +12,7 @@ import httpx
 import pytest
 from ruamel.yaml import YAML
 
-from ophis.build.recipe import host_subdir
+from ophis.builder.recipe import host_subdir
 from ophis.testing.build_channels import make_build_channel, write_recipe
 from ophis.testing.cli import isolated_user, ok_json, ophis
 from ophis.testing.python_dists import make_project_sdist, make_sdist

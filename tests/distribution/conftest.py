@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from tests.build.conftest import offline_user
 
-from ophis.build.recipe import host_subdir
+from ophis.builder.recipe import host_subdir
 from ophis.indexer.channel_index import index_channel
 from ophis.testing.bootstrap_channel import (
     OPHIS_DISTRIBUTIONS,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ophis.build.recipe import host_subdir
+from ophis.builder.recipe import host_subdir
 from ophis.testing.build_channels import make_build_channel
 from ophis.testing.cli import isolated_user
 
