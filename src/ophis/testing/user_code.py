@@ -23,6 +23,25 @@ from ophis.core.file_lock import file_lock
 #: why tests of user code are skipped: the server isolates it only as root
 NOT_ROOT = "user code runs as an OS user per account, which the server creates only as root"
 
+#: what a hostile page's script tries against the site (at ``site``) with the visitor's
+#: cookies: read the tokens page, post the form that creates a token, plant a session
+ATTACK_THE_SITE = """async (site) => {
+  const out = [];
+  const attempt = async (name, act) => {
+    try { out.push(name + "=" + await act()); } catch (e) { out.push(name + "=blocked"); }
+  };
+  await attempt("read", async () => (await fetch(site + "/settings/tokens",
+    {credentials: "include"})).text());
+  await attempt("post", async () => (await fetch(site + "/settings/tokens", {method: "POST",
+    credentials: "include", body: new URLSearchParams({name: "stolen", scopes: "all"})})).status);
+  await attempt("cookie", async () => {
+    document.cookie = "ophis_session=planted; path=/";
+    document.cookie = "ophis_session=planted; path=/settings";
+    return "written";
+  });
+  return out.join(" ");
+}"""
+
 
 @contextmanager
 def user_homes() -> Iterator[Path]:

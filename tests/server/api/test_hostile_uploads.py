@@ -9,12 +9,12 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from tests.server.api.conftest import blobs, file_rows, leftovers
-from tests.server.api.test_upload import sha256_of, stage, storage_post
-from tests.server.conftest import AnacondaClient
 
+from ophis.testing.anaconda_client import AnacondaClient
 from ophis.testing.hostile import FORMATS, METADATA_CASES, HostileCase
 from ophis.testing.server import RunningServer
+from ophis.testing.server_db import blobs, file_rows, leftovers
+from ophis.testing.uploads import sha256_of, stage, storage_post
 
 
 def assert_nothing_stored(server: RunningServer, path: Path) -> None:

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import httpx
 import orjson
-from tests.server.conda.database import ServerDatabase
 
 from ophis.core.repodata import build_repodata, dumps
 from ophis.server.services import accounts, files
 from ophis.server.services.channel_cache import CacheKey, ChannelCache
 from ophis.testing.packages import make_package
 from ophis.testing.server import RunningServer
+from ophis.testing.server_db import ServerDatabase
 
 
 def fetch(url: str) -> tuple[bytes, dict]:

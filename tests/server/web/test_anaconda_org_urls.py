@@ -14,16 +14,17 @@ from xml.etree import ElementTree
 
 import httpx
 import pytest
-from tests.server.conda.database import ServerDatabase
-from tests.server.web.conftest import WebClient, conda_package, text_of
-from tests.server.web.test_browser import PHONE, chromium, fits_the_screen
 
 from ophis.core.package_file import file_digests
 from ophis.server.services import accounts, files
 from ophis.testing.backends import sends_local_files
+from ophis.testing.browser import PHONE, chromium, fits_the_screen
 from ophis.testing.cli import ophis
+from ophis.testing.packages import conda_package
 from ophis.testing.python_dists import make_wheel
 from ophis.testing.server import RunningServer
+from ophis.testing.server_db import ServerDatabase
+from ophis.testing.web import WebClient, text_of
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 HOSTILE_SUMMARY = '<img src=x onerror="alert(1)"> & <b>bold</b>'

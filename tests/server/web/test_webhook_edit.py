@@ -6,18 +6,31 @@ from __future__ import annotations
 import html
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from tests.server.web.conftest import WebClient, conda_package, signed_in, text_of
-from tests.server.web.test_webhooks import Receiver, api, create_hook, signed
-from tests.server.web.test_webhooks import receiver as receiver
-from tests.server.web.test_webhooks import server as server
+import pytest
 
 from ophis.client.upload import upload
+from ophis.testing.packages import conda_package
 from ophis.testing.server import RunningServer
+from ophis.testing.web import WebClient, signed_in, text_of
+from ophis.testing.webhooks import Receiver, api, create_hook, receiving, signed, webhook_server
 
 HOOKS = "/settings/webhooks"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with webhook_server(tmp_path_factory.mktemp("server")) as running:
+        yield running
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with receiving() as record:
+        yield record
 
 
 def hook_id(browser: WebClient) -> str:
