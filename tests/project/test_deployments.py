@@ -20,10 +20,10 @@ import pytest
 
 from ophis.indexer.channel_index import index_channel
 from ophis.testing.build_channels import make_build_channel
-from ophis.testing.cli import isolated_user, ok_json, ophis
+from ophis.testing.cli import ok_json, ophis
 from ophis.testing.http import free_port
 from ophis.testing.polling import eventually
-from ophis.testing.server import RunningServer, run_server
+from ophis.testing.server import RunningServer, admin_user, run_server
 from ophis.testing.user_code import NOT_ROOT, enable_user_code, user_homes
 from ophis.testing.venv_packages import make_venv_packages
 
@@ -56,12 +56,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 @pytest.fixture(scope="module")
 def user(tmp_path_factory: pytest.TempPathFactory, server: RunningServer) -> dict[str, str]:
-    env = isolated_user(tmp_path_factory.mktemp("user"))
-    closed = "http://127.0.0.1:9"  # anything but 127.0.0.1 fails instead of downloading
-    env.update(http_proxy=closed, https_proxy=closed, no_proxy="127.0.0.1,localhost")
-    env["ANACONDA_API_TOKEN"] = server.login()
-    env["OPHIS_SERVER"] = server.api  # as `ophis login` would make it the default
-    return env
+    return admin_user(server, tmp_path_factory.mktemp("user"))
 
 
 @pytest.fixture(scope="module")

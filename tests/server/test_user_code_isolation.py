@@ -32,10 +32,10 @@ from ophis.server.services.os_users import account_user
 from ophis.server.settings import load_settings
 from ophis.testing.anaconda_client import AnacondaClient, as_user
 from ophis.testing.build_channels import make_build_channel
-from ophis.testing.cli import isolated_user, ok_json, ophis
+from ophis.testing.cli import ok_json, ophis
 from ophis.testing.notebooks import execute_request, stream_output
 from ophis.testing.packages import make_package
-from ophis.testing.server import RunningServer, run_server
+from ophis.testing.server import RunningServer, admin_user, run_server
 from ophis.testing.user_code import NOT_ROOT, enable_user_code, user_homes
 from ophis.testing.web import WebClient, signed_in
 
@@ -235,12 +235,7 @@ def channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def deployer(server: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The admin's command line, for deploying projects to ``server`` (offline)."""
-    user = isolated_user(tmp_path_factory.mktemp("deployer"))
-    closed = "http://127.0.0.1:9"
-    user.update(http_proxy=closed, https_proxy=closed, no_proxy="127.0.0.1,localhost")
-    user["ANACONDA_API_TOKEN"] = server.login()
-    user["OPHIS_SERVER"] = server.api
-    return user
+    return admin_user(server, tmp_path_factory.mktemp("deployer"))
 
 
 def _deploy(

@@ -24,9 +24,9 @@ from ophis.server.services import accounts
 from ophis.server.settings import ServerSettings
 from ophis.testing.browser import WIDE, chromium
 from ophis.testing.build_channels import make_build_channel
-from ophis.testing.cli import isolated_user, ok_json, ophis
+from ophis.testing.cli import ok_json, ophis
 from ophis.testing.polling import eventually
-from ophis.testing.server import RunningServer, run_server
+from ophis.testing.server import RunningServer, admin_user, run_server
 from ophis.testing.user_code import ATTACK_THE_SITE, NOT_ROOT, enable_user_code, user_homes
 from ophis.testing.web import WebClient, signed_in
 
@@ -101,12 +101,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 @pytest.fixture(scope="module")
 def owner(tmp_path_factory: pytest.TempPathFactory, server: RunningServer) -> dict[str, str]:
-    env = isolated_user(tmp_path_factory.mktemp("owner"))
-    closed = "http://127.0.0.1:9"
-    env.update(http_proxy=closed, https_proxy=closed, no_proxy="127.0.0.1,localhost")
-    env["ANACONDA_API_TOKEN"] = server.login()
-    env["OPHIS_SERVER"] = server.api
-    return env
+    return admin_user(server, tmp_path_factory.mktemp("owner"))
 
 
 @pytest.fixture(scope="module")
