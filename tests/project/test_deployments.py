@@ -23,8 +23,8 @@ from ophis.testing.build_channels import make_build_channel
 from ophis.testing.cli import ok_json, ophis
 from ophis.testing.http import free_port
 from ophis.testing.polling import eventually
-from ophis.testing.server import RunningServer, admin_user, run_server
-from ophis.testing.user_code import NOT_ROOT, enable_user_code, user_homes
+from ophis.testing.server import RunningServer, admin_user
+from ophis.testing.user_code import NOT_ROOT, user_code_server
 from ophis.testing.venv_packages import make_venv_packages
 
 SUBDIR = "linux-64"
@@ -47,11 +47,8 @@ def channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     data = tmp_path_factory.mktemp("deployments") / "data"
-    data.mkdir()
-    with user_homes() as homes:  # its clean-up ends what the deployments left running
-        enable_user_code(data, homes, "deployments_poll_seconds = 0.5")
-        with run_server(data) as running:
-            yield running
+    with user_code_server(data, "deployments_poll_seconds = 0.5") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -26,8 +26,12 @@ from ophis.testing.browser import WIDE, chromium
 from ophis.testing.build_channels import make_build_channel
 from ophis.testing.cli import ok_json, ophis
 from ophis.testing.polling import eventually
-from ophis.testing.server import RunningServer, admin_user, run_server
-from ophis.testing.user_code import ATTACK_THE_SITE, NOT_ROOT, enable_user_code, user_homes
+from ophis.testing.server import RunningServer, admin_user
+from ophis.testing.user_code import (
+    ATTACK_THE_SITE,
+    NOT_ROOT,
+    user_code_server,
+)
 from ophis.testing.web import WebClient, signed_in
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -91,12 +95,8 @@ HTTPServer(("127.0.0.1", int(os.environ["PORT"])), App).serve_forever()
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    data = tmp_path_factory.mktemp("user-content") / "data"
-    data.mkdir()
-    with user_homes() as homes:  # its clean-up ends what the deployment left running
-        enable_user_code(data, homes)
-        with run_server(data) as running:
-            yield running
+    with user_code_server(tmp_path_factory.mktemp("user-content") / "data") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

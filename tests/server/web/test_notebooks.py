@@ -22,8 +22,12 @@ from ophis.server.services.notebooks import user_folder
 from ophis.server.settings import load_settings
 from ophis.testing.browser import WIDE, chromium
 from ophis.testing.notebooks import execute_request, stream_output
-from ophis.testing.server import PASSWORD, RunningServer, run_server
-from ophis.testing.user_code import ATTACK_THE_SITE, NOT_ROOT, enable_user_code, user_homes
+from ophis.testing.server import PASSWORD, RunningServer
+from ophis.testing.user_code import (
+    ATTACK_THE_SITE,
+    NOT_ROOT,
+    user_code_server,
+)
 from ophis.testing.web import WebClient, signed_in
 
 IDLE_SECONDS = 6
@@ -33,18 +37,13 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason=NOT_ROOT)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    data = tmp_path_factory.mktemp("notebooks") / "data"
-    data.mkdir()
-    with user_homes() as homes:
-        enable_user_code(
-            data,
-            homes,
-            f"notebooks_idle_seconds = {IDLE_SECONDS}",
-            "notebooks_poll_seconds = 0.5",
-            "notebooks_max_running = 1",
-        )
-        with run_server(data) as running:
-            yield running
+    with user_code_server(
+        tmp_path_factory.mktemp("notebooks") / "data",
+        f"notebooks_idle_seconds = {IDLE_SECONDS}",
+        "notebooks_poll_seconds = 0.5",
+        "notebooks_max_running = 1",
+    ) as running:
+        yield running
 
 
 def _home(server: RunningServer, login: str) -> Path:
