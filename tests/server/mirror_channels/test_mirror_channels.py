@@ -25,27 +25,13 @@ from ophis.testing.mirror import (
     FOLLOWER_PASSWORD,
     add_package,
     download,
-    follower,
     mirror_command,
-    mirroring_server,
     records,
     reindex,
 )
 from ophis.testing.server import RunningServer, run_server
 
 RECIPES = Path("conda") / "test-recipes" / "noarch"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with mirroring_server(tmp_path_factory.mktemp("mirroring")) as running:
-        yield running
-
-
-@pytest.fixture
-def owner(server: RunningServer) -> str:
-    """A new user per test: each test has channels of its own."""
-    return follower(server)
 
 
 @pytest.fixture

@@ -11,20 +11,9 @@ import pytest
 from ophis.testing.cli import ok_json
 from ophis.testing.hostile import METADATA_CASES, plant_victim, snapshot, write_repodata
 from ophis.testing.http import StaticServer, serve_directory
-from ophis.testing.mirror import download, follower, mirror_command, mirroring_server
+from ophis.testing.mirror import download, mirror_command
 from ophis.testing.packages import make_package
 from ophis.testing.server import RunningServer
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with mirroring_server(tmp_path_factory.mktemp("mirroring")) as running:
-        yield running
-
-
-@pytest.fixture
-def owner(server: RunningServer) -> str:
-    return follower(server)
 
 
 @pytest.fixture(scope="module")

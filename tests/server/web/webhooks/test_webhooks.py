@@ -4,11 +4,9 @@ and removal, retried with back-off after a failure, logged on the page."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from ophis.client.upload import upload
@@ -24,22 +22,8 @@ from ophis.testing.webhooks import (
     Receiver,
     api,
     create_hook,
-    receiving,
     signed,
-    webhook_server,
 )
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with webhook_server(tmp_path_factory.mktemp("server")) as running:
-        yield running
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with receiving() as record:
-        yield record
 
 
 def test_upload_label_and_removal_are_sent_signed(

@@ -6,31 +6,17 @@ from __future__ import annotations
 import html
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from ophis.client.upload import upload
 from ophis.testing.packages import conda_package
 from ophis.testing.server import RunningServer
 from ophis.testing.web import WebClient, signed_in, text_of
-from ophis.testing.webhooks import Receiver, api, create_hook, receiving, signed, webhook_server
+from ophis.testing.webhooks import Receiver, api, create_hook, signed
 
 HOOKS = "/settings/webhooks"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with webhook_server(tmp_path_factory.mktemp("server")) as running:
-        yield running
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with receiving() as record:
-        yield record
 
 
 def hook_id(browser: WebClient) -> str:
