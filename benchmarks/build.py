@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ophis.build.builder import BuildOptions, build_recipe
-from ophis.build.recipe import RECIPE_YAML, convert_meta, dump_yaml, host_subdir, load_meta_yaml
-from ophis.build.sandbox import namespaces_available
+from ophis.builder.builder import BuildOptions, build_recipe
+from ophis.builder.recipe import RECIPE_YAML, convert_meta, dump_yaml, host_subdir, load_meta_yaml
+from ophis.builder.sandbox import namespaces_available
 from ophis.testing.build_channels import make_build_channel, write_recipe
 
 

@@ -18,7 +18,7 @@ PART_RANKS = {
     "indexer": 1,
     "security": 1,
     "manager": 2,
-    "build": 3,
+    "builder": 3,
     "mirror": 3,
     "models": 3,
     "navigator": 4,  # its Models page drives ophis.models

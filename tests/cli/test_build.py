@@ -12,9 +12,9 @@ import httpx
 import pytest
 from ruamel.yaml import YAML
 
-from ophis.build.recipe import host_subdir
+from ophis.builder.recipe import host_subdir
 from ophis.testing.build_channels import make_build_channel, write_recipe
-from ophis.testing.cli import isolated_user, ok_json, ophis
+from ophis.testing.cli import offline_user, ok_json, ophis
 from ophis.testing.python_dists import make_project_sdist, make_sdist
 from ophis.testing.server import RunningServer, run_server
 
@@ -26,10 +26,7 @@ def channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def user(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    env = isolated_user(tmp_path_factory.mktemp("user"))
-    closed = "http://127.0.0.1:9"  # anything but 127.0.0.1 fails instead of downloading
-    env.update(https_proxy=closed, http_proxy=closed, no_proxy="127.0.0.1,localhost")
-    return env
+    return offline_user(tmp_path_factory.mktemp("user"))
 
 
 @pytest.fixture(scope="module")

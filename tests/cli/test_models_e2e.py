@@ -18,11 +18,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.navigator.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.server.api.conftest import add_user
 
+from ophis.testing.browser import CHROMIUM, CHROMIUM_ARGS
 from ophis.testing.cli import isolated_user, ok_json, ophis
 from ophis.testing.server import RunningServer, run_server
+from ophis.testing.server_db import add_user
 
 MODEL = "alice/all-minilm-l6-v2"
 SENTENCES = [

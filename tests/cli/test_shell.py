@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.manager.test_activation import make_fake_env
+
+from ophis.testing.prefixes import make_fake_env
 
 #: the executable, by path: the shells' PATH does not contain the venv
 OPHIS = Path(sys.executable).with_name("ophis")

@@ -9,14 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.build.conftest import offline_user
 
-from ophis.build.recipe import host_subdir
+from ophis.builder.recipe import host_subdir
 from ophis.indexer.channel_index import index_channel
 from ophis.testing.bootstrap_channel import (
     OPHIS_DISTRIBUTIONS,
 )
 from ophis.testing.build_channels import make_build_channel
+from ophis.testing.cli import offline_user
 from ophis.testing.venv_packages import make_venv_packages
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "ophis"

@@ -11,9 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tests.build.conftest import offline_user
 
-from ophis.testing.cli import ok_json, ophis
+from ophis.testing.cli import offline_user, ok_json, ophis
 
 LICENSE = "Demo licence: be nice.\n"
 

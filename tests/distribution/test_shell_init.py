@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.manager.test_activation import make_fake_env
 
 from ophis.testing.cli import ok_json, ophis
+from ophis.testing.prefixes import make_fake_env
 
 OPHIS = Path(sys.executable).with_name("ophis")
 #: a file without a final line break, with bytes that are not UTF-8

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -27,31 +26,9 @@ from ophis.manager.env_vars import (
     read_env_vars,
     write_env_vars,
 )
+from ophis.testing.prefixes import make_fake_env
 
 BASH = SHELLS["bash"]
-
-
-def make_fake_env(
-    prefix: Path, variables: Mapping[str, str] | None = None, hook_var: str | None = None
-) -> Path:
-    """A prefix that passes for an environment: ``conda-meta/history`` and ``bin/``; with
-    ``hook_var``, activate.d scripts (sh and fish) export it as ``from-<name>`` and
-    deactivate.d scripts unset it; ``variables`` go to ``conda-meta/state``."""
-    (prefix / "conda-meta").mkdir(parents=True)
-    (prefix / "conda-meta" / "history").write_text("")
-    (prefix / "bin").mkdir()
-    if hook_var:
-        activate_d = prefix / "etc" / "conda" / "activate.d"
-        deactivate_d = prefix / "etc" / "conda" / "deactivate.d"
-        activate_d.mkdir(parents=True)
-        deactivate_d.mkdir(parents=True)
-        (activate_d / "x.sh").write_text(f"export {hook_var}=from-{prefix.name}\n")
-        (activate_d / "x.fish").write_text(f"set -gx {hook_var} from-{prefix.name}\n")
-        (deactivate_d / "x.sh").write_text(f"unset {hook_var}\n")
-        (deactivate_d / "x.fish").write_text(f"set -e {hook_var}\n")
-    if variables is not None:
-        write_env_vars(prefix, variables)
-    return prefix
 
 
 def config_for(tmp_path: Path, **settings: object) -> Config:

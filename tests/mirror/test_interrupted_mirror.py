@@ -17,8 +17,7 @@ from pathlib import Path
 from ophis.mirror.destinations import LocalChannelDestination
 from ophis.mirror.sync import MirrorOptions, mirror
 from ophis.testing.http import serve_directory
-
-from .conftest import add_package, assert_consistent, records, reindex
+from ophis.testing.mirror import add_package, assert_consistent, records, reindex
 
 _STALL_AFTER = 100_000
 

@@ -15,8 +15,7 @@ from ophis.mirror.destinations import LocalChannelDestination, MirrorError
 from ophis.mirror.plan import Filters
 from ophis.mirror.sync import MirrorOptions, mirror
 from ophis.testing.http import serve_directory
-
-from .conftest import (
+from ophis.testing.mirror import (
     add_package,
     assert_consistent,
     corrupt,

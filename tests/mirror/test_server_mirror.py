@@ -16,9 +16,8 @@ from ophis.mirror.destinations import LocalChannelDestination, ServerChannelDest
 from ophis.mirror.plan import Filters, records_of
 from ophis.mirror.sync import MirrorOptions, discover_subdirs, mirror, upstream_channel
 from ophis.testing.cli import ok_json, ophis
+from ophis.testing.mirror import add_package, assert_consistent, records, reindex
 from ophis.testing.server import RunningServer, run_server
-
-from .conftest import add_package, assert_consistent, records, reindex
 
 SUBDIRS = ("noarch", "linux-64")
 

@@ -20,10 +20,10 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 from ruamel.yaml import YAML
-from tests.navigator.conftest import Navigator
 
 from ophis.client.auth import read_tokens
 from ophis.testing.cli import ophis
+from ophis.testing.navigator import Navigator
 from ophis.testing.packages import make_package
 from ophis.testing.server import RunningServer
 

@@ -1,19 +1,20 @@
 """A real server for the server tests, started once per test module (a fresh database for
-each module keeps modules independent), and an isolated anaconda-client configuration."""
+each module keeps modules independent), an isolated anaconda-client configuration, and the
+server's database opened from the test process."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from ophis.testing.anaconda_client import AnacondaClient
 from ophis.testing.backends import POSTGRES_ENV, session_services
 from ophis.testing.postgres import running_postgres
 from ophis.testing.server import RunningServer, run_server
+from ophis.testing.server_db import ServerDatabase
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -40,50 +41,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         yield running
 
 
-class ClientRun(subprocess.CompletedProcess[str]):
-    @property
-    def output(self) -> str:
-        """The client logs most of what it says on stderr."""
-        return self.stdout + self.stderr
-
-
-class AnacondaClient:
-    """The real ``anaconda`` command (anaconda-client), configured for one server."""
-
-    def __init__(self, server: RunningServer, config_dir: Path) -> None:
-        self.env = dict(
-            os.environ,
-            BINSTAR_CONFIG_DIR=str(config_dir),
-            ANACONDA_CLIENT_FORCE_STANDALONE="1",
-            ANACONDA_CLIENT_LEGACY_INTERACTIVE_LOGIN="1",
-            ANACONDA_TELEMETRY_ENABLED="false",
-            OTEL_SDK_DISABLED="true",
-            HOME=str(config_dir),
-        )
-        self.env.pop("BINSTAR_API_TOKEN", None)
-        self.env.pop("ANACONDA_API_TOKEN", None)
-        self("config", "--set", "url", server.api, check=True)
-
-    def __call__(self, *args: str, check: bool = False, stdin: str | None = None) -> ClientRun:
-        executable = Path(sys.executable).with_name("anaconda")
-        result = subprocess.run(
-            [str(executable), *args],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            input=stdin,
-            check=False,
-            timeout=120,
-        )
-        run = ClientRun(result.args, result.returncode, result.stdout, result.stderr)
-        if check and run.returncode != 0:
-            raise AssertionError(
-                f"anaconda {' '.join(args)} failed ({run.returncode}):\n{run.output}"
-            )
-        return run
-
-
 @pytest.fixture
 def anaconda(server: RunningServer, tmp_path: Path) -> AnacondaClient:
     """``anaconda`` with its own config and token directory, pointed at ``server``."""
     return AnacondaClient(server, tmp_path / "anaconda-config")
+
+
+@pytest.fixture(scope="module")
+def database(server: RunningServer) -> Iterator[ServerDatabase]:
+    """The module's test server's database, opened from the test process."""
+    opened = ServerDatabase(server)
+    yield opened
+    opened.close()

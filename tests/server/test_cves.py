@@ -14,12 +14,13 @@ import httpx
 import pytest
 import rattler
 from rattler.exceptions import SolverError
-from tests.server.api.conftest import add_user, headers
 
 from ophis.client.api import ApiError
 from ophis.client.upload import UploadOptions, upload
+from ophis.testing.http import headers
 from ophis.testing.packages import make_package
 from ophis.testing.server import RunningServer
+from ophis.testing.server_db import add_user
 
 FEED = Path(__file__).parents[2] / "src" / "ophis" / "testing" / "data" / "cve-feed"
 ZLIB = Path("conda") / "conda_format_repo" / "linux-64" / "zlib-1.2.11-h7b6447c_3.tar.bz2"

@@ -12,14 +12,15 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from tests.server.api.conftest import add_org, add_user, database, headers
 
 from ophis.server.db.models import Deployment
 from ophis.server.services.accounts import accounts
 from ophis.server.services.accounts.authz import Principal
 from ophis.server.services.channels import notices
+from ophis.testing.http import headers
 from ophis.testing.packages import make_package
 from ophis.testing.server import RunningServer
+from ophis.testing.server_db import add_org, add_user, database
 
 HIDDEN_NOTICE = "a notice of the hidden label"
 PUBLIC_NOTICE = "a notice of the whole channel"

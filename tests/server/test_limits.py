@@ -19,14 +19,16 @@ from urllib.parse import quote, urlsplit
 import httpx
 import pytest
 from sqlalchemy import func, select
-from tests.server.api.conftest import as_user, database, headers
-from tests.server.conftest import AnacondaClient
-from tests.server.web.test_browser import chromium
 
 from ophis.server.db.models import Stage
 from ophis.server.storage import open_storage
+from ophis.testing.anaconda_client import AnacondaClient, as_user
+from ophis.testing.browser import chromium
+from ophis.testing.http import headers
 from ophis.testing.packages import make_package
+from ophis.testing.polling import wait_for
 from ophis.testing.server import RunningServer, run_server
+from ophis.testing.server_db import database
 
 MiB = 1024**2
 #: the staging caps of this module's server (and a short stage lifetime, for the purger)
@@ -205,15 +207,6 @@ def staged_files(server: RunningServer) -> list[Path]:
     return [p for p in temp.glob("stage-*/*") if p.is_file()]
 
 
-def wait_for(condition: Callable[[], bool], seconds: float = 15) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
-
-
 def test_staging_is_capped_per_user_and_abandoned_stages_are_purged(
     server: RunningServer, api: httpx.Client
 ) -> None:
@@ -237,7 +230,7 @@ def test_staging_is_capped_per_user_and_abandoned_stages_are_purged(
     assert "commit" in third.json()["remedy"]
 
     # nobody commits: the purger removes the rows and the bytes once they expire
-    assert wait_for(lambda: open_stages(server) == 0 and staged_files(server) == [])
+    assert wait_for(lambda: open_stages(server) == 0 and staged_files(server) == [], seconds=15)
     assert stage(api, b"small", "fourth").status_code == 200
 
 

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.server.api.conftest import add_org, add_user, as_user, headers
-from tests.server.conftest import AnacondaClient
-from tests.server.web.test_browser import chromium
 
+from ophis.testing.anaconda_client import AnacondaClient, as_user
+from ophis.testing.browser import chromium
 from ophis.testing.cli import isolated_user, ophis
+from ophis.testing.http import headers
 from ophis.testing.models import GGUF_PARAMETERS, write_gguf, write_safetensors
 from ophis.testing.server import RunningServer
+from ophis.testing.server_db import add_org, add_user
 
 
 @pytest.fixture(scope="module")

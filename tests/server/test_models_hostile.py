@@ -11,14 +11,14 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from tests.server.api.conftest import headers
-from tests.server.api.test_hostile_uploads import assert_nothing_stored
-from tests.server.api.test_upload import stage, storage_post
 
 from ophis.testing import models
 from ophis.testing.cli import isolated_user, ophis
+from ophis.testing.http import headers
 from ophis.testing.memory import peak_rss, reset_peak, rss
 from ophis.testing.server import RunningServer
+from ophis.testing.server_db import assert_nothing_stored
+from ophis.testing.uploads import stage, storage_post
 
 MiB = 1024**2
 CASES: dict[str, tuple[Callable[[], bytes], str, str]] = {

@@ -14,13 +14,14 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from spdx_tools.spdx.parser.parse_anything import parse_file
 from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
-from tests.server.api.conftest import add_user, as_user, headers
-from tests.server.conftest import AnacondaClient
 
 from ophis.core.package_file import read_package
 from ophis.security import cve
+from ophis.testing.anaconda_client import AnacondaClient, as_user
+from ophis.testing.http import headers
 from ophis.testing.packages import make_package
 from ophis.testing.server import RunningServer
+from ophis.testing.server_db import add_user
 
 FEED = Path(cve.__file__).parents[1] / "testing" / "data" / "cve-feed"
 ZLIB = "conda/conda_format_repo/linux-64/zlib-1.2.11-h7b6447c_3.tar.bz2"

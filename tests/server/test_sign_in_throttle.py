@@ -12,10 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.server.api.conftest import PASSWORD, add_user
-from tests.server.web.conftest import WebClient
 
-from ophis.testing.server import RunningServer, run_server
+from ophis.testing.server import PASSWORD, RunningServer, run_server
+from ophis.testing.server_db import add_user
+from ophis.testing.web import WebClient
 
 ATTEMPTS, WINDOW, SPRAY = 3, 600, 4
 LIMITED = "Too many failed sign-ins for this account from your address."

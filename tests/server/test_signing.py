@@ -13,13 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.server.conda.database import ServerDatabase
 
 from ophis.client.api import ApiClient
 from ophis.client.upload import upload
 from ophis.security import signing
 from ophis.testing.packages import make_package
 from ophis.testing.server import RunningServer
+from ophis.testing.server_db import ServerDatabase
 
 
 def keys(server: RunningServer, *args: str) -> dict[str, Any]:

@@ -14,10 +14,10 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
-from tests.server.web.conftest import conda_package
 
 from ophis.client.upload import UploadOptions, upload
 from ophis.testing.backends import Backend, fresh_backend
+from ophis.testing.packages import conda_package
 from ophis.testing.postgres import create_database
 from ophis.testing.server import RunningServer, run_server
 

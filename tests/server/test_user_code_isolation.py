@@ -23,10 +23,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.server.api.conftest import as_user
-from tests.server.conftest import AnacondaClient
-from tests.server.web.conftest import WebClient, signed_in
-from tests.server.web.test_notebooks import _execute_request, _stream_output
 from websockets.sync.client import connect
 
 from ophis.indexer.channel_index import index_channel
@@ -34,11 +30,14 @@ from ophis.server.services.hosting import deployments
 from ophis.server.services.hosting.notebooks import user_folder
 from ophis.server.services.hosting.os_users import account_user
 from ophis.server.settings import load_settings
+from ophis.testing.anaconda_client import AnacondaClient, as_user
 from ophis.testing.build_channels import make_build_channel
-from ophis.testing.cli import isolated_user, ok_json, ophis
+from ophis.testing.cli import ok_json, ophis
+from ophis.testing.notebooks import execute_request, stream_output
 from ophis.testing.packages import make_package
-from ophis.testing.server import RunningServer, run_server
+from ophis.testing.server import RunningServer, admin_user, run_server
 from ophis.testing.user_code import NOT_ROOT, enable_user_code, user_homes
+from ophis.testing.web import WebClient, signed_in
 
 MAX_PROCESSES = 300
 
@@ -196,8 +195,8 @@ def _run_in_kernel(server: RunningServer, lab: httpx.Client, login: str, code: s
     cookie = f"ophis_app={lab.cookies['ophis_app']}"
     with connect(f"{url}/channels", additional_headers={"Cookie": cookie, "Origin": origin}) as ws:
         msg_id = uuid.uuid4().hex
-        ws.send(json.dumps(_execute_request(msg_id, code)))
-        return _stream_output(ws, msg_id, timeout=90)
+        ws.send(json.dumps(execute_request(msg_id, code)))
+        return stream_output(ws, msg_id, timeout=90)
 
 
 def test_notebook_kernels_run_as_their_accounts_os_user_and_reach_nothing_else(
@@ -236,12 +235,7 @@ def channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def deployer(server: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The admin's command line, for deploying projects to ``server`` (offline)."""
-    user = isolated_user(tmp_path_factory.mktemp("deployer"))
-    closed = "http://127.0.0.1:9"
-    user.update(http_proxy=closed, https_proxy=closed, no_proxy="127.0.0.1,localhost")
-    user["ANACONDA_API_TOKEN"] = server.login()
-    user["OPHIS_SERVER"] = server.api
-    return user
+    return admin_user(server, tmp_path_factory.mktemp("deployer"))
 
 
 def _deploy(

@@ -16,19 +16,23 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
-from tests.server.test_deployments import _eventually
-from tests.server.web.conftest import WebClient, signed_in
-from tests.server.web.test_browser import WIDE, chromium
 from websockets.sync.client import connect
 
 from ophis.indexer.channel_index import index_channel
 from ophis.server.app import create_app
 from ophis.server.services.accounts import accounts
 from ophis.server.settings import ServerSettings
+from ophis.testing.browser import WIDE, chromium
 from ophis.testing.build_channels import make_build_channel
-from ophis.testing.cli import isolated_user, ok_json, ophis
-from ophis.testing.server import RunningServer, run_server
-from ophis.testing.user_code import NOT_ROOT, enable_user_code, user_homes
+from ophis.testing.cli import ok_json, ophis
+from ophis.testing.polling import eventually
+from ophis.testing.server import RunningServer, admin_user
+from ophis.testing.user_code import (
+    ATTACK_THE_SITE,
+    NOT_ROOT,
+    user_code_server,
+)
+from ophis.testing.web import WebClient, signed_in
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 pytestmark = [
@@ -36,24 +40,6 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason=NOT_ROOT),
 ]
 
-#: what a hostile page's script tries against the site (at ``site``) with the visitor's
-#: cookies: read the tokens page, post the form that creates a token, plant a session
-ATTACK_THE_SITE = """async (site) => {
-  const out = [];
-  const attempt = async (name, act) => {
-    try { out.push(name + "=" + await act()); } catch (e) { out.push(name + "=blocked"); }
-  };
-  await attempt("read", async () => (await fetch(site + "/settings/tokens",
-    {credentials: "include"})).text());
-  await attempt("post", async () => (await fetch(site + "/settings/tokens", {method: "POST",
-    credentials: "include", body: new URLSearchParams({name: "stolen", scopes: "all"})})).status);
-  await attempt("cookie", async () => {
-    document.cookie = "ophis_session=planted; path=/";
-    document.cookie = "ophis_session=planted; path=/settings";
-    return "written";
-  });
-  return out.join(" ");
-}"""
 
 #: the hostile app: echoes what reaches it, tries to plant the site's session cookie (the
 #: value in ?fix=), and its page's script attacks the site (at ?site=)
@@ -109,22 +95,13 @@ HTTPServer(("127.0.0.1", int(os.environ["PORT"])), App).serve_forever()
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    data = tmp_path_factory.mktemp("user-content") / "data"
-    data.mkdir()
-    with user_homes() as homes:  # its clean-up ends what the deployment left running
-        enable_user_code(data, homes)
-        with run_server(data) as running:
-            yield running
+    with user_code_server(tmp_path_factory.mktemp("user-content") / "data") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def owner(tmp_path_factory: pytest.TempPathFactory, server: RunningServer) -> dict[str, str]:
-    env = isolated_user(tmp_path_factory.mktemp("owner"))
-    closed = "http://127.0.0.1:9"
-    env.update(http_proxy=closed, https_proxy=closed, no_proxy="127.0.0.1,localhost")
-    env["ANACONDA_API_TOKEN"] = server.login()
-    env["OPHIS_SERVER"] = server.api
-    return env
+    return admin_user(server, tmp_path_factory.mktemp("owner"))
 
 
 @pytest.fixture(scope="module")
@@ -274,7 +251,7 @@ def test_a_private_deployment_opens_to_a_token_and_to_a_handed_over_browser(
     # a deployment token opens it
     made = ophis(owner, "deployment", "token", "create", "hostile", "--name", "api", "--json")
     bearer = {"Authorization": f"Bearer {ok_json(made)['token']}"}
-    assert _eventually(lambda: httpx.get(f"{hostile}echo", headers=bearer)).status_code == 200
+    assert eventually(lambda: httpx.get(f"{hostile}echo", headers=bearer)).status_code == 200
     # the owner's browser is handed over with a ticket, which works once
     handed = admin.http.get(f"/deployments/{server.admin}/hostile/page", headers=page)
     assert handed.status_code == 303

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.server.web.conftest import conda_package
 
 from ophis.client.upload import upload
 from ophis.testing.backends import Backend, fresh_backend
+from ophis.testing.packages import conda_package
 from ophis.testing.server import RunningServer, run_server
 
 PASSWORD = "a-password-for-workers"

@@ -17,8 +17,8 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 import ophis
-from ophis.build.builder import BuildOptions, BuildReport, build_recipe
-from ophis.build.errors import RecipeError
+from ophis.builder.builder import BuildOptions, BuildReport, build_recipe
+from ophis.builder.errors import RecipeError
 
 RECIPE_FILE = "recipe.yaml"
 

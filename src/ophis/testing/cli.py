@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def isolated_user(folder: Path) -> dict[str, str]:
@@ -20,6 +21,24 @@ def isolated_user(folder: Path) -> dict[str, str]:
         OPHIS_ROOT_PREFIX=str(folder / "root"),
         CONDA_PKGS_DIRS=str(folder / "pkgs"),
         XDG_CACHE_HOME=str(folder / "home" / ".cache"),  # conda's notices cache, for one
+    )
+    return env
+
+
+def offline_user(folder: Path) -> dict[str, str]:
+    """:func:`isolated_user` with every proxy pointing at a closed local port: anything that
+    tried to reach a network other than 127.0.0.1 (conda-forge, say) fails instead."""
+    env = isolated_user(folder)
+    closed = "http://127.0.0.1:9"
+    env.update(
+        http_proxy=closed,
+        https_proxy=closed,
+        HTTP_PROXY=closed,
+        HTTPS_PROXY=closed,
+        all_proxy=closed,
+        ALL_PROXY=closed,
+        no_proxy="127.0.0.1,localhost",
+        NO_PROXY="127.0.0.1,localhost",
     )
     return env
 
@@ -38,6 +57,30 @@ def ophis(
     )
 
 
-def ok_json(result: subprocess.CompletedProcess[str]) -> dict:
+def ok_json(result: subprocess.CompletedProcess[str]) -> Any:
+    """The JSON a command printed, once it succeeded."""
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout)
+
+
+def ophis_create(env: dict[str, str], prefix: Path, channel: str, *args: str) -> tuple[int, dict]:
+    """``ophis create --json -y -p PREFIX -c CHANNEL --override-channels ARGS``: its exit
+    code and its JSON report."""
+    result = ophis(
+        env,
+        "create",
+        "-p",
+        str(prefix),
+        "-c",
+        channel,
+        "--override-channels",
+        "--json",
+        "-y",
+        *args,
+    )
+    return result.returncode, json.loads(result.stdout)
+
+
+def linked(report: dict) -> dict[str, str]:
+    """``{name: version}`` of what a JSON transaction report links."""
+    return {a["name"]: a["version"] for a in report["actions"]["LINK"]}

@@ -133,3 +133,8 @@ def serve_in_process(command: Callable[[int], list[str]], timeout: float = 10) -
     finally:
         process.terminate()
         process.wait()
+
+
+def headers(token: str | None) -> dict[str, str]:
+    """The Authorization header of ``token`` (none without one)."""
+    return {"Authorization": f"token {token}"} if token else {}

@@ -87,6 +87,12 @@ def make_package(
     return create_package(dest_dir, index=index, files=files or {}, fmt=fmt, extra_info=extra_info)
 
 
+def conda_package(folder: Path, name: str, version: str = "1.0", **about: object) -> Path:
+    """A small noarch conda package whose about.json carries ``about``."""
+    index = make_index(name, version, subdir="noarch")
+    return create_package(folder, index=index, about=dict(about), fmt=".tar.bz2")
+
+
 def tiny_png(width: int = 1, height: int = 1, padding: int = 0) -> bytes:
     """A valid PNG of one colour; ``padding`` bytes of an ancillary chunk make it as large
     as a test needs (a size limit) while it stays a PNG."""

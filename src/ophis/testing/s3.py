@@ -16,13 +16,19 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from ophis.testing.http import free_port
 
+if TYPE_CHECKING:
+    from ophis.server.storage.interfaces import Storage
+
 REGION = "us-east-1"
+#: small enough that a test file of a few MiB takes the multipart path (S3's least part)
+PART = 5 * 1024 * 1024
 #: credentials moto accepts (never valid anywhere else), as environment variables
 S3_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "ophis-testing",
@@ -114,4 +120,19 @@ def list_keys(endpoint_url: str, bucket: str, prefix: str = "") -> list[str]:
         item["Key"]
         for page in pages.paginate(Bucket=bucket, Prefix=prefix)
         for item in page.get("Contents", [])
+    )
+
+
+def make_s3_storage(endpoint: str, bucket: str, root: Path) -> Storage:
+    """Ophis's S3 storage on ``bucket`` under a prefix, staging under ``root``, with parts
+    of :data:`PART` bytes."""
+    from ophis.server.storage.s3 import S3Storage
+
+    return S3Storage(
+        bucket,
+        "some/prefix",
+        temp_root=root / "staging",
+        endpoint_url=endpoint,
+        multipart_threshold=PART,
+        multipart_chunksize=PART,
     )

@@ -19,10 +19,13 @@ import httpx
 
 from ophis.server.settings import ServerSettings
 from ophis.testing.backends import Backend, fresh_backend
+from ophis.testing.cli import offline_user
 from ophis.testing.http import free_port
 
 ADMIN = "admin"
 ADMIN_PASSWORD = "admin-password-for-tests"
+#: the password of the accounts tests make
+PASSWORD = "a-password-for-tests"
 
 
 @dataclass(frozen=True)
@@ -164,3 +167,12 @@ def read_announcement(stream: IO[bytes]) -> dict[str, object]:
         if line.startswith(b"}"):
             break
     return json.loads(b"".join(lines) or b"{}")
+
+
+def admin_user(server: RunningServer, folder: Path) -> dict[str, str]:
+    """An :func:`offline_user` holding a token of ``server``'s administrator, with ``server``
+    as the default one (as ``ophis login`` leaves it)."""
+    env = offline_user(folder)
+    env["ANACONDA_API_TOKEN"] = server.login()
+    env["OPHIS_SERVER"] = server.api
+    return env

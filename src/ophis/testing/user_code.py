@@ -19,9 +19,29 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from ophis.core.file_lock import file_lock
+from ophis.testing.server import RunningServer, run_server
 
 #: why tests of user code are skipped: the server isolates it only as root
 NOT_ROOT = "user code runs as an OS user per account, which the server creates only as root"
+
+#: what a hostile page's script tries against the site (at ``site``) with the visitor's
+#: cookies: read the tokens page, post the form that creates a token, plant a session
+ATTACK_THE_SITE = """async (site) => {
+  const out = [];
+  const attempt = async (name, act) => {
+    try { out.push(name + "=" + await act()); } catch (e) { out.push(name + "=blocked"); }
+  };
+  await attempt("read", async () => (await fetch(site + "/settings/tokens",
+    {credentials: "include"})).text());
+  await attempt("post", async () => (await fetch(site + "/settings/tokens", {method: "POST",
+    credentials: "include", body: new URLSearchParams({name: "stolen", scopes: "all"})})).status);
+  await attempt("cookie", async () => {
+    document.cookie = "ophis_session=planted; path=/";
+    document.cookie = "ophis_session=planted; path=/settings";
+    return "written";
+  });
+  return out.join(" ");
+}"""
 
 
 @contextmanager
@@ -50,6 +70,17 @@ def enable_user_code(data_dir: Path, homes: Path, *lines: str) -> None:
         *lines,
     ]
     (data_dir / "server.toml").write_text("\n".join(settings) + "\n")
+
+
+@contextmanager
+def user_code_server(data_dir: Path, *lines: str) -> Iterator[RunningServer]:
+    """A server on ``data_dir`` that runs user code, with ``lines`` added to its settings;
+    ending it ends what the user code left running (and the users the server made)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with user_homes() as homes:
+        enable_user_code(data_dir, homes, *lines)
+        with run_server(data_dir) as running:
+            yield running
 
 
 @contextmanager

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.server.api.conftest import add_org, add_user, as_user, headers
-from tests.server.conda.database import ServerDatabase
-from tests.server.conftest import AnacondaClient
 
+from ophis.testing.anaconda_client import AnacondaClient, as_user
+from ophis.testing.http import headers
 from ophis.testing.packages import make_package
 from ophis.testing.server import RunningServer
+from ophis.testing.server_db import ServerDatabase, add_org, add_user
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,11 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from tests.server.api.conftest import add_user, headers
-from tests.server.conftest import AnacondaClient
 
+from ophis.testing.anaconda_client import AnacondaClient
+from ophis.testing.http import headers
 from ophis.testing.server import RunningServer, run_server
+from ophis.testing.server_db import add_user
 
 MAX_UPLOAD = 64 * 1024
 

@@ -15,15 +15,16 @@ import httpx
 import pytest
 from rattler import RepoData
 from sqlalchemy import select
-from tests.server.api.conftest import database, file_rows, headers, leftovers
-from tests.server.api.test_upload import sha256_of, stage, storage_post
-from tests.server.conftest import AnacondaClient
 
 from ophis.server.db.models import File
 from ophis.testing import hostile_archives as hostile
+from ophis.testing.anaconda_client import AnacondaClient
+from ophis.testing.http import headers
 from ophis.testing.memory import peak_rss, reset_peak, rss
 from ophis.testing.packages import make_package
 from ophis.testing.server import RunningServer, run_server
+from ophis.testing.server_db import database, file_rows, leftovers
+from ophis.testing.uploads import sha256_of, stage, storage_post
 
 MiB, GiB = 1024**2, 1024**3
 

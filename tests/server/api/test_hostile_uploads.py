@@ -9,17 +9,12 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from tests.server.api.conftest import blobs, file_rows, leftovers
-from tests.server.api.test_upload import sha256_of, stage, storage_post
-from tests.server.conftest import AnacondaClient
 
+from ophis.testing.anaconda_client import AnacondaClient
 from ophis.testing.hostile import FORMATS, METADATA_CASES, HostileCase
 from ophis.testing.server import RunningServer
-
-
-def assert_nothing_stored(server: RunningServer, path: Path) -> None:
-    assert file_rows(server, sha256_of(path)) == 0
-    assert blobs(server, sha256_of(path)) == [] and leftovers(server) == []
+from ophis.testing.server_db import assert_nothing_stored
+from ophis.testing.uploads import stage, storage_post
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from tests.server.api.conftest import add_org, blobs, changed, revisions
-from tests.server.conftest import AnacondaClient
 
+from ophis.testing.anaconda_client import AnacondaClient
 from ophis.testing.packages import make_package
 from ophis.testing.server import RunningServer
+from ophis.testing.server_db import add_org, blobs, changed, revisions
 
 NOARCH = "noarch/demo-1.0-0.tar.bz2"
 LINUX = "linux-64/demo-1.0-1.tar.bz2"

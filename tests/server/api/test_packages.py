@@ -8,12 +8,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.server.api.conftest import add_user, as_user, blobs, headers
-from tests.server.conftest import AnacondaClient
 
+from ophis.testing.anaconda_client import AnacondaClient, as_user
+from ophis.testing.http import headers
 from ophis.testing.packages import make_package
 from ophis.testing.python_dists import make_wheel
 from ophis.testing.server import RunningServer
+from ophis.testing.server_db import add_user, blobs
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,11 @@ import time
 
 import httpx
 from sqlalchemy import select
-from tests.server.api.conftest import database
-from tests.server.conftest import AnacondaClient
 
 from ophis.server.db.models import Base, Token
+from ophis.testing.anaconda_client import AnacondaClient
 from ophis.testing.server import RunningServer
+from ophis.testing.server_db import database
 
 
 def test_login_whoami_and_logout_with_the_anaconda_client(

@@ -10,13 +10,13 @@ from datetime import datetime
 
 import httpx
 import pytest
-from tests.server.api.conftest import PASSWORD, add_org, add_user, database
-from tests.server.conftest import AnacondaClient
-from tests.server.web.conftest import WebClient
 
 from ophis.server.db.models import Deployment
 from ophis.server.services.accounts import accounts
-from ophis.testing.server import RunningServer
+from ophis.testing.anaconda_client import AnacondaClient
+from ophis.testing.server import PASSWORD, RunningServer
+from ophis.testing.server_db import add_org, add_user, database
+from ophis.testing.web import WebClient
 
 NEEDS_MANAGE = "This token may not create, list or revoke tokens: that needs the auth:manage scope."
 TEN_YEARS = 10 * 365 * 86400

@@ -9,37 +9,23 @@ import os
 import socket
 import tarfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
 from sqlalchemy import select
-from tests.server.api.conftest import (
-    add_user,
-    as_user,
-    blobs,
-    database,
-    file_rows,
-    headers,
-    leftovers,
-)
-from tests.server.conftest import AnacondaClient
 
 from ophis.server.db.models import Stage
+from ophis.testing.anaconda_client import AnacondaClient, as_user
+from ophis.testing.http import headers
 from ophis.testing.packages import make_package
 from ophis.testing.packages import testdata_dir as shared_testdata
+from ophis.testing.polling import wait_for
 from ophis.testing.python_dists import make_sdist, make_wheel
 from ophis.testing.server import RunningServer
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def md5_of(path: Path) -> str:
-    return base64.b64encode(hashlib.md5(path.read_bytes()).digest()).decode()
+from ophis.testing.server_db import add_user, blobs, database, file_rows, leftovers
+from ophis.testing.uploads import md5_of, sha256_of, stage, storage_post
 
 
 @pytest.fixture(scope="module")
@@ -50,24 +36,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def bob(server: RunningServer) -> str:
     return add_user(server, "bob")
-
-
-def stage(
-    api: httpx.Client, path: Path, basename: str, *, spec: str = "admin/demo/1.0", **body: object
-) -> httpx.Response:
-    payload = {"distribution_type": "conda", "sha256": sha256_of(path), "channels": [], **body}
-    return api.post(f"/stage/{spec}/{quote(basename)}", json=payload)
-
-
-def storage_post(staged: dict, path: Path, **fields: str) -> httpx.Response:
-    """The storage POST as the client sends it: form_data, size, md5, the file last."""
-    data = {
-        **staged["form_data"],
-        "Content-Length": str(path.stat().st_size),
-        "Content-MD5": md5_of(path),
-        **fields,
-    }
-    return httpx.post(staged["post_url"], data=data, files={"file": (path.name, path.read_bytes())})
 
 
 def test_conda_packages_wheels_and_sdists_upload_with_a_label(
@@ -203,15 +171,6 @@ def test_a_checksum_mismatch_gets_an_s3_invalid_digest_and_stores_nothing(
     assert commit.status_code == 400 and "has not arrived" in commit.json()["error"]
     assert file_rows(server, sha256_of(path)) == 0
     assert blobs(server, sha256_of(path)) == [] and leftovers(server) == []
-
-
-def wait_for(condition: Callable[[], bool], seconds: float = 5) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def stage_row(server: RunningServer, dist_id: str) -> Stage:

@@ -17,16 +17,15 @@ from urllib.parse import quote_plus
 
 import httpx
 import pytest
-from tests.server.conftest import AnacondaClient
 
 from ophis.client.auth import read_tokens
 from ophis.server.db.engine import make_engine, make_sessionmaker
 from ophis.server.services.accounts import accounts
+from ophis.testing.anaconda_client import AnacondaClient
 from ophis.testing.packages import make_package
 from ophis.testing.python_dists import make_sdist, make_wheel
 from ophis.testing.server import RunningServer, run_server
 
-REPO = Path(__file__).parents[3]
 PASSWORD = "a-password-for-tests"
 #: every token issued in this module (the last test looks for them everywhere)
 SECRETS: set[str] = set()
@@ -228,9 +227,8 @@ def test_a_real_keyring_holds_the_token_when_there_is_one(
     gina = Ophis(tmp_path / "gina")
     keyring_file = tmp_path / "keyring.json"
     gina.env.update(
-        PYTHON_KEYRING_BACKEND="tests.server.client.json_keyring.JsonKeyring",
+        PYTHON_KEYRING_BACKEND="ophis.testing.keyring.JsonKeyring",
         OPHIS_TEST_KEYRING=str(keyring_file),
-        PYTHONPATH=str(REPO),
     )
     assert gina.json("login", server.url, "-u", "gina", stdin=PASSWORD)["token_store"] == "keyring"
     token = json.loads(keyring_file.read_text())[f"ophis {server.api}"]

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.server.conda.database import ServerDatabase
 
 from ophis.core.distribution_types import DistributionType
 from ophis.testing.cli import isolated_user
 from ophis.testing.packages import make_package
 from ophis.testing.python_dists import make_wheel
 from ophis.testing.server import RunningServer
+from ophis.testing.server_db import ServerDatabase
 
 SECRET = "noarch/secret-tool-1.0-0.tar.bz2"
 MOVING = "noarch/moving-1.0-0.tar.bz2"

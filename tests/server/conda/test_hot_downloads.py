@@ -14,13 +14,13 @@ import time
 import httpx
 import pytest
 from sqlalchemy import select
-from tests.server.conda.database import ServerDatabase
 
 from ophis.server.context import ServerContext
 from ophis.server.db.models import File
 from ophis.testing.backends import sends_local_files
 from ophis.testing.packages import make_package
 from ophis.testing.server import RunningServer
+from ophis.testing.server_db import ServerDatabase
 
 LOCAL_FILES_ONLY = pytest.mark.skipif(not sends_local_files(), reason="S3 sends redirects")
 

@@ -17,7 +17,6 @@ import httpx
 import pytest
 import rattler
 import zstandard
-from tests.server.conda.database import ServerDatabase
 
 from ophis.core.distribution_types import DistributionType
 from ophis.core.errors import OphisError
@@ -28,6 +27,7 @@ from ophis.testing.backends import sends_local_files
 from ophis.testing.packages import make_package
 from ophis.testing.python_dists import make_wheel
 from ophis.testing.server import RunningServer, run_server
+from ophis.testing.server_db import ServerDatabase
 
 IDENTITY = {"Accept-Encoding": "identity"}
 

@@ -5,9 +5,6 @@ private package behind a token."""
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -15,12 +12,13 @@ import orjson
 import pytest
 import rattler
 from rattler.exceptions import SolverError
-from tests.server.conda.database import ServerDatabase
 
 from ophis.client.repodata_cache import FetchOptions, fetch_all
 from ophis.core.channel import ChannelContext, parse_channel
+from ophis.testing.cli import linked, ophis_create
 from ophis.testing.packages import make_package
 from ophis.testing.server import RunningServer
+from ophis.testing.server_db import ServerDatabase
 
 RECIPES = Path("conda") / "test-recipes" / "noarch"
 
@@ -75,22 +73,6 @@ def test_rattler_sees_a_private_package_only_with_the_token(
     with pytest.raises(SolverError, match="secret-tool"):
         solve(server.conda("alice"), "secret-tool", tmp_path / "anonymous")
     assert httpx.get(private["secret-tool"].replace(f"/t/{alice}", "")).status_code == 404
-
-
-def ophis_create(env: dict[str, str], prefix: Path, channel: str, *args: str) -> tuple[int, dict]:
-    args = ("--override-channels", "--json", "-y", *args)
-    result = subprocess.run(
-        [sys.executable, "-m", "ophis", "create", "-p", str(prefix), "-c", channel, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    return result.returncode, json.loads(result.stdout)
-
-
-def linked(report: dict) -> dict[str, str]:
-    return {a["name"]: a["version"] for a in report["actions"]["LINK"]}
 
 
 def test_ophis_create_dry_run_from_a_private_channel(

@@ -11,11 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 import zstandard
-from tests.server.conda.database import ServerDatabase
 
 from ophis.core.shards import read_shard, read_shards_index
 from ophis.testing.packages import make_package
 from ophis.testing.server import RunningServer
+from ophis.testing.server_db import ServerDatabase
 
 RECIPES = ("noarch/dependency-1.0-0.tar.bz2", "noarch/dependency-2.0-0.tar.bz2")
 RECIPES += ("noarch/dependent-2.0-0.tar.bz2", "noarch/versioned-1.0-0.conda")

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import orjson
-from tests.server.conda.database import ServerDatabase
 
 from ophis.core.distribution_types import DistributionType
 from ophis.core.repodata import build_repodata, dumps
@@ -23,6 +22,7 @@ from ophis.server.services.channels.channel_cache import CacheKey, ChannelCache
 from ophis.server.services.intake import ingest, inspection
 from ophis.testing.packages import make_package
 from ophis.testing.server import RunningServer
+from ophis.testing.server_db import ServerDatabase
 
 
 def fetch(url: str) -> tuple[bytes, dict]:

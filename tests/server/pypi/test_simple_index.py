@@ -10,11 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.server.conda.database import ServerDatabase
 
 from ophis.core.distribution_types import DistributionType
 from ophis.testing.python_dists import make_wheel
 from ophis.testing.server import RunningServer
+from ophis.testing.server_db import ServerDatabase
 
 PEP691 = "application/vnd.pypi.simple.v1+json"
 

@@ -13,10 +13,7 @@ import pytest
 from ophis.server.storage.interfaces import Storage
 from ophis.server.storage.local import LocalStorage
 from ophis.testing.backends import S3_ENV
-from ophis.testing.s3 import UNSET, create_bucket, running_s3, s3_environment
-
-#: small enough that a test file of a few MiB takes the multipart path (S3's least part)
-PART = 5 * 1024 * 1024
+from ophis.testing.s3 import UNSET, create_bucket, make_s3_storage, running_s3, s3_environment
 
 
 @pytest.fixture(scope="session")
@@ -37,19 +34,6 @@ def s3_endpoint() -> Iterator[str]:
 @pytest.fixture
 def bucket(s3_endpoint: str) -> str:
     return create_bucket(s3_endpoint)
-
-
-def make_s3_storage(endpoint: str, bucket: str, root: Path) -> Storage:
-    from ophis.server.storage.s3 import S3Storage
-
-    return S3Storage(
-        bucket,
-        "some/prefix",
-        temp_root=root / "staging",
-        endpoint_url=endpoint,
-        multipart_threshold=PART,
-        multipart_chunksize=PART,
-    )
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.server.storage.conftest import PART
 
 from ophis.server.storage.interfaces import Storage
 from ophis.server.storage.local import LocalStorage
+from ophis.testing.s3 import PART
 
 KEY = "blobs/ab/abcdef/demo-1.0-0.conda"
 INVALID_KEYS = ["", "/abs", "a//b", "a/", "../up", "a/../b", "a/./b", ".", "a\\b"]

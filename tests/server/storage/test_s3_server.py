@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select
-from tests.server.conftest import AnacondaClient
 
 from ophis.server.db.engine import make_engine
 from ophis.server.db.models import Stage
+from ophis.testing.anaconda_client import AnacondaClient
 from ophis.testing.backends import Backend
 from ophis.testing.packages import make_package
 from ophis.testing.python_dists import make_wheel

@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from tests.server.conda.database import ServerDatabase
-from tests.server.web.conftest import WebClient, conda_package, signed_in, text_of
 
 from ophis.server.db.models import Account
+from ophis.testing.packages import conda_package
 from ophis.testing.server import RunningServer
+from ophis.testing.server_db import ServerDatabase
+from ophis.testing.web import WebClient, signed_in, text_of
 
 ADMIN_PAGE = "/settings/admin"
 

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.server.web.conftest import PASSWORD, WebClient, signed_in, text_of
 
-from ophis.testing.server import RunningServer
+from ophis.testing.server import PASSWORD, RunningServer
+from ophis.testing.web import WebClient, signed_in, text_of
 
 ADMIN = "/settings/admin"
 NEW_PASSWORD = "a-brand-new-password"

@@ -14,9 +14,6 @@ from xml.etree import ElementTree
 
 import httpx
 import pytest
-from tests.server.conda.database import ServerDatabase
-from tests.server.web.conftest import WebClient, conda_package, text_of
-from tests.server.web.test_browser import PHONE, chromium, fits_the_screen
 
 from ophis.core.distribution_types import DistributionType
 from ophis.core.package_file import file_digests
@@ -24,9 +21,13 @@ from ophis.server.services.accounts import accounts
 from ophis.server.services.catalog import files
 from ophis.server.services.intake import ingest
 from ophis.testing.backends import sends_local_files
+from ophis.testing.browser import PHONE, chromium, fits_the_screen
 from ophis.testing.cli import ophis
+from ophis.testing.packages import conda_package
 from ophis.testing.python_dists import make_wheel
 from ophis.testing.server import RunningServer
+from ophis.testing.server_db import ServerDatabase
+from ophis.testing.web import WebClient, text_of
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 HOSTILE_SUMMARY = '<img src=x onerror="alert(1)"> & <b>bold</b>'

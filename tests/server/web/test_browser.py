@@ -11,56 +11,16 @@ through ``scripts/system-deps.sh``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.server.conftest import AnacondaClient
-from tests.server.web.conftest import PASSWORD, conda_package
 
 from ophis.security.tokens import PREFIX as TOKEN_PREFIX
-from ophis.testing.server import RunningServer
-
-CHROMIUM = Path("/usr/bin/chromium")
-#: Playwright's own browser download does not work here; Debian's chromium, headless
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-WIDE = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
-
-
-@contextmanager
-def chromium() -> Iterator[Any]:
-    """Debian's chromium under Playwright; a failure (never a skip) when either is missing."""
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"The browser test needs Debian's chromium at {CHROMIUM}: install it with"
-            " `apt-get install -y chromium` (scripts/system-deps.sh does, as root).",
-            pytrace=False,
-        )
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail(
-            "The browser test needs Playwright for Python: `pip install -e '.[test]'`.",
-            pytrace=False,
-        )
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+from ophis.testing.anaconda_client import AnacondaClient
+from ophis.testing.browser import PHONE, WIDE, chromium, fits_the_screen
+from ophis.testing.packages import conda_package
+from ophis.testing.server import PASSWORD, RunningServer
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +32,6 @@ def shoot(page: Any, folder: Path, name: str) -> None:
     path = folder / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     print(f"screenshot: {path}")
-
-
-def fits_the_screen(page: Any) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def test_sign_up_upload_find_and_hide_a_package_in_a_browser(

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.server.conda.database import ServerDatabase
-from tests.server.web.conftest import PASSWORD, WebClient, conda_package, signed_in, text_of
 
 from ophis.client.upload import UploadOptions, upload
 from ophis.server.db.models import ChannelNotice, utcnow
 from ophis.server.services.accounts import accounts
-from ophis.testing.server import RunningServer
+from ophis.testing.packages import conda_package
+from ophis.testing.server import PASSWORD, RunningServer
+from ophis.testing.server_db import ServerDatabase
+from ophis.testing.web import WebClient, signed_in, text_of
 
 NOT_FOUND = "There is nothing here."
 #: conda's notice levels (conda.base.constants.NoticeLevel)

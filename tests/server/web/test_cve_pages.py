@@ -9,12 +9,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.server.conda.database import ServerDatabase
-from tests.server.web.conftest import PASSWORD, WebClient, signed_in, text_of
-from tests.server.web.test_browser import chromium
 
+from ophis.testing.browser import chromium
 from ophis.testing.packages import make_package
-from ophis.testing.server import RunningServer
+from ophis.testing.server import PASSWORD, RunningServer
+from ophis.testing.server_db import ServerDatabase
+from ophis.testing.web import WebClient, signed_in, text_of
 
 FEED = Path(__file__).parents[3] / "src" / "ophis" / "testing" / "data" / "cve-feed"
 CRITICAL = "CVE-2022-37434"

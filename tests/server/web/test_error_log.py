@@ -13,15 +13,15 @@ import httpx
 import pytest
 from fastapi import Request
 from sqlalchemy import func, select
-from tests.server.conda.database import ServerDatabase
-from tests.server.web.conftest import WebClient, conda_package, text_of
 
 from ophis.server.app import create_app
 from ophis.server.db.models import ServerErrorLog, utcnow
 from ophis.server.services.events import error_log
 from ophis.server.settings import ServerSettings
-from ophis.testing.packages import make_package
+from ophis.testing.packages import conda_package, make_package
 from ophis.testing.server import RunningServer
+from ophis.testing.server_db import ServerDatabase
+from ophis.testing.web import WebClient, text_of
 
 ADMIN_PAGE = "/settings/admin"
 

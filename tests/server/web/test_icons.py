@@ -10,15 +10,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.server.conda.database import ServerDatabase
-from tests.server.web.conftest import PASSWORD, WebClient, signed_in
 
 from ophis.client.upload import UploadOptions, upload
 from ophis.core.distribution_types import DistributionType
 from ophis.server.services.catalog import files
 from ophis.server.services.intake import inspection
 from ophis.testing.packages import make_package, tiny_png
-from ophis.testing.server import RunningServer
+from ophis.testing.server import PASSWORD, RunningServer
+from ophis.testing.server_db import ServerDatabase
+from ophis.testing.web import WebClient, signed_in
 
 
 @pytest.fixture(scope="module")

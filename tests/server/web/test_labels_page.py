@@ -11,12 +11,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.server.conda.database import ServerDatabase
-from tests.server.web.conftest import WebClient, conda_package, signed_in, text_of
 
 from ophis.server.db.models import OrgGroup
 from ophis.server.services.accounts import accounts
+from ophis.testing.packages import conda_package
 from ophis.testing.server import RunningServer
+from ophis.testing.server_db import ServerDatabase
+from ophis.testing.web import WebClient, signed_in, text_of
 
 PAGE = "/settings/labels"
 

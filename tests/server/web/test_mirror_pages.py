@@ -11,12 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.mirror.conftest import add_package, reindex
-from tests.server.web.conftest import WebClient, signed_in, text_of
 
 from ophis.mirror.plan import records_of
 from ophis.testing.http import StaticServer, serve_directory
+from ophis.testing.mirror import add_package, reindex
 from ophis.testing.server import RunningServer, run_server
+from ophis.testing.web import WebClient, signed_in, text_of
 
 PAGE = "/settings/mirrors"
 SECRET = "mirror-page-upstream-token-5678"

@@ -15,16 +15,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.server.test_user_content_origin import ATTACK_THE_SITE
-from tests.server.web.conftest import PASSWORD, WebClient, signed_in
-from tests.server.web.test_browser import WIDE, chromium
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from ophis.server.services.hosting.notebooks import user_folder
 from ophis.server.settings import load_settings
-from ophis.testing.server import RunningServer, run_server
-from ophis.testing.user_code import NOT_ROOT, enable_user_code, user_homes
+from ophis.testing.browser import WIDE, chromium
+from ophis.testing.notebooks import execute_request, stream_output
+from ophis.testing.server import PASSWORD, RunningServer
+from ophis.testing.user_code import (
+    ATTACK_THE_SITE,
+    NOT_ROOT,
+    user_code_server,
+)
+from ophis.testing.web import WebClient, signed_in
 
 IDLE_SECONDS = 6
 
@@ -33,18 +37,13 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason=NOT_ROOT)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    data = tmp_path_factory.mktemp("notebooks") / "data"
-    data.mkdir()
-    with user_homes() as homes:
-        enable_user_code(
-            data,
-            homes,
-            f"notebooks_idle_seconds = {IDLE_SECONDS}",
-            "notebooks_poll_seconds = 0.5",
-            "notebooks_max_running = 1",
-        )
-        with run_server(data) as running:
-            yield running
+    with user_code_server(
+        tmp_path_factory.mktemp("notebooks") / "data",
+        f"notebooks_idle_seconds = {IDLE_SECONDS}",
+        "notebooks_poll_seconds = 0.5",
+        "notebooks_max_running = 1",
+    ) as running:
+        yield running
 
 
 def _home(server: RunningServer, login: str) -> Path:
@@ -122,8 +121,8 @@ def test_a_kernel_runs_code_over_the_proxied_websocket(
     url = f"{origin.replace('http', 'ws')}/notebooks/alice/api/kernels/{kernel_id}/channels"
     with connect(url, additional_headers={"Cookie": cookie, "Origin": origin}) as socket:
         msg_id = uuid.uuid4().hex
-        socket.send(json.dumps(_execute_request(msg_id, "print(6 * 7)")))
-        assert _stream_output(socket, msg_id) == "42\n"
+        socket.send(json.dumps(execute_request(msg_id, "print(6 * 7)")))
+        assert stream_output(socket, msg_id) == "42\n"
 
 
 def test_jupyterlab_opens_in_a_real_browser_through_the_proxy(
@@ -205,35 +204,3 @@ def test_an_idle_notebook_server_is_stopped(
 
 def _zombie(pid: int) -> bool:
     return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
-
-
-def _execute_request(msg_id: str, code: str) -> dict[str, object]:
-    header = {
-        "msg_id": msg_id,
-        "username": "test",
-        "session": uuid.uuid4().hex,
-        "msg_type": "execute_request",
-        "version": "5.3",
-        "date": "",
-    }
-    return {
-        "header": header,
-        "parent_header": {},
-        "metadata": {},
-        "content": {"code": code, "silent": False, "store_history": False},
-        "channel": "shell",
-        "buffers": [],
-    }
-
-
-def _stream_output(socket: object, msg_id: str, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        message = json.loads(socket.recv(timeout=timeout))  # type: ignore[attr-defined]
-        if message.get("parent_header", {}).get("msg_id") != msg_id:
-            continue
-        if message["msg_type"] == "stream":
-            return message["content"]["text"]
-        if message["msg_type"] == "error":
-            raise AssertionError(message["content"])
-    raise AssertionError("no output from the kernel")

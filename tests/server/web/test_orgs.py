@@ -8,10 +8,11 @@ import html
 from pathlib import Path
 
 import httpx
-from tests.server.web.conftest import PASSWORD, WebClient, conda_package, signed_in, text_of
 
 from ophis.client.upload import upload
-from ophis.testing.server import RunningServer
+from ophis.testing.packages import conda_package
+from ophis.testing.server import PASSWORD, RunningServer
+from ophis.testing.web import WebClient, signed_in, text_of
 
 ORGS = "/settings/orgs"
 

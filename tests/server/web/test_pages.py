@@ -9,14 +9,15 @@ import re
 
 import httpx
 import pytest
-from tests.server.conda.database import ServerDatabase
-from tests.server.web.conftest import WebClient, conda_package, signed_in, text_of
 
 from ophis.core.distribution_types import DistributionType
 from ophis.server.services.accounts import accounts
 from ophis.server.services.catalog import files
+from ophis.testing.packages import conda_package
 from ophis.testing.python_dists import make_wheel
 from ophis.testing.server import RunningServer
+from ophis.testing.server_db import ServerDatabase
+from ophis.testing.web import WebClient, signed_in, text_of
 
 NOT_FOUND = "There is nothing here."
 

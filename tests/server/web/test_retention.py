@@ -14,7 +14,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from tests.server.web.conftest import PASSWORD, WebClient, conda_package, signed_in, text_of
 
 from ophis.client.upload import UploadOptions, upload
 from ophis.core.distribution_types import DistributionType
@@ -25,7 +24,9 @@ from ophis.server.services.accounts import accounts
 from ophis.server.services.catalog import retention
 from ophis.server.services.intake import ingest, inspection
 from ophis.testing.backends import fresh_backend
-from ophis.testing.server import RunningServer, run_server
+from ophis.testing.packages import conda_package
+from ophis.testing.server import PASSWORD, RunningServer, run_server
+from ophis.testing.web import WebClient, signed_in, text_of
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import insert, select
-from tests.server.conda.database import ServerDatabase
-from tests.server.web.conftest import WebClient
 
 from ophis.server.db.models import Account, File, FileLabel, Label, Package, Release
 from ophis.testing.server import run_server
+from ophis.testing.server_db import ServerDatabase
+from ophis.testing.web import WebClient
 
 SMALL, LARGE = 10, 10_000
 #: ids far above what the server made for itself (its administrator)

@@ -11,11 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import select
-from tests.server.conda.database import ServerDatabase
-from tests.server.web.conftest import PASSWORD, WebClient, signed_in, text_of
 
 from ophis.server.db.models import WebSession, utcnow
-from ophis.testing.server import RunningServer, run_server
+from ophis.testing.server import PASSWORD, RunningServer, run_server
+from ophis.testing.server_db import ServerDatabase
+from ophis.testing.web import WebClient, signed_in, text_of
 
 FORM_EXPIRED = "The form expired or came from another site; reload and try again."
 

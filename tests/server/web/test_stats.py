@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from tests.server.conda.database import ServerDatabase
-from tests.server.web.conftest import WebClient, signed_in
 
 from ophis.core.package_create import create_package
 from ophis.testing.packages import make_index
 from ophis.testing.server import RunningServer
+from ophis.testing.server_db import ServerDatabase
+from ophis.testing.web import WebClient, signed_in
 
 
 @pytest.fixture(scope="module")

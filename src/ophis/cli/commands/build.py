@@ -11,7 +11,7 @@ from ophis.cli.output import emit_json, fail, stderr, stdout
 from ophis.core.errors import OphisError
 
 if TYPE_CHECKING:  # the build modules load only when a build command runs
-    from ophis.build.builder import BuildReport
+    from ophis.builder.builder import BuildReport
 
 CHANNEL = typer.Option(
     [], "--channel", "-c", help="Build and test from this channel (repeatable; first wins)."
@@ -64,8 +64,8 @@ def build(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Build a recipe into tested packages in a local channel (and upload them)."""
-    from ophis.build.builder import BuildOptions, archive_format, build_recipe, channel_urls
-    from ophis.build.upload import upload_built
+    from ophis.builder.builder import BuildOptions, archive_format, build_recipe, channel_urls
+    from ophis.builder.upload import upload_built
 
     try:
         options = BuildOptions(
@@ -118,8 +118,8 @@ def render(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Print the fully rendered recipe, once per variant (nothing is solved or built)."""
-    from ophis.build.builder import BuildOptions, render_recipe
-    from ophis.build.recipe import dump_yaml
+    from ophis.builder.builder import BuildOptions, render_recipe
+    from ophis.builder.recipe import dump_yaml
 
     options = BuildOptions(
         output_dir=Path("output"),
@@ -151,7 +151,7 @@ def skeleton_pypi(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Write a starter recipe for a Python package (with grayskull)."""
-    from ophis.build.skeleton import write_pypi_recipe
+    from ophis.builder.skeleton import write_pypi_recipe
 
     try:
         path, notes = write_pypi_recipe(name, output_dir, sdist, recipe_format)

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ophis.build.errors import RecipeError
+from ophis.builder.errors import RecipeError
 
 #: the files read from the recipe folder when present, as rattler-build and conda-build do
 DISCOVERED = ("variants.yaml", "conda_build_config.yaml")

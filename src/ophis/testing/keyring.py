@@ -1,6 +1,6 @@
 """A keyring backend for tests: a JSON file at ``$OPHIS_TEST_KEYRING`` (the real ones need a
 desktop session). Select it with ``PYTHON_KEYRING_BACKEND`` set to
-``tests.server.client.json_keyring.JsonKeyring``."""
+``ophis.testing.keyring.JsonKeyring``."""
 
 from __future__ import annotations
 

@@ -3,21 +3,11 @@ and removal, retried with back-off after a failure, logged on the page."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-import httpx
-import pytest
 from sqlalchemy import select
-from tests.server.web.conftest import PASSWORD, WebClient, conda_package, signed_in, text_of
 
 from ophis.client.upload import upload
 from ophis.server.context import ServerContext
@@ -25,94 +15,16 @@ from ophis.server.db.models import Webhook
 from ophis.server.services.accounts import accounts
 from ophis.server.services.events import webhooks
 from ophis.testing.backends import fresh_backend
-from ophis.testing.server import RunningServer, run_server
-
-SECRET = "a-webhook-secret"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """A server whose sender looks often and retries soon."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("OPHIS_WEBHOOK_POLL", "0.2")
-        patch.setenv("OPHIS_WEBHOOK_BACKOFF", "0.2")
-        with run_server(tmp_path_factory.mktemp("server") / "data") as running:
-            yield running
-
-
-@dataclass
-class Received:
-    event: str
-    delivery: str
-    signature: str
-    body: bytes
-
-    @property
-    def payload(self) -> dict[str, Any]:
-        return json.loads(self.body)
-
-
-@dataclass
-class Receiver:
-    """Records the POSTs it gets; answers them with ``statuses`` in turn, then 200."""
-
-    url: str = ""
-    statuses: list[int] = field(default_factory=list)
-    received: list[Received] = field(default_factory=list)
-
-    def wait_for(self, count: int, timeout: float = 20) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        while len(self.received) < count and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert len(self.received) >= count, self.received
-        return self.received
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    record = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            headers = self.headers
-            record.received.append(
-                Received(
-                    headers["X-Ophis-Event"],
-                    headers["X-Ophis-Delivery"],
-                    headers["X-Ophis-Signature-256"],
-                    body,
-                )
-            )
-            self.send_response(record.statuses.pop(0) if record.statuses else 200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    record.url = f"http://127.0.0.1:{http.server_port}/hook"
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield record
-    http.shutdown()
-    http.server_close()
-
-
-def create_hook(browser: WebClient, owner: str, url: str, **form: object) -> httpx.Response:
-    data = {"owner": owner, "url": url, "secret": SECRET, "events": ["upload", "label", "remove"]}
-    return browser.post("/settings/webhooks", {**data, **form}, page="/settings/webhooks")
-
-
-def signed(received: Received) -> bool:
-    expected = "sha256=" + hmac.new(SECRET.encode(), received.body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, received.signature)
-
-
-def api(server: RunningServer, login: str) -> httpx.Client:
-    token = server.login(login, PASSWORD)
-    return httpx.Client(base_url=server.api, headers={"Authorization": f"token {token}"})
+from ophis.testing.packages import conda_package
+from ophis.testing.server import PASSWORD, RunningServer
+from ophis.testing.web import signed_in, text_of
+from ophis.testing.webhooks import (
+    SECRET,
+    Receiver,
+    api,
+    create_hook,
+    signed,
+)
 
 
 def test_upload_label_and_removal_are_sent_signed(

@@ -8,49 +8,30 @@ import hashlib
 import json
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from tests.mirror.conftest import add_package, records, reindex
-from tests.server.conda.test_install import linked, ophis_create
 
 from ophis.mirror.plan import Filters, records_of
 from ophis.server.context import ServerContext
 from ophis.server.services.channels import mirror_channels
+from ophis.testing.cli import linked, ok_json, ophis_create
 from ophis.testing.http import StaticServer, serve_directory
+from ophis.testing.mirror import (
+    FOLLOWER_PASSWORD,
+    add_package,
+    download,
+    mirror_command,
+    records,
+    reindex,
+)
 from ophis.testing.server import RunningServer, run_server
 
-PASSWORD = "a-password-for-mirrors"
 RECIPES = Path("conda") / "test-recipes" / "noarch"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """The mirroring server, without its runner: these tests sync by hand."""
-    with ExitStack() as stack:
-        with pytest.MonkeyPatch.context() as patch:  # read once, as the server starts
-            patch.setenv("OPHIS_MIRROR_RUNNER", "false")
-            running = stack.enter_context(run_server(tmp_path_factory.mktemp("mirroring") / "data"))
-        yield running
-
-
-_owners = iter(range(1, 1000))
-
-
-@pytest.fixture
-def owner(server: RunningServer) -> str:
-    """A new user per test: each test has channels of its own."""
-    login = f"follower{next(_owners)}"
-    result = server.ophis("user", "create", login, "--password", PASSWORD)
-    assert result.returncode == 0, result.stderr
-    return login
 
 
 @pytest.fixture
@@ -66,41 +47,8 @@ def upstream(tmp_path: Path) -> Iterator[tuple[Path, StaticServer]]:
         yield root, static
 
 
-def command(
-    server: RunningServer, *args: str, storage: bool = False
-) -> subprocess.CompletedProcess[str]:
-    """``ophis server mirror ARGS`` on the server's database (and storage, for a sync)."""
-    where = (
-        server.backend.server_args()
-        if storage
-        else (["--database", server.backend.database_url] if server.backend.database_url else [])
-    )
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ophis",
-            "server",
-            "mirror",
-            *args,
-            "--data-dir",
-            str(server.data_dir),
-            *where,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> Any:
-    assert result.returncode == 0, result.stdout + result.stderr
-    return json.loads(result.stdout)
-
-
 def sync(server: RunningServer, target: str) -> subprocess.CompletedProcess[str]:
-    return command(server, "sync", target, "--json", storage=True)
+    return mirror_command(server, "sync", target, "--json", storage=True)
 
 
 def served(
@@ -116,13 +64,6 @@ def expected(root: Path, subdir: str, filters: Filters = Filters()) -> dict[str,
     return {fn: r["sha256"] for fn, r in filters.apply(records(root, subdir)).items()}
 
 
-def download(
-    server: RunningServer, owner: str, subdir: str, filename: str, label: str | None = None
-) -> httpx.Response:
-    url = f"{server.conda(owner, label)}/{subdir}/{filename}"
-    return httpx.get(url, follow_redirects=True, timeout=30)
-
-
 # --- mirror channels ------------------------------------------------------------------------
 
 
@@ -130,8 +71,8 @@ def test_a_synced_mirror_serves_the_filtered_upstream(
     server: RunningServer, owner: str, upstream: tuple[Path, StaticServer]
 ) -> None:
     root, static = upstream
-    added = ok(
-        command(
+    added = ok_json(
+        mirror_command(
             server,
             "add",
             f"{owner}/stable",
@@ -150,7 +91,7 @@ def test_a_synced_mirror_serves_the_filtered_upstream(
         )
     )
     assert added["mode"] == "mirror" and added["last_status"] == ""
-    [report] = ok(sync(server, f"{owner}/stable"))
+    [report] = ok_json(sync(server, f"{owner}/stable"))
     assert report["status"] == "ok" and report["failure_count"] == 0
     filters = Filters.parse(include=("alpha", "gamma"), newest=2)
     for subdir in ("noarch", "linux-64"):
@@ -162,7 +103,7 @@ def test_a_synced_mirror_serves_the_filtered_upstream(
     assert report["files"] == 3 and report["bytes"] > 0
     body = download(server, owner, "noarch", "alpha-3.0-0.tar.bz2", "stable").content
     assert hashlib.sha256(body).hexdigest() == records(root)["alpha-3.0-0.tar.bz2"]["sha256"]
-    [listed] = ok(command(server, "list", owner, "--json"))
+    [listed] = ok_json(mirror_command(server, "list", owner, "--json"))
     assert listed["last_status"] == "ok" and listed["last_summary"]["files"] == 3
 
 
@@ -170,18 +111,18 @@ def test_a_resync_follows_what_upstream_added_and_removed(
     server: RunningServer, owner: str, upstream: tuple[Path, StaticServer]
 ) -> None:
     root, static = upstream
-    ok(command(server, "add", owner, static.url, "-s", "noarch", "--json"))
-    ok(sync(server, owner))
+    ok_json(mirror_command(server, "add", owner, static.url, "-s", "noarch", "--json"))
+    ok_json(sync(server, owner))
     assert served(server, owner, "noarch") == expected(root, "noarch")
     (root / "noarch" / "alpha-1.0-0.tar.bz2").unlink()
     add_package(root, "delta", "1.0")
     reindex(root)
-    [report] = ok(sync(server, owner))
+    [report] = ok_json(sync(server, owner))
     assert report["files"] == 1 and report["removed"] == 1
     assert served(server, owner, "noarch") == expected(root, "noarch")
     assert "alpha-1.0-0.tar.bz2" not in served(server, owner, "noarch")
     assert download(server, owner, "noarch", "alpha-1.0-0.tar.bz2").status_code == 404
-    [again] = ok(sync(server, owner))  # nothing changed: nothing fetched
+    [again] = ok_json(sync(server, owner))  # nothing changed: nothing fetched
     assert (again["files"], again["removed"]) == (0, 0)
 
 
@@ -192,7 +133,7 @@ def test_a_corrupt_upstream_file_is_never_published_and_is_reported(
     damaged = root / "noarch" / "beta-1.0-0.tar.bz2"
     good = damaged.read_bytes()
     damaged.write_bytes(b"\0" * len(good))  # same size, other bytes
-    ok(command(server, "add", owner, static.url, "-s", "noarch", "--json"))
+    ok_json(mirror_command(server, "add", owner, static.url, "-s", "noarch", "--json"))
     result = sync(server, owner)
     assert result.returncode == 1
     [report] = json.loads(result.stdout)
@@ -202,11 +143,11 @@ def test_a_corrupt_upstream_file_is_never_published_and_is_reported(
     assert "beta-1.0-0.tar.bz2" not in published
     assert set(published) == set(expected(root, "noarch")) - {"beta-1.0-0.tar.bz2"}
     assert download(server, owner, "noarch", "beta-1.0-0.tar.bz2").status_code == 404
-    [listed] = ok(command(server, "list", owner, "--json"))
+    [listed] = ok_json(mirror_command(server, "list", owner, "--json"))
     assert listed["last_status"] == "failed"
     assert listed["last_summary"]["failures"][0]["filename"] == "beta-1.0-0.tar.bz2"
     damaged.write_bytes(good)  # upstream repaired: the next sync completes the mirror
-    [report] = ok(sync(server, owner))
+    [report] = ok_json(sync(server, owner))
     assert (report["status"], report["files"]) == ("ok", 1)
     assert served(server, owner, "noarch") == expected(root, "noarch")
 
@@ -219,28 +160,30 @@ def test_the_upstream_token_is_used_and_never_shown(
     reindex(root)
     secret = "upstream-secret-token-1234"
     with serve_directory(root, token=secret) as static:
-        added = command(server, "add", owner, f"{static.url}/t/{secret}", "-s", "noarch", "--json")
-        [report] = ok(sync(server, owner))
-        listed = command(server, "list", "--json")
+        added = mirror_command(
+            server, "add", owner, f"{static.url}/t/{secret}", "-s", "noarch", "--json"
+        )
+        [report] = ok_json(sync(server, owner))
+        listed = mirror_command(server, "list", "--json")
     assert report["status"] == "ok" and report["files"] == 1
     assert served(server, owner, "noarch") == expected(root, "noarch")
     for shown in (added.stdout, listed.stdout, json.dumps(report)):
         assert secret not in shown
-    assert ok(added)["has_token"] is True
+    assert ok_json(added)["has_token"] is True
 
 
 def test_one_worker_syncs_a_mirror_at_a_time(
     server: RunningServer, owner: str, upstream: tuple[Path, StaticServer]
 ) -> None:
     _, static = upstream
-    ok(command(server, "add", owner, static.url, "-s", "noarch", "--json"))
+    ok_json(mirror_command(server, "add", owner, static.url, "-s", "noarch", "--json"))
     context = ServerContext.open(server.settings, upgrade=False)
     try:
         with context.sessions() as session:
             [row] = mirror_channels.list_mirrors(session, owner)
             assert mirror_channels.claim(session, row.id, due_only=False)  # another worker
             assert not mirror_channels.claim(session, row.id, due_only=False)
-        [report] = ok(sync(server, owner))
+        [report] = ok_json(sync(server, owner))
         assert report["status"] == "busy"
         assert served(server, owner, "noarch") == {}
     finally:
@@ -257,8 +200,12 @@ def test_ophis_create_installs_from_a_mirror_channel(
             shutil.copy(testdata / RECIPES / f"{name}-{version}-0.tar.bz2", root / "noarch")
     reindex(root)
     with serve_directory(root) as static:
-        ok(command(server, "add", owner, static.url, "-s", "noarch", "--newest", "1", "--json"))
-        ok(sync(server, owner))
+        ok_json(
+            mirror_command(
+                server, "add", owner, static.url, "-s", "noarch", "--newest", "1", "--json"
+            )
+        )
+        ok_json(sync(server, owner))
     code, report = ophis_create(home, tmp_path / "env", server.conda(owner), "dependent")
     assert code == 0, report
     assert linked(report) == {"dependent": "2.0", "dependency": "2.0"}
@@ -267,17 +214,21 @@ def test_ophis_create_installs_from_a_mirror_channel(
 def test_a_proxy_channel_is_not_synced_and_unknown_mirrors_are_refused(
     server: RunningServer, owner: str
 ) -> None:
-    ok(command(server, "add", f"{owner}/cache", "http://127.0.0.1:9/x", "--proxy", "--json"))
+    ok_json(
+        mirror_command(server, "add", f"{owner}/cache", "http://127.0.0.1:9/x", "--proxy", "--json")
+    )
     assert "proxy" in sync(server, f"{owner}/cache").stdout
     assert sync(server, f"{owner}/nothing").returncode == 1
-    assert command(server, "add", owner, "ftp://example", "--json").returncode == 1
+    assert mirror_command(server, "add", owner, "ftp://example", "--json").returncode == 1
     assert (
-        command(server, "add", owner, "http://127.0.0.1:9/x", "--newest", "0", "--json").returncode
+        mirror_command(
+            server, "add", owner, "http://127.0.0.1:9/x", "--newest", "0", "--json"
+        ).returncode
         == 1
     )
-    removed = ok(command(server, "remove", f"{owner}/cache", "--json"))
+    removed = ok_json(mirror_command(server, "remove", f"{owner}/cache", "--json"))
     assert removed["removed"] is True
-    assert ok(command(server, "list", owner, "--json")) == []
+    assert ok_json(mirror_command(server, "list", owner, "--json")) == []
 
 
 def test_the_server_syncs_due_mirrors_on_its_own(
@@ -286,8 +237,14 @@ def test_the_server_syncs_due_mirrors_on_its_own(
     root, static = upstream
     monkeypatch.setenv("OPHIS_MIRROR_POLL_SECONDS", "0.3")
     with run_server(tmp_path / "runner") as running:
-        assert running.ophis("user", "create", "bob", "--password", PASSWORD).returncode == 0
-        ok(command(running, "add", "bob", static.url, "-s", "noarch", "--interval", "1", "--json"))
+        assert (
+            running.ophis("user", "create", "bob", "--password", FOLLOWER_PASSWORD).returncode == 0
+        )
+        ok_json(
+            mirror_command(
+                running, "add", "bob", static.url, "-s", "noarch", "--interval", "1", "--json"
+            )
+        )
         deadline = time.monotonic() + 60
         while served(running, "bob", "noarch") != expected(root, "noarch"):
             assert time.monotonic() < deadline, "the runner did not sync the mirror"
@@ -297,7 +254,7 @@ def test_the_server_syncs_due_mirrors_on_its_own(
         while "epsilon-1.0-0.tar.bz2" not in served(running, "bob", "noarch"):
             assert time.monotonic() < deadline, "the runner did not sync the mirror again"
             time.sleep(0.3)
-        [listed] = ok(command(running, "list", "--json"))
+        [listed] = ok_json(mirror_command(running, "list", "--json"))
         assert listed["last_status"] == "ok"
 
 
@@ -309,8 +266,8 @@ def test_a_proxy_fetches_a_file_on_first_request_and_keeps_it(
 ) -> None:
     root, _ = upstream
     with serve_directory(root) as static:  # its own, stopped midway
-        ok(
-            command(
+        ok_json(
+            mirror_command(
                 server,
                 "add",
                 f"{owner}/proxied",
@@ -349,7 +306,7 @@ def test_concurrent_first_requests_fetch_a_proxied_file_once(
     server: RunningServer, owner: str, upstream: tuple[Path, StaticServer]
 ) -> None:
     root, static = upstream
-    ok(command(server, "add", owner, static.url, "--proxy", "--json"))
+    ok_json(mirror_command(server, "add", owner, static.url, "--proxy", "--json"))
     path = "/noarch/alpha-3.0-0.tar.bz2"
     with ThreadPoolExecutor(6) as pool:
         answers = list(
@@ -368,7 +325,7 @@ def test_a_proxy_never_stores_a_corrupt_upstream_file(
     root, static = upstream
     damaged = root / "noarch" / "beta-1.0-0.tar.bz2"
     damaged.write_bytes(b"\0" * damaged.stat().st_size)
-    ok(command(server, "add", owner, static.url, "--proxy", "--json"))
+    ok_json(mirror_command(server, "add", owner, static.url, "--proxy", "--json"))
     assert download(server, owner, "noarch", "beta-1.0-0.tar.bz2").status_code == 502
     assert download(server, owner, "noarch", "beta-1.0-0.tar.bz2").status_code == 502
     assert download(server, owner, "noarch", "alpha-1.0-0.tar.bz2").status_code == 200
@@ -383,7 +340,7 @@ def test_ophis_create_installs_through_a_proxy_channel(
         shutil.copy(testdata / RECIPES / f"{name}-1.0-0.tar.bz2", root / "noarch")
     reindex(root)
     with serve_directory(root) as static:
-        ok(command(server, "add", owner, static.url, "--proxy", "--json"))
+        ok_json(mirror_command(server, "add", owner, static.url, "--proxy", "--json"))
         code, report = ophis_create(home, tmp_path / "env", server.conda(owner), "dependent")
     assert code == 0, report
     assert linked(report) == {"dependent": "1.0", "dependency": "1.0"}

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from conda_package_streaming.package_streaming import stream_conda_component
 
-from ophis.build.recipe import host_subdir
-from ophis.build.sandbox import namespaces_available
+from ophis.builder.recipe import host_subdir
+from ophis.builder.sandbox import namespaces_available
 from ophis.testing.build_channels import PY_SHORT, write_recipe
 from ophis.testing.cli import ok_json, ophis
 

@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ophis.build.errors import BuildError
-from ophis.build.recipe import (
+from ophis.builder.errors import BuildError
+from ophis.builder.recipe import (
     META_YAML,
     RECIPE_YAML,
     convert_meta,

@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 
 import rattler
 
-from ophis.build.errors import BuildError
+from ophis.builder.errors import BuildError
 from ophis.core.channel import Channel, expand_channels
 from ophis.core.platform import detect_machine_facts
 from ophis.core.repodata import build_repodata, dumps

@@ -23,7 +23,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
-from ophis.build.errors import RecipeError
+from ophis.builder.errors import RecipeError
 
 RECIPE_YAML, META_YAML = "recipe.yaml", "meta.yaml"
 _SELECTOR = re.compile(r"^(?P<text>.*?)\s*#\s*\[(?P<expr>.+)\]\s*$")

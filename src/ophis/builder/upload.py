@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ophis.build.engine import BuiltPackage
-from ophis.build.errors import BuildError
+from ophis.builder.engine import BuiltPackage
+from ophis.builder.errors import BuildError
 from ophis.client.api import ApiClient
 from ophis.client.credentials import ClientConfig, api_url, token_for
 from ophis.client.upload import SKIP, UploadOptions, describe, upload_files

@@ -7,27 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ophis.build.recipe import host_subdir
+from ophis.builder.recipe import host_subdir
 from ophis.testing.build_channels import make_build_channel
-from ophis.testing.cli import isolated_user
-
-
-def offline_user(folder: Path) -> dict[str, str]:
-    """:func:`isolated_user` with every proxy pointing at a closed local port: a build that
-    tried to reach conda-forge (or anything) would fail instead of downloading."""
-    env = isolated_user(folder)
-    closed = "http://127.0.0.1:9"
-    env.update(
-        http_proxy=closed,
-        https_proxy=closed,
-        HTTP_PROXY=closed,
-        HTTPS_PROXY=closed,
-        all_proxy=closed,
-        ALL_PROXY=closed,
-        no_proxy="127.0.0.1,localhost",
-        NO_PROXY="127.0.0.1,localhost",
-    )
-    return env
+from ophis.testing.cli import offline_user
 
 
 @pytest.fixture(scope="session")

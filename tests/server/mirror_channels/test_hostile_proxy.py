@@ -7,14 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.server.test_mirror_channels import command, download, ok, owner, server
 
+from ophis.testing.cli import ok_json
 from ophis.testing.hostile import METADATA_CASES, plant_victim, snapshot, write_repodata
 from ophis.testing.http import StaticServer, serve_directory
+from ophis.testing.mirror import download, mirror_command
 from ophis.testing.packages import make_package
 from ophis.testing.server import RunningServer
-
-__all__ = ["owner", "server"]  # the mirror tests' server and accounts, shared as fixtures
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +33,7 @@ def test_a_proxy_refuses_and_never_stores_hostile_packages(
     _root, static = upstream
     plant_victim(server.data_dir.parent)
     outside = snapshot(server.data_dir.parent, server.data_dir)
-    ok(command(server, "add", owner, static.url, "--proxy", "--json"))
+    ok_json(mirror_command(server, "add", owner, static.url, "--proxy", "--json"))
 
     for case in METADATA_CASES:
         filename = f"{case.name}-1.0-0.tar.bz2"

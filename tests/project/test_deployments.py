@@ -20,10 +20,11 @@ import pytest
 
 from ophis.indexer.channel_index import index_channel
 from ophis.testing.build_channels import make_build_channel
-from ophis.testing.cli import isolated_user, ok_json, ophis
+from ophis.testing.cli import ok_json, ophis
 from ophis.testing.http import free_port
-from ophis.testing.server import RunningServer, run_server
-from ophis.testing.user_code import NOT_ROOT, enable_user_code, user_homes
+from ophis.testing.polling import eventually
+from ophis.testing.server import RunningServer, admin_user
+from ophis.testing.user_code import NOT_ROOT, user_code_server
 from ophis.testing.venv_packages import make_venv_packages
 
 SUBDIR = "linux-64"
@@ -46,21 +47,13 @@ def channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     data = tmp_path_factory.mktemp("deployments") / "data"
-    data.mkdir()
-    with user_homes() as homes:  # its clean-up ends what the deployments left running
-        enable_user_code(data, homes, "deployments_poll_seconds = 0.5")
-        with run_server(data) as running:
-            yield running
+    with user_code_server(data, "deployments_poll_seconds = 0.5") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def user(tmp_path_factory: pytest.TempPathFactory, server: RunningServer) -> dict[str, str]:
-    env = isolated_user(tmp_path_factory.mktemp("user"))
-    closed = "http://127.0.0.1:9"  # anything but 127.0.0.1 fails instead of downloading
-    env.update(http_proxy=closed, https_proxy=closed, no_proxy="127.0.0.1,localhost")
-    env["ANACONDA_API_TOKEN"] = server.login()
-    env["OPHIS_SERVER"] = server.api  # as `ophis login` would make it the default
-    return env
+    return admin_user(server, tmp_path_factory.mktemp("user"))
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +85,7 @@ def test_the_template_runs_locally(user: dict[str, str], project: Path) -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        answer = _eventually(lambda: httpx.post(f"http://127.0.0.1:{port}/predict", json=SETOSA))
+        answer = eventually(lambda: httpx.post(f"http://127.0.0.1:{port}/predict", json=SETOSA))
         assert answer.json()["label"] == "setosa"
     finally:
         _kill_group(serving.pid)
@@ -204,10 +197,10 @@ def test_a_crashed_deployment_is_restarted_and_its_logs_kept(
         assert now["restarts"] == 1 and now["status"] == "running", now
         return now
 
-    _eventually(restarted, timeout=60)
+    eventually(restarted, timeout=60)
     # the app the killed process had started was ended with it, not left running
     assert _group_members(shown["pid"]) == []
-    answer = _eventually(
+    answer = eventually(
         lambda: httpx.post(
             f"{server.user_content_url}/deployments/{server.admin}/iris/predict",
             json=SETOSA,
@@ -279,21 +272,6 @@ def _deployment_token(user: dict[str, str], name: str, expires: str | None = Non
 def _kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-
-
-def _eventually(check: Any, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = check()
-            if not isinstance(result, httpx.Response) or result.status_code == 200:
-                return result
-        except (AssertionError, httpx.HTTPError):
-            if time.monotonic() > deadline:
-                raise
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still failing after {timeout} s: {result}")
-        time.sleep(0.3)
 
 
 def _group_members(group: int) -> list[int]:

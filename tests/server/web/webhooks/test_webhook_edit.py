@@ -9,13 +9,12 @@ import time
 from pathlib import Path
 
 import httpx
-from tests.server.web.conftest import WebClient, conda_package, signed_in, text_of
-from tests.server.web.test_webhooks import Receiver, api, create_hook, signed
-from tests.server.web.test_webhooks import receiver as receiver
-from tests.server.web.test_webhooks import server as server
 
 from ophis.client.upload import upload
+from ophis.testing.packages import conda_package
 from ophis.testing.server import RunningServer
+from ophis.testing.web import WebClient, signed_in, text_of
+from ophis.testing.webhooks import Receiver, api, create_hook, signed
 
 HOOKS = "/settings/webhooks"
 

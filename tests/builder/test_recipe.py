@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ophis.build.errors import RecipeError
-from ophis.build.recipe import (
+from ophis.builder.errors import RecipeError
+from ophis.builder.recipe import (
     apply_selectors,
     check_inside,
     check_rendered_paths,

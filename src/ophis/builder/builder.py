@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ophis.build.engine import BuildJob, BuiltPackage, result_path
-from ophis.build.errors import BuildError, RecipeError
-from ophis.build.recipe import (
+from ophis.builder.engine import BuildJob, BuiltPackage, result_path
+from ophis.builder.errors import BuildError, RecipeError
+from ophis.builder.recipe import (
     META_YAML,
     RECIPE_YAML,
     RecipeSource,
@@ -33,14 +33,14 @@ from ophis.build.recipe import (
     is_skipped,
     load_meta_yaml,
 )
-from ophis.build.sandbox import (
+from ophis.builder.sandbox import (
     NOT_CONTAINED,
     python_command,
     run_contained,
     worker_env,
     worker_pythonpath,
 )
-from ophis.build.variants import variant_files, variant_keys
+from ophis.builder.variants import variant_files, variant_keys
 
 BROKEN = "broken"
 _FORMATS = {".conda": "conda", ".tar.bz2": "tar.bz2", "conda": "conda", "tar.bz2": "tar.bz2"}
@@ -133,8 +133,8 @@ def build_recipe(where: Path, options: BuildOptions) -> BuildReport:
 def _pin_environments(job: BuildJob, stage: Path, report: BuildReport) -> None:
     """Ophis solves the build and host environments; the build sees only what it chose
     (the tests still solve their environments from the given channels and the output)."""
-    from ophis.build.engine import rendered_documents
-    from ophis.build.environments import pin_environments
+    from ophis.builder.engine import rendered_documents
+    from ophis.builder.environments import pin_environments
 
     pinned = pin_environments(rendered_documents(job), job.channels, stage, host_subdir())
     report.environments = pinned.solved
@@ -249,7 +249,7 @@ def _run_worker(job: BuildJob, stage: Path, contain: bool) -> tuple[dict[str, An
     env = worker_env(stage, os.environ)
     worker_pythonpath(env)
     done, contained = run_contained(
-        python_command("ophis.build.engine", str(job_path)), stage, env, contain
+        python_command("ophis.builder.engine", str(job_path)), stage, env, contain
     )
     log = done.stdout + done.stderr
     if contained and done.returncode == NOT_CONTAINED:

@@ -1,8 +1,8 @@
 """The part that drives py-rattler-build: render a recipe.yaml over its variants, build each
 variant (tests skipped there), then test each package in a fresh environment.
 
-It runs as its own process (``python -m ophis.build.engine JOB.json``), usually inside the
-sandbox of :mod:`ophis.build.sandbox`: the recipe's scripts run in it, so it must not share
+It runs as its own process (``python -m ophis.builder.engine JOB.json``), usually inside the
+sandbox of :mod:`ophis.builder.sandbox`: the recipe's scripts run in it, so it must not share
 the user's process, and py-rattler-build's native threads end with it. It reads a job and
 writes a result, both JSON, into the staging folder.
 """
@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ophis.build.errors import BuildError, RecipeError
-from ophis.build.recipe import check_rendered_paths
-from ophis.build.variants import load_variant_config
+from ophis.builder.errors import BuildError, RecipeError
+from ophis.builder.recipe import check_rendered_paths
+from ophis.builder.variants import load_variant_config
 
 
 @dataclass
