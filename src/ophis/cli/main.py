@@ -5,8 +5,10 @@ Typer is imported only when :mod:`ophis.cli.quick` leaves the command line to it
 
 from __future__ import annotations
 
+import atexit
 import gc
 import importlib
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -91,14 +93,37 @@ def main() -> None:
     try:
         if not dispatch(sys.argv[1:]):
             build_app(sys.argv[1:])()
-    finally:
-        release_native_objects()
+    except SystemExit as done:
+        leave_without_native_teardown(done.code)
+        raise
+    leave_without_native_teardown(0)
+
+
+def leave_without_native_teardown(code: object) -> None:
+    """End a command that loaded py-rattler without the interpreter's teardown. py-rattler's
+    worker threads release its objects; when that races with interpreter shutdown the
+    process dies (SIGSEGV or abort, about one run in thirty) after its output is complete,
+    and a script sees a failure. The objects are dropped while the interpreter is whole,
+    the exit handlers run (logging, temporary folders, flushes), then the process ends."""
+    if "rattler" not in sys.modules:
+        return  # nothing native to tear down: the usual exit
+    release_native_objects()
+    if isinstance(code, str):  # as the interpreter does with sys.exit("message")
+        sys.stderr.write(code + "\n")
+        code = 1
+    status = 0 if code is None else code if isinstance(code, int) else 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said
+            status = status or 120
+    os._exit(status)
 
 
 def release_native_objects() -> None:
-    """Drop py-rattler objects while the interpreter is still whole: its worker threads
-    release them, and doing that during interpreter shutdown aborts the process. A command
-    that never loaded py-rattler has none (and skips the collection's hundredths of a second)."""
+    """Drop py-rattler objects while the interpreter is still whole (the tests' process
+    calls this too). A command that never loaded py-rattler has none."""
     if "rattler" not in sys.modules:
         return
     solve = sys.modules.get("ophis.manager.solve")
