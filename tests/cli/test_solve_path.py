@@ -11,6 +11,7 @@ found once the copy is refreshed.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -102,8 +103,13 @@ def test_a_fresh_cached_channel_is_not_asked_again_and_a_refresh_finds_new_packa
         assert "httpx" in modules  # fetched: the client was needed
         assert server.requests
 
+        repodata = channel / "noarch" / "repodata.json"
+        served_at = repodata.stat().st_mtime
         make_package(channel / "noarch", "gamma", "1.0", "0")  # uploaded meanwhile
         index_channel(channel)
+        # a later second than the copy's Last-Modified, which the refresh sends back
+        for written in channel.rglob("*"):
+            os.utime(written, (served_at + 5, served_at + 5))
         server.requests.clear()
         cached, modules = dry_run(env, url, "gamma")
         # within local_repodata_ttl the cached copy is the answer, as in conda
