@@ -107,35 +107,14 @@ def _inspect_project(path: Path) -> Inspected:
     expected = project_archive.archive_name(facts.name, facts.version)
     if path.name != expected:
         raise InvalidPackageError(path.name, f"its manifest says it is {expected}")
-    size, md5, sha256 = file_digests(path)
-    return Inspected(
-        distribution_type=DistributionType.PROJECT,
-        name=facts.name,
-        version=facts.version,
-        basename=path.name,
-        filename=path.name,
-        subdir=None,
-        size=size,
-        md5=md5,
-        sha256=sha256,
-        summary=facts.summary,
+    return _outside_subdirs(
+        path, DistributionType.PROJECT, facts.name, facts.version, summary=facts.summary
     )
 
 
 def _inspect_generic(path: Path, name: str, version: str) -> Inspected:
     check_relative_path(path.name, "file name", path.name)
-    size, md5, sha256 = file_digests(path)
-    return Inspected(
-        distribution_type=DistributionType.GENERIC,
-        name=name,
-        version=version,
-        basename=path.name,
-        filename=path.name,
-        subdir=None,
-        size=size,
-        md5=md5,
-        sha256=sha256,
-    )
+    return _outside_subdirs(path, DistributionType.GENERIC, name, version)
 
 
 def model_basename(name: str, version: str, filename: str) -> str:
@@ -151,20 +130,10 @@ def _inspect_model(
     task, license_ = (str(declared.get(key) or "") for key in MODEL_DECLARED)
     with path.open("rb") as stream:
         facts = read_model_file(stream, path.stat().st_size, path.name, declared_task=task)
-    size, md5, sha256 = file_digests(path)
     card = facts.card()
     card["license"] = card["license"] or license_[:200]
-    return Inspected(
-        distribution_type=DistributionType.MODEL,
-        name=name,
-        version=version,
-        basename=basename,
-        filename=path.name,
-        subdir=None,
-        size=size,
-        md5=md5,
-        sha256=sha256,
-        attrs=card,
+    return _outside_subdirs(
+        path, DistributionType.MODEL, name, version, basename=basename, attrs=card
     )
 
 
@@ -172,21 +141,40 @@ def _inspect_python(path: Path) -> Inspected:
     if not is_python_distribution(path.name):
         raise InvalidPackageError(path.name, "is not a wheel (.whl) or an sdist (.tar.gz, .zip)")
     dist = read_python_distribution(path)
-    size, md5, sha256 = file_digests(path)
-    return Inspected(
-        distribution_type=DistributionType.PYPI,
-        name=dist.name,
-        version=dist.version,
-        basename=path.name,
-        filename=path.name,
-        subdir=None,
-        size=size,
-        md5=md5,
-        sha256=sha256,
+    return _outside_subdirs(
+        path,
+        DistributionType.PYPI,
+        dist.name,
+        dist.version,
         summary=dist.summary,
         attrs={
             "packagetype": dist.packagetype,
             "requires_python": dist.requires_python,
             "requires_dist": list(dist.requires_dist),
         },
+    )
+
+
+def _outside_subdirs(
+    path: Path,
+    kind: DistributionType,
+    name: str,
+    version: str,
+    basename: str | None = None,
+    **facts: Any,
+) -> Inspected:
+    """What every file outside a conda subdir is: its digests, stored under its own name
+    (or ``basename``), with the ``facts`` its kind reads (summary, attrs)."""
+    size, md5, sha256 = file_digests(path)
+    return Inspected(
+        distribution_type=kind,
+        name=name,
+        version=version,
+        basename=basename or path.name,
+        filename=path.name,
+        subdir=None,
+        size=size,
+        md5=md5,
+        sha256=sha256,
+        **facts,
     )
