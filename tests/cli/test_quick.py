@@ -12,7 +12,7 @@ import pytest
 import typer.main
 
 from ophis.cli.main import build_app
-from ophis.cli.quick import ROUTES, SHELL_NAMES, VALUE, Route, parse, route_for
+from ophis.cli.quick import ROUTES, SHELL_NAMES, VALUE, VALUES, Route, parse, route_for
 from ophis.indexer.channel_index import index_channel
 from ophis.testing.cli import isolated_user, ophis
 from ophis.testing.packages import make_package
@@ -49,7 +49,7 @@ def user(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     channel = (folder / "channel").as_uri()
     created = ophis(env, "create", "-n", "demo", "--override-channels", "-c", channel, "tool", "-y")
     assert created.returncode == 0, created.stdout + created.stderr
-    return env
+    return {**env, "QUICK_TEST_CHANNEL": channel}
 
 
 def _run(env: dict[str, str], script: str, argv: list[str]) -> tuple[int, str, str]:
@@ -89,11 +89,29 @@ SAME_AS_TYPER = [
     ["run", "-n", "demo", "sh", "-c", "echo $CONDA_PREFIX; exit 3"],
     ["run", "-n", "demo", "--cwd", "/", "pwd"],
     ["run", "-n", "no-such-env", "true"],
+    ["create", "-n", "other", "--dry-run", "--json", "tool", "-c", "CHANNEL", "-O"],
+    ["create", "-n", "other", "--dry-run", "tool", "--channel=CHANNEL", "--override-channels"],
+    ["create", "-n", "other", "-d", "--json", "-c", "CHANNEL", "-O", "tool", "--solver", "bogus"],
+    ["create", "-n", "demo", "--dry-run", "--json", "-c", "CHANNEL", "-O", "tool"],
+    ["install", "-n", "demo", "-d", "--json", "-c", "CHANNEL", "-O", "lib", "--freeze-installed"],
+    ["install", "-n", "demo", "--dry-run", "--json"],
+    ["update", "-n", "demo", "--dry-run", "--json", "-c", "CHANNEL", "-O", "--all"],
+    ["update", "-n", "demo", "--dry-run", "--json", "--update-specs", "--update-deps", "lib"],
+    ["update", "-n", "demo", "--json"],
+    ["remove", "-n", "demo", "--dry-run", "--json", "tool"],
+    ["uninstall", "-n", "demo", "--dry-run", "--all"],
+    ["remove", "-n", "no-such-env", "--json", "tool"],
 ]
+
+
+def _with_channel(env: dict[str, str], argv: list[str]) -> list[str]:
+    channel = env["QUICK_TEST_CHANNEL"]
+    return [arg.replace("CHANNEL", channel) for arg in argv]
 
 
 @pytest.mark.parametrize("argv", SAME_AS_TYPER, ids=" ".join)
 def test_the_quick_path_answers_as_typer_does(user: dict[str, str], argv: list[str]) -> None:
+    argv = _with_channel(user, argv)
     quick = _run(user, _MAIN, argv)
     assert quick == _run(user, _TYPER_ONLY, argv)
 
@@ -109,6 +127,10 @@ QUICK = [
     ["info", "--json"],
     ["env", "list", "--json"],
     ["config", "--show", "--json"],
+    ["create", "-n", "other", "--dry-run", "--json", "-c", "CHANNEL", "-O", "tool"],
+    ["install", "-n", "demo", "--dry-run", "--json", "-c", "CHANNEL", "-O", "lib"],
+    ["update", "-n", "demo", "--dry-run", "--json", "-c", "CHANNEL", "-O", "--all"],
+    ["remove", "-n", "demo", "--dry-run", "--json", "tool"],
 ]
 
 _IMPORTS_TYPER = """
@@ -122,7 +144,7 @@ main()
 
 @pytest.mark.parametrize("argv", QUICK, ids=" ".join)
 def test_the_hot_commands_never_import_typer(user: dict[str, str], argv: list[str]) -> None:
-    code, out, err = _run(user, _IMPORTS_TYPER, argv)
+    code, out, err = _run(user, _IMPORTS_TYPER, _with_channel(user, argv))
     assert code == 0, out + err
     assert err.endswith("typer imported: False"), err
 
@@ -145,6 +167,13 @@ HANDED_TO_TYPER = [
     ["run", "--", "true"],
     ["config", "--set", "channels", "x"],
     ["info", "--envs", "extra"],
+    ["create", "-n", "x", "tool", "-v"],
+    ["install", "-n", "x", "--revision", "1"],
+    ["install", "-n", "x", "-yq", "tool"],
+    ["create", "-n", "x", "--json", "--json", "tool"],
+    ["create", "-n", "x", "-c"],
+    ["update", "--", "tool"],
+    ["remove", "-n", "x", "--update-all", "tool"],
 ]
 
 
@@ -181,16 +210,18 @@ def test_each_route_reads_what_typer_reads(words: tuple[str, ...]) -> None:
     for option, (parameter, value) in route.options.items():
         param = by_option[option]
         assert param.name == parameter, option
-        if value is VALUE:
+        if value in (VALUE, VALUES):
             assert not param.is_flag, option
+            assert param.multiple == (value is VALUES), option
         else:
             assert param.is_flag, option
             assert (option not in param.secondary_opts) == value, option
         if parameter in route.choices:
             assert {c.value for c in param.type_descriptor.annotation} == SHELL_NAMES
     arguments = [p.name for p in command.params if p.param_type_name == "argument"]
-    if route.rest:
-        assert arguments == [route.rest]
+    if route.rest or route.many:
+        assert arguments == [route.rest or route.many]
+        assert all(p.nargs == -1 for p in command.params if p.param_type_name == "argument")
     elif route.extra_args:
         assert command.context_settings.get("allow_extra_args")
     else:
@@ -211,6 +242,18 @@ def test_a_failing_quick_command_exits_as_typer_would(user: dict[str, str]) -> N
     assert code == 1
     assert "Error:" in err and "no-such-env" in err
     assert out == ""
+
+
+def test_repeated_options_and_specs_among_options_are_read_as_typer_reads_them() -> None:
+    argv = ["install", "-c", "a", "numpy", "--channel=b", "-f", "x.txt", "scipy>=1", "-y"]
+    found = route_for(argv)
+    assert found is not None
+    assert parse(*found) == {
+        "channel": ["a", "b"],
+        "specs": ["numpy", "scipy>=1"],
+        "file": [Path("x.txt")],
+        "yes": True,
+    }
 
 
 def test_quick_paths_keep_paths_typed(tmp_path: Path) -> None:

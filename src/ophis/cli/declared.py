@@ -7,11 +7,12 @@ with :func:`declared`, which gives Typer the options' names and help.
 
 from __future__ import annotations
 
+import collections.abc
 import functools
 import inspect
 import types
 from collections.abc import Callable
-from typing import Any, get_args
+from typing import Any, get_args, get_origin
 
 
 def declared(body: Callable[..., Any], **declarations: Any) -> Callable[..., Any]:
@@ -31,7 +32,7 @@ def declared(body: Callable[..., Any], **declarations: Any) -> Callable[..., Any
             parameter = parameter.replace(annotation=declaration)
         elif declaration is not None:
             wanted = parameter.default if parameter.default is not inspect.Parameter.empty else ...
-            if declaration.default != wanted:
+            if not _same_default(declaration.default, wanted):
                 raise TypeError(
                     f"{body.__name__}({parameter.name}): Typer's default "
                     f"{declaration.default!r} is not the function's {wanted!r}"
@@ -51,9 +52,20 @@ def declared(body: Callable[..., Any], **declarations: Any) -> Callable[..., Any
     return command
 
 
+def _same_default(declared_default: Any, own: Any) -> bool:
+    """Typer's ``[]`` for a repeatable option is the function's ``()``: both say "none
+    given" (a function's default is kept immutable)."""
+    if declared_default == [] and own == ():
+        return True
+    return bool(declared_default == own)
+
+
 def _without_none(annotation: Any) -> Any:
+    """The type Typer reads: ``X`` for ``X | None``, ``list[X]`` for ``Sequence[X]``."""
     if isinstance(annotation, types.UnionType):
         kept = [a for a in get_args(annotation) if a is not type(None)]
         if len(kept) == 1:
-            return kept[0]
+            annotation = kept[0]
+    if get_origin(annotation) is collections.abc.Sequence:
+        return list[get_args(annotation)]  # type: ignore[misc]
     return annotation

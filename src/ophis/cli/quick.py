@@ -22,6 +22,8 @@ from typing import Any
 
 #: an option whose value is the next argument (``--name base``) or follows ``=``
 VALUE = SimpleNamespace(name="VALUE")
+#: the same, repeatable: each value is added to a list (``-c one -c two``)
+VALUES = SimpleNamespace(name="VALUES")
 
 #: the shells ``--shell`` accepts (``ophis.cli.commands.shell.ShellName``)
 SHELL_NAMES = frozenset({"bash", "zsh", "posix", "fish", "powershell", "cmd"})
@@ -40,6 +42,9 @@ class Route:
     #: the parameter that takes the first positional argument and every one after it
     #: (options end there, as ``run``'s do)
     rest: str | None = None
+    #: the parameter that takes every positional argument, with options among them
+    #: (``create -n demo numpy -c conda-forge``)
+    many: str | None = None
     #: the positional arguments go to ``ctx.args`` (a command reading Click's extra args)
     extra_args: bool = False
     #: parameter -> the values it accepts
@@ -56,7 +61,79 @@ _JSON = (("--json",), "json_output", True)
 _SHELL = (("--shell", "-s"), "shell", VALUE)
 _ENVIRONMENT = ((("--name", "-n"), "name", VALUE), (("--prefix", "-p"), "prefix", VALUE))
 
+#: what every verb changing an environment reads (``ophis.cli.commands.change``)
+_CHANGING = (
+    *_ENVIRONMENT,
+    _JSON,
+    (("--channel", "-c"), "channel", VALUES),
+    (("--override-channels", "-O"), "override_channels", True),
+    (("--offline",), "offline", True),
+    (("--refuse-link-scripts",), "refuse_link_scripts", True),
+    (("--dry-run", "-d"), "dry_run", True),
+    (("--yes", "-y"), "yes", True),
+    (("--quiet", "-q"), "quiet", True),
+)
+#: and what the three that solve read besides
+_SOLVING = (
+    *_CHANGING,
+    (("--strict-channel-priority",), "strict_channel_priority", True),
+    (("--no-channel-priority",), "no_channel_priority", True),
+    (("--file", "-f"), "file", VALUES),
+    (("--no-deps",), "no_deps", True),
+    (("--only-deps",), "only_deps", True),
+    (("--no-pin",), "no_pin", True),
+    (("--copy",), "copy", True),
+    (("--download-only",), "download_only", True),
+    (("--repodata-fn",), "repodata_fn", VALUES),
+    (("--solver",), "solver", VALUE),
+    (("--use-index-cache", "-C"), "use_index_cache", True),
+    (("--insecure", "-k"), "insecure", True),
+)
+_UPDATING = (
+    *_SOLVING,
+    (("--force-reinstall",), "force_reinstall", True),
+    (("--freeze-installed", "--no-update-deps"), "freeze_installed", True),
+    (("--update-specs",), "update_specs", True),
+    (("--update-deps",), "update_deps", True),
+    (("--satisfied-skip-solve", "-S"), "satisfied_skip_solve", True),
+    (("--all", "--update-all"), "update_all", True),
+)
+_CREATE = Route(
+    "change:create",
+    _options(
+        *_SOLVING,
+        (("--locked",), "locked", VALUE),
+        (("--clone",), "clone", VALUE),
+        (("--subdir", "--platform"), "subdir", VALUE),
+        (("--no-default-packages",), "no_default_packages", True),
+    ),
+    many="specs",
+    paths=("file", "locked"),
+)
+_INSTALL = Route(
+    "change:install",
+    _options(*_UPDATING, (("--locked",), "locked", VALUE)),
+    many="specs",
+    paths=("file", "locked"),
+)
+_UPDATE = Route("change:update", _options(*_UPDATING), many="specs", paths=("file",))
+_REMOVE = Route(
+    "change:remove",
+    _options(
+        *_CHANGING,
+        (("--all",), "all_packages", True),
+        (("--force", "--no-deps"), "force", True),
+    ),
+    many="specs",
+)
+
 ROUTES: dict[tuple[str, ...], Route] = {
+    ("create",): _CREATE,
+    ("install",): _INSTALL,
+    ("update",): _UPDATE,
+    ("upgrade",): _UPDATE,
+    ("remove",): _REMOVE,
+    ("uninstall",): _REMOVE,
     ("shell", "hook"): Route("shell:shell_hook", _options(_SHELL), choices={"shell": SHELL_NAMES}),
     ("shell", "activate"): Route(
         "shell:shell_activate",
@@ -152,10 +229,11 @@ def parse(route: Route, args: list[str]) -> dict[str, Any] | None:
             continue
         name, equals, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
         spec = route.options.get(name)
-        if spec is None or spec[0] in values:
+        if spec is None or (spec[0] in values and spec[1] is not VALUES):
             return None
         parameter, value = spec
-        if value is VALUE:
+        repeated = value is VALUES
+        if repeated or value is VALUE:
             if equals:
                 value = inline
             elif index < len(args):
@@ -167,14 +245,19 @@ def parse(route: Route, args: list[str]) -> dict[str, Any] | None:
                 return None
         elif equals:
             return None
-        values[parameter] = value
+        if repeated:
+            values.setdefault(parameter, []).append(value)
+        else:
+            values[parameter] = value
     if not _place(route, positionals, values):
         return None
     for parameter, accepted in route.choices.items():
         if parameter in values and values[parameter] not in accepted:
             return None
     for parameter in route.paths:
-        if parameter in values:
+        if isinstance(values.get(parameter), list):
+            values[parameter] = [Path(value) for value in values[parameter]]
+        elif parameter in values:
             values[parameter] = Path(values[parameter])
     return values
 
@@ -183,6 +266,9 @@ def _place(route: Route, positionals: list[str], values: dict[str, Any]) -> bool
     if route.rest:
         values[route.rest] = positionals
         return bool(positionals)
+    if route.many:
+        values[route.many] = positionals or None  # as Typer gives an argument not given
+        return True
     if route.extra_args:
         values["ctx"] = SimpleNamespace(args=positionals)
         return True
@@ -211,13 +297,26 @@ def dispatch(argv: list[str]) -> bool:
         return False
     module, _, function = route.target.partition(":")
     command = getattr(importlib.import_module(f"ophis.cli.commands.{module}"), function)
+    if "quiet" in keywords:  # conda's -q: what ophis.cli.output_flags does for Typer
+        from ophis.cli.output import set_quiet
+
+        set_quiet(keywords["quiet"])
     try:
         command(**keywords)
     except Exception as error:
+        if _is_usage_error(error):
+            return False  # raised before the command did anything: Typer reports it
         _end_as_typer_would(error)
     except KeyboardInterrupt:
         sys.exit(130)
     return True
+
+
+def _is_usage_error(error: Exception) -> bool:
+    """A value the command refused as Click would (``typer.BadParameter``); Typer is in
+    ``sys.modules`` only if the command imported it to raise one."""
+    click_exceptions = sys.modules.get("typer._click.exceptions")
+    return click_exceptions is not None and isinstance(error, click_exceptions.UsageError)
 
 
 def _end_as_typer_would(error: Exception) -> None:

@@ -115,6 +115,8 @@ class _Catalog:
         #: the legacy features of the records loaded so far
         self.offered: set[str] = set()
         self._by_name: dict[str, list[tuple[str, rattler.RepoDataRecord]]] = {}
+        self._by_source: dict[str, dict[tuple[str, str], list[rattler.RepoDataRecord]]] = {}
+        self._by_key: dict[str, dict[str, rattler.RepoDataRecord]] = {}
 
     def records(self, name: str) -> list[tuple[str, rattler.RepoDataRecord]]:
         """(channel, record) pairs of one package name, rewritten."""
@@ -122,6 +124,15 @@ class _Catalog:
         if found is None:
             found = self._by_name[name] = self._rewrite(self._load(name))
         return found
+
+    def records_of(self, channel: str, subdir: str, name: str) -> list[rattler.RepoDataRecord]:
+        """One channel's records of one subdir (what the solver asks a source for)."""
+        grouped = self._by_source.get(name)
+        if grouped is None:
+            grouped = self._by_source[name] = {}
+            for owner, record in self.records(name):
+                grouped.setdefault((owner, str(record.subdir)), []).append(record)
+        return grouped.get((channel, subdir), [])
 
     def _load(self, name: str) -> list[tuple[str, rattler.RepoDataRecord]]:
         loaded = [
@@ -142,22 +153,30 @@ class _Catalog:
         return (len(channels) - 1 - channels.index(channel)) * _CHANNEL_STEP
 
     def _rewrite(self, loaded: list[tuple[str, rattler.RepoDataRecord]]) -> list:
-        offered = frozenset().union(*(_feature_set(r.features) for _, r in loaded))
+        # each read of a record's field crosses into py-rattler: every field once
+        features = [_feature_set(record.features) for _, record in loaded]
+        offered = frozenset().union(*features)
         self.offered |= offered
         active_here = offered & self.active
-        for channel, record in loaded:
-            self.originals[_key(record)] = (record.build_number, list(record.track_features))
-            own = _feature_set(record.features)
+        for (channel, record), own in zip(loaded, features, strict=True):
             extra = sorted(own - self.active)  # an inactive feature: ranked as a tracker
             if active_here - own:  # the package has builds with an active feature
                 extra.append(_MISSING_ACTIVE_FEATURE)
+            step = self._step(channel)
+            if not (extra or step):
+                continue
+            original = (record.build_number, list(record.track_features))
+            self.originals[_key(record)] = original
             if extra:
-                record.track_features = [*record.track_features, *extra]
-            record.build_number = record.build_number + self._step(channel)
+                record.track_features = [*original[1], *extra]
+            if step:
+                record.build_number = original[0] + step
         return loaded
 
     def restore(self, records: Iterable[rattler.RepoDataRecord]) -> None:
         """Give rewritten records their own build number and track_features back."""
+        if not self.originals:
+            return
         for record in records:
             original = self.originals.get(_key(record))
             if original is not None:
@@ -167,8 +186,13 @@ class _Catalog:
         """Installed records as this catalog ranks them (the same package, rewritten)."""
         ranked = []
         for record in records:
-            same = [r for _, r in self.records(record.name.normalized) if _key(r) == _key(record)]
-            ranked.append(same[0] if same else record)
+            name = record.name.normalized
+            by_key = self._by_key.get(name)
+            if by_key is None:
+                by_key = self._by_key[name] = {}
+                for _, candidate in self.records(name):
+                    by_key.setdefault(_key(candidate), candidate)
+            ranked.append(by_key.get(_key(record), record))
         return ranked
 
 
@@ -180,11 +204,7 @@ class _ChannelSource:
         self.channel = channel
 
     async def fetch_package_records(self, platform, name) -> list[rattler.RepoDataRecord]:
-        return [
-            record
-            for channel, record in self.catalog.records(name.normalized)
-            if channel == self.channel and str(record.subdir) == str(platform)
-        ]
+        return self.catalog.records_of(self.channel, str(platform), name.normalized)
 
     def package_names(self, platform) -> list[str]:
         names: set[str] = set()

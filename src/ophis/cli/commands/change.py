@@ -5,47 +5,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from textwrap import indent
 from typing import TYPE_CHECKING, Any, NoReturn
 
-import typer
-
 from ophis.cli import plan_report
-from ophis.cli.options import (
-    CHANNEL,
-    COPY,
-    DOWNLOAD_ONLY,
-    DRY_RUN,
-    FILE,
-    FORCE_REINSTALL,
-    FREEZE,
-    INSECURE,
-    JSON,
-    LOCKED,
-    NAME,
-    NO_DEPS,
-    NO_PIN,
-    NO_PRIORITY,
-    OFFLINE,
-    ONLY_DEPS,
-    OVERRIDE,
-    PREFIX,
-    QUIET,
-    REFUSE_LINK_SCRIPTS,
-    REPODATA_FN,
-    SATISFIED_SKIP_SOLVE,
-    SOLVER,
-    SPECS,
-    STRICT,
-    UPDATE_DEPS,
-    UPDATE_SPECS,
-    USE_INDEX_CACHE,
-    YES,
-    warn,
-)
+from ophis.cli.declared import declared
 from ophis.cli.output import (
     confirm_proceed,
     emit_json,
@@ -54,6 +21,7 @@ from ophis.cli.output import (
     progress_bar,
     stderr,
     stdout,
+    warn,
 )
 from ophis.core.errors import CondaValueError, OphisError
 from ophis.manager.config import Config, load_config_from_os
@@ -68,55 +36,133 @@ from ophis.manager.records import dist_fields, record_dump
 from ophis.manager.targets import ChangeRequest, resolve_prefix
 
 if TYPE_CHECKING:
+    import typer
+
     from ophis.manager.operations import ChangeOutcome, SpecFiles
 
 
 def register(app: typer.Typer) -> None:
-    app.command("create")(create)
-    app.command("install")(install)
-    app.command("update")(update)
-    app.command("upgrade", hidden=True)(update)
-    app.command("remove")(remove)
-    app.command("uninstall", hidden=True)(remove)
+    """The four verbs as Typer commands: the functions below with their options declared
+    (:mod:`ophis.cli.quick` calls the same functions without Typer)."""
+    import typer
+
+    from ophis.cli import options
+
+    everywhere = {
+        "specs": options.SPECS,
+        "name": options.NAME,
+        "prefix": options.PREFIX,
+        "channel": options.CHANNEL,
+        "override_channels": options.OVERRIDE,
+        "offline": options.OFFLINE,
+        "refuse_link_scripts": options.REFUSE_LINK_SCRIPTS,
+        "dry_run": options.DRY_RUN,
+        "yes": options.YES,
+        "quiet": options.QUIET,
+        "json_output": options.JSON,
+    }
+    solving = {
+        "strict_channel_priority": options.STRICT,
+        "no_channel_priority": options.NO_PRIORITY,
+        "file": options.FILE,
+        "no_deps": options.NO_DEPS,
+        "only_deps": options.ONLY_DEPS,
+        "no_pin": options.NO_PIN,
+        "copy": options.COPY,
+        "download_only": options.DOWNLOAD_ONLY,
+        "repodata_fn": options.REPODATA_FN,
+        "solver": options.SOLVER,
+        "use_index_cache": options.USE_INDEX_CACHE,
+        "insecure": options.INSECURE,
+    }
+    updating = {
+        "force_reinstall": options.FORCE_REINSTALL,
+        "freeze_installed": options.FREEZE,
+        "update_specs": options.UPDATE_SPECS,
+        "update_deps": options.UPDATE_DEPS,
+        "satisfied_skip_solve": options.SATISFIED_SKIP_SOLVE,
+    }
+    option = typer.Option
+    created = declared(
+        create,
+        **everywhere,
+        **solving,
+        locked=options.LOCKED,
+        clone=option(
+            None, "--clone", help="Copy this environment (a name or a path) into the new one."
+        ),
+        subdir=option(
+            None,
+            "--subdir",
+            "--platform",
+            help="Create the environment for this platform (e.g. osx-arm64); it remembers it.",
+        ),
+        no_default_packages=option(
+            False, "--no-default-packages", help="Ignore create_default_packages in .condarc."
+        ),
+    )
+    installed = declared(
+        install,
+        **everywhere,
+        **solving,
+        **updating,
+        locked=options.LOCKED,
+        update_all=option(False, "--update-all", "--all", help="Update everything."),
+        revision=option(
+            None, "--revision", help="Go back to revision N (see 'ophis list --revisions')."
+        ),
+    )
+    updated = declared(
+        update,
+        **everywhere,
+        **solving,
+        **updating,
+        update_all=option(False, "--all", "--update-all", help="Update everything."),
+    )
+    removed = declared(
+        remove,
+        **everywhere,
+        all_packages=option(False, "--all", help="Remove the whole environment."),
+        force=option(
+            False, "--force", "--no-deps", help="Remove only the named packages, not dependents."
+        ),
+    )
+    app.command("create")(created)
+    app.command("install")(installed)
+    app.command("update")(updated)
+    app.command("upgrade", hidden=True)(updated)
+    app.command("remove")(removed)
+    app.command("uninstall", hidden=True)(removed)
 
 
 def create(
-    specs: list[str] = SPECS,
-    name: str = NAME,
-    prefix: str = PREFIX,
-    channel: list[str] = CHANNEL,
-    override_channels: bool = OVERRIDE,
-    strict_channel_priority: bool = STRICT,
-    no_channel_priority: bool = NO_PRIORITY,
-    file: list[Path] = FILE,
-    locked: Path = LOCKED,
-    clone: str = typer.Option(
-        None, "--clone", help="Copy this environment (a name or a path) into the new one."
-    ),
-    no_deps: bool = NO_DEPS,
-    only_deps: bool = ONLY_DEPS,
-    offline: bool = OFFLINE,
-    no_pin: bool = NO_PIN,
-    subdir: str = typer.Option(
-        None,
-        "--subdir",
-        "--platform",
-        help="Create the environment for this platform (e.g. osx-arm64); it remembers it.",
-    ),
-    no_default_packages: bool = typer.Option(
-        False, "--no-default-packages", help="Ignore create_default_packages in .condarc."
-    ),
-    copy: bool = COPY,
-    download_only: bool = DOWNLOAD_ONLY,
-    repodata_fn: list[str] = REPODATA_FN,
-    solver: str = SOLVER,
-    use_index_cache: bool = USE_INDEX_CACHE,
-    insecure: bool = INSECURE,
-    refuse_link_scripts: bool = REFUSE_LINK_SCRIPTS,
-    dry_run: bool = DRY_RUN,
-    yes: bool = YES,
-    quiet: bool = QUIET,
-    json_output: bool = JSON,
+    specs: list[str] | None = None,
+    name: str | None = None,
+    prefix: str | None = None,
+    channel: Sequence[str] = (),
+    override_channels: bool = False,
+    strict_channel_priority: bool = False,
+    no_channel_priority: bool = False,
+    file: Sequence[Path] = (),
+    locked: Path | None = None,
+    clone: str | None = None,
+    no_deps: bool = False,
+    only_deps: bool = False,
+    offline: bool = False,
+    no_pin: bool = False,
+    subdir: str | None = None,
+    no_default_packages: bool = False,
+    copy: bool = False,
+    download_only: bool = False,
+    repodata_fn: Sequence[str] = (),
+    solver: str | None = None,
+    use_index_cache: bool = False,
+    insecure: bool = False,
+    refuse_link_scripts: bool = False,
+    dry_run: bool = False,
+    yes: bool = False,
+    quiet: bool = False,
+    json_output: bool = False,
 ) -> None:
     """Create a new environment from package specs, an @EXPLICIT file, a lock file or a
     clone."""
@@ -124,39 +170,37 @@ def create(
 
 
 def install(
-    specs: list[str] = SPECS,
-    name: str = NAME,
-    prefix: str = PREFIX,
-    channel: list[str] = CHANNEL,
-    override_channels: bool = OVERRIDE,
-    strict_channel_priority: bool = STRICT,
-    no_channel_priority: bool = NO_PRIORITY,
-    file: list[Path] = FILE,
-    locked: Path = LOCKED,
-    no_deps: bool = NO_DEPS,
-    only_deps: bool = ONLY_DEPS,
-    offline: bool = OFFLINE,
-    no_pin: bool = NO_PIN,
-    force_reinstall: bool = FORCE_REINSTALL,
-    freeze_installed: bool = FREEZE,
-    update_specs: bool = UPDATE_SPECS,
-    update_deps: bool = UPDATE_DEPS,
-    update_all: bool = typer.Option(False, "--update-all", "--all", help="Update everything."),
-    satisfied_skip_solve: bool = SATISFIED_SKIP_SOLVE,
-    copy: bool = COPY,
-    download_only: bool = DOWNLOAD_ONLY,
-    repodata_fn: list[str] = REPODATA_FN,
-    solver: str = SOLVER,
-    use_index_cache: bool = USE_INDEX_CACHE,
-    insecure: bool = INSECURE,
-    revision: int = typer.Option(
-        None, "--revision", help="Go back to revision N (see 'ophis list --revisions')."
-    ),
-    refuse_link_scripts: bool = REFUSE_LINK_SCRIPTS,
-    dry_run: bool = DRY_RUN,
-    yes: bool = YES,
-    quiet: bool = QUIET,
-    json_output: bool = JSON,
+    specs: list[str] | None = None,
+    name: str | None = None,
+    prefix: str | None = None,
+    channel: Sequence[str] = (),
+    override_channels: bool = False,
+    strict_channel_priority: bool = False,
+    no_channel_priority: bool = False,
+    file: Sequence[Path] = (),
+    locked: Path | None = None,
+    no_deps: bool = False,
+    only_deps: bool = False,
+    offline: bool = False,
+    no_pin: bool = False,
+    force_reinstall: bool = False,
+    freeze_installed: bool = False,
+    update_specs: bool = False,
+    update_deps: bool = False,
+    update_all: bool = False,
+    satisfied_skip_solve: bool = False,
+    copy: bool = False,
+    download_only: bool = False,
+    repodata_fn: Sequence[str] = (),
+    solver: str | None = None,
+    use_index_cache: bool = False,
+    insecure: bool = False,
+    revision: int | None = None,
+    refuse_link_scripts: bool = False,
+    dry_run: bool = False,
+    yes: bool = False,
+    quiet: bool = False,
+    json_output: bool = False,
 ) -> None:
     """Install packages into an existing environment."""
     options = ChangeOptions(**locals())
@@ -183,35 +227,35 @@ def _check_install_arguments(o: ChangeOptions) -> None:
 
 
 def update(
-    specs: list[str] = SPECS,
-    name: str = NAME,
-    prefix: str = PREFIX,
-    channel: list[str] = CHANNEL,
-    override_channels: bool = OVERRIDE,
-    strict_channel_priority: bool = STRICT,
-    no_channel_priority: bool = NO_PRIORITY,
-    file: list[Path] = FILE,
-    no_deps: bool = NO_DEPS,
-    only_deps: bool = ONLY_DEPS,
-    offline: bool = OFFLINE,
-    no_pin: bool = NO_PIN,
-    force_reinstall: bool = FORCE_REINSTALL,
-    freeze_installed: bool = FREEZE,
-    update_specs: bool = UPDATE_SPECS,
-    update_deps: bool = UPDATE_DEPS,
-    update_all: bool = typer.Option(False, "--all", "--update-all", help="Update everything."),
-    satisfied_skip_solve: bool = SATISFIED_SKIP_SOLVE,
-    copy: bool = COPY,
-    download_only: bool = DOWNLOAD_ONLY,
-    repodata_fn: list[str] = REPODATA_FN,
-    solver: str = SOLVER,
-    use_index_cache: bool = USE_INDEX_CACHE,
-    insecure: bool = INSECURE,
-    refuse_link_scripts: bool = REFUSE_LINK_SCRIPTS,
-    dry_run: bool = DRY_RUN,
-    yes: bool = YES,
-    quiet: bool = QUIET,
-    json_output: bool = JSON,
+    specs: list[str] | None = None,
+    name: str | None = None,
+    prefix: str | None = None,
+    channel: Sequence[str] = (),
+    override_channels: bool = False,
+    strict_channel_priority: bool = False,
+    no_channel_priority: bool = False,
+    file: Sequence[Path] = (),
+    no_deps: bool = False,
+    only_deps: bool = False,
+    offline: bool = False,
+    no_pin: bool = False,
+    force_reinstall: bool = False,
+    freeze_installed: bool = False,
+    update_specs: bool = False,
+    update_deps: bool = False,
+    update_all: bool = False,
+    satisfied_skip_solve: bool = False,
+    copy: bool = False,
+    download_only: bool = False,
+    repodata_fn: Sequence[str] = (),
+    solver: str | None = None,
+    use_index_cache: bool = False,
+    insecure: bool = False,
+    refuse_link_scripts: bool = False,
+    dry_run: bool = False,
+    yes: bool = False,
+    quiet: bool = False,
+    json_output: bool = False,
 ) -> None:
     """Update packages to the newest versions the environment allows."""
     if not specs and not file and not update_all:
@@ -226,21 +270,19 @@ def update(
 
 
 def remove(
-    specs: list[str] = SPECS,
-    name: str = NAME,
-    prefix: str = PREFIX,
-    channel: list[str] = CHANNEL,
-    override_channels: bool = OVERRIDE,
-    all_packages: bool = typer.Option(False, "--all", help="Remove the whole environment."),
-    force: bool = typer.Option(
-        False, "--force", "--no-deps", help="Remove only the named packages, not dependents."
-    ),
-    offline: bool = OFFLINE,
-    refuse_link_scripts: bool = REFUSE_LINK_SCRIPTS,
-    dry_run: bool = DRY_RUN,
-    yes: bool = YES,
-    quiet: bool = QUIET,
-    json_output: bool = JSON,
+    specs: list[str] | None = None,
+    name: str | None = None,
+    prefix: str | None = None,
+    channel: Sequence[str] = (),
+    override_channels: bool = False,
+    all_packages: bool = False,
+    force: bool = False,
+    offline: bool = False,
+    refuse_link_scripts: bool = False,
+    dry_run: bool = False,
+    yes: bool = False,
+    quiet: bool = False,
+    json_output: bool = False,
 ) -> None:
     """Remove packages from an environment."""
     if not specs and not all_packages:
@@ -269,6 +311,8 @@ def _modifier(
         if on
     ]
     if len(chosen) > 1:
+        import typer  # the quick path hands a usage error to Typer, which reports it
+
         raise typer.BadParameter(f"choose one of {', '.join(chosen)}")
     return chosen[0] if chosen else None
 
@@ -282,7 +326,7 @@ class ChangeOptions:
     specs: list[str] | None
     name: str | None
     prefix: str | None
-    channel: list[str]
+    channel: Sequence[str]
     override_channels: bool
     offline: bool
     dry_run: bool
@@ -291,7 +335,7 @@ class ChangeOptions:
     json_output: bool
     strict_channel_priority: bool = False
     no_channel_priority: bool = False
-    file: list[Path] = field(default_factory=list)
+    file: Sequence[Path] = ()
     no_deps: bool = False
     only_deps: bool = False
     force_reinstall: bool = False
@@ -310,7 +354,7 @@ class ChangeOptions:
     no_default_packages: bool = False
     copy: bool = False
     download_only: bool = False
-    repodata_fn: list[str] = field(default_factory=list)
+    repodata_fn: Sequence[str] = ()
     solver: str | None = None
     use_index_cache: bool = False
     insecure: bool = False
@@ -436,6 +480,8 @@ def run_change(
 def _config_flags(o: ChangeOptions) -> dict[str, Any]:
     """The command-line values that are conda settings (None: not given)."""
     if o.solver is not None and o.solver not in KNOWN_SOLVERS:
+        import typer  # the quick path hands a usage error to Typer, which reports it
+
         choices = ", ".join(f"'{name}'" for name in KNOWN_SOLVERS)
         raise typer.BadParameter(
             f"invalid choice: {o.solver!r} (choose from {choices})", param_hint="'--solver'"
@@ -452,9 +498,9 @@ def _config_flags(o: ChangeOptions) -> dict[str, Any]:
     }
 
 
-def _with_repodata_json(names: list[str]) -> list[str]:
+def _with_repodata_json(names: Sequence[str]) -> list[str]:
     """conda's rule: repodata.json is always tried, last unless named before."""
-    return names if "repodata.json" in names else [*names, "repodata.json"]
+    return list(names) if "repodata.json" in names else [*names, "repodata.json"]
 
 
 def _exit_zero(error: OphisError, json_output: bool) -> NoReturn:
@@ -465,6 +511,8 @@ def _exit_zero(error: OphisError, json_output: bool) -> NoReturn:
         stderr.print(
             f"\n{error.exception_name}: {error.message}\n", highlight=False, soft_wrap=True
         )
+    import typer
+
     raise typer.Exit(error.exit_code)
 
 
