@@ -33,6 +33,7 @@ for rattler's usual explanation (``ophis.manager.solve``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import mmap
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -43,7 +44,7 @@ from rattler.exceptions import SolverError
 
 from ophis.core.atomic_file import file_version
 
-__all__ = ["Ranking", "has_legacy_features", "ranked_solve"]
+__all__ = ["Ranking", "has_legacy_features", "ranked_solve", "release_gateway"]
 
 #: a build-number step per channel above: far beyond any real build number
 _CHANNEL_STEP = 10**9
@@ -234,6 +235,7 @@ def _solve_once(
     result = asyncio.run(
         rattler.solve(
             sources=[_ChannelSource(catalog, channel) for channel in catalog.sources],
+            gateway=_gateway(),
             platforms=list(subdirs),
             locked_packages=[r for r in catalog.as_ranked(locked) if not _misfeatured(r)],
             pinned_packages=catalog.as_ranked(pinned),
@@ -242,6 +244,18 @@ def _solve_once(
     )
     catalog.restore(result)
     return result
+
+
+@functools.cache
+def _gateway() -> rattler.Gateway:
+    """The gateway rattler asks the custom sources through: it fetches nothing here, and
+    making one (an HTTP client with its TLS roots) costs more than a small solve, so one
+    serves every solve of a process."""
+    return rattler.Gateway()
+
+
+def release_gateway() -> None:
+    _gateway.cache_clear()
 
 
 def ranked_solve(

@@ -78,7 +78,12 @@ from ophis.core.errors import (
 )
 from ophis.core.platform import rattler_knows
 from ophis.core.virtual_packages import VirtualPackageSpec
-from ophis.manager.conda_ranking import Ranking, has_legacy_features, ranked_solve
+from ophis.manager.conda_ranking import (
+    Ranking,
+    has_legacy_features,
+    ranked_solve,
+    release_gateway,
+)
 from ophis.manager.conflicts import (
     conda_spec_str,
     missing_dependencies,
@@ -173,7 +178,9 @@ def load_repodata(channel: Channel, subdir: str, path: Path | str) -> rattler.Sp
 
 
 def clear_repodata_cache() -> None:
+    """Drop the py-rattler objects this module keeps between solves."""
     _CACHE.clear()
+    release_gateway()
 
 
 # --- small helpers ----------------------------------------------------------------------
