@@ -19,7 +19,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from ophis.server.errors import BadRequest
 from ophis.server.services.accounts import accounts
+from ophis.server.services.channels import mirror_channels
+from ophis.server.services.channels.mirror_channels import MirrorRequest
 from ophis.server.services.channels.model_mirrors import MAX_JSON_BYTES
 from ophis.testing.cli import isolated_user, ok_json, ophis
 from ophis.testing.hostile import plant_victim, snapshot
@@ -32,7 +35,7 @@ from ophis.testing.models import (
     write_safetensors,
 )
 from ophis.testing.server import RunningServer, run_server
-from ophis.testing.server_db import ServerDatabase, add_user, database
+from ophis.testing.server_db import ServerDatabase, add_user
 
 CARD = ("summary", "task", "architecture", "parameters", "context_length", "license", "tokenizer")
 VARIANT = ("basename", "version", "format", "quantization", "size", "sha256", "parameters")
@@ -157,6 +160,18 @@ def test_the_catalog_filters_in_the_upstream_url_choose_the_variants(
     assert variant["quantization"] == "Q8_0"
 
 
+def test_the_catalog_lists_one_owner_page_by_page(upstream: RunningServer, alice: str) -> None:
+    def names(**params: object) -> list[str] | int:
+        response = httpx.get(f"{upstream.api}/models", params=params)
+        return [m["name"] for m in response.json()] if response.is_success else response.status_code
+
+    assert names(owner="alice") == ["tiny-encoder"]  # her private model needs her token
+    assert names(owner="ALICE", page=1) == ["tiny-encoder"]
+    assert names(owner="alice", page=2) == []
+    assert names(owner="nobody") == []
+    assert names(owner="alice", page=0) == 422
+
+
 def test_private_upstream_models_come_with_the_token_which_is_never_shown(
     server: RunningServer, upstream: RunningServer, alice: str, owner: str
 ) -> None:
@@ -175,9 +190,13 @@ def test_private_upstream_models_come_with_the_token_which_is_never_shown(
 
 
 def test_a_private_destination_never_shows_mirrored_models_to_anonymous_users(
-    server: RunningServer, upstream: RunningServer, alice: str, owner: str
+    server: RunningServer,
+    upstream: RunningServer,
+    alice: str,
+    owner: str,
+    database: ServerDatabase,
 ) -> None:
-    with database(server) as session:
+    with database.context.sessions() as session:
         accounts.get_account(session, owner).private_channel = True
         session.commit()
     ok_json(mirror_command(server, "add", owner, catalog_url(upstream, "alice"), "--json"))
@@ -235,19 +254,24 @@ def test_variants_removed_upstream_leave_the_label_unless_kept(
     assert variants(model(server, owner, "fleeting"))[gone]["labels"] == ["keeps"]
 
 
+@pytest.mark.parametrize(
+    ("upstream_url", "changes", "said"),
+    [
+        ("/api/models", {}, "names no single owner"),
+        ("/api/models?owner=alice&sort=size", {}, "takes no sort"),
+        ("/api/models?owner=alice", {"mode": "proxy"}, "cannot be proxied"),
+        ("/api/models?owner=alice", {"subdirs": ("noarch",)}, "filter conda channels"),
+        ("/api/models?owner=alice", {"newest": 2}, "filter conda channels"),
+    ],
+)
 def test_model_mirror_declarations_are_checked(
-    server: RunningServer, upstream: RunningServer, owner: str
+    database: ServerDatabase, owner: str, upstream_url: str, changes: dict, said: str
 ) -> None:
-    cases = [
-        ([f"{upstream.url}/api/models"], "names no single owner"),
-        ([catalog_url(upstream, "alice", "&sort=size")], "takes no sort"),
-        ([catalog_url(upstream, "alice"), "--proxy"], "cannot be proxied"),
-        ([catalog_url(upstream, "alice"), "-s", "noarch"], "filter conda channels"),
-    ]
-    for args, said in cases:
-        result = mirror_command(server, "add", owner, *args, "--json")
-        assert result.returncode != 0 and said in result.stdout + result.stderr, args
-    assert ok_json(mirror_command(server, "list", owner, "--json")) == []
+    request = MirrorRequest(owner, f"http://127.0.0.1:9{upstream_url}", "main", **changes)
+    with database.context.sessions() as session:
+        with pytest.raises(BadRequest, match=said):
+            mirror_channels.add_mirror(session, None, request)
+        assert mirror_channels.list_mirrors(session, owner) == []
 
 
 # --- a hostile upstream -------------------------------------------------------------------------

@@ -192,6 +192,7 @@ class ModelSync:
         wanted: dict[str, Variant] = {}
         unread: set[str] = set()
         for name in names:
+            self.renew()
             variants = self._variants(name)
             if variants is None:
                 unread.add(name)
