@@ -20,6 +20,10 @@ lease (``claimed_until``) with one conditional UPDATE, renewed while it runs, an
 back when done; a worker that dies mid-sync loses its lease after :data:`LEASE`. Every
 server process runs :func:`runner`, which syncs the mirrors that are due.
 
+A mirror whose upstream is another Ophis server's model catalog
+(``https://HOST/api/models?owner=LOGIN``) follows that owner's models instead, under the
+same lease and schedule: see :mod:`ophis.server.services.channels.model_mirrors`.
+
 A **proxy** channel is not synced: see :mod:`ophis.server.services.channels.proxy`.
 
 The upstream token is a secret: it is used for upstream requests only and never returned
