@@ -690,7 +690,8 @@ def mirror_sync(
             )
             stdout.print(f"{r['owner']}/{r['label']}: {r['status']} ({what})", highlight=False)
             for failure in r.get("failures") or []:
-                stderr.print(f"  {failure['subdir']}/{failure['filename']}: {failure['error']}")
+                where = "/".join(filter(None, (failure["subdir"], failure["filename"])))
+                stderr.print(f"  {where}: {failure['error']}")
     if failed:
         raise typer.Exit(1)
 

@@ -15,7 +15,7 @@ from ophis.server.api.root import root_url
 from ophis.server.db.models import File
 from ophis.server.deps import ContextDep, PrincipalDep, SessionDep
 from ophis.server.services.channels import models
-from ophis.server.services.channels.models import Model, ModelFilters
+from ophis.server.services.channels.models import MAX_PAGES, Model, ModelFilters
 from ophis.server.web.links import download_url
 
 router = APIRouter()
@@ -32,9 +32,11 @@ def search(
     quantization: Annotated[str, Query(max_length=40)] = "",
     min_parameters: Annotated[str, Query(max_length=40)] = "",
     max_parameters: Annotated[str, Query(max_length=40)] = "",
+    owner: Annotated[str, Query(max_length=80)] = "",
+    page: Annotated[int, Query(ge=1, le=MAX_PAGES)] = 1,
 ) -> list[dict[str, Any]]:
-    filters = ModelFilters.from_query(q, task, quantization, min_parameters, max_parameters)
-    found = models.search_models(session, principal, filters)
+    filters = ModelFilters.from_query(q, task, quantization, min_parameters, max_parameters, owner)
+    found = models.search_models(session, principal, filters, page)
     root = root_url(request, context)
     return [
         {**model_card(model), "quantizations": model.quantizations, "url": page_url(root, model)}

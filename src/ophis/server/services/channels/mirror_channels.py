@@ -20,6 +20,10 @@ lease (``claimed_until``) with one conditional UPDATE, renewed while it runs, an
 back when done; a worker that dies mid-sync loses its lease after :data:`LEASE`. Every
 server process runs :func:`runner`, which syncs the mirrors that are due.
 
+A mirror whose upstream is another Ophis server's model catalog
+(``https://HOST/api/models?owner=LOGIN``) follows that owner's models instead, under the
+same lease and schedule: see :mod:`ophis.server.services.channels.model_mirrors`.
+
 A **proxy** channel is not synced: see :mod:`ophis.server.services.channels.proxy`.
 
 The upstream token is a secret: it is used for upstream requests only and never returned
@@ -50,13 +54,14 @@ from ophis.mirror.plan import Filters, Record, SubdirPlan
 from ophis.mirror.sync import FileFailure, MirrorOptions, MirrorReport, mirror
 from ophis.server.background import PeriodicThread
 from ophis.server.context import ServerContext
-from ophis.server.db.models import MIRROR, PROXY, Account, ChannelMirror, File, Label, utcnow
+from ophis.server.db.models import MIRROR, PROXY, Account, ChannelMirror, File, utcnow
 from ophis.server.errors import BadRequest, Conflict, NotFound
 from ophis.server.services.accounts import accounts, authz
 from ophis.server.services.accounts.authz import Principal
 from ophis.server.services.catalog import files
 from ophis.server.services.catalog.labels import check_label_name
-from ophis.server.services.intake import ingest, inspection
+from ophis.server.services.channels import mirror_labels, model_mirrors
+from ophis.server.services.intake import inspection
 from ophis.server.settings import ServerSettings
 from ophis.server.storage.interfaces import Storage
 
@@ -149,7 +154,9 @@ def _check_request(request: MirrorRequest, upstream: str) -> None:
     if request.mode not in MODES:
         raise BadRequest(f"Unknown mode {request.mode!r}.", "Use mirror or proxy.")
     check_label_name(request.label)
-    if urlsplit(upstream).scheme not in ("http", "https", "file"):
+    if model_mirrors.is_model_upstream(upstream):
+        _check_model_request(request, upstream)
+    elif urlsplit(upstream).scheme not in ("http", "https", "file"):
         raise BadRequest(
             f"{redact(upstream)!r} is not a channel URL.",
             "Give an http(s):// or file:// URL of a conda channel.",
@@ -158,6 +165,22 @@ def _check_request(request: MirrorRequest, upstream: str) -> None:
         raise BadRequest(
             f"An interval of {request.interval_seconds} s is too short.",
             "Give a number of seconds of 1 or more.",
+        )
+
+
+def _check_model_request(request: MirrorRequest, upstream: str) -> None:
+    """A model mirror: synced, filtered by the catalog's own filters in its URL."""
+    model_mirrors.parse_upstream(upstream)
+    if request.mode != MIRROR:
+        raise BadRequest(
+            "A model catalog cannot be proxied.", "Declare it as a mirror (without --proxy)."
+        )
+    conda_only = request.subdirs or request.include or request.exclude or request.licenses
+    if conda_only or request.newest is not None:
+        raise BadRequest(
+            "Subdirs, match specs, licenses and --newest filter conda channels, not models.",
+            "Filter models in the upstream URL: "
+            "https://HOST/api/models?owner=LOGIN&task=embedding&quantization=Q8_0.",
         )
 
 
@@ -234,6 +257,7 @@ def describe(row: ChannelMirror) -> dict[str, Any]:
         "owner": row.owner.login,
         "label": row.label,
         "mode": row.mode,
+        "kind": "models" if model_mirrors.is_model_upstream(row.upstream) else "conda",
         "upstream": redact(row.upstream, row.upstream_token),
         "has_token": bool(row.upstream_token),
         "filters": row.filters,
@@ -324,15 +348,8 @@ class DatabaseChannelDestination:
         return f"{self.owner.login}/{self.label}"
 
     def _rows(self, subdir: str) -> list[File]:
-        return list(
-            self.session.scalars(
-                select(File)
-                .join(File.labels)
-                .where(File.owner_id == self.owner.id, Label.owner_id == self.owner.id)
-                .where(Label.name == self.label, File.subdir == subdir)
-                .where(File.distribution_type == DistributionType.CONDA)
-            )
-        )
+        query = mirror_labels.label_files(self.owner, self.label, DistributionType.CONDA)
+        return list(self.session.scalars(query.where(File.subdir == subdir)))
 
     def current(self, subdir: str) -> dict[str, Any] | None:
         rows = self._rows(subdir)
@@ -372,43 +389,15 @@ class DatabaseChannelDestination:
             raise BadRequest(f"{filename} says it belongs in {inspected.basename}.", "")
         if record.get("sha256") and record["sha256"] != inspected.sha256:
             raise BadRequest(f"{basename} does not match upstream's sha256.", "")
-        existing = files.find_file(self.session, self.owner, basename)
-        if existing is not None and existing.sha256 == inspected.sha256:
-            # the owner has this very file in another label: it joins this one too
-            files.add_to_label(
-                self.session, existing, files.ensure_label(self.session, self.owner, self.label)
-            )
-            self.session.commit()
-        else:  # new, or replaced upstream under the same name
-            ingest.add_file(
-                self.session,
-                self.storage,
-                self.owner,
-                path,
-                inspected,
-                labels=[self.label],
-                replace=existing is not None,
-            )
+        mirror_labels.take_in(self.session, self.storage, self.owner, self.label, path, inspected)
         self.stored += 1
 
     def _remove(self, subdir: str, remove: Sequence[str]) -> None:
-        """In one transaction, after the new files: a file in other labels only leaves
-        this one; the bytes of deleted files go once the deletion is committed."""
-        if not remove:
-            return
-        label = files.ensure_label(self.session, self.owner, self.label)
-        keys: list[str] = []
-        for filename in remove:
-            row = files.find_file(self.session, self.owner, f"{subdir}/{filename}")
-            if row is None or label not in row.labels:
-                continue
-            if len(row.labels) > 1:
-                files.take_out_of_label(self.session, row, label)
-            else:
-                keys.append(files.discard_file(self.session, row))
-            self.removed += 1
-        self.session.commit()
-        files.delete_unshared(self.session, self.storage, keys)
+        """In one transaction, after the new files."""
+        basenames = [f"{subdir}/{filename}" for filename in remove]
+        self.removed += mirror_labels.leave_label(
+            self.session, self.storage, self.owner, self.label, basenames
+        )
 
     def finish(self, subdirs: Sequence[str]) -> None:
         """Nothing channel-wide: the server builds channeldata.json from its rows."""
@@ -465,6 +454,11 @@ def _run(
     context: ServerContext, session: Session, row: ChannelMirror, lease: _Lease
 ) -> tuple[dict[str, Any], str]:
     folder = work_dir(context.settings, row)
+    if model_mirrors.is_model_upstream(row.upstream):
+        sync = model_mirrors.sync_models(
+            session, context.storage, row, folder, context.settings.max_upload_bytes, lease.renew
+        )
+        return sync.summary(MAX_FAILURES_SHOWN), "failed" if sync.failures else "ok"
     destination = DatabaseChannelDestination(
         session, context.storage, row.owner, row.label, folder, lease
     )

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ophis.core.distribution_types import DistributionType
 from ophis.core.model_files import TASKS
-from ophis.server.db.models import File, Package, Release
+from ophis.server.db.models import Account, File, Package, Release
 from ophis.server.errors import BadRequest
 from ophis.server.services.accounts import authz
 from ophis.server.services.accounts.authz import Principal
@@ -35,24 +35,36 @@ MAX_RESULTS = 100
 _BATCH = 200
 #: the most packages one search reads before it stops
 _MAX_SCANNED = 5000
+#: the last page a search answers (``?page=``)
+MAX_PAGES = _MAX_SCANNED // MAX_RESULTS
 
 
 @dataclass(frozen=True)
 class ModelFilters:
-    """``?q=&task=&quantization=&min_parameters=&max_parameters=``."""
+    """``?q=&task=&quantization=&min_parameters=&max_parameters=&owner=``."""
 
     text: str = ""
     task: str = ""
     quantization: str = ""
     min_parameters: int | None = None
     max_parameters: int | None = None
+    #: one owner's models only ("": every owner's)
+    owner: str = ""
 
     @classmethod
     def from_query(
-        cls, text: str, task: str, quantization: str, min_parameters: str, max_parameters: str
+        cls,
+        text: str,
+        task: str,
+        quantization: str,
+        min_parameters: str,
+        max_parameters: str,
+        owner: str = "",
     ) -> ModelFilters:
         """The filters as a query string gives them (a form sends empty bounds as "")."""
-        return cls(text, task, quantization, _count(min_parameters), _count(max_parameters))
+        return cls(
+            text, task, quantization, _count(min_parameters), _count(max_parameters), owner.strip()
+        )
 
     def check(self) -> None:
         if self.task and self.task not in TASKS:
@@ -110,9 +122,11 @@ class Model:
         return self.package.license or str(self.card.get("license") or "")
 
 
-def search_models(session: Session, principal: Principal, filters: ModelFilters) -> list[Model]:
-    """The models matching ``filters`` the caller may read, by owner and name, at most
-    MAX_RESULTS."""
+def search_models(
+    session: Session, principal: Principal, filters: ModelFilters, page: int = 1
+) -> list[Model]:
+    """The models matching ``filters`` the caller may read, by name: page ``page`` (from 1)
+    of MAX_RESULTS each (a mirror of an owner's models reads them all, page by page)."""
     filters.check()
     query = browse.listed(select(Package), principal).where(
         select(File.id)
@@ -120,6 +134,8 @@ def search_models(session: Session, principal: Principal, filters: ModelFilters)
         .where(Release.package_id == Package.id, File.distribution_type == DistributionType.MODEL)
         .exists()
     )
+    if filters.owner:  # listed() joins the owner
+        query = query.where(Account.login_key == filters.owner.lower())
     text = filters.text.strip().lower()
     if text:
         query = query.where(
@@ -129,14 +145,15 @@ def search_models(session: Session, principal: Principal, filters: ModelFilters)
             )
         )
     query = query.order_by(Package.name, Package.id)
+    wanted = page * MAX_RESULTS
     found: list[Model] = []
     for offset in range(0, _MAX_SCANNED, _BATCH):
         batch = list(session.scalars(query.limit(_BATCH).offset(offset)))
         models = _models(session, batch, channel_policy.hidden_everywhere_clause(File.owner_id))
         found += [model for model in models if filters.admit(model)]
-        if len(found) >= MAX_RESULTS or len(batch) < _BATCH:
+        if len(found) >= wanted or len(batch) < _BATCH:
             break
-    return found[:MAX_RESULTS]
+    return found[wanted - MAX_RESULTS : wanted]
 
 
 def get_model(session: Session, principal: Principal, owner: str, name: str) -> Model:

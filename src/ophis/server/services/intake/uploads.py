@@ -124,7 +124,7 @@ def stage(
 
 def _check_stage_request(basename: str, name: str, version: str, body: StageCreate) -> None:
     if body.distribution_type == DistributionType.MODEL:
-        _check_model_basename(basename, name, version)
+        check_model_basename(basename, name, version)
     elif not _BASENAME.match(basename) or len(basename) > 500:
         raise BadRequest(
             f"{basename!r} is not a valid file name for an upload.",
@@ -151,7 +151,7 @@ def _check_stage_request(basename: str, name: str, version: str, body: StageCrea
         )
 
 
-def _check_model_basename(basename: str, name: str, version: str) -> None:
+def check_model_basename(basename: str, name: str, version: str) -> None:
     filename = basename.rsplit("/", 1)[-1]
     expected = inspection.model_basename(name, version, filename)
     if basename != expected or not re.match(rf"^{_FILENAME}$", filename) or len(basename) > 500:
