@@ -86,6 +86,7 @@ def test_the_catalog_lists_the_model_with_its_card(server: RunningServer, upload
         "context_length": model["context_length"],
         "license": model["license"],
         "tokenizer": model["tokenizer"],
+        "public": True,
         "quantizations": ["F16", "F32", "Q8_0"],
         "url": f"{server.url}/alice/tiny-encoder/model",
     }

@@ -181,9 +181,20 @@ def test_private_upstream_models_come_with_the_token_which_is_never_shown(
     assert ok_json(added)["has_token"] is True
     [report] = ok_json(sync(server, owner))
     assert (report["status"], report["packages"], report["files"]) == ("ok", 2, 4)
-    assert variants(model(server, owner, "secret-encoder")).keys() == {
+    token = server.login(owner, FOLLOWER_PASSWORD)
+    assert variants(model(server, owner, "secret-encoder", token)).keys() == {
         "secret-encoder/1.0/tiny-encoder-q8_0.gguf"
     }
+    # what only the token could read upstream stays private here, in a public channel too
+    secret = model(server, owner, "secret-encoder", token)["variants"][0]
+    anonymous = [
+        httpx.get(f"{server.api}/models/{owner}/secret-encoder"),
+        httpx.get(secret["download_url"], follow_redirects=True),
+    ]
+    assert [response.status_code for response in anonymous] == [404, 404]
+    assert [m["name"] for m in httpx.get(
+        f"{server.api}/models", params={"owner": owner}
+    ).json()] == ["tiny-encoder"]  # fmt: skip
     listed = mirror_command(server, "list", owner, "--json")
     for shown in (added.stdout, listed.stdout, json.dumps(report)):
         assert alice not in shown

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from ophis.server.api.root import root_url
 from ophis.server.db.models import File
 from ophis.server.deps import ContextDep, PrincipalDep, SessionDep
+from ophis.server.services.accounts import authz
 from ophis.server.services.channels import models
 from ophis.server.services.channels.models import MAX_PAGES, Model, ModelFilters
 from ophis.server.web.links import download_url
@@ -76,6 +77,8 @@ def model_card(model: Model) -> dict[str, Any]:
         "context_length": card.get("context_length"),
         "license": model.license,
         "tokenizer": card.get("tokenizer") or "",
+        # whether anyone may read it: a mirror reading with a token keeps the rest private
+        "public": authz.is_public(package),
     }
 
 

@@ -42,9 +42,12 @@ def take_in(
     label: str,
     path: Path,
     inspected: files.Inspected,
+    *,
+    public: bool = True,
 ) -> None:
     """A checked file into ``label``: joining the owner's identical file, else stored,
-    replacing one of the same name (changed upstream)."""
+    replacing one of the same name (changed upstream); a new package is private unless
+    ``public``."""
     existing = files.find_file(session, owner, inspected.basename)
     if existing is not None and existing.sha256 == inspected.sha256:
         join_label(session, owner, label, existing)
@@ -57,6 +60,7 @@ def take_in(
         inspected,
         labels=[label],
         replace=existing is not None,
+        public=public,
     )
 
 

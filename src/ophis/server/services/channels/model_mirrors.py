@@ -9,7 +9,9 @@ an upload's name is, downloaded with its size and sha256 checked against upstrea
 that does not match is deleted and reported), then inspected exactly as an upload is
 (bounded header parse, the parameter count read from the weights) and added through
 :func:`ophis.server.services.intake.ingest.add_file` into the mirror's label, under the
-destination owner (whose channel's privacy it takes). Upstream's word counts only where an
+destination owner (whose channel's privacy it takes; a model read with the mirror's token
+that upstream does not call public is stored private, so a token never publishes what it
+alone could read). Upstream's word counts only where an
 uploader's does: the summary, the task when the weights do not say, the license when the
 file names none. A variant the label already holds with the same sha256 is not downloaded.
 
@@ -128,6 +130,9 @@ class Variant:
     #: what upstream says, taken as an uploader's word (MODEL_DECLARED)
     declared: dict[str, str] = field(default_factory=dict)
     summary: str = ""
+    #: whether anyone may read it upstream; a model read with the mirror's token that
+    #: upstream does not call public stays private here
+    public: bool = True
 
     @property
     def basename(self) -> str:
@@ -135,9 +140,10 @@ class Variant:
 
 
 def read_variant(
-    upstream: ModelUpstream, model: dict[str, Any], entry: Any, max_bytes: int
+    upstream: ModelUpstream, model: dict[str, Any], entry: Any, max_bytes: int, *, token: bool
 ) -> Variant:
-    """A variant of ``model`` as upstream describes it; BadRequest naming what is wrong."""
+    """A variant of ``model`` as upstream describes it; BadRequest naming what is wrong.
+    Read with a ``token``, a model is public only when upstream says so."""
     if not isinstance(entry, dict):
         raise BadRequest(f"{model['name']}: upstream lists a variant that is not an object.", "")
     name, basename = model["name"], str(entry.get("basename"))
@@ -162,7 +168,8 @@ def read_variant(
         )
     declared = {key: str(model.get(key) or "")[:200] for key in inspection.MODEL_DECLARED}
     summary = str(model.get("summary") or "")[:MAX_SUMMARY]
-    return Variant(name, version, filename, size, sha256, url, declared, summary)
+    public = not token or model.get("public") is True
+    return Variant(name, version, filename, size, sha256, url, declared, summary, public)
 
 
 @dataclass
@@ -242,7 +249,9 @@ class ModelSync:
         found = []
         for entry in model["variants"]:
             try:
-                variant = read_variant(self.upstream, model, entry, self.max_bytes)
+                variant = read_variant(
+                    self.upstream, model, entry, self.max_bytes, token=bool(self.token)
+                )
             except OphisError as error:
                 said = entry.get("basename") if isinstance(entry, dict) else None
                 self._failed(str(said)[:300] if isinstance(said, str) else name, error)
@@ -327,7 +336,13 @@ class ModelSync:
             )
             inspected = dataclasses.replace(inspected, summary=variant.summary)
             mirror_labels.take_in(
-                self.session, self.storage, self.owner, self.label, target, inspected
+                self.session,
+                self.storage,
+                self.owner,
+                self.label,
+                target,
+                inspected,
+                public=variant.public,
             )
         finally:
             shutil.rmtree(target.parent, ignore_errors=True)
