@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
 from pathlib import Path
@@ -11,6 +12,11 @@ import pytest
 from ophis.indexer.channel_index import index_channel
 from ophis.testing.cli import isolated_user
 from ophis.testing.packages import testdata_dir
+
+#: the tests' servers mirror upstreams and send webhooks to receivers on 127.0.0.1, which a
+#: server refuses by default (``ophis.server.outbound``); the tests of that refusal start
+#: their servers without this
+os.environ.setdefault("OPHIS_OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8")
 
 
 @pytest.fixture(scope="session")

@@ -36,6 +36,8 @@ from ophis.core.errors import ChannelError, OphisError
 if TYPE_CHECKING:
     import httpx
 
+    from ophis.client.verified_download import TransportFactory
+
 _USER_AGENT = "ophis (conda-compatible)"
 
 
@@ -95,6 +97,8 @@ class FetchOptions:
     max_workers: int = 8
     #: TLS verification: True, False (conda's -k/--insecure) or a CA bundle's path
     verify: bool | str = True
+    #: makes the HTTP client's transport (None: httpx's own)
+    transport: TransportFactory | None = None
 
 
 @dataclass(frozen=True)
@@ -123,11 +127,15 @@ class LazyClient:
             if self._client is None:
                 import httpx
 
+                options = self._options
                 self._client = httpx.Client(
-                    timeout=self._options.timeout_seconds,
+                    timeout=options.timeout_seconds,
                     follow_redirects=True,
                     headers={"User-Agent": _USER_AGENT},
-                    verify=self._options.verify,
+                    verify=options.verify,
+                    transport=options.transport(verify=options.verify)
+                    if options.transport
+                    else None,
                 )
             return self._client
 
@@ -298,12 +306,14 @@ class _HttpSubdir:
         try:
             return self.client.get(url, headers=headers)
         except httpx.HTTPError as error:
+            from ophis.client.address_guard import refusal  # it imports httpx: only here
+
             raise CondaHTTPError(
                 f"{self.channel.redacted_url}/{self.filename}",
                 "000",
                 "CONNECTION FAILED",
-                f"Could not reach the channel ({type(error).__name__}): check your network and "
-                "the channel URL, or use --offline with a filled cache.",
+                f"Could not reach the channel ({refusal(error) or type(error).__name__}): check "
+                "your network and the channel URL, or use --offline with a filled cache.",
             ) from None
 
     def _http_error(self, response: httpx.Response, remedy: str) -> CondaHTTPError:

@@ -26,6 +26,9 @@ from ophis.core.errors import OphisError
 if TYPE_CHECKING:
     import httpx
 
+#: makes an ``httpx`` transport from its options (``verify=``): how a server's requests
+#: are kept off its own network (:mod:`ophis.client.address_guard`)
+TransportFactory = Callable[..., "httpx.BaseTransport"]
 _CHUNK = 256 * 1024
 _USER_AGENT = "ophis (conda-compatible)"
 _TIMEOUT_SECONDS = 60.0
@@ -42,14 +45,25 @@ class Stopped(Exception):
     its partial file is kept for next time."""
 
 
-def download_client(timeout: float = _TIMEOUT_SECONDS, verify: bool | str = True) -> httpx.Client:
+def download_client(
+    timeout: float = _TIMEOUT_SECONDS,
+    verify: bool | str = True,
+    transport: TransportFactory | None = None,
+) -> httpx.Client:
     """An HTTP client for package files: no content encoding, because archives are
     compressed already and a Range counts bytes of the file as it is stored. ``verify``
-    is conda's ``ssl_verify``: False with ``-k/--insecure``, or a CA bundle's path."""
+    is conda's ``ssl_verify``: False with ``-k/--insecure``, or a CA bundle's path.
+    ``transport`` makes the client's transport (a server's: see ``address_guard``)."""
     import httpx  # here, not at import: a plan that downloads nothing never loads it
 
     headers = {"User-Agent": _USER_AGENT, "Accept-Encoding": "identity"}
-    return httpx.Client(timeout=timeout, follow_redirects=True, headers=headers, verify=verify)
+    return httpx.Client(
+        timeout=timeout,
+        follow_redirects=True,
+        headers=headers,
+        verify=verify,
+        transport=transport(verify=verify) if transport else None,
+    )
 
 
 @dataclass(frozen=True)

@@ -32,12 +32,14 @@ from urllib.parse import unquote, urljoin, urlsplit
 import httpx
 import orjson
 
+from ophis.client.address_guard import refusal
 from ophis.client.auth import with_stored_tokens
 from ophis.client.repodata_cache import FetchOptions, fetch_all, fetch_shards_index
 from ophis.client.sharded_repodata import ShardedSubdir
 from ophis.client.verified_download import (
     FileDownload,
     Stopped,
+    TransportFactory,
     download_client,
     download_verified,
     expected_digest,
@@ -74,6 +76,9 @@ class MirrorOptions:
     dry_run: bool = False
     max_parallel: int = MAX_PARALLEL
     retries: int = RETRIES
+    #: makes each HTTP client's transport (a server keeps its requests off its own
+    #: network with one); None: httpx's own
+    transport: TransportFactory | None = None
 
 
 @dataclass(frozen=True)
@@ -158,9 +163,11 @@ def mirror(
     started = time.perf_counter()
     channel = upstream_channel(source, env)
     report = MirrorReport(channel.redacted_url, destination.describe(), options.dry_run)
-    subdirs = options.subdirs or discover_subdirs(channel)
+    subdirs = options.subdirs or discover_subdirs(channel, options.transport)
     with _work_dir(destination, options.dry_run) as work_dir:
-        upstream = _fetch_upstream(channel, subdirs, work_dir, options.filters.exact_names())
+        upstream = _fetch_upstream(
+            channel, subdirs, work_dir, options.filters.exact_names(), options.transport
+        )
         for document in upstream.values():
             for filename, record in records_of(document).items():
                 check_record_fields(channel.redacted_url, filename, record)  # become paths
@@ -199,24 +206,29 @@ def _work_dir(destination: Destination, dry_run: bool) -> Iterator[Path]:
         yield destination.work_dir
 
 
-def discover_subdirs(channel: Channel) -> tuple[str, ...]:
+def discover_subdirs(
+    channel: Channel, transport: TransportFactory | None = None
+) -> tuple[str, ...]:
     """The subdirs upstream has: its folders (file://), else its channeldata.json's list."""
     url = channel.url("noarch", with_token=True, with_auth=True).rsplit("/", 1)[0]
     if urlsplit(url).scheme == "file":
         root = Path(unquote(urlsplit(url).path))
         found = [p.parent.name for p in root.glob("*/repodata.json")]
     else:
-        found = _channeldata_subdirs(url, channel)
+        found = _channeldata_subdirs(url, channel, transport)
     valid = [s for s in found if _is_subdir(s)]
     return tuple(sorted(set(valid) | {"noarch"}))
 
 
-def _channeldata_subdirs(url: str, channel: Channel) -> list[str]:
+def _channeldata_subdirs(
+    url: str, channel: Channel, transport: TransportFactory | None
+) -> list[str]:
     try:
-        response = httpx.get(f"{url}/channeldata.json", follow_redirects=True, timeout=60)
+        with download_client(60, transport=transport) as client:
+            response = client.get(f"{url}/channeldata.json")
     except httpx.HTTPError as error:
         raise MirrorError(
-            f"Could not reach {channel.redacted_url}: {type(error).__name__}.",
+            f"Could not reach {channel.redacted_url}: {refusal(error) or type(error).__name__}.",
             "Check the URL and your network, or name the subdirs with --subdir.",
         ) from None
     if response.status_code != 200:
@@ -238,7 +250,11 @@ def _is_subdir(name: str) -> bool:
 
 
 def _fetch_upstream(
-    channel: Channel, subdirs: tuple[str, ...], work_dir: Path, names: tuple[str, ...] | None
+    channel: Channel,
+    subdirs: tuple[str, ...],
+    work_dir: Path,
+    names: tuple[str, ...] | None,
+    transport: TransportFactory | None,
 ) -> dict[str, dict[str, Any] | None]:
     """Each subdir's repodata, cached in ``work_dir`` and revalidated on every run.
 
@@ -247,7 +263,7 @@ def _fetch_upstream(
     changed) and only the shards of the packages that changed. When the filters name the
     packages, only their shards (and those of what they depend on) are read. Elsewhere the
     whole ``repodata.json`` (``.zst`` first) is fetched, with its ETag."""
-    options = FetchOptions(cache_dir=work_dir / "upstream", ttl_seconds=0)
+    options = FetchOptions(cache_dir=work_dir / "upstream", ttl_seconds=0, transport=transport)
     found: dict[str, dict[str, Any] | None] = {}
     if names is None and urlsplit(channel.base_url).scheme in ("http", "https"):
         found = _fetch_all_shards(channel, subdirs, options)
@@ -264,7 +280,7 @@ def _fetch_all_shards(
     found: dict[str, dict[str, Any] | None] = {}
     sources: list[ShardedSubdir] = []
     with (
-        download_client(options.timeout_seconds) as client,
+        download_client(options.timeout_seconds, transport=options.transport) as client,
         ThreadPoolExecutor(options.max_workers) as pool,
     ):
         for subdir in subdirs:
@@ -405,7 +421,10 @@ def _download_all(
                 failures.append(FileFailure(job.subdir, job.filename, error))
         meter.file_done(job.filename)
 
-    with download_client() as client, ThreadPoolExecutor(options.max_parallel) as pool:
+    with (
+        download_client(transport=options.transport) as client,
+        ThreadPoolExecutor(options.max_parallel) as pool,
+    ):
         try:
             for future in [pool.submit(run, job) for job in jobs]:
                 future.result()

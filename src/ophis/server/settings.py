@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ophis.core.addresses import Network, parse_networks
 from ophis.core.errors import OphisError
 
 #: the database's file in the data directory when no database_url is given
@@ -78,6 +79,12 @@ class ServerSettings:
     retention_seconds: float = field(
         default_factory=lambda: _env_seconds("OPHIS_RETENTION_SECONDS", 3600.0)
     )
+
+    # --- outbound requests: webhooks, mirror and proxy upstreams ---------------------------
+    #: networks the server's requests to users' URLs may reach besides public addresses,
+    #: comma-separated (``10.0.0.0/8,127.0.0.1``); none by default, so that no user can make
+    #: the server call its loopback services, private network or a cloud's metadata address
+    outbound_allowed_networks: str = ""
 
     #: sync the mirror channels that are due in this process (off for tests that do not
     #: want it); a lease in the database lets one process sync each mirror at a time
@@ -197,6 +204,19 @@ class ServerSettings:
     #: each request looks its channel up). A value above 0 on a shared PostgreSQL lets other
     #: hosts' changes show after at most that long.
     hot_path_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            parse_networks(self.outbound_allowed_networks)
+        except ValueError as error:
+            raise OphisError(
+                f"outbound_allowed_networks: {error}.",
+                "List IP networks separated by commas, e.g. 10.0.0.0/8,127.0.0.1.",
+            ) from None
+
+    @property
+    def outbound_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.outbound_allowed_networks)
 
     @property
     def database(self) -> str:

@@ -12,7 +12,7 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -130,9 +130,13 @@ def follower(server: RunningServer) -> str:
 
 
 def mirror_command(
-    server: RunningServer, *args: str, storage: bool = False
+    server: RunningServer,
+    *args: str,
+    storage: bool = False,
+    environment: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``ophis server mirror ARGS`` on the server's database (and storage, for a sync)."""
+    """``ophis server mirror ARGS`` on the server's database (and storage, for a sync), with
+    ``environment`` added to this process's."""
     where = (
         server.backend.server_args()
         if storage
@@ -154,6 +158,7 @@ def mirror_command(
         text=True,
         timeout=300,
         check=False,
+        env={**os.environ, **(environment or {})},
     )
 
 

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,12 +84,15 @@ def run_server(
     backend: Backend | None = None,
     timeout: float = 30.0,
     wrapper: tuple[str, ...] = (),
+    environment: Mapping[str, str] | None = None,
 ) -> Iterator[RunningServer]:
     """A server on ``backend`` (default: a fresh one, see :func:`fresh_backend`), its
-    command run by ``wrapper`` when given (``setpriv ...``: as another OS user)."""
+    command run by ``wrapper`` when given (``setpriv ...``: as another OS user), with
+    ``environment`` added to this process's."""
     backend = backend or fresh_backend()
     port, user_content_port = free_port(), free_port()
     env = dict(os.environ, OPHIS_ADMIN_USER=ADMIN, OPHIS_ADMIN_PASSWORD=ADMIN_PASSWORD)
+    env.update(environment or {})
     log = (data_dir.parent / f"{data_dir.name}.log").open("wb")
     process = subprocess.Popen(
         [

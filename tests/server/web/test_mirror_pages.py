@@ -115,7 +115,7 @@ def test_a_proxy_token_is_never_shown_and_errors_show_on_the_page(
     again = post(hal, "", **form)
     assert again.status_code == 409 and "already a mirror" in text_of(again)
     bad = post(hal, "", upstream="ftp://nowhere", label="other")
-    assert bad.status_code == 400 and "is not a channel URL" in text_of(bad)
+    assert bad.status_code == 400 and "must be an http(s) URL" in text_of(bad)
     refused = post(hal, "/sync", label="cache")
     assert refused.status_code == 400 and "is a proxy channel" in text_of(refused)
 

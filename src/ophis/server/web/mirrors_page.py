@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 
 from ophis.core.errors import OphisError
-from ophis.server.deps import SessionDep
+from ophis.server.deps import ContextDep, SessionDep
 from ophis.server.services.channels import mirror_channels
 from ophis.server.web.caller import SignedInDep, SignedInFormDep, WebCaller
 from ophis.server.web.owner_settings import OwnerSettingsPage
@@ -34,6 +34,7 @@ def add_mirror(
     request: Request,
     caller: SignedInFormDep,
     session: SessionDep,
+    context: ContextDep,
     owner: Field,
     upstream: Field,
     label: Field = "main",
@@ -65,7 +66,9 @@ def add_mirror(
     except ValueError:
         error = OphisError("Newest and the interval are whole numbers.", "Fix them.")
         return PAGE.render(request, caller, session, owner, status=400, error=error)
-    return _change(request, caller, session, owner, mirror_channels.add_mirror, wanted)
+    return _change(
+        request, caller, session, owner, mirror_channels.add_mirror, wanted, context.settings
+    )
 
 
 @router.post("/sync")

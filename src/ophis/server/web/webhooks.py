@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 
 from ophis.core.errors import OphisError
-from ophis.server.deps import SessionDep
+from ophis.server.deps import ContextDep, SessionDep
 from ophis.server.services.events import webhooks
 from ophis.server.web.caller import SignedInDep, SignedInFormDep, WebCaller
 from ophis.server.web.rendering import redirect, render
@@ -28,6 +28,7 @@ def create_hook(
     request: Request,
     caller: SignedInFormDep,
     session: SessionDep,
+    context: ContextDep,
     owner: Field,
     url: Field,
     package: Field = "",
@@ -36,7 +37,14 @@ def create_hook(
 ) -> Response:
     try:
         hook = webhooks.create_hook(
-            session, caller.principal, owner, url.strip(), events or [], package, secret
+            session,
+            context.settings,
+            caller.principal,
+            owner,
+            url.strip(),
+            events or [],
+            package,
+            secret,
         )
     except OphisError as error:
         return _page(request, caller, session, status=getattr(error, "status", 400), error=error)
@@ -50,6 +58,7 @@ def edit_hook(
     hook_id: int,
     caller: SignedInFormDep,
     session: SessionDep,
+    context: ContextDep,
     url: Field,
     package: Field = "",
     active: Field = "",
@@ -57,7 +66,14 @@ def edit_hook(
 ) -> Response:
     try:
         webhooks.update_hook(
-            session, caller.principal, hook_id, url.strip(), events or [], package, bool(active)
+            session,
+            context.settings,
+            caller.principal,
+            hook_id,
+            url.strip(),
+            events or [],
+            package,
+            bool(active),
         )
     except OphisError as error:
         return _refused(request, caller, session, error, editing=hook_id)

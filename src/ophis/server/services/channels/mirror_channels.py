@@ -32,6 +32,7 @@ by :func:`describe`, nor written to summaries or logs (:func:`ophis.core.redacti
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import threading
@@ -52,6 +53,7 @@ from ophis.core.redaction import redact
 from ophis.core.repodata import build_repodata
 from ophis.mirror.plan import Filters, Record, SubdirPlan
 from ophis.mirror.sync import FileFailure, MirrorOptions, MirrorReport, mirror
+from ophis.server import outbound
 from ophis.server.background import PeriodicThread
 from ophis.server.context import ServerContext
 from ophis.server.db.models import MIRROR, PROXY, Account, ChannelMirror, File, utcnow
@@ -120,14 +122,19 @@ def split_token(url: str) -> tuple[str, str | None]:
 
 
 def add_mirror(
-    session: Session, principal: Principal | None, request: MirrorRequest
+    session: Session,
+    principal: Principal | None,
+    request: MirrorRequest,
+    settings: ServerSettings | None = None,
 ) -> ChannelMirror:
     """Declare a mirror (or proxy) channel; ``principal`` None is the server's operator (the
-    CLI), else the caller must administer the owner."""
+    CLI), else the caller must administer the owner, and the upstream must be an http(s)
+    URL the server may reach (``settings``: :mod:`ophis.server.outbound`)."""
     owner = accounts.get_account(session, request.owner)
+    upstream, url_token = split_token(request.upstream.strip())
     if principal is not None:
         authz.check_manage_channel(session, principal, owner)
-    upstream, url_token = split_token(request.upstream.strip())
+        outbound.check_user_url(upstream, settings or ServerSettings(), "A mirror's upstream")
     _check_request(request, upstream)
     if find_mirror(session, owner, request.label) is not None:
         raise Conflict(
@@ -456,7 +463,7 @@ def _run(
     folder = work_dir(context.settings, row)
     if model_mirrors.is_model_upstream(row.upstream):
         sync = model_mirrors.sync_models(
-            session, context.storage, row, folder, context.settings.max_upload_bytes, lease.renew
+            session, context.storage, row, folder, context.settings, lease.renew
         )
         return sync.summary(MAX_FAILURES_SHOWN), "failed" if sync.failures else "ok"
     destination = DatabaseChannelDestination(
@@ -465,7 +472,7 @@ def _run(
     report = mirror(
         upstream_source(row),
         destination,
-        options_of(row),
+        dataclasses.replace(options_of(row), transport=outbound.transport(context.settings)),
         progress=lease.renew,
         env=no_stored_tokens(folder),
     )

@@ -47,6 +47,7 @@ from ophis.core.errors import OphisError
 from ophis.core.model_files import model_format
 from ophis.core.redaction import redact
 from ophis.core.versions import check_conda_version
+from ophis.server import outbound
 from ophis.server.db.models import Account, ChannelMirror
 from ophis.server.errors import BadRequest
 from ophis.server.privacy import private_dir
@@ -54,6 +55,7 @@ from ophis.server.services.catalog import files
 from ophis.server.services.channels import mirror_labels
 from ophis.server.services.channels.models import MAX_PAGES, MAX_RESULTS
 from ophis.server.services.intake import inspection, uploads
+from ophis.server.settings import ServerSettings
 from ophis.server.storage.interfaces import Storage
 
 #: the path of the catalog's listing, below the upstream server's root
@@ -382,13 +384,13 @@ def sync_models(
     storage: Storage,
     row: ChannelMirror,
     folder: Path,
-    max_bytes: int,
+    settings: ServerSettings,
     renew: Callable[..., None],
 ) -> ModelSync:
     """Sync the model mirror ``row`` (staging downloads in ``folder``); the finished sync,
     with its counts and failures. Raises when upstream's listing cannot be read."""
     started = time.monotonic()
-    with download_client() as client:
+    with download_client(transport=outbound.transport(settings)) as client:
         if row.upstream_token:
             client.headers["Authorization"] = f"token {row.upstream_token}"
         sync = ModelSync(
@@ -400,7 +402,7 @@ def sync_models(
             parse_upstream(row.upstream),
             client,
             renew,
-            max_bytes,
+            settings.max_upload_bytes,
             keep_removed=bool((row.filters or {}).get("keep_removed")),
             token=row.upstream_token,
         )

@@ -57,6 +57,7 @@ from ophis.core.repodata import build_repodata, dumps
 from ophis.core.shards import SHARDS_INDEX
 from ophis.mirror.plan import Record, records_of
 from ophis.mirror.sync import upstream_channel
+from ophis.server import outbound
 from ophis.server.db.models import PROXY, Account, ChannelMirror
 from ophis.server.errors import Conflict, NotFound
 from ophis.server.services.accounts import authz
@@ -167,7 +168,11 @@ def _upstream_repodata(settings: ServerSettings, proxy: ChannelMirror, subdir: s
         if time.monotonic() - when < proxy.interval_seconds and (found is None or found.is_file()):
             return found
     cache_dir = mirror_channels.work_dir(settings, proxy) / "upstream"
-    options = FetchOptions(cache_dir=cache_dir, ttl_seconds=proxy.interval_seconds)
+    options = FetchOptions(
+        cache_dir=cache_dir,
+        ttl_seconds=proxy.interval_seconds,
+        transport=outbound.transport(settings),
+    )
     channel = _channel(settings, proxy)
     try:
         path = fetch_all([channel], [subdir], options)[0].path
@@ -260,7 +265,7 @@ def fetch_file(
             return  # fetched by the request that held the lock before us
         target = work / filename
         try:
-            _download(_channel(settings, proxy), subdir, filename, record, target)
+            _download(_channel(settings, proxy), subdir, filename, record, target, settings)
             _store(session, storage, proxy, subdir, target)
         finally:
             target.unlink(missing_ok=True)
@@ -277,7 +282,14 @@ def _file_lock(proxy_id: int, folder: Path, filename: str) -> Iterator[None]:
         yield
 
 
-def _download(channel: Channel, subdir: str, filename: str, record: Record, target: Path) -> None:
+def _download(
+    channel: Channel,
+    subdir: str,
+    filename: str,
+    record: Record,
+    target: Path,
+    settings: ServerSettings,
+) -> None:
     """A verified copy of the upstream file at ``target`` (sha256, else md5, and size)."""
     url = f"{channel.url(subdir)}/{filename}"
     request_url = f"{channel.url(subdir, with_token=True, with_auth=True)}/{filename}"
@@ -293,7 +305,7 @@ def _download(channel: Channel, subdir: str, filename: str, record: Record, targ
             raise _mismatch(url)
     else:
         item = FileDownload(url, request_url, target, size, expected)
-        with download_client() as client:
+        with download_client(transport=outbound.transport(settings)) as client:
             download_verified(client, item, lambda _n: None, threading.Event(), error=_Upstream)
     if size is not None and target.stat().st_size != size:
         raise _mismatch(url)

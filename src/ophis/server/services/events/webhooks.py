@@ -21,6 +21,7 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from ophis.server import outbound
 from ophis.server.background import PeriodicThread
 from ophis.server.db.models import Account, File, Webhook, WebhookDelivery, utcnow
 from ophis.server.errors import BadRequest
@@ -107,6 +108,7 @@ def recent_deliveries(session: Session, hook: Webhook, limit: int = 20) -> list[
 
 def create_hook(
     session: Session,
+    settings: ServerSettings,
     principal: Principal,
     owner_login: str,
     url: str,
@@ -116,7 +118,7 @@ def create_hook(
 ) -> Webhook:
     owner = accounts.get_account(session, owner_login)
     authz.check_admin_owner(session, principal, owner)
-    _check_hook(url, events)
+    _check_hook(url, events, settings)
     hook = Webhook(
         owner_id=owner.id,
         url=url,
@@ -129,12 +131,13 @@ def create_hook(
     return hook
 
 
-def _check_hook(url: str, events: list[str]) -> None:
+def _check_hook(url: str, events: list[str], settings: ServerSettings) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise BadRequest(f"{url!r} is not an http(s) URL.", "Give a URL such as https://host/hook.")
     if not events or not set(events) <= set(EVENTS):
         raise BadRequest("Choose the events to send.", f"Tick some of: {', '.join(EVENTS)}.")
+    outbound.check_user_url(url, settings, "A webhook")
 
 
 def _can_manage(session: Session, principal: Principal, hook: Webhook | None) -> bool:
@@ -153,6 +156,7 @@ def _manageable_hook(session: Session, principal: Principal, hook_id: int) -> We
 
 def update_hook(
     session: Session,
+    settings: ServerSettings,
     principal: Principal,
     hook_id: int,
     url: str,
@@ -162,7 +166,7 @@ def update_hook(
 ) -> Webhook:
     """Change a hook's URL, events, package and whether it is on; its secret stays."""
     hook = _manageable_hook(session, principal, hook_id)
-    _check_hook(url, events)
+    _check_hook(url, events, settings)
     hook.url = url
     hook.events = [event for event in EVENTS if event in events]
     hook.package = package.strip() or None
@@ -270,7 +274,8 @@ def send_due(sessions: sessionmaker[Session], settings: ServerSettings) -> int:
         claimed = claim_due(session)
         if not claimed:  # an HTTP client (its TLS context) costs a busy server's time
             return 0
-        with httpx.Client(timeout=TIMEOUT) as http:
+        # each connection checked: a hook's host may resolve elsewhere since it was declared
+        with httpx.Client(timeout=TIMEOUT, transport=outbound.transport(settings)()) as http:
             for delivery_id in claimed:
                 send(session, settings, delivery_id, http)
     return len(claimed)
