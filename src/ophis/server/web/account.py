@@ -12,11 +12,10 @@ from ophis.server.deps import ContextDep, SessionDep, client_address
 from ophis.server.errors import BadRequest
 from ophis.server.services.accounts import tokens, web_sessions
 from ophis.server.services.accounts.authz import SCOPES
-from ophis.server.web.caller import SignedInDep, SignedInFormDep, WebCaller
+from ophis.server.web.caller import Field, SignedInDep, SignedInFormDep, WebCaller
 from ophis.server.web.rendering import error_headers, error_status, redirect, render
 
 router = APIRouter(prefix="/settings", include_in_schema=False)
-Field = Annotated[str, Form()]
 #: the token lifetimes the form offers: value -> (label, seconds or None for no expiry)
 EXPIRY: dict[str, tuple[str, int | None]] = {
     "1d": ("1 day", 86400),

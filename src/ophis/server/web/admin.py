@@ -16,12 +16,11 @@ from ophis.core.errors import OphisError
 from ophis.server.deps import SessionDep
 from ophis.server.services.admin import admin
 from ophis.server.services.channels import browse
-from ophis.server.web.caller import CallerDep, FormCallerDep, WebCaller
+from ophis.server.web.caller import CallerDep, Field, FormCallerDep, WebCaller
 from ophis.server.web.pages import PageNumber
 from ophis.server.web.rendering import error_status, redirect, render
 
 router = APIRouter(prefix="/settings/admin", include_in_schema=False)
-Field = Annotated[str, Form()]
 #: the page of users the form was on, to come back to
 FormPage = Annotated[int, Form(ge=1, le=browse.MAX_PAGE)]
 

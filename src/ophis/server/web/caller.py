@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, Request
+from fastapi import Depends, Form, Request
 from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
@@ -174,3 +174,6 @@ async def get_signed_in_form(caller: FormCallerDep) -> WebCaller:
 
 SignedInDep = Annotated[WebCaller, Depends(get_signed_in)]
 SignedInFormDep = Annotated[WebCaller, Depends(get_signed_in_form)]
+
+#: a text field of a posted form
+Field = Annotated[str, Form()]

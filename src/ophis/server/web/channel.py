@@ -5,10 +5,9 @@ conda shows its users -- for the signed-in user and the organizations they admin
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from ophis.core.errors import OphisError
 from ophis.server.db.models import NOTICE_LEVELS
@@ -16,11 +15,10 @@ from ophis.server.deps import SessionDep
 from ophis.server.errors import BadRequest
 from ophis.server.services.channels import channel_settings, notices
 from ophis.server.services.trust import channel_policy
-from ophis.server.web.caller import SignedInDep, SignedInFormDep, WebCaller
+from ophis.server.web.caller import Field, SignedInDep, SignedInFormDep, WebCaller
 from ophis.server.web.rendering import error_status, redirect, render
 
 router = APIRouter(prefix="/settings/channel", include_in_schema=False)
-Field = Annotated[str, Form()]
 
 
 @router.get("")

@@ -15,11 +15,10 @@ from ophis.server.deps import SessionDep
 from ophis.server.errors import BadRequest
 from ophis.server.services.trust import channel_policy, cves
 from ophis.server.web import channel
-from ophis.server.web.caller import CallerDep, SignedInFormDep, WebCaller
+from ophis.server.web.caller import CallerDep, Field, SignedInFormDep, WebCaller
 from ophis.server.web.rendering import error_status, redirect, render
 
 router = APIRouter(include_in_schema=False)
-Field = Annotated[str, Form()]
 
 
 @router.get("/cves")

@@ -7,21 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from ophis.core.errors import OphisError
 from ophis.server.deps import SessionDep
 from ophis.server.schemas import FileSelection
 from ophis.server.services.catalog import labels
-from ophis.server.web.caller import SignedInDep, SignedInFormDep, WebCaller
+from ophis.server.web.caller import Field, SignedInDep, SignedInFormDep, WebCaller
 from ophis.server.web.owner_settings import OwnerSettingsPage
 from ophis.server.web.rendering import error_status
 
 router = APIRouter(prefix="/settings/labels", include_in_schema=False)
 PAGE = OwnerSettingsPage("/settings/labels", "labels.html", labels.label_rows)
-Field = Annotated[str, Form()]
 #: what the transfer form's buttons do: copy leaves the files in the source label too
 COPY, MOVE = "copy", "move"
 

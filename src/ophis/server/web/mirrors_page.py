@@ -7,19 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from ophis.core.errors import OphisError
 from ophis.server.deps import ContextDep, SessionDep
 from ophis.server.services.channels import mirror_channels
-from ophis.server.web.caller import SignedInDep, SignedInFormDep, WebCaller
+from ophis.server.web.caller import Field, SignedInDep, SignedInFormDep, WebCaller
 from ophis.server.web.owner_settings import OwnerSettingsPage
 
 router = APIRouter(prefix="/settings/mirrors", include_in_schema=False)
 PAGE = OwnerSettingsPage("/settings/mirrors", "mirrors.html", mirror_channels.mirrors_of)
-Field = Annotated[str, Form()]
 
 
 @router.get("")

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from ophis.core.errors import OphisError
 from ophis.server.deps import SessionDep
 from ophis.server.services.catalog import groups
-from ophis.server.web.caller import SignedInDep, SignedInFormDep, WebCaller
+from ophis.server.web.caller import Field, SignedInDep, SignedInFormDep, WebCaller
 from ophis.server.web.rendering import error_status, redirect, render
 
 router = APIRouter(prefix="/settings/orgs", include_in_schema=False)
-Field = Annotated[str, Form()]
 
 
 @router.get("")

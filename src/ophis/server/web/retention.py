@@ -3,20 +3,17 @@ organizations they administer; each previewed before it is run by hand or by the
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from ophis.core.errors import OphisError
 from ophis.server.deps import ContextDep, SessionDep
 from ophis.server.errors import BadRequest
 from ophis.server.services.accounts import accounts
 from ophis.server.services.catalog import retention
-from ophis.server.web.caller import SignedInDep, SignedInFormDep, WebCaller
+from ophis.server.web.caller import Field, SignedInDep, SignedInFormDep, WebCaller
 from ophis.server.web.rendering import redirect, render
 
 router = APIRouter(prefix="/settings/retention", include_in_schema=False)
-Field = Annotated[str, Form()]
 
 
 @router.get("")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from ophis.core.errors import OphisError
 from ophis.server.deps import ContextDep, SessionDep, client_address
 from ophis.server.services.accounts import web_sessions
-from ophis.server.web.caller import SESSION_COOKIE, CallerDep, FormCallerDep, cookie_name
+from ophis.server.web.caller import SESSION_COOKIE, CallerDep, Field, FormCallerDep, cookie_name
 from ophis.server.web.rendering import (
     cookie_options,
     error_headers,
@@ -19,7 +17,6 @@ from ophis.server.web.rendering import (
 )
 
 router = APIRouter(include_in_schema=False)
-Field = Annotated[str, Form()]
 
 
 def safe_next(target: str) -> str:

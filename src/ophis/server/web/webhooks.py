@@ -11,11 +11,10 @@ from fastapi import APIRouter, Form, Request, Response
 from ophis.core.errors import OphisError
 from ophis.server.deps import ContextDep, SessionDep
 from ophis.server.services.events import webhooks
-from ophis.server.web.caller import SignedInDep, SignedInFormDep, WebCaller
+from ophis.server.web.caller import Field, SignedInDep, SignedInFormDep, WebCaller
 from ophis.server.web.rendering import redirect, render
 
 router = APIRouter(prefix="/settings/webhooks", include_in_schema=False)
-Field = Annotated[str, Form()]
 
 
 @router.get("")
