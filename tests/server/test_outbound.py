@@ -61,6 +61,15 @@ def test_a_webhook_to_the_servers_own_network_is_refused(server: RunningServer, 
     browser.close()
 
 
+def test_a_webhook_with_a_port_out_of_range_is_refused_at_once(server: RunningServer) -> None:
+    browser = signed_in(server, "porter")
+    refused = create_hook(browser, "porter", "http://hooks.example.invalid:99999/hook")
+    assert refused.status_code == 400
+    assert "valid port" in text_of(refused)
+    assert "You have no webhooks." in browser.get("/settings/webhooks").text
+    browser.close()
+
+
 @pytest.mark.parametrize("where", ["{channel}", "file:///etc", "file:///"])
 def test_a_mirror_a_user_declares_must_name_a_public_http_upstream(
     server: RunningServer, channel: str, where: str

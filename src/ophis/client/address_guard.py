@@ -100,11 +100,11 @@ def transport_factory(allowed: Sequence[Network]) -> Callable[..., httpx.BaseTra
 def check_url(url: str, allowed: Sequence[Network]) -> None:
     """Refuse at once a URL whose host resolves only to addresses requests may not reach
     (a host that does not resolve now is judged when it is used)."""
-    parts = urlsplit(url)
-    if not parts.hostname:
+    host = urlsplit(url).hostname
+    if not host:
         return
     try:
-        permitted_address(parts.hostname, parts.port or 443, allowed)
+        permitted_address(host, 0, allowed)  # the port plays no part in where a name points
     except AddressRefused:
         raise
     except httpcore.ConnectError:

@@ -28,11 +28,16 @@ def transport(settings: ServerSettings) -> TransportFactory:
 def check_user_url(url: str, settings: ServerSettings, what: str) -> None:
     """A URL a user declares: http(s), to a host the server may reach; BadRequest naming
     the rule otherwise (``what``: "A webhook", "A mirror's upstream")."""
-    if urlsplit(url).scheme not in ("http", "https"):
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
         raise BadRequest(
             f"{what} must be an http(s) URL.",
             "Give an https:// URL; only the server's operator may name local files.",
         )
+    try:
+        parts.port  # noqa: B018  (reading it checks it)
+    except ValueError:
+        raise BadRequest(f"{what} names no valid port.", "Give a port from 1 to 65535.") from None
     try:
         check_url(url, settings.outbound_networks)
     except AddressRefused as refused:
