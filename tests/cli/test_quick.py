@@ -17,15 +17,17 @@ from ophis.indexer.channel_index import index_channel
 from ophis.testing.cli import isolated_user, ophis
 from ophis.testing.packages import make_package
 
-#: runs ``ophis ARGV`` through the Typer app only, as every call did before the quick path
+#: runs ``ophis ARGV`` through the Typer app only, as every call did before the quick path,
+#: ending as ``main`` ends (a solve's py-rattler threads can crash interpreter teardown)
 _TYPER_ONLY = """
 import sys
-from ophis.cli.main import build_app, conda_shell_spelling, release_native_objects
+from ophis.cli.main import build_app, conda_shell_spelling, leave_without_native_teardown
 argv = conda_shell_spelling(sys.argv[1:])
 try:
     build_app(argv)(argv, prog_name="ophis")
-finally:
-    release_native_objects()
+except SystemExit as done:
+    leave_without_native_teardown(done.code)
+    raise
 """
 
 #: the same, through ``main`` (the quick path first)

@@ -229,10 +229,12 @@ def parse(route: Route, args: list[str]) -> dict[str, Any] | None:
             continue
         name, equals, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
         spec = route.options.get(name)
-        if spec is None or (spec[0] in values and spec[1] is not VALUES):
+        if spec is None:
             return None
         parameter, value = spec
         repeated = value is VALUES
+        if parameter in values and not repeated:
+            return None
         if repeated or value is VALUE:
             if equals:
                 value = inline

@@ -33,7 +33,6 @@ for rattler's usual explanation (``ophis.manager.solve``).
 from __future__ import annotations
 
 import asyncio
-import functools
 import mmap
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -44,7 +43,7 @@ from rattler.exceptions import SolverError
 
 from ophis.core.atomic_file import file_version
 
-__all__ = ["Ranking", "has_legacy_features", "ranked_solve", "release_gateway"]
+__all__ = ["Ranking", "has_legacy_features", "ranked_solve"]
 
 #: a build-number step per channel above: far beyond any real build number
 _CHANNEL_STEP = 10**9
@@ -226,6 +225,7 @@ def _tracked(records: Iterable[rattler.RepoDataRecord]) -> frozenset[str]:
 
 
 def _solve_once(
+    gateway: rattler.Gateway,
     catalog: _Catalog,
     subdirs: Sequence[str],
     locked: Sequence[rattler.RepoDataRecord],
@@ -235,7 +235,7 @@ def _solve_once(
     result = asyncio.run(
         rattler.solve(
             sources=[_ChannelSource(catalog, channel) for channel in catalog.sources],
-            gateway=_gateway(),
+            gateway=gateway,
             platforms=list(subdirs),
             locked_packages=[r for r in catalog.as_ranked(locked) if not _misfeatured(r)],
             pinned_packages=catalog.as_ranked(pinned),
@@ -244,18 +244,6 @@ def _solve_once(
     )
     catalog.restore(result)
     return result
-
-
-@functools.cache
-def _gateway() -> rattler.Gateway:
-    """The gateway rattler asks the custom sources through: it fetches nothing here, and
-    making one (an HTTP client with its TLS roots) costs more than a small solve, so one
-    serves every solve of a process."""
-    return rattler.Gateway()
-
-
-def release_gateway() -> None:
-    _gateway.cache_clear()
 
 
 def ranked_solve(
@@ -271,14 +259,17 @@ def ranked_solve(
     priority first (the order of ``ranking.channels``)."""
     active = ranking.features.union(*ranking.feature_specs.values())
     catalog = _Catalog(sources, ranking, active)
-    first = _solve_once(catalog, subdirs, locked, pinned, options)
+    # the custom sources fetch nothing through it, but making one (an HTTP client with its
+    # TLS roots) costs more than a small solve: one serves both solves
+    gateway = rattler.Gateway()
+    first = _solve_once(gateway, catalog, subdirs, locked, pinned, options)
     # the features the solution tracks that some package it loaded offers builds with
     tracked = (_tracked(first) & catalog.offered) - active
     if not tracked:
         return first
     catalog = _Catalog(sources, ranking, active | tracked)
     try:
-        second = _solve_once(catalog, subdirs, locked, pinned, options)
+        second = _solve_once(gateway, catalog, subdirs, locked, pinned, options)
     except SolverError:  # what the first solve found stands
         return first
     return second if tracked <= _tracked(second) else first

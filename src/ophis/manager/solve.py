@@ -78,12 +78,7 @@ from ophis.core.errors import (
 )
 from ophis.core.platform import rattler_knows
 from ophis.core.virtual_packages import VirtualPackageSpec
-from ophis.manager.conda_ranking import (
-    Ranking,
-    has_legacy_features,
-    ranked_solve,
-    release_gateway,
-)
+from ophis.manager.conda_ranking import Ranking, has_legacy_features, ranked_solve
 from ophis.manager.conflicts import (
     conda_spec_str,
     missing_dependencies,
@@ -180,7 +175,6 @@ def load_repodata(channel: Channel, subdir: str, path: Path | str) -> rattler.Sp
 def clear_repodata_cache() -> None:
     """Drop the py-rattler objects this module keeps between solves."""
     _CACHE.clear()
-    release_gateway()
 
 
 # --- small helpers ----------------------------------------------------------------------
